@@ -1,0 +1,27 @@
+//! L0: the vocabulary shared by pure cores and their drivers.
+//!
+//! - [`clock`]: `now` as an input ([`Clock`] port, [`ManualClock`]);
+//! - [`rng`]: seeded randomness ([`SimRng`]);
+//! - [`plan`]: what a core decided ([`Plan`], [`Action`]) and what happened ([`Outcome`]);
+//! - [`workqueue`]: client-go's work queue and rate limiters, time passed in;
+//! - [`cache`]: the informer cache cores read as their snapshot;
+//! - [`events`]: client-go's event correlator (dedup, aggregation, spam filter).
+//!
+//! No I/O, no clock reads, no threads.
+
+pub mod cache;
+pub mod clock;
+pub mod events;
+pub mod plan;
+pub mod rng;
+pub mod workqueue;
+
+pub use cache::{ChangeKind, ObjectCache, ObjectEvent};
+pub use clock::{Clock, ManualClock, Timestamp};
+pub use events::{EventRecorder, RecordedEvent};
+pub use plan::{
+    Action, EventRecord, EventType, OnFailure, Outcome, PatchBody, Plan, Preconditions,
+    Propagation, Stage, Subresource,
+};
+pub use rng::SimRng;
+pub use workqueue::{RateLimiter, WorkQueue};

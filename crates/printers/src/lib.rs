@@ -1,0 +1,1 @@
+//! L1: server-side Table printers with upstream's columns

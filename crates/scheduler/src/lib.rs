@@ -1,0 +1,1 @@
+//! L1: scheduling queue, filters and scores as a pure core

@@ -1,0 +1,1 @@
+//! L2: corral sim, the deterministic virtual-time simulator driving the same pure cores
