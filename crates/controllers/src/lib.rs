@@ -6,7 +6,11 @@
 //! cluster, `corral-sim` for virtual time) execute the plans and feed the outcomes back.
 
 pub mod cronjob;
+pub mod expectations;
 pub mod gc;
 pub mod job;
 pub mod podgc;
 pub mod ttl;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

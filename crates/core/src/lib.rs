@@ -5,12 +5,14 @@
 //! - [`plan`]: what a core decided ([`Plan`], [`Action`]) and what happened ([`Outcome`]);
 //! - [`workqueue`]: client-go's work queue and rate limiters, time passed in;
 //! - [`cache`]: the informer cache cores read as their snapshot;
+//! - [`controller`]: the [`Reconciler`] interface every controller core implements;
 //! - [`events`]: client-go's event correlator (dedup, aggregation, spam filter).
 //!
 //! No I/O, no clock reads, no threads.
 
 pub mod cache;
 pub mod clock;
+pub mod controller;
 pub mod events;
 pub mod plan;
 pub mod rng;
@@ -18,6 +20,7 @@ pub mod workqueue;
 
 pub use cache::{ChangeKind, ObjectCache, ObjectEvent};
 pub use clock::{Clock, ManualClock, Timestamp};
+pub use controller::{Enqueue, QueueConfig, Reconciler, SyncResult};
 pub use events::{EventRecorder, RecordedEvent};
 pub use plan::{
     Action, EventRecord, EventType, OnFailure, Outcome, PatchBody, Plan, Preconditions,

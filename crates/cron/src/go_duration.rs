@@ -190,7 +190,7 @@ mod tests {
         );
         assert_eq!(
             parse_go_duration("1h 30m"),
-            Err("time: invalid duration \"1h 30m\"".to_owned())
+            Err("time: unknown unit \"h \" in duration \"1h 30m\"".to_owned())
         );
         assert_eq!(
             parse_go_duration("2562047h47m16.854775808s"),

@@ -298,7 +298,8 @@ mod tests {
 
     #[test]
     fn go_date_normalises_overflowing_days_and_months() {
-        let mut view = ZoneView::new(&TimeZone::UTC);
+        let utc = TimeZone::UTC;
+        let mut view = ZoneView::new(&utc);
         let time = view.date(2024, 13, 32, 0, 0, 0).unwrap();
         assert_eq!((time.year, time.month, time.day), (2025, 2, 1));
         let time = view.date(2024, 4, 31, 0, 0, 0).unwrap();

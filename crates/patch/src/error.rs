@@ -55,7 +55,10 @@ pub enum PatchError {
     NoMergeKey { map: String, key: String },
     /// A value has the wrong JSON type for where the patch puts it. 422.
     #[error("expected a {expected}, but received a {actual}")]
-    BadArgType { expected: &'static str, actual: &'static str },
+    BadArgType {
+        expected: &'static str,
+        actual: &'static str,
+    },
     /// A `$patch` directive with a value other than `replace`/`delete` (maps) or
     /// `replace`/`delete`/`merge` (list elements). 422.
     #[error("unknown patch type: {directive} in map: {map}")]
@@ -76,8 +79,13 @@ pub enum PatchError {
     #[error("cannot merge lists without merge key for {field}")]
     NoMergeKeyForList { field: String },
     /// The items of a merge list are not in the order its `$setElementOrder` gives. 422.
-    #[error("the order in patch list:\n{patch_list}\n doesn't match $setElementOrder list:\n{order_list}")]
-    ElementOrderMismatch { patch_list: String, order_list: String },
+    #[error(
+        "the order in patch list:\n{patch_list}\n doesn't match $setElementOrder list:\n{order_list}"
+    )]
+    ElementOrderMismatch {
+        patch_list: String,
+        order_list: String,
+    },
     /// A merge list of objects contains a non-object element. 422.
     #[error("value for key {index} is not a map")]
     ListItemNotMap { index: usize },
@@ -93,7 +101,8 @@ pub enum PatchError {
 }
 
 /// The generic message upstream's `NewGenericServerResponse(422, ...)` puts in `Status.message`.
-const INVALID_REQUEST_MESSAGE: &str = "the server rejected our request due to an error in our request";
+const INVALID_REQUEST_MESSAGE: &str =
+    "the server rejected our request due to an error in our request";
 
 impl PatchError {
     /// The HTTP status code the API edge answers with.
@@ -151,7 +160,9 @@ mod tests {
             PatchError::PrimitiveListFormat,
             PatchError::RetainKeysFormat,
             PatchError::SetElementOrderFormat,
-            PatchError::MalformedBody { message: "x".into() },
+            PatchError::MalformedBody {
+                message: "x".into(),
+            },
         ] {
             assert!(err.is_bad_request(), "{err}");
             assert_eq!(err.status_reason(), "BadRequest");
@@ -161,24 +172,37 @@ mod tests {
 
     #[test]
     fn inapplicable_patches_are_invalid_with_the_detail_as_cause() {
-        let err = PatchError::JsonPatchFailed { message: "testing value /a failed: test failed".into() };
+        let err = PatchError::JsonPatchFailed {
+            message: "testing value /a failed: test failed".into(),
+        };
         assert_eq!(err.status_code(), 422);
         assert_eq!(err.status_reason(), "Invalid");
         assert_eq!(err.status_message(), INVALID_REQUEST_MESSAGE);
-        assert_eq!(err.status_cause().as_deref(), Some("testing value /a failed: test failed"));
+        assert_eq!(
+            err.status_cause().as_deref(),
+            Some("testing value /a failed: test failed")
+        );
     }
 
     #[test]
     fn server_side_apply_is_an_unsupported_media_type() {
-        let err = PatchError::Unsupported { patch_type: PatchType::Apply };
+        let err = PatchError::Unsupported {
+            patch_type: PatchType::Apply,
+        };
         assert_eq!(err.status_code(), 415);
         assert!(err.to_string().contains("application/apply-patch+yaml"));
     }
 
     #[test]
     fn too_many_json_patch_operations_is_too_large() {
-        let err = PatchError::TooManyOperations { max: 10_000, got: 10_001 };
+        let err = PatchError::TooManyOperations {
+            max: 10_000,
+            got: 10_001,
+        };
         assert_eq!(err.status_code(), 413);
-        assert_eq!(err.to_string(), "The allowed maximum operations in a JSON patch is 10000, got 10001");
+        assert_eq!(
+            err.to_string(),
+            "The allowed maximum operations in a JSON patch is 10000, got 10001"
+        );
     }
 }

@@ -1,1 +1,1 @@
-//! L1: defaulting, validation and the admission chain (as a sans-IO step machine)
+pub mod admission;

@@ -12,7 +12,10 @@ use super::{FieldDesc, TypeDesc};
 /// `meta/v1 ObjectMeta`: finalizers merge as a set, ownerReferences by uid.
 pub static OBJECT_META: TypeDesc = TypeDesc::new(
     "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
-    &[FieldDesc::merge_set("finalizers"), FieldDesc::merge_list("ownerReferences", "uid", None)],
+    &[
+        FieldDesc::merge_set("finalizers"),
+        FieldDesc::merge_list("ownerReferences", "uid", None),
+    ],
 );
 
 /// The fields `Container` and `EphemeralContainer` share (`EphemeralContainerCommon`).
@@ -49,7 +52,11 @@ pub static POD_SPEC: TypeDesc = TypeDesc::new(
 /// OpenAPI extensions (`allocatedResourcesStatus`, Kubernetes 1.31+).
 pub static CONTAINER_STATUS: TypeDesc = TypeDesc::new(
     "io.k8s.api.core.v1.ContainerStatus",
-    &[FieldDesc::merge_list("allocatedResourcesStatus", "name", None)],
+    &[FieldDesc::merge_list(
+        "allocatedResourcesStatus",
+        "name",
+        None,
+    )],
 );
 
 pub static POD_STATUS: TypeDesc = TypeDesc::new(
@@ -76,11 +83,16 @@ pub static POD: TypeDesc = TypeDesc::new(
 
 pub static POD_TEMPLATE_SPEC: TypeDesc = TypeDesc::new(
     "io.k8s.api.core.v1.PodTemplateSpec",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::nested("spec", &POD_SPEC)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::nested("spec", &POD_SPEC),
+    ],
 );
 
-pub static NODE_SPEC: TypeDesc =
-    TypeDesc::new("io.k8s.api.core.v1.NodeSpec", &[FieldDesc::merge_set("podCIDRs")]);
+pub static NODE_SPEC: TypeDesc = TypeDesc::new(
+    "io.k8s.api.core.v1.NodeSpec",
+    &[FieldDesc::merge_set("podCIDRs")],
+);
 
 pub static NODE_STATUS: TypeDesc = TypeDesc::new(
     "io.k8s.api.core.v1.NodeStatus",
@@ -107,12 +119,18 @@ pub static NAMESPACE_STATUS: TypeDesc = TypeDesc::new(
 
 pub static NAMESPACE: TypeDesc = TypeDesc::new(
     "io.k8s.api.core.v1.Namespace",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::nested("status", &NAMESPACE_STATUS)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::nested("status", &NAMESPACE_STATUS),
+    ],
 );
 
 pub static SERVICE_ACCOUNT: TypeDesc = TypeDesc::new(
     "io.k8s.api.core.v1.ServiceAccount",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::merge_list("secrets", "name", None)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::merge_list("secrets", "name", None),
+    ],
 );
 
 pub static PVC_STATUS: TypeDesc = TypeDesc::new(
@@ -122,14 +140,19 @@ pub static PVC_STATUS: TypeDesc = TypeDesc::new(
 
 pub static PERSISTENT_VOLUME_CLAIM: TypeDesc = TypeDesc::new(
     "io.k8s.api.core.v1.PersistentVolumeClaim",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::nested("status", &PVC_STATUS)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::nested("status", &PVC_STATUS),
+    ],
 );
 
 /// Kinds whose only tagged fields are in ObjectMeta.
 pub(super) static METADATA_ONLY: [FieldDesc; 1] = [FieldDesc::nested("metadata", &OBJECT_META)];
 
-pub static PERSISTENT_VOLUME: TypeDesc = TypeDesc::new("io.k8s.api.core.v1.PersistentVolume", &METADATA_ONLY);
-pub static RESOURCE_QUOTA: TypeDesc = TypeDesc::new("io.k8s.api.core.v1.ResourceQuota", &METADATA_ONLY);
+pub static PERSISTENT_VOLUME: TypeDesc =
+    TypeDesc::new("io.k8s.api.core.v1.PersistentVolume", &METADATA_ONLY);
+pub static RESOURCE_QUOTA: TypeDesc =
+    TypeDesc::new("io.k8s.api.core.v1.ResourceQuota", &METADATA_ONLY);
 pub static LIMIT_RANGE: TypeDesc = TypeDesc::new("io.k8s.api.core.v1.LimitRange", &METADATA_ONLY);
 pub static CONFIG_MAP: TypeDesc = TypeDesc::new("io.k8s.api.core.v1.ConfigMap", &METADATA_ONLY);
 pub static SECRET: TypeDesc = TypeDesc::new("io.k8s.api.core.v1.Secret", &METADATA_ONLY);

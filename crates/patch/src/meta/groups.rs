@@ -8,8 +8,10 @@
 use super::core_v1::{METADATA_ONLY, OBJECT_META, POD_TEMPLATE_SPEC};
 use super::{FieldDesc, TypeDesc};
 
-pub static JOB_SPEC: TypeDesc =
-    TypeDesc::new("io.k8s.api.batch.v1.JobSpec", &[FieldDesc::nested("template", &POD_TEMPLATE_SPEC)]);
+pub static JOB_SPEC: TypeDesc = TypeDesc::new(
+    "io.k8s.api.batch.v1.JobSpec",
+    &[FieldDesc::nested("template", &POD_TEMPLATE_SPEC)],
+);
 
 pub static JOB_STATUS: TypeDesc = TypeDesc::new(
     "io.k8s.api.batch.v1.JobStatus",
@@ -27,7 +29,10 @@ pub static JOB: TypeDesc = TypeDesc::new(
 
 pub static JOB_TEMPLATE_SPEC: TypeDesc = TypeDesc::new(
     "io.k8s.api.batch.v1.JobTemplateSpec",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::nested("spec", &JOB_SPEC)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::nested("spec", &JOB_SPEC),
+    ],
 );
 
 /// `CronJobStatus.active` is atomic, so the status has no descriptor.
@@ -38,17 +43,26 @@ pub static CRON_JOB_SPEC: TypeDesc = TypeDesc::new(
 
 pub static CRON_JOB: TypeDesc = TypeDesc::new(
     "io.k8s.api.batch.v1.CronJob",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::nested("spec", &CRON_JOB_SPEC)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::nested("spec", &CRON_JOB_SPEC),
+    ],
 );
 
 pub static MUTATING_WEBHOOK_CONFIGURATION: TypeDesc = TypeDesc::new(
     "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::merge_list("webhooks", "name", None)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::merge_list("webhooks", "name", None),
+    ],
 );
 
 pub static VALIDATING_WEBHOOK_CONFIGURATION: TypeDesc = TypeDesc::new(
     "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::merge_list("webhooks", "name", None)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::merge_list("webhooks", "name", None),
+    ],
 );
 
 /// `PodDisruptionBudgetStatus.conditions` are `metav1.Condition`s merged by type.
@@ -59,7 +73,10 @@ pub static POD_DISRUPTION_BUDGET_STATUS: TypeDesc = TypeDesc::new(
 
 pub static POD_DISRUPTION_BUDGET: TypeDesc = TypeDesc::new(
     "io.k8s.api.policy.v1.PodDisruptionBudget",
-    &[FieldDesc::nested("metadata", &OBJECT_META), FieldDesc::nested("status", &POD_DISRUPTION_BUDGET_STATUS)],
+    &[
+        FieldDesc::nested("metadata", &OBJECT_META),
+        FieldDesc::nested("status", &POD_DISRUPTION_BUDGET_STATUS),
+    ],
 );
 
 pub static LEASE: TypeDesc = TypeDesc::new("io.k8s.api.coordination.v1.Lease", &METADATA_ONLY);

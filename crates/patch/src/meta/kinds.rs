@@ -3,12 +3,13 @@
 //! A fixed slice, not a map, so iteration order (OpenAPI output) never varies.
 
 use super::core_v1::{
-    CONFIG_MAP, EVENT, LIMIT_RANGE, NAMESPACE, NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, POD,
-    RESOURCE_QUOTA, SECRET, SERVICE_ACCOUNT,
+    CONFIG_MAP, EVENT, LIMIT_RANGE, NAMESPACE, NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM,
+    POD, RESOURCE_QUOTA, SECRET, SERVICE_ACCOUNT,
 };
 use super::groups::{
-    CLUSTER_ROLE, CLUSTER_ROLE_BINDING, CRON_JOB, EVENTS_EVENT, JOB, LEASE, MUTATING_WEBHOOK_CONFIGURATION,
-    POD_DISRUPTION_BUDGET, ROLE, ROLE_BINDING, VALIDATING_WEBHOOK_CONFIGURATION,
+    CLUSTER_ROLE, CLUSTER_ROLE_BINDING, CRON_JOB, EVENTS_EVENT, JOB, LEASE,
+    MUTATING_WEBHOOK_CONFIGURATION, POD_DISRUPTION_BUDGET, ROLE, ROLE_BINDING,
+    VALIDATING_WEBHOOK_CONFIGURATION,
 };
 use super::{PatchSchema, TypeDesc};
 
@@ -22,8 +23,18 @@ pub struct BuiltinKind {
 }
 
 impl BuiltinKind {
-    const fn new(group: &'static str, version: &'static str, kind: &'static str, ty: &'static TypeDesc) -> Self {
-        Self { group, version, kind, ty }
+    const fn new(
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        ty: &'static TypeDesc,
+    ) -> Self {
+        Self {
+            group,
+            version,
+            kind,
+            ty,
+        }
     }
 
     pub fn schema(&self) -> PatchSchema {
@@ -46,7 +57,12 @@ pub(super) static BUILTIN_KINDS: &[BuiltinKind] = &[
     BuiltinKind::new("batch", "v1", "Job", &JOB),
     BuiltinKind::new("batch", "v1", "CronJob", &CRON_JOB),
     BuiltinKind::new("coordination.k8s.io", "v1", "Lease", &LEASE),
-    BuiltinKind::new("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", &MUTATING_WEBHOOK_CONFIGURATION),
+    BuiltinKind::new(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        &MUTATING_WEBHOOK_CONFIGURATION,
+    ),
     BuiltinKind::new(
         "admissionregistration.k8s.io",
         "v1",
@@ -54,10 +70,30 @@ pub(super) static BUILTIN_KINDS: &[BuiltinKind] = &[
         &VALIDATING_WEBHOOK_CONFIGURATION,
     ),
     BuiltinKind::new("rbac.authorization.k8s.io", "v1", "Role", &ROLE),
-    BuiltinKind::new("rbac.authorization.k8s.io", "v1", "ClusterRole", &CLUSTER_ROLE),
-    BuiltinKind::new("rbac.authorization.k8s.io", "v1", "RoleBinding", &ROLE_BINDING),
-    BuiltinKind::new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", &CLUSTER_ROLE_BINDING),
-    BuiltinKind::new("policy", "v1", "PodDisruptionBudget", &POD_DISRUPTION_BUDGET),
+    BuiltinKind::new(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        &CLUSTER_ROLE,
+    ),
+    BuiltinKind::new(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        &ROLE_BINDING,
+    ),
+    BuiltinKind::new(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        &CLUSTER_ROLE_BINDING,
+    ),
+    BuiltinKind::new(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        &POD_DISRUPTION_BUDGET,
+    ),
     BuiltinKind::new("events.k8s.io", "v1", "Event", &EVENTS_EVENT),
 ];
 

@@ -83,7 +83,12 @@ impl TypeDesc {
 impl FieldDesc {
     /// A struct-valued field without a strategy of its own, e.g. `spec`.
     pub const fn nested(name: &'static str, ty: &'static TypeDesc) -> Self {
-        Self { name, strategy: None, merge_key: None, ty: Some(ty) }
+        Self {
+            name,
+            strategy: None,
+            merge_key: None,
+            ty: Some(ty),
+        }
     }
 
     /// A list without a strategy whose elements have metadata (the list is atomic).
@@ -92,28 +97,61 @@ impl FieldDesc {
     }
 
     /// `patchStrategy:"merge" patchMergeKey:"<key>"` on a list of objects.
-    pub const fn merge_list(name: &'static str, key: &'static str, elem: Option<&'static TypeDesc>) -> Self {
-        Self { name, strategy: Some(PatchStrategy::Merge), merge_key: Some(key), ty: elem }
+    pub const fn merge_list(
+        name: &'static str,
+        key: &'static str,
+        elem: Option<&'static TypeDesc>,
+    ) -> Self {
+        Self {
+            name,
+            strategy: Some(PatchStrategy::Merge),
+            merge_key: Some(key),
+            ty: elem,
+        }
     }
 
     /// `patchStrategy:"merge,retainKeys" patchMergeKey:"<key>"` on a list of objects.
-    pub const fn merge_retain_list(name: &'static str, key: &'static str, elem: Option<&'static TypeDesc>) -> Self {
-        Self { name, strategy: Some(PatchStrategy::MergeRetainKeys), merge_key: Some(key), ty: elem }
+    pub const fn merge_retain_list(
+        name: &'static str,
+        key: &'static str,
+        elem: Option<&'static TypeDesc>,
+    ) -> Self {
+        Self {
+            name,
+            strategy: Some(PatchStrategy::MergeRetainKeys),
+            merge_key: Some(key),
+            ty: elem,
+        }
     }
 
     /// `patchStrategy:"merge"` on a list of primitives: merged as a set.
     pub const fn merge_set(name: &'static str) -> Self {
-        Self { name, strategy: Some(PatchStrategy::Merge), merge_key: None, ty: None }
+        Self {
+            name,
+            strategy: Some(PatchStrategy::Merge),
+            merge_key: None,
+            ty: None,
+        }
     }
 
     /// `patchStrategy:"replace"`: the value is never merged.
     pub const fn replace(name: &'static str) -> Self {
-        Self { name, strategy: Some(PatchStrategy::Replace), merge_key: None, ty: None }
+        Self {
+            name,
+            strategy: Some(PatchStrategy::Replace),
+            merge_key: None,
+            ty: None,
+        }
     }
 
     /// `patchStrategy:"retainKeys"` on a struct-valued field.
     pub const fn retain_keys(name: &'static str, ty: Option<&'static TypeDesc>) -> Self {
-        Self { name, strategy: Some(PatchStrategy::RetainKeys), merge_key: None, ty }
+        Self {
+            name,
+            strategy: Some(PatchStrategy::RetainKeys),
+            merge_key: None,
+            ty,
+        }
     }
 }
 
@@ -180,7 +218,10 @@ pub fn field_patch_meta(schema: PatchSchema, path: &[&str]) -> Option<FieldPatch
         ty = ty.field(name)?.ty?;
     }
     let field = ty.field(last)?;
-    Some(FieldPatchMeta { strategy: field.strategy?, merge_key: field.merge_key })
+    Some(FieldPatchMeta {
+        strategy: field.strategy?,
+        merge_key: field.merge_key,
+    })
 }
 
 /// The metadata the merge needs for one field: strategy, merge key and the descriptor
@@ -195,7 +236,11 @@ pub(crate) struct FieldLookup {
 impl FieldLookup {
     pub fn of(ty: Option<&'static TypeDesc>, name: &str) -> Self {
         match ty.and_then(|t| t.field(name)) {
-            Some(f) => Self { strategy: f.strategy, merge_key: f.merge_key, ty: f.ty },
+            Some(f) => Self {
+                strategy: f.strategy,
+                merge_key: f.merge_key,
+                ty: f.ty,
+            },
             None => Self::default(),
         }
     }
@@ -242,6 +287,177 @@ mod tests {
     }
 
     #[test]
+    fn every_tagged_field_reports_its_upstream_strategy_and_key() {
+        use PatchStrategy::{Merge, MergeRetainKeys};
+        let rows: &[(&str, &str, &[&str], PatchStrategy, Option<&str>)] = &[
+            ("", "Pod", &["metadata", "finalizers"], Merge, None),
+            (
+                "",
+                "Pod",
+                &["metadata", "ownerReferences"],
+                Merge,
+                Some("uid"),
+            ),
+            (
+                "",
+                "Pod",
+                &["spec", "volumes"],
+                MergeRetainKeys,
+                Some("name"),
+            ),
+            ("", "Pod", &["spec", "initContainers"], Merge, Some("name")),
+            ("", "Pod", &["spec", "containers"], Merge, Some("name")),
+            (
+                "",
+                "Pod",
+                &["spec", "ephemeralContainers"],
+                Merge,
+                Some("name"),
+            ),
+            (
+                "",
+                "Pod",
+                &["spec", "imagePullSecrets"],
+                Merge,
+                Some("name"),
+            ),
+            ("", "Pod", &["spec", "hostAliases"], Merge, Some("ip")),
+            (
+                "",
+                "Pod",
+                &["spec", "topologySpreadConstraints"],
+                Merge,
+                Some("topologyKey"),
+            ),
+            ("", "Pod", &["spec", "schedulingGates"], Merge, Some("name")),
+            (
+                "",
+                "Pod",
+                &["spec", "resourceClaims"],
+                MergeRetainKeys,
+                Some("name"),
+            ),
+            (
+                "",
+                "Pod",
+                &["spec", "containers", "ports"],
+                Merge,
+                Some("containerPort"),
+            ),
+            (
+                "",
+                "Pod",
+                &["spec", "initContainers", "env"],
+                Merge,
+                Some("name"),
+            ),
+            (
+                "",
+                "Pod",
+                &["spec", "containers", "volumeMounts"],
+                Merge,
+                Some("mountPath"),
+            ),
+            (
+                "",
+                "Pod",
+                &["spec", "ephemeralContainers", "volumeDevices"],
+                Merge,
+                Some("devicePath"),
+            ),
+            ("", "Pod", &["status", "conditions"], Merge, Some("type")),
+            ("", "Pod", &["status", "podIPs"], Merge, Some("ip")),
+            ("", "Pod", &["status", "hostIPs"], Merge, Some("ip")),
+            (
+                "",
+                "Pod",
+                &["status", "resourceClaimStatuses"],
+                MergeRetainKeys,
+                Some("name"),
+            ),
+            (
+                "",
+                "Pod",
+                &["status", "containerStatuses", "allocatedResourcesStatus"],
+                Merge,
+                Some("name"),
+            ),
+            ("", "Node", &["spec", "podCIDRs"], Merge, None),
+            ("", "Node", &["status", "conditions"], Merge, Some("type")),
+            ("", "Node", &["status", "addresses"], Merge, Some("type")),
+            (
+                "",
+                "Namespace",
+                &["status", "conditions"],
+                Merge,
+                Some("type"),
+            ),
+            ("", "ServiceAccount", &["secrets"], Merge, Some("name")),
+            (
+                "",
+                "PersistentVolumeClaim",
+                &["status", "conditions"],
+                Merge,
+                Some("type"),
+            ),
+            (
+                "batch",
+                "Job",
+                &["status", "conditions"],
+                Merge,
+                Some("type"),
+            ),
+            (
+                "batch",
+                "Job",
+                &["spec", "template", "metadata", "finalizers"],
+                Merge,
+                None,
+            ),
+            (
+                "batch",
+                "CronJob",
+                &["spec", "jobTemplate", "metadata", "ownerReferences"],
+                Merge,
+                Some("uid"),
+            ),
+            (
+                "policy",
+                "PodDisruptionBudget",
+                &["status", "conditions"],
+                Merge,
+                Some("type"),
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "MutatingWebhookConfiguration",
+                &["webhooks"],
+                Merge,
+                Some("name"),
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration",
+                &["webhooks"],
+                Merge,
+                Some("name"),
+            ),
+        ];
+        for &(group, kind, path, strategy, merge_key) in rows {
+            let schema = PatchSchema::for_kind(group, "v1", kind).expect("served kind");
+            let meta = field_patch_meta(schema, path);
+            assert_eq!(
+                meta,
+                Some(FieldPatchMeta {
+                    strategy,
+                    merge_key
+                }),
+                "{kind} {path:?}"
+            );
+        }
+    }
+
+    #[test]
     fn atomic_lists_have_no_metadata() {
         for path in [
             &["spec", "tolerations"][..],
@@ -281,8 +497,16 @@ mod tests {
             ("batch", "v1", "Job"),
             ("batch", "v1", "CronJob"),
             ("coordination.k8s.io", "v1", "Lease"),
-            ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"),
-            ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
+            (
+                "admissionregistration.k8s.io",
+                "v1",
+                "MutatingWebhookConfiguration",
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "v1",
+                "ValidatingWebhookConfiguration",
+            ),
             ("rbac.authorization.k8s.io", "v1", "Role"),
             ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
             ("rbac.authorization.k8s.io", "v1", "RoleBinding"),

@@ -1,0 +1,1 @@
+//! v1 poller tests (see `super::super::v1`).
