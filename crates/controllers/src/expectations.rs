@@ -71,9 +71,22 @@ impl<K: Ord + Clone> Expectations<K> {
         }
     }
 
+    /// How long until an unfulfilled record expires (a millisecond past the timeout, as
+    /// expiry is strict); `None` when there is nothing to wait for. Upstream has no timer
+    /// for this and relies on a later event; a caller can sync again at this time so a
+    /// lost watch event delays an owner by at most the timeout.
+    pub fn expires_in(&self, key: &K, now: Timestamp) -> Option<Duration> {
+        let record = self.records.get(key).filter(|r| !r.fulfilled())?;
+        let age = clock::since(now, record.set_at);
+        (age <= self.timeout).then(|| self.timeout - age + Duration::from_millis(1))
+    }
+
     /// `SetExpectations`: replaces the owner's record.
     pub fn set(&mut self, key: K, add: i64, del: i64, now: Timestamp) {
-        debug_assert!(add >= 0 && del >= 0, "expectations are set to counts, never negative");
+        debug_assert!(
+            add >= 0 && del >= 0,
+            "expectations are set to counts, never negative"
+        );
         self.records.insert(
             key,
             ExpectationRecord {
@@ -205,7 +218,10 @@ mod tests {
     fn expectations_are_satisfied_when_absent_fulfilled_or_expired() {
         let t0 = epoch();
         let mut e: Expectations<&str> = Expectations::default();
-        assert!(e.satisfied(&"job", t0), "no record: a new owner syncs at once");
+        assert!(
+            e.satisfied(&"job", t0),
+            "no record: a new owner syncs at once"
+        );
 
         e.expect_creations("job", 2, t0);
         assert!(!e.satisfied(&"job", t0));
@@ -215,8 +231,18 @@ mod tests {
         assert!(e.satisfied(&"job", t0), "both adds observed");
 
         e.expect_deletions("job", 1, t0);
-        assert!(!e.satisfied(&"job", add(t0, EXPECTATIONS_TIMEOUT)), "exactly the timeout is not expired");
-        assert!(e.satisfied(&"job", add(t0, EXPECTATIONS_TIMEOUT + Duration::from_secs(1))));
+        assert_eq!(
+            e.expires_in(&"job", t0),
+            Some(EXPECTATIONS_TIMEOUT + Duration::from_millis(1))
+        );
+        assert!(
+            !e.satisfied(&"job", add(t0, EXPECTATIONS_TIMEOUT)),
+            "exactly the timeout is not expired"
+        );
+        assert!(e.satisfied(
+            &"job",
+            add(t0, EXPECTATIONS_TIMEOUT + Duration::from_secs(1))
+        ));
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod expectations;
 pub mod gc;
 pub mod job;
 pub mod podgc;
+pub mod quota;
+pub mod serviceaccount;
 pub mod ttl;
 
 #[cfg(any(test, feature = "testing"))]

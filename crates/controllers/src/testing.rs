@@ -40,7 +40,14 @@ impl TestCluster {
         if object.meta().creation_timestamp.is_none() {
             object.meta_mut().creation_timestamp = Some(Time(now));
         }
-        self.commit(object, if exists { ChangeKind::Modified } else { ChangeKind::Added })
+        self.commit(
+            object,
+            if exists {
+                ChangeKind::Modified
+            } else {
+                ChangeKind::Added
+            },
+        )
     }
 
     fn commit(&mut self, mut object: KubeObject, change: ChangeKind) -> ObjectEvent {
@@ -96,18 +103,36 @@ impl TestCluster {
     fn apply(&mut self, action: &Action, now: Timestamp, events: &mut Vec<ObjectEvent>) -> Outcome {
         match action {
             Action::Create { object } => self.create(object.clone(), now, events),
-            Action::Update { object, subresource } => self.update(object, *subresource, events),
-            Action::Patch { key, subresource, patch } => self.patch(key, *subresource, patch, events),
-            Action::Delete { key, preconditions, .. } => {
+            Action::Update {
+                object,
+                subresource,
+            } => self.update(object, *subresource, events),
+            Action::Patch {
+                key,
+                subresource,
+                patch,
+            } => self.patch(key, *subresource, patch, events),
+            Action::Delete {
+                key, preconditions, ..
+            } => {
                 let Some(current) = self.cache.get(key).cloned() else {
                     return Outcome::Failed(not_found(key));
                 };
                 if let Some(uid) = &preconditions.uid {
                     if current.meta().uid.as_deref() != Some(uid.as_str()) {
-                        return Outcome::Failed(ApiError::conflict(&group_resource(key), &key.name, "Precondition failed"));
+                        return Outcome::Failed(ApiError::conflict(
+                            &group_resource(key),
+                            &key.name,
+                            "Precondition failed",
+                        ));
                     }
                 }
-                if current.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+                if current
+                    .meta()
+                    .finalizers
+                    .as_ref()
+                    .is_some_and(|f| !f.is_empty())
+                {
                     if current.is_being_deleted() {
                         return Outcome::Done(Some((*current).clone()));
                     }
@@ -129,9 +154,23 @@ impl TestCluster {
         }
     }
 
-    fn create(&mut self, mut object: KubeObject, now: Timestamp, events: &mut Vec<ObjectEvent>) -> Outcome {
-        if let Some(prefix) = object.meta().generate_name.clone().filter(|_| object.meta().name.is_none()) {
-            if let Some((_, err)) = self.fail_creates.iter().find(|(p, _)| prefix.starts_with(p.as_str())) {
+    fn create(
+        &mut self,
+        mut object: KubeObject,
+        now: Timestamp,
+        events: &mut Vec<ObjectEvent>,
+    ) -> Outcome {
+        if let Some(prefix) = object
+            .meta()
+            .generate_name
+            .clone()
+            .filter(|_| object.meta().name.is_none())
+        {
+            if let Some((_, err)) = self
+                .fail_creates
+                .iter()
+                .find(|(p, _)| prefix.starts_with(p.as_str()))
+            {
                 return Outcome::Failed(err.clone());
             }
             self.name_counter += 1;
@@ -149,21 +188,32 @@ impl TestCluster {
         Outcome::Done(Some(stored))
     }
 
-    fn update(&mut self, object: &KubeObject, subresource: Subresource, events: &mut Vec<ObjectEvent>) -> Outcome {
+    fn update(
+        &mut self,
+        object: &KubeObject,
+        subresource: Subresource,
+        events: &mut Vec<ObjectEvent>,
+    ) -> Outcome {
         let key = object.key();
         let Some(current) = self.cache.get(&key).cloned() else {
             return Outcome::Failed(not_found(&key));
         };
         if let Some(rv) = object.revision() {
             if current.revision() != Some(rv) {
-                return Outcome::Failed(ApiError::conflict_modified(&group_resource(&key), &key.name));
+                return Outcome::Failed(ApiError::conflict_modified(
+                    &group_resource(&key),
+                    &key.name,
+                ));
             }
         }
         let mut value = current.to_value();
         let new = object.to_value();
         match subresource {
             Subresource::Status => {
-                value["status"] = new.get("status").cloned().unwrap_or(serde_json::Value::Null);
+                value["status"] = new
+                    .get("status")
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null);
             }
             Subresource::Main => {
                 let status = value.get("status").cloned();
@@ -176,7 +226,13 @@ impl TestCluster {
         self.store_value(&key, &current, value, events)
     }
 
-    fn patch(&mut self, key: &ObjectKey, subresource: Subresource, patch: &PatchBody, events: &mut Vec<ObjectEvent>) -> Outcome {
+    fn patch(
+        &mut self,
+        key: &ObjectKey,
+        subresource: Subresource,
+        patch: &PatchBody,
+        events: &mut Vec<ObjectEvent>,
+    ) -> Outcome {
         let Some(current) = self.cache.get(key).cloned() else {
             return Outcome::Failed(not_found(key));
         };
@@ -189,7 +245,10 @@ impl TestCluster {
                     return Outcome::Failed(ApiError::bad_request("malformed JSON patch"));
                 };
                 if let Err(e) = json_patch::patch(&mut value, &ops) {
-                    return Outcome::Failed(ApiError::new(corral_api::StatusReason::Invalid, e.to_string()));
+                    return Outcome::Failed(ApiError::new(
+                        corral_api::StatusReason::Invalid,
+                        e.to_string(),
+                    ));
                 }
             }
         }
@@ -197,8 +256,15 @@ impl TestCluster {
         self.store_value(key, &current, value, events)
     }
 
-    fn store_value(&mut self, key: &ObjectKey, current: &KubeObject, mut value: serde_json::Value, events: &mut Vec<ObjectEvent>) -> Outcome {
-        value["metadata"]["resourceVersion"] = current.to_value()["metadata"]["resourceVersion"].clone();
+    fn store_value(
+        &mut self,
+        key: &ObjectKey,
+        current: &KubeObject,
+        mut value: serde_json::Value,
+        events: &mut Vec<ObjectEvent>,
+    ) -> Outcome {
+        value["metadata"]["resourceVersion"] =
+            current.to_value()["metadata"]["resourceVersion"].clone();
         let updated = match KubeObject::from_value(key.kind, value) {
             Ok(o) => o,
             Err(e) => return Outcome::Failed(ApiError::bad_request(e.to_string())),
@@ -207,7 +273,11 @@ impl TestCluster {
             return Outcome::Done(Some(updated));
         }
         let finalized = updated.is_being_deleted()
-            && updated.meta().finalizers.as_ref().is_none_or(|f| f.is_empty());
+            && updated
+                .meta()
+                .finalizers
+                .as_ref()
+                .is_none_or(|f| f.is_empty());
         if finalized {
             events.extend(self.remove(key));
             return Outcome::Done(Some(updated));

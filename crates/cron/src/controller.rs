@@ -50,6 +50,7 @@ pub enum MissedSchedules {
 
 impl MissedSchedules {
     /// Classifies the count returned by [`most_recent_schedule_time`].
+    #[must_use]
     pub fn from_count(missed: u64) -> MissedSchedules {
         match missed {
             0 => MissedSchedules::Zero,
@@ -64,6 +65,7 @@ impl MissedSchedules {
 /// `creationTimestamp`; with `include_starting_deadline` (true when deciding what
 /// to run, false when computing the requeue), raised to
 /// `now - startingDeadlineSeconds` when that is later.
+#[must_use]
 pub fn earliest_schedule_time(
     creation_timestamp: Timestamp,
     last_schedule_time: Option<Timestamp>,
@@ -92,9 +94,11 @@ pub fn earliest_schedule_time(
 /// slots after `earliest` (whole seconds, as upstream). Compare the count with
 /// [`MISSED_SCHEDULES_MANY_ABOVE`] or use [`MissedSchedules::from_count`].
 ///
-/// Fails with [`CronError::ScheduleSlotsTooClose`] (upstream's
-/// `InvalidSchedule` case) when the first two slots are less than a second
-/// apart or do not both exist while `now` has reached the first.
+/// # Errors
+///
+/// [`CronError::ScheduleSlotsTooClose`] (upstream's `InvalidSchedule` case)
+/// when the first two slots are less than a second apart or do not both exist
+/// while `now` has reached the first.
 pub fn most_recent_schedule_time(
     earliest: Timestamp,
     now: Timestamp,
@@ -160,6 +164,7 @@ fn scan_latest_slot(
 /// the starting deadline (upstream passes `includeStartingDeadlineSeconds =
 /// false`). Returns `None` when the schedule has no further slot within five
 /// years; upstream would then requeue at once with a huge negative duration.
+#[must_use]
 pub fn next_schedule_time_duration(
     earliest: Timestamp,
     now: Timestamp,
@@ -179,6 +184,7 @@ pub fn next_schedule_time_duration(
 /// Port of upstream `getTimeHashInMinutes`: the slot in Unix minutes, the suffix
 /// of the Job name `<cronjob>-<minutes>` (Go's integer division truncates
 /// toward zero).
+#[must_use]
 pub fn time_hash_in_minutes(scheduled_time: Timestamp) -> i64 {
     scheduled_time.as_second() / 60
 }

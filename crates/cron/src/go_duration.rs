@@ -56,7 +56,12 @@ fn parse_term<'a>(rest: &'a str, original: &str) -> Result<(u64, &'a str), Strin
     let (fraction, scale, after_fraction, had_fraction) = match after_whole.strip_prefix('.') {
         Some(after_point) => {
             let (fraction, scale, remainder) = leading_fraction(after_point);
-            (fraction, scale, remainder, remainder.len() != after_point.len())
+            (
+                fraction,
+                scale,
+                remainder,
+                remainder.len() != after_point.len(),
+            )
         }
         None => (0, 1.0, after_whole, false),
     };

@@ -107,7 +107,10 @@ impl<'a> ZoneView<'a> {
     /// Go's `t.In(loc)` for an instant given in whole Unix seconds.
     pub(crate) fn at(&mut self, unix_second: i64) -> Option<WallTime> {
         let offset_second = self.offset_at(unix_second)?;
-        Some(wall_time_from_local(unix_second, unix_second + offset_second))
+        Some(wall_time_from_local(
+            unix_second,
+            unix_second + offset_second,
+        ))
     }
 
     /// Go's `t.Add(d)` for whole seconds: absolute arithmetic on the instant.

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use corral_cron::Schedule;
-//! use jiff::{Timestamp, tz::TimeZone};
+//! use jiff::Timestamp;
 //!
 //! let schedule = Schedule::parse("30 2 * * *").unwrap();
 //! let new_york = Schedule::parse_time_zone("America/New_York").unwrap();
@@ -20,7 +20,6 @@
 //! // 02:30 does not exist on 2024-03-10 in New York: that day is skipped.
 //! let next = schedule.next(after, &new_york).unwrap();
 //! assert_eq!(next.to_string(), "2024-03-11T06:30:00Z");
-//! # let _ = TimeZone::UTC;
 //! ```
 
 mod controller;

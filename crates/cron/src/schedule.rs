@@ -25,8 +25,10 @@ impl Schedule {
     /// `@midnight`, `@hourly` and `@every <Go duration>`; and an optional leading
     /// `TZ=<zone> ` or `CRON_TZ=<zone> ` prefix, remembered in the schedule.
     ///
-    /// Errors carry robfig's wording, e.g. `expected exactly 5 fields, found 6:
-    /// [0 0 0 * * *]` or `end of range (7) above maximum (6): 7`.
+    /// # Errors
+    ///
+    /// Whatever robfig rejects, with robfig's wording, e.g. `expected exactly 5
+    /// fields, found 6: [0 0 0 * * *]` or `end of range (7) above maximum (6): 7`.
     pub fn parse(spec: &str) -> Result<Schedule, CronError> {
         Ok(Schedule {
             parsed: parse_standard(spec)?,
@@ -36,17 +38,23 @@ impl Schedule {
     /// Whether the schedule began with `TZ=` or `CRON_TZ=`. Kubernetes API
     /// validation rejects those (use [`contains_tz_prefix`] for its exact test);
     /// the controller still honours them for old objects.
+    #[must_use]
     pub fn has_timezone_prefix(&self) -> bool {
         self.parsed.prefix.is_some()
     }
 
     /// The zone name written in the `TZ=`/`CRON_TZ=` prefix, if any.
+    #[must_use]
     pub fn timezone_prefix(&self) -> Option<&str> {
-        self.parsed.prefix.as_ref().map(|prefix| prefix.name.as_str())
+        self.parsed
+            .prefix
+            .as_ref()
+            .map(|prefix| prefix.name.as_str())
     }
 
     /// Whether this is an `@every <duration>` schedule, which ignores time zones
     /// and counts from the instant it is asked about.
+    #[must_use]
     pub fn is_constant_delay(&self) -> bool {
         matches!(self.parsed.kind, ScheduleKind::Every(_))
     }
@@ -60,6 +68,7 @@ impl Schedule {
     /// happens twice; nothing is searched beyond five years, and `None` stands for
     /// robfig's zero time. Sub-second parts of `after` are ignored except that the
     /// result is always strictly later.
+    #[must_use]
     pub fn next(&self, after: Timestamp, zone: &TimeZone) -> Option<Timestamp> {
         match &self.parsed.kind {
             ScheduleKind::Every(every) => every.next(after),
@@ -72,6 +81,10 @@ impl Schedule {
 
     /// See [`parse_time_zone`](crate::parse_time_zone): the CronJob `timeZone`
     /// field's validation and lookup.
+    ///
+    /// # Errors
+    ///
+    /// The name is empty, `Local`, malformed or not in the IANA database.
     pub fn parse_time_zone(name: &str) -> Result<TimeZone, CronError> {
         crate::time_zone::parse_time_zone(name)
     }
@@ -97,6 +110,7 @@ fn next_spec(spec: &SpecSchedule, after: Timestamp, zone: &TimeZone) -> Option<T
 /// too, and even `TZ` elsewhere) with `cannot use TZ or CRON_TZ in schedule, use
 /// timeZone field instead`, and the controller's `formatSchedule` uses the same
 /// test to decide whether to prepend `TZ=<timeZone>`.
+#[must_use]
 pub fn contains_tz_prefix(spec: &str) -> bool {
     spec.contains("TZ")
 }

@@ -15,10 +15,13 @@ use crate::go_time::{WallTime, ZoneView};
 /// `starBit`); it turns the day-of-month/day-of-week OR into an AND.
 pub(crate) const STAR_BIT: u64 = 1 << 63;
 
-/// An upper bound on loop iterations in one `next` call. robfig needs at most a
-/// few thousand (five years of month and day steps); hitting this means a bug,
-/// and we answer "no activation" rather than spin.
-const STEPS_MAX: u32 = 1_000_000;
+/// An upper bound on loop iterations in one `next` call. A search needs at most
+/// a few thousand (five years of month and day steps, the hour, minute and
+/// second loops being jumped). robfig itself never returns in one case, a civil
+/// day that does not exist at all (Samoa skipped 2011-12-30: its day loop keeps
+/// landing on the 29th); there, and in any case we did not foresee, we answer
+/// "no activation" instead of spinning.
+const STEPS_MAX: u32 = 100_000;
 
 /// A parsed five-field schedule: one bit per allowed value, plus [`STAR_BIT`].
 /// Seconds are always `{0}` for the standard parser, but kept as a field so the
@@ -79,9 +82,9 @@ enum Outcome {
 }
 
 impl SpecSchedule {
-    /// The first activation strictly after `after_unix_second` (+ `after_subsecond`
-    /// nanoseconds), evaluated in `view`'s zone; `None` when there is none within
-    /// robfig's five-year horizon.
+    /// The first activation strictly after the whole second `after_unix_second`
+    /// (the caller rounds down, as robfig drops nanoseconds), evaluated in
+    /// `view`'s zone; `None` when there is none within robfig's five-year horizon.
     pub(crate) fn next(&self, view: &mut ZoneView<'_>, after_unix_second: i64) -> Option<i64> {
         if self.can_never_match() {
             return None;

@@ -58,6 +58,11 @@ fn lookup_exact(name: &str) -> Option<TimeZone> {
 /// characters other than ASCII letters, digits, `.`, `-`, `_` and `+`, and names
 /// not in the IANA database. A missing field (`None` in the API) needs no call:
 /// the controller then uses its own local zone.
+///
+/// # Errors
+///
+/// [`CronError::EmptyTimeZone`], [`CronError::LocalTimeZone`] or
+/// [`CronError::UnknownTimeZone`], with the API server's messages.
 pub fn parse_time_zone(name: &str) -> Result<TimeZone, CronError> {
     if name.is_empty() {
         return Err(CronError::EmptyTimeZone);
@@ -77,7 +82,8 @@ pub fn parse_time_zone(name: &str) -> Result<TimeZone, CronError> {
 /// Upstream's `validTimeZoneCharacters` (`^[A-Za-z\.\-_0-9+]{1,14}$`) plus its
 /// `.`, `..` and leading `-` checks, for one `/`-separated part.
 fn is_valid_time_zone_part(part: &str) -> bool {
-    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_' | b'+');
+    let allowed =
+        |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_' | b'+');
     (1..=14).contains(&part.len())
         && part.bytes().all(allowed)
         && part != "."
@@ -129,7 +135,9 @@ mod tests {
 
     #[test]
     fn load_location_treats_empty_as_utc_and_local_as_no_zone() {
-        assert!(matches!(load_location(""), Ok(LoadedLocation::Zone(zone)) if zone == TimeZone::UTC));
+        assert!(
+            matches!(load_location(""), Ok(LoadedLocation::Zone(zone)) if zone == TimeZone::UTC)
+        );
         assert!(matches!(load_location("Local"), Ok(LoadedLocation::Local)));
         assert_eq!(
             load_location("a/../b").unwrap_err(),

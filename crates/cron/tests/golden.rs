@@ -25,7 +25,10 @@ struct Case {
 #[derive(Debug)]
 enum Expected {
     Rejected,
-    Runs { from: Timestamp, runs: Vec<Timestamp> },
+    Runs {
+        from: Timestamp,
+        runs: Vec<Timestamp>,
+    },
 }
 
 fn cases() -> Vec<Case> {
@@ -93,7 +96,10 @@ fn expand_run(previous: DateTime, run: &str, default_time: Option<Time>) -> Date
             saw_date = true;
         }
     }
-    if saw_date && !saw_time && let Some(default_time) = default_time {
+    if saw_date
+        && !saw_time
+        && let Some(default_time) = default_time
+    {
         time = default_time;
     }
     date.to_datetime(time)
@@ -116,7 +122,12 @@ fn parse_date_token(token: &str, year: i16) -> Date {
     }
 }
 
-fn next_runs(schedule: &Schedule, from: Timestamp, zone: &TimeZone, count: usize) -> Vec<Timestamp> {
+fn next_runs(
+    schedule: &Schedule,
+    from: Timestamp,
+    zone: &TimeZone,
+    count: usize,
+) -> Vec<Timestamp> {
     let mut runs = Vec::new();
     let mut after = from;
     for _ in 0..count {

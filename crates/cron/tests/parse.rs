@@ -21,7 +21,9 @@ fn at(text: &str) -> Timestamp {
 }
 
 fn next_utc(spec: &str, after: &str) -> Option<Timestamp> {
-    Schedule::parse(spec).unwrap().next(at(after), &TimeZone::UTC)
+    Schedule::parse(spec)
+        .unwrap()
+        .next(at(after), &TimeZone::UTC)
 }
 
 fn runs(spec: &str, after: &str, count: usize) -> Vec<String> {
@@ -39,7 +41,10 @@ fn runs(spec: &str, after: &str, count: usize) -> Vec<String> {
 fn rejections_carry_robfig_messages() {
     let cases = [
         ("", "empty spec string"),
-        ("0 0 0 * * *", "expected exactly 5 fields, found 6: [0 0 0 * * *]"),
+        (
+            "0 0 0 * * *",
+            "expected exactly 5 fields, found 6: [0 0 0 * * *]",
+        ),
         ("* * * *", "expected exactly 5 fields, found 4: [* * * *]"),
         ("   ", "expected exactly 5 fields, found 0: []"),
         (" @hourly", "expected exactly 5 fields, found 1: [@hourly]"),
@@ -47,8 +52,14 @@ fn rejections_carry_robfig_messages() {
         ("60 * * * *", "end of range (60) above maximum (59): 60"),
         ("0 0 0 * *", "beginning of range (0) below minimum (1): 0"),
         ("0 0 * 0 *", "beginning of range (0) below minimum (1): 0"),
-        ("5-1 * * * *", "beginning of range (5) beyond end of range (1): 5-1"),
-        ("*/0 * * * *", "step of range should be a positive number: */0"),
+        (
+            "5-1 * * * *",
+            "beginning of range (5) beyond end of range (1): 5-1",
+        ),
+        (
+            "*/0 * * * *",
+            "step of range should be a positive number: */0",
+        ),
         ("1-2-3 * * * *", "too many hyphens: 1-2-3"),
         ("1/2/3 * * * *", "too many slashes: 1/2/3"),
         ("*/-1 * * * *", "negative number (-1) not allowed: -1"),
@@ -156,7 +167,11 @@ fn descriptors_expand_to_their_five_field_forms() {
         ("@hourly", "0 * * * *"),
     ];
     for (descriptor, fields) in pairs {
-        assert_eq!(runs(descriptor, after, 3), runs(fields, after, 3), "{descriptor}");
+        assert_eq!(
+            runs(descriptor, after, 3),
+            runs(fields, after, 3),
+            "{descriptor}"
+        );
     }
     assert_eq!(
         runs("@yearly", after, 2),
@@ -310,7 +325,9 @@ fn time_zone_field_rules_follow_kubernetes_validation() {
         "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
     );
     assert_eq!(
-        Schedule::parse_time_zone("Not/AZone").unwrap_err().to_string(),
+        Schedule::parse_time_zone("Not/AZone")
+            .unwrap_err()
+            .to_string(),
         "unknown time zone Not/AZone"
     );
 }
@@ -326,5 +343,19 @@ fn robfig_quirk_a_missing_midnight_can_let_the_wrong_day_through() {
     assert_eq!(
         schedule.next(at("2018-11-03T10:00:00Z"), &sao_paulo),
         Some(at("2018-11-04T07:00:00Z"))
+    );
+}
+
+#[test]
+fn a_civil_day_that_never_existed_ends_the_search_where_robfig_would_hang() {
+    // Samoa skipped 2011-12-30. robfig's day loop keeps landing on the 29th and
+    // never returns (seen with robfig v3.0.1); we stop after a bounded search.
+    let apia = TimeZone::get("Pacific/Apia").unwrap();
+    let schedule = Schedule::parse("@monthly").unwrap();
+    assert_eq!(schedule.next(at("2011-12-05T11:53:00Z"), &apia), None);
+    // Before the skipped day, results are normal.
+    assert_eq!(
+        schedule.next(at("2011-11-05T00:00:00Z"), &apia),
+        Some(at("2011-12-01T10:00:00Z"))
     );
 }

@@ -102,10 +102,14 @@ impl PodWorker {
     pub fn container_statuses(&self) -> (Vec<ContainerStatus>, Vec<ContainerStatus>) {
         let has_init = self.containers.iter().any(|c| c.kind != ContainerKind::Regular);
         let default_waiting = if has_init { "PodInitializing" } else { "ContainerCreating" };
+        // TerminatePod leaves waiting containers alone when init containers never let the
+        // pod initialise: the init failure already explains the pod's failure.
+        let initialized = !has_init || self.containers.iter().any(|c| c.kind == ContainerKind::Regular && c.instance.is_some());
+        let override_unknown = self.terminal && initialized;
         let mut init = Vec::new();
         let mut regular = Vec::new();
         for slot in &self.containers {
-            let status = container_status(slot, default_waiting, self.terminal);
+            let status = container_status(slot, default_waiting, override_unknown);
             if slot.kind == ContainerKind::Regular {
                 regular.push(status);
             } else {

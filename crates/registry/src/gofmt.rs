@@ -75,7 +75,10 @@ pub fn int_or_string(value: &IntOrString) -> String {
     match value {
         IntOrString::Int(i) => format!("intstr.IntOrString{{Type:0, IntVal:{i}, StrVal:\"\"}}"),
         IntOrString::String(s) => {
-            format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}", go_quote(s))
+            format!(
+                "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+                go_quote(s)
+            )
         }
     }
 }
@@ -92,9 +95,15 @@ mod tests {
 
     #[test]
     fn maps_print_sorted_with_go_quoting() {
-        let map: BTreeMap<String, String> =
-            [("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())].into();
-        assert_eq!(string_map(Some(&map)), r#"map[string]string{"a":"1", "b":"2"}"#);
+        let map: BTreeMap<String, String> = [
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            string_map(Some(&map)),
+            r#"map[string]string{"a":"1", "b":"2"}"#
+        );
         assert_eq!(string_map(None), "map[string]string(nil)");
     }
 

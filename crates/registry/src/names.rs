@@ -15,7 +15,8 @@ pub const DNS1035_LABEL_MAX_LENGTH: usize = 63;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
@@ -29,8 +30,7 @@ const CONFIG_MAP_KEY_ERR: &str =
     "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 const ENV_VAR_NAME_FMT: &str = "[-._a-zA-Z][-._a-zA-Z0-9]*";
 const ENV_VAR_NAME_ERR: &str = "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit";
-const RELAXED_ENV_VAR_NAME_ERR: &str =
-    "a valid environment variable name must consist only of printable ASCII characters other than '='";
+const RELAXED_ENV_VAR_NAME_ERR: &str = "a valid environment variable name must consist only of printable ASCII characters other than '='";
 const HTTP_HEADER_NAME_FMT: &str = "[-A-Za-z0-9]+";
 const HTTP_HEADER_NAME_ERR: &str =
     "a valid HTTP header must consist of alphanumeric characters or '-'";
@@ -184,12 +184,19 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errors.push(format!("name part {}", empty_error()));
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errors.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LENGTH)));
+        errors.push(format!(
+            "name part {}",
+            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
+        ));
     }
     if !matches_qualified_name_part(name) {
         errors.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errors
@@ -317,8 +324,10 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
 
 /// `IsHTTPHeaderName`.
 pub fn is_http_header_name(value: &str) -> Vec<String> {
-    let matches =
-        !value.is_empty() && value.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    let matches = !value.is_empty()
+        && value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-');
     if matches {
         Vec::new()
     } else {
@@ -410,7 +419,8 @@ pub fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
 }
 
 /// `validation.IsValidIP` message.
-pub const INVALID_IP_MESSAGE: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+pub const INVALID_IP_MESSAGE: &str =
+    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
 /// `validation.IsValidCIDR` message.
 pub const INVALID_CIDR_MESSAGE: &str =
     "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
@@ -423,7 +433,9 @@ pub fn is_ip(value: &str) -> bool {
     let parts: Vec<&str> = value.split('.').collect();
     parts.len() == 4
         && parts.iter().all(|p| {
-            !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit())
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|c| c.is_ascii_digit())
                 && p.parse::<u16>().is_ok_and(|n| n <= 255)
         })
 }
@@ -453,15 +465,24 @@ mod tests {
             is_dns1123_label("Bad_Name"),
             vec!["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()]
         );
-        assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert_eq!(
+            is_dns1123_label("a.b"),
+            vec!["must not contain dots".to_string()]
+        );
         assert!(is_dns1123_label("abc-1").is_empty());
-        assert_eq!(is_dns1123_label(&"a".repeat(64))[0], "must be no more than 63 characters");
+        assert_eq!(
+            is_dns1123_label(&"a".repeat(64))[0],
+            "must be no more than 63 characters"
+        );
     }
 
     #[test]
     fn qualified_names_report_prefix_and_name_parts() {
         assert!(is_qualified_name("example.com/My.Name").is_empty());
-        assert_eq!(is_qualified_name("/x"), vec!["prefix part must be non-empty".to_string()]);
+        assert_eq!(
+            is_qualified_name("/x"),
+            vec!["prefix part must be non-empty".to_string()]
+        );
         let errs = is_qualified_name("a/b/c");
         assert!(errs[0].starts_with("a qualified name must consist of"));
         assert!(is_qualified_name("-x")[0].starts_with("name part must consist of"));
@@ -470,7 +491,9 @@ mod tests {
     #[test]
     fn label_values_allow_empty_and_reject_spaces() {
         assert!(is_valid_label_value("").is_empty());
-        assert!(is_valid_label_value("a b")[0].starts_with("a valid label must be an empty string"));
+        assert!(
+            is_valid_label_value("a b")[0].starts_with("a valid label must be an empty string")
+        );
     }
 
     #[test]
@@ -482,14 +505,26 @@ mod tests {
     #[test]
     fn port_names_and_numbers_follow_upstream() {
         assert!(is_valid_port_name("http").is_empty());
-        assert_eq!(is_valid_port_name("80"), vec!["must contain at least one letter (a-z)".to_string()]);
-        assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive".to_string()]);
+        assert_eq!(
+            is_valid_port_name("80"),
+            vec!["must contain at least one letter (a-z)".to_string()]
+        );
+        assert_eq!(
+            is_valid_port_num(0),
+            vec!["must be between 1 and 65535, inclusive".to_string()]
+        );
     }
 
     #[test]
     fn path_segments_reject_dots_and_slashes() {
         assert_eq!(path_segment_name(".."), vec!["may not be '..'".to_string()]);
-        assert_eq!(path_segment_name("a/b%"), vec!["may not contain '/'".to_string(), "may not contain '%'".to_string()]);
+        assert_eq!(
+            path_segment_name("a/b%"),
+            vec![
+                "may not contain '/'".to_string(),
+                "may not contain '%'".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -193,8 +193,11 @@ impl Scheduler {
             if self.queue.add(key, priority, now) {
                 ready.push((key.clone(), Duration::ZERO));
             } else {
-                let previous_spec = previous.and_then(|p| p.as_typed::<Pod>()).and_then(|p| p.spec.as_ref());
-                if previous_spec != pod.spec.as_ref() {
+                // Only a spec change (tolerations, affinity, gates) can make the pod fit;
+                // our own status writes must not requeue it. Without the previous state
+                // there is no evidence of a change.
+                let previous_pod = previous.and_then(|p| p.as_typed::<Pod>());
+                if previous_pod.is_some_and(|p| p.spec != pod.spec) {
                     ready.extend(self.queue.move_one(key, now).map(|d| (key.clone(), d)));
                 }
             }

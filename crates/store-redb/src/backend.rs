@@ -17,8 +17,8 @@
 use std::path::{Path, PathBuf};
 
 use corral_api::{ObjectKey, ResourceKind, Revision};
-use corral_store::{Backend, BackendWrite, CommitBatch, LoadedState, StoreError, StoredObject};
-use redb::{Builder, Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use corral_store::{Backend, BackendWrite, CommitBatch, LoadSink, StoreError, StoredObject};
+use redb::{Builder, Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{RedbError, storage_error};
 use crate::lock::DataDirLock;
@@ -61,7 +61,9 @@ pub struct RedbBackend {
 
 impl std::fmt::Debug for RedbBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbBackend").field("path", &self.path).finish()
+        f.debug_struct("RedbBackend")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -77,22 +79,38 @@ pub(crate) fn encode_key(key: &ObjectKey) -> Vec<u8> {
 }
 
 fn decode_key(bytes: &[u8]) -> Result<ObjectKey, StoreError> {
-    let corrupt = || StoreError::Corrupt(format!("malformed key {:?}", String::from_utf8_lossy(bytes)));
+    let corrupt = || {
+        StoreError::Corrupt(format!(
+            "malformed key {:?}",
+            String::from_utf8_lossy(bytes)
+        ))
+    };
     let mut parts = bytes.splitn(3, |&b| b == 0);
-    let (Some(kind), Some(namespace), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(kind), Some(namespace), Some(name)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Err(corrupt());
     };
-    let text = |part: &[u8]| std::str::from_utf8(part).map(str::to_string).map_err(|_| corrupt());
+    let text = |part: &[u8]| {
+        std::str::from_utf8(part)
+            .map(str::to_string)
+            .map_err(|_| corrupt())
+    };
     let kind_name = text(kind)?;
     let kind = ResourceKind::ALL
         .iter()
         .copied()
         .find(|k| k.kind_name() == kind_name)
-        .ok_or_else(|| StoreError::Corrupt(format!("stored object of unknown kind {kind_name:?}")))?;
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("stored object of unknown kind {kind_name:?}"))
+        })?;
     Ok(ObjectKey::new(kind, &text(namespace)?, &text(name)?))
 }
 
-pub(crate) fn encode_value(create_revision: Revision, mod_revision: Revision, json: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_value(
+    create_revision: Revision,
+    mod_revision: Revision,
+    json: &[u8],
+) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(VALUE_HEADER_LENGTH + json.len());
     bytes.extend_from_slice(&create_revision.0.to_le_bytes());
     bytes.extend_from_slice(&mod_revision.0.to_le_bytes());
@@ -102,7 +120,9 @@ pub(crate) fn encode_value(create_revision: Revision, mod_revision: Revision, js
 
 fn decode_value(key: ObjectKey, bytes: &[u8]) -> Result<StoredObject, StoreError> {
     if bytes.len() < VALUE_HEADER_LENGTH {
-        return Err(StoreError::Corrupt(format!("stored value of {key} is truncated")));
+        return Err(StoreError::Corrupt(format!(
+            "stored value of {key} is truncated"
+        )));
     }
     let revision_at = |offset: usize| {
         let mut word = [0u8; 8];
@@ -141,7 +161,10 @@ impl RedbBackend {
 
     /// Opens `dir`: takes its lock (a second process is refused), opens or creates
     /// `corral.redb` (redb repairs it after a crash), and checks the layout version.
-    pub fn open_with(dir: impl AsRef<Path>, options: RedbOptions) -> Result<RedbBackend, RedbError> {
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        options: RedbOptions,
+    ) -> Result<RedbBackend, RedbError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| RedbError::io(dir, e))?;
         let lock = DataDirLock::acquire(dir)?;
@@ -164,20 +187,32 @@ impl RedbBackend {
     /// Creates the tables on first open; refuses a file written with another layout.
     fn initialise_layout(&self) -> Result<(), RedbError> {
         let context = "initialising the database layout";
-        let txn = self.database.begin_write().map_err(|e| storage_error(context, e))?;
+        let txn = self
+            .database
+            .begin_write()
+            .map_err(|e| storage_error(context, e))?;
         {
-            let mut meta = txn.open_table(META).map_err(|e| storage_error(context, e))?;
-            txn.open_table(OBJECTS).map_err(|e| storage_error(context, e))?;
-            let layout = meta.get(META_LAYOUT).map_err(|e| storage_error(context, e))?.map(|v| v.value());
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| storage_error(context, e))?;
+            txn.open_table(OBJECTS)
+                .map_err(|e| storage_error(context, e))?;
+            let layout = meta
+                .get(META_LAYOUT)
+                .map_err(|e| storage_error(context, e))?
+                .map(|v| v.value());
             match layout {
                 None => {
-                    meta.insert(META_LAYOUT, LAYOUT_VERSION).map_err(|e| storage_error(context, e))?;
+                    meta.insert(META_LAYOUT, LAYOUT_VERSION)
+                        .map_err(|e| storage_error(context, e))?;
                 }
                 Some(LAYOUT_VERSION) => {}
                 Some(other) => {
                     return Err(RedbError::Database {
                         path: self.path.clone(),
-                        message: format!("layout version {other} is not supported (this build uses {LAYOUT_VERSION})"),
+                        message: format!(
+                            "layout version {other} is not supported (this build uses {LAYOUT_VERSION})"
+                        ),
                     });
                 }
             }
@@ -187,20 +222,33 @@ impl RedbBackend {
     }
 
     /// Writes `objects` as they are and, if given, sets the revision: for restores.
-    pub(crate) fn import(&self, objects: &[StoredObject], revision: Option<Revision>) -> Result<(), StoreError> {
+    pub(crate) fn import(
+        &self,
+        objects: &[StoredObject],
+        revision: Option<Revision>,
+    ) -> Result<(), StoreError> {
         let context = "importing a snapshot";
-        let txn = self.database.begin_write().map_err(|e| storage_error(context, e))?;
+        let txn = self
+            .database
+            .begin_write()
+            .map_err(|e| storage_error(context, e))?;
         {
-            let mut table = txn.open_table(OBJECTS).map_err(|e| storage_error(context, e))?;
+            let mut table = txn
+                .open_table(OBJECTS)
+                .map_err(|e| storage_error(context, e))?;
             for object in objects {
-                let value = encode_value(object.create_revision, object.mod_revision, &object.bytes);
+                let value =
+                    encode_value(object.create_revision, object.mod_revision, &object.bytes);
                 table
                     .insert(encode_key(&object.key).as_slice(), value.as_slice())
                     .map_err(|e| storage_error(context, e))?;
             }
             if let Some(revision) = revision {
-                let mut meta = txn.open_table(META).map_err(|e| storage_error(context, e))?;
-                meta.insert(META_REVISION, revision.0).map_err(|e| storage_error(context, e))?;
+                let mut meta = txn
+                    .open_table(META)
+                    .map_err(|e| storage_error(context, e))?;
+                meta.insert(META_REVISION, revision.0)
+                    .map_err(|e| storage_error(context, e))?;
             }
         }
         txn.commit().map_err(|e| storage_error(context, e))
@@ -212,30 +260,44 @@ impl Backend for RedbBackend {
         "redb"
     }
 
-    fn load(&self) -> Result<LoadedState, StoreError> {
+    fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
         let context = "loading the database";
-        let txn = self.database.begin_read().map_err(|e| storage_error(context, e))?;
-        let meta = txn.open_table(META).map_err(|e| storage_error(context, e))?;
-        let revision = meta.get(META_REVISION).map_err(|e| storage_error(context, e))?.map_or(0, |v| v.value());
-        let table = txn.open_table(OBJECTS).map_err(|e| storage_error(context, e))?;
-        let mut objects = Vec::with_capacity(table.len().map_err(|e| storage_error(context, e))? as usize);
+        let txn = self
+            .database
+            .begin_read()
+            .map_err(|e| storage_error(context, e))?;
+        let meta = txn
+            .open_table(META)
+            .map_err(|e| storage_error(context, e))?;
+        let revision = meta
+            .get(META_REVISION)
+            .map_err(|e| storage_error(context, e))?
+            .map_or(0, |v| v.value());
+        let table = txn
+            .open_table(OBJECTS)
+            .map_err(|e| storage_error(context, e))?;
         for row in table.iter().map_err(|e| storage_error(context, e))? {
             let (key, value) = row.map_err(|e| storage_error(context, e))?;
-            objects.push(decode_value(decode_key(key.value())?, value.value())?);
+            sink(decode_value(decode_key(key.value())?, value.value())?)?;
         }
-        Ok(LoadedState {
-            revision: Revision(revision),
-            objects,
-        })
+        Ok(Revision(revision))
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
         let context = "committing";
-        let mut txn = self.database.begin_write().map_err(|e| storage_error(context, e))?;
+        let mut txn = self
+            .database
+            .begin_write()
+            .map_err(|e| storage_error(context, e))?;
         txn.set_quick_repair(self.options.quick_repair);
         {
-            let mut meta = txn.open_table(META).map_err(|e| storage_error(context, e))?;
-            let stored = meta.get(META_REVISION).map_err(|e| storage_error(context, e))?.map_or(0, |v| v.value());
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| storage_error(context, e))?;
+            let stored = meta
+                .get(META_REVISION)
+                .map_err(|e| storage_error(context, e))?
+                .map_or(0, |v| v.value());
             // An empty store is revision 1 without having written it.
             let expected = stored.max(1) + 1;
             if batch.first_revision.0 != expected || batch.last_revision < batch.first_revision {
@@ -244,21 +306,31 @@ impl Backend for RedbBackend {
                     batch.first_revision, batch.last_revision
                 )));
             }
-            let mut objects = txn.open_table(OBJECTS).map_err(|e| storage_error(context, e))?;
+            let mut objects = txn
+                .open_table(OBJECTS)
+                .map_err(|e| storage_error(context, e))?;
             for write in &batch.writes {
                 match write {
-                    BackendWrite::Put { key, create_revision, mod_revision, bytes } => {
+                    BackendWrite::Put {
+                        key,
+                        create_revision,
+                        mod_revision,
+                        bytes,
+                    } => {
                         let value = encode_value(*create_revision, *mod_revision, bytes);
                         objects
                             .insert(encode_key(key).as_slice(), value.as_slice())
                             .map_err(|e| storage_error(context, e))?;
                     }
                     BackendWrite::Delete { key, .. } => {
-                        objects.remove(encode_key(key).as_slice()).map_err(|e| storage_error(context, e))?;
+                        objects
+                            .remove(encode_key(key).as_slice())
+                            .map_err(|e| storage_error(context, e))?;
                     }
                 }
             }
-            meta.insert(META_REVISION, batch.last_revision.0).map_err(|e| storage_error(context, e))?;
+            meta.insert(META_REVISION, batch.last_revision.0)
+                .map_err(|e| storage_error(context, e))?;
         }
         txn.commit().map_err(|e| storage_error(context, e))
     }
@@ -276,14 +348,26 @@ mod tests {
         assert_eq!(decode_key(&encode_key(&node)).unwrap(), node);
         let value = encode_value(Revision(3), Revision(9), b"{}");
         let stored = decode_value(key.clone(), &value).unwrap();
-        assert_eq!((stored.create_revision, stored.mod_revision, stored.bytes), (Revision(3), Revision(9), b"{}".to_vec()));
+        assert_eq!(
+            (stored.create_revision, stored.mod_revision, stored.bytes),
+            (Revision(3), Revision(9), b"{}".to_vec())
+        );
     }
 
     #[test]
     fn malformed_rows_are_corrupt_errors() {
-        assert!(matches!(decode_key(b"Pod\0ns"), Err(StoreError::Corrupt(_))));
-        assert!(matches!(decode_key(b"Gadget\0ns\0x"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_key(b"Pod\0ns"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_key(b"Gadget\0ns\0x"),
+            Err(StoreError::Corrupt(_))
+        ));
         let key = ObjectKey::new(ResourceKind::Pod, "ns", "p");
-        assert!(matches!(decode_value(key, b"short"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_value(key, b"short"),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -22,7 +22,10 @@ const RESTORE_BATCH_OBJECTS: usize = 1_000;
 
 /// Writes a consistent snapshot of `store` to `out` (for the HTTP endpoint that serves
 /// `corral snapshot save` against a running server).
-pub fn write<R: Representation>(store: &Store<R>, out: &mut dyn Write) -> Result<SnapshotInfo, RedbError> {
+pub fn write<R: Representation>(
+    store: &Store<R>,
+    out: &mut dyn Write,
+) -> Result<SnapshotInfo, RedbError> {
     Ok(store.snapshot(out)?)
 }
 
@@ -47,17 +50,20 @@ pub fn save<R: Representation>(store: &Store<R>, path: &Path) -> Result<Snapshot
 }
 
 fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
 }
 
 /// Makes a rename durable; best effort (not every filesystem supports it).
 fn sync_parent(path: &Path) {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(directory) = File::open(parent) {
-            let _ = directory.sync_all();
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Ok(directory) = File::open(parent)
+    {
+        let _ = directory.sync_all();
     }
 }
 

@@ -2,7 +2,7 @@
 //! for both representations. Each case gets a fresh temporary data directory.
 
 use corral_api::Revision;
-use corral_store::{Backend, CommitBatch, LoadedState, StoreError};
+use corral_store::{Backend, CommitBatch, LoadSink, StoreError};
 use corral_store_redb::RedbBackend;
 
 /// A redb backend that owns its temporary directory (removed after the backend closes).
@@ -16,8 +16,8 @@ impl Backend for TemporaryRedb {
         self.backend.name()
     }
 
-    fn load(&self) -> Result<LoadedState, StoreError> {
-        self.backend.load()
+    fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
+        self.backend.load(sink)
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {

@@ -22,13 +22,9 @@ pub struct StoredObject {
     pub bytes: Vec<u8>,
 }
 
-/// Everything a backend hands back at open.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LoadedState {
-    /// The last durable revision (0 for a new store).
-    pub revision: Revision,
-    pub objects: Vec<StoredObject>,
-}
+/// Receives each stored object during [`Backend::load`], so a large store is never held
+/// twice in memory (raw rows and the store's index).
+pub type LoadSink<'a> = dyn FnMut(StoredObject) -> Result<(), StoreError> + 'a;
 
 /// One write of a batch, in commit order.
 #[derive(Clone, Debug)]
@@ -62,8 +58,9 @@ pub trait Backend: Send + Sync {
     /// A short name for logs and errors (`memory`, `redb`).
     fn name(&self) -> &'static str;
 
-    /// The durable state, read once when the store opens.
-    fn load(&self) -> Result<LoadedState, StoreError>;
+    /// Streams the durable state into `sink`, once, when the store opens; returns the
+    /// last durable revision (0 for a new store).
+    fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError>;
 
     /// Makes `batch` durable; returns only when it is. After an error the store treats
     /// the batch (and everything queued behind it) as failed and turns read-only.
@@ -92,8 +89,8 @@ impl Backend for MemoryBackend {
         "memory"
     }
 
-    fn load(&self) -> Result<LoadedState, StoreError> {
-        Ok(LoadedState::default())
+    fn load(&self, _sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
+        Ok(Revision::ZERO)
     }
 
     fn commit(&self, _batch: &CommitBatch<'_>) -> Result<(), StoreError> {
@@ -110,8 +107,8 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
         (**self).name()
     }
 
-    fn load(&self) -> Result<LoadedState, StoreError> {
-        (**self).load()
+    fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
+        (**self).load(sink)
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {

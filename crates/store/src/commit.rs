@@ -116,7 +116,11 @@ fn check_ops(ops: Vec<TxnOp>) -> Result<Vec<CheckedOp>, StoreError> {
                 "{object_key} appears more than once in one transaction"
             )));
         }
-        checked.push(CheckedOp { key, object_key, put });
+        checked.push(CheckedOp {
+            key,
+            object_key,
+            put,
+        });
     }
     Ok(checked)
 }
@@ -137,7 +141,10 @@ fn compare_key(compare: &Compare) -> &ObjectKey {
 
 /// Re-encodes `entry`'s object with `revision` as its `resourceVersion` (the last state a
 /// deletion, or a selector transition, reports).
-pub(crate) fn reencode<R: Representation>(entry: &Entry<R::Value>, revision: Revision) -> Result<Entry<R::Value>, StoreError> {
+pub(crate) fn reencode<R: Representation>(
+    entry: &Entry<R::Value>,
+    revision: Revision,
+) -> Result<Entry<R::Value>, StoreError> {
     let decoded = R::decode(&entry.value)?;
     let mut object = KubeObject::clone(&decoded);
     object.set_revision(revision);
@@ -192,7 +199,9 @@ impl<R: Representation> Store<R> {
                 Change::Put { new, .. } => Some(new.clone()),
                 Change::Delete { .. } => None,
             };
-            queue.overlay.insert(change.key().clone(), OverlayEntry { revision, entry });
+            queue
+                .overlay
+                .insert(change.key().clone(), OverlayEntry { revision, entry });
         }
         queue.waiting.push(prepared);
         let epoch = queue.epoch;
@@ -230,7 +239,11 @@ impl<R: Representation> Store<R> {
                         mod_revision: revision,
                     };
                     results.push(Some(new.versioned()));
-                    Change::Put { key: op.key, previous, new }
+                    Change::Put {
+                        key: op.key,
+                        previous,
+                        new,
+                    }
                 }
                 (None, Some(previous)) => {
                     let last = reencode::<R>(&previous, revision)?;
@@ -242,7 +255,14 @@ impl<R: Representation> Store<R> {
             keys.push(op.object_key);
             changes.push(change);
         }
-        Ok((PreparedTxn { revision, keys, changes }, results))
+        Ok((
+            PreparedTxn {
+                revision,
+                keys,
+                changes,
+            },
+            results,
+        ))
     }
 
     /// Waits until `revision` is durable, leading batches while no one else does.
@@ -266,11 +286,17 @@ impl<R: Representation> Store<R> {
                 self.settled.wait(&mut queue);
                 continue;
             }
-            let take = queue.waiting.len().min(self.config.batch_transactions_max.max(1));
+            let take = queue
+                .waiting
+                .len()
+                .min(self.config.batch_transactions_max.max(1));
             let batch: Vec<PreparedTxn<R::Value>> = queue.waiting.drain(..take).collect();
             queue.leader_active = true;
             drop(queue);
-            let leadership = Leadership { store: self, finished: false };
+            let leadership = Leadership {
+                store: self,
+                finished: false,
+            };
             let outcome = self.commit_batch(batch);
             queue = leadership.finish(outcome);
         }
@@ -337,14 +363,19 @@ struct Leadership<'a, R: Representation> {
 }
 
 impl<'a, R: Representation> Leadership<'a, R> {
-    fn finish(mut self, outcome: Result<Revision, StoreError>) -> MutexGuard<'a, CommitQueue<R::Value>> {
+    fn finish(
+        mut self,
+        outcome: Result<Revision, StoreError>,
+    ) -> MutexGuard<'a, CommitQueue<R::Value>> {
         self.finished = true;
         let mut queue = self.store.queue.lock();
         queue.leader_active = false;
         let durable = match outcome {
             Ok(durable) => {
                 queue.durable = durable;
-                queue.overlay.retain(|_, pending| pending.revision > durable);
+                queue
+                    .overlay
+                    .retain(|_, pending| pending.revision > durable);
                 Some(durable)
             }
             Err(error) => {
@@ -368,7 +399,9 @@ impl<R: Representation> Drop for Leadership<'_, R> {
         if !self.finished {
             let mut queue = self.store.queue.lock();
             queue.leader_active = false;
-            queue.fail_all(StoreError::Io("the backend panicked during a commit".into()));
+            queue.fail_all(StoreError::Io(
+                "the backend panicked during a commit".into(),
+            ));
             self.store.settled.notify_all();
         }
     }

@@ -49,7 +49,11 @@ pub(crate) fn encode(revision: Option<Revision>, after: &StoreKey) -> String {
 }
 
 /// Decodes `text` for a list of `kind` in `namespace` (None: all namespaces).
-pub(crate) fn decode(text: &str, kind: ResourceKind, namespace: Option<&str>) -> Result<ContinueToken, StoreError> {
+pub(crate) fn decode(
+    text: &str,
+    kind: ResourceKind,
+    namespace: Option<&str>,
+) -> Result<ContinueToken, StoreError> {
     let invalid = |why: &str| StoreError::InvalidContinue(why.to_string());
     if text.len() > TOKEN_LENGTH_MAX {
         return Err(invalid("token is too long"));
@@ -57,7 +61,8 @@ pub(crate) fn decode(text: &str, kind: ResourceKind, namespace: Option<&str>) ->
     let json = URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .map_err(|_| invalid("not base64"))?;
-    let body: TokenBody = serde_json::from_slice(&json).map_err(|_| invalid("not a continue token"))?;
+    let body: TokenBody =
+        serde_json::from_slice(&json).map_err(|_| invalid("not a continue token"))?;
     if body.v != TOKEN_VERSION {
         return Err(invalid("unsupported token version"));
     }
@@ -92,16 +97,31 @@ mod tests {
         assert!(decode(&token, ResourceKind::Pod, Some("other")).is_err());
         assert!(decode(&token, ResourceKind::Job, None).is_err());
         let latest = encode(None, &key);
-        assert_eq!(decode(&latest, ResourceKind::Pod, None).unwrap().revision, None);
+        assert_eq!(
+            decode(&latest, ResourceKind::Pod, None).unwrap().revision,
+            None
+        );
     }
 
     #[test]
     fn malformed_tokens_are_invalid_continue_errors() {
-        let garbage = URL_SAFE_NO_PAD.encode(br#"{"v":"corral/v1","kind":"Pod","rv":0,"ns":"a","name":"b"}"#);
-        let slash = URL_SAFE_NO_PAD.encode(br#"{"v":"corral/v1","kind":"Pod","rv":3,"ns":"a","name":"b/c"}"#);
-        for text in ["", "%%%", "e30", garbage.as_str(), slash.as_str(), &"A".repeat(5000)] {
+        let garbage =
+            URL_SAFE_NO_PAD.encode(br#"{"v":"corral/v1","kind":"Pod","rv":0,"ns":"a","name":"b"}"#);
+        let slash = URL_SAFE_NO_PAD
+            .encode(br#"{"v":"corral/v1","kind":"Pod","rv":3,"ns":"a","name":"b/c"}"#);
+        for text in [
+            "",
+            "%%%",
+            "e30",
+            garbage.as_str(),
+            slash.as_str(),
+            &"A".repeat(5000),
+        ] {
             assert!(
-                matches!(decode(text, ResourceKind::Pod, None), Err(StoreError::InvalidContinue(_))),
+                matches!(
+                    decode(text, ResourceKind::Pod, None),
+                    Err(StoreError::InvalidContinue(_))
+                ),
                 "{text:?}"
             );
         }

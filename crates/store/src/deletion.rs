@@ -30,11 +30,19 @@ pub(crate) enum DeletionPlan {
 }
 
 fn has_finalizers(object: &KubeObject) -> bool {
-    object.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty())
+    object
+        .meta()
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| !f.is_empty())
 }
 
 /// Decides what deleting `stored` with `grace_period_seconds` (negative reads as 0) does.
-pub(crate) fn plan_deletion(stored: &KubeObject, grace_period_seconds: Option<i64>, now: Timestamp) -> DeletionPlan {
+pub(crate) fn plan_deletion(
+    stored: &KubeObject,
+    grace_period_seconds: Option<i64>,
+    now: Timestamp,
+) -> DeletionPlan {
     let grace = grace_period_seconds.map(|g| g.max(0));
     let finalizers = has_finalizers(stored);
     let meta = stored.meta();
@@ -100,9 +108,8 @@ mod tests {
                 namespace: Some("ns".into()),
                 generation: Some(1),
                 finalizers: Some(finalizers.iter().map(|f| f.to_string()).collect()),
-                deletion_timestamp: deletion.map(|(offset, _)| {
-                    Time(add(epoch(), Duration::from_secs(offset as u64)))
-                }),
+                deletion_timestamp: deletion
+                    .map(|(offset, _)| Time(add(epoch(), Duration::from_secs(offset as u64)))),
                 deletion_grace_period_seconds: deletion.map(|(_, grace)| grace),
                 ..Default::default()
             },
@@ -112,7 +119,9 @@ mod tests {
     }
 
     fn marked(plan: &DeletionPlan) -> (i64, i64, Option<i64>) {
-        let DeletionPlan::Mark(object) = plan else { panic!("expected a mark, got {plan:?}") };
+        let DeletionPlan::Mark(object) = plan else {
+            panic!("expected a mark, got {plan:?}")
+        };
         let meta = object.meta();
         let at = meta.deletion_timestamp.as_ref().unwrap().0;
         (
@@ -124,8 +133,14 @@ mod tests {
 
     #[test]
     fn objects_without_finalizers_or_grace_are_removed_at_once() {
-        assert_eq!(plan_deletion(&object(&[], None), None, epoch()), DeletionPlan::RemoveNow);
-        assert_eq!(plan_deletion(&object(&[], None), Some(-5), epoch()), DeletionPlan::RemoveNow);
+        assert_eq!(
+            plan_deletion(&object(&[], None), None, epoch()),
+            DeletionPlan::RemoveNow
+        );
+        assert_eq!(
+            plan_deletion(&object(&[], None), Some(-5), epoch()),
+            DeletionPlan::RemoveNow
+        );
     }
 
     #[test]
@@ -139,18 +154,39 @@ mod tests {
     #[test]
     fn a_pending_deletion_is_only_shortened() {
         let pending = object(&[], Some((30, 30)));
-        assert_eq!(plan_deletion(&pending, None, epoch()), DeletionPlan::AlreadyPending);
-        assert_eq!(plan_deletion(&pending, Some(60), epoch()), DeletionPlan::AlreadyPending);
-        assert_eq!(marked(&plan_deletion(&pending, Some(10), epoch())), (10, 10, Some(1)));
-        assert_eq!(plan_deletion(&pending, Some(0), epoch()), DeletionPlan::RemoveNow);
+        assert_eq!(
+            plan_deletion(&pending, None, epoch()),
+            DeletionPlan::AlreadyPending
+        );
+        assert_eq!(
+            plan_deletion(&pending, Some(60), epoch()),
+            DeletionPlan::AlreadyPending
+        );
+        assert_eq!(
+            marked(&plan_deletion(&pending, Some(10), epoch())),
+            (10, 10, Some(1))
+        );
+        assert_eq!(
+            plan_deletion(&pending, Some(0), epoch()),
+            DeletionPlan::RemoveNow
+        );
         let with_finalizer = object(&["f"], Some((30, 30)));
-        assert_eq!(marked(&plan_deletion(&with_finalizer, Some(0), epoch())), (0, 0, Some(1)));
+        assert_eq!(
+            marked(&plan_deletion(&with_finalizer, Some(0), epoch())),
+            (0, 0, Some(1))
+        );
     }
 
     #[test]
     fn a_marked_object_whose_finalizers_are_gone_is_removed_on_the_next_delete() {
-        assert_eq!(plan_deletion(&object(&[], Some((0, 0))), None, epoch()), DeletionPlan::RemoveNow);
-        assert_eq!(plan_deletion(&object(&["f"], Some((0, 0))), None, epoch()), DeletionPlan::AlreadyPending);
+        assert_eq!(
+            plan_deletion(&object(&[], Some((0, 0))), None, epoch()),
+            DeletionPlan::RemoveNow
+        );
+        assert_eq!(
+            plan_deletion(&object(&["f"], Some((0, 0))), None, epoch()),
+            DeletionPlan::AlreadyPending
+        );
     }
 
     #[test]
@@ -158,7 +194,13 @@ mod tests {
         let stored = object(&["f"], Some((0, 0)));
         assert!(deletes_during_update(&object(&[], None), &stored));
         assert!(!deletes_during_update(&object(&["g"], None), &stored));
-        assert!(!deletes_during_update(&object(&[], None), &object(&["f"], None)));
-        assert!(!deletes_during_update(&object(&[], None), &object(&["f"], Some((30, 30)))));
+        assert!(!deletes_during_update(
+            &object(&[], None),
+            &object(&["f"], None)
+        ));
+        assert!(!deletes_during_update(
+            &object(&[], None),
+            &object(&["f"], Some((30, 30)))
+        ));
     }
 }

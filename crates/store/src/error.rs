@@ -99,7 +99,9 @@ impl StoreError {
             StoreError::ContinueExpired { .. } => {
                 ApiError::new(StatusReason::Expired, CONTINUE_EXPIRED_MESSAGE)
             }
-            StoreError::FutureRevision { requested, current } => too_large_resource_version(*requested, *current),
+            StoreError::FutureRevision { requested, current } => {
+                too_large_resource_version(*requested, *current)
+            }
             StoreError::InvalidContinue(message) => {
                 ApiError::bad_request(format!("invalid continue token: {message}"))
             }
@@ -197,10 +199,20 @@ mod tests {
 
     #[test]
     fn io_failures_are_server_errors_and_bad_tokens_are_client_errors() {
-        assert_eq!(StoreError::Io("disk".into()).to_api_error(&jobs()).code, 500);
-        assert_eq!(StoreError::ReadOnly("disk".into()).to_api_error(&jobs()).code, 503);
         assert_eq!(
-            StoreError::InvalidContinue("bad".into()).to_api_error(&jobs()).code,
+            StoreError::Io("disk".into()).to_api_error(&jobs()).code,
+            500
+        );
+        assert_eq!(
+            StoreError::ReadOnly("disk".into())
+                .to_api_error(&jobs())
+                .code,
+            503
+        );
+        assert_eq!(
+            StoreError::InvalidContinue("bad".into())
+                .to_api_error(&jobs())
+                .code,
             400
         );
         let api = StoreError::FutureRevision {

@@ -44,7 +44,9 @@ pub fn validate_segment(what: &str, text: &str) -> Result<(), StoreError> {
         )));
     }
     if text == "." || text == ".." {
-        return Err(StoreError::InvalidKey(format!("{what} may not be {text:?}")));
+        return Err(StoreError::InvalidKey(format!(
+            "{what} may not be {text:?}"
+        )));
     }
     if let Some(bad) = text.chars().find(|c| matches!(c, '/' | '%' | '\0')) {
         return Err(StoreError::InvalidKey(format!(
@@ -79,7 +81,10 @@ impl StoreKey {
         // Keys built by `new` start with a valid kind index; only the sentinel of
         // `KeyRange::nothing` is empty.
         let index = self.0.first().map_or(0, |&b| usize::from(b));
-        ResourceKind::ALL.get(index).copied().unwrap_or(ResourceKind::ALL[0])
+        ResourceKind::ALL
+            .get(index)
+            .copied()
+            .unwrap_or(ResourceKind::ALL[0])
     }
 
     fn separator(&self) -> usize {
@@ -230,7 +235,10 @@ mod tests {
             ObjectKey::new(ResourceKind::Node, "ns", "a"),
             ObjectKey::new(ResourceKind::Pod, "ns", &"x".repeat(300)),
         ] {
-            assert!(matches!(StoreKey::new(&key), Err(StoreError::InvalidKey(_))), "{key:?}");
+            assert!(
+                matches!(StoreKey::new(&key), Err(StoreError::InvalidKey(_))),
+                "{key:?}"
+            );
         }
     }
 

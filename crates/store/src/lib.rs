@@ -43,7 +43,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{Backend, BackendWrite, CommitBatch, LoadedState, MemoryBackend, StoredObject};
+pub use backend::{Backend, BackendWrite, CommitBatch, LoadSink, MemoryBackend, StoredObject};
 pub use corral_api::Revision;
 pub use error::{CONTINUE_EXPIRED_MESSAGE, StoreError, registry_path};
 pub use key::{NAME_LENGTH_MAX, validate_segment};
@@ -53,7 +53,7 @@ pub use selection::{fields_match, label_digest, labels_match, selector_mask};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, read_snapshot, write_snapshot};
 pub use store::{CommitListener, Store, StoreStats};
 pub use types::{
-    Compare, ListPage, ListRequest, ReadRevision, SnapshotInfo, StoreConfig, Txn, TxnOp, TxnOutcome,
-    Versioned, WatchEvent, WatchRequest,
+    Compare, ListPage, ListRequest, ReadRevision, SnapshotInfo, StoreConfig, Txn, TxnOp,
+    TxnOutcome, Versioned, WatchEvent, WatchRequest,
 };
 pub use watch::{WatchCursor, event_value};

@@ -56,10 +56,12 @@ fn resolve_revision<V: Clone>(
                 check_readable(state, revision)?;
                 Ok(revision)
             }
-            ReadRevision::NotOlderThan(revision) if revision > state.revision => Err(StoreError::FutureRevision {
-                requested: revision,
-                current: state.revision,
-            }),
+            ReadRevision::NotOlderThan(revision) if revision > state.revision => {
+                Err(StoreError::FutureRevision {
+                    requested: revision,
+                    current: state.revision,
+                })
+            }
             ReadRevision::NotOlderThan(_) => Ok(state.revision),
         },
     }
@@ -138,7 +140,8 @@ impl<R: Representation> Store<R> {
         Ok(ListPage {
             items,
             revision,
-            continue_token: resume_after.map(|after| continue_token::encode(Some(revision), &after)),
+            continue_token: resume_after
+                .map(|after| continue_token::encode(Some(revision), &after)),
             remaining_item_count,
         })
     }

@@ -106,8 +106,15 @@ impl<V: Clone> MvccState<V> {
 
     /// Applies one durable transaction; `revision` must be the next one.
     pub(crate) fn apply(&mut self, revision: Revision, changes: Vec<Change<V>>) {
-        assert_eq!(revision, self.revision.next(), "transactions apply in revision order");
-        assert!(!changes.is_empty(), "a revision always has at least one change");
+        assert_eq!(
+            revision,
+            self.revision.next(),
+            "transactions apply in revision order"
+        );
+        assert!(
+            !changes.is_empty(),
+            "a revision always has at least one change"
+        );
         for change in &changes {
             let replaced = match change {
                 Change::Put { key, new, .. } => self.current.insert(key.clone(), new.clone()),
@@ -133,12 +140,14 @@ impl<V: Clone> MvccState<V> {
 
     /// The version of `key` visible at `revision` (which must be retained).
     pub(crate) fn get_at(&self, key: &StoreKey, revision: Revision) -> Option<&Entry<V>> {
-        if let Some(entry) = self.current.get(key) {
-            if entry.mod_revision <= revision {
-                return Some(entry);
-            }
+        if let Some(entry) = self.current.get(key)
+            && entry.mod_revision <= revision
+        {
+            return Some(entry);
         }
-        self.history.get(key).and_then(|versions| visible_version(versions, revision))
+        self.history
+            .get(key)
+            .and_then(|versions| visible_version(versions, revision))
     }
 
     /// Calls `visit` for every key in `range` visible at `revision`, in key order, until it
@@ -174,10 +183,10 @@ impl<V: Clone> MvccState<V> {
             let visible = live
                 .filter(|e| e.mod_revision <= revision)
                 .or_else(|| past.and_then(|versions| visible_version(versions, revision)));
-            if let Some(entry) = visible {
-                if visit(&next_key, entry).is_break() {
-                    return;
-                }
+            if let Some(entry) = visible
+                && visit(&next_key, entry).is_break()
+            {
+                return;
             }
         }
     }
@@ -195,8 +204,14 @@ impl<V: Clone> MvccState<V> {
         if up_to <= self.compacted {
             return false;
         }
-        while self.log.front().is_some_and(|entry| entry.revision <= up_to) {
-            let Some(entry) = self.log.pop_front() else { break };
+        while self
+            .log
+            .front()
+            .is_some_and(|entry| entry.revision <= up_to)
+        {
+            let Some(entry) = self.log.pop_front() else {
+                break;
+            };
             for change in entry.changes.iter() {
                 let key = change.key();
                 let emptied = match self.history.get_mut(key) {
@@ -250,15 +265,30 @@ mod tests {
     fn put(state: &mut MvccState<u32>, name: &str, value: u32) {
         let revision = state.revision.next();
         let previous = state.current.get(&key(name)).cloned();
-        let create = previous.as_ref().map_or(revision.0, |e| e.create_revision.0);
+        let create = previous
+            .as_ref()
+            .map_or(revision.0, |e| e.create_revision.0);
         let new = entry(value, create, revision.0);
-        state.apply(revision, vec![Change::Put { key: key(name), previous, new }]);
+        state.apply(
+            revision,
+            vec![Change::Put {
+                key: key(name),
+                previous,
+                new,
+            }],
+        );
     }
 
     fn delete(state: &mut MvccState<u32>, name: &str) {
         let revision = state.revision.next();
         let last = state.current.get(&key(name)).cloned().unwrap();
-        state.apply(revision, vec![Change::Delete { key: key(name), last }]);
+        state.apply(
+            revision,
+            vec![Change::Delete {
+                key: key(name),
+                last,
+            }],
+        );
     }
 
     fn names_at(state: &MvccState<u32>, revision: u64) -> Vec<(String, u32)> {
@@ -282,7 +312,10 @@ mod tests {
         assert_eq!(names_at(&state, 3), vec![("a".into(), 1), ("b".into(), 1)]);
         assert_eq!(names_at(&state, 5), vec![("a".into(), 2)]);
         assert_eq!(names_at(&state, 6), vec![("a".into(), 2), ("c".into(), 1)]);
-        assert_eq!(state.get_at(&key("b"), Revision(4)).map(|e| e.value), Some(1));
+        assert_eq!(
+            state.get_at(&key("b"), Revision(4)).map(|e| e.value),
+            Some(1)
+        );
         assert!(state.get_at(&key("b"), Revision(5)).is_none());
     }
 

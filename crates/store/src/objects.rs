@@ -18,7 +18,9 @@ use crate::error::StoreError;
 use crate::key::{StoreKey, validate_segment};
 use crate::representation::Representation;
 use crate::store::Store;
-use crate::types::{Compare, ListPage, ListRequest, Txn, TxnOp, TxnOutcome, Versioned, WatchEvent, WatchRequest};
+use crate::types::{
+    Compare, ListPage, ListRequest, Txn, TxnOp, TxnOutcome, Versioned, WatchEvent, WatchRequest,
+};
 use crate::watch::WatchCursor;
 
 /// Upstream: names are at most 63 characters after the 5 random ones are added.
@@ -72,7 +74,9 @@ impl<R: Representation> Clone for ObjectStore<R> {
 
 impl<R: Representation> std::fmt::Debug for ObjectStore<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStore").field("store", &self.store).finish()
+        f.debug_struct("ObjectStore")
+            .field("store", &self.store)
+            .finish()
     }
 }
 
@@ -87,19 +91,21 @@ fn check_preconditions(
         if *uid != stored {
             return Err(StoreError::PreconditionFailed {
                 key: key.clone(),
-                message: format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {stored}"),
-            });
-        }
-    }
-    if let Some(expected) = preconditions.resource_version {
-        if expected != revision {
-            return Err(StoreError::PreconditionFailed {
-                key: key.clone(),
                 message: format!(
-                    "Precondition failed: ResourceVersion in precondition: {expected}, ResourceVersion in object meta: {revision}"
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {stored}"
                 ),
             });
         }
+    }
+    if let Some(expected) = preconditions.resource_version
+        && expected != revision
+    {
+        return Err(StoreError::PreconditionFailed {
+            key: key.clone(),
+            message: format!(
+                "Precondition failed: ResourceVersion in precondition: {expected}, ResourceVersion in object meta: {revision}"
+            ),
+        });
     }
     Ok(())
 }
@@ -123,8 +129,10 @@ fn preserve_system_fields(updated: &mut KubeObject, stored: &KubeObject) {
     meta.name.clone_from(&source.name);
     meta.namespace.clone_from(&source.namespace);
     meta.uid.clone_from(&source.uid);
-    meta.creation_timestamp.clone_from(&source.creation_timestamp);
-    meta.deletion_timestamp.clone_from(&source.deletion_timestamp);
+    meta.creation_timestamp
+        .clone_from(&source.creation_timestamp);
+    meta.deletion_timestamp
+        .clone_from(&source.deletion_timestamp);
     meta.deletion_grace_period_seconds = source.deletion_grace_period_seconds;
     meta.resource_version.clone_from(&source.resource_version);
     meta.generate_name.clone_from(&source.generate_name);
@@ -146,10 +154,17 @@ fn generated_name(prefix: &str, rng: &mut SimRng) -> String {
     while !prefix.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}{}", &prefix[..end], rng.name_suffix(GENERATED_SUFFIX_LENGTH))
+    format!(
+        "{}{}",
+        &prefix[..end],
+        rng.name_suffix(GENERATED_SUFFIX_LENGTH)
+    )
 }
 
-fn first_result<V>(outcome: Vec<Option<Versioned<V>>>, key: &ObjectKey) -> Result<Versioned<V>, StoreError> {
+fn first_result<V>(
+    outcome: Vec<Option<Versioned<V>>>,
+    key: &ObjectKey,
+) -> Result<Versioned<V>, StoreError> {
     outcome
         .into_iter()
         .next()
@@ -183,12 +198,20 @@ impl<R: Representation> ObjectStore<R> {
         self.store.watch(request)
     }
 
-    pub fn poll_watch(&self, cursor: &mut WatchCursor, max_events: usize) -> Result<Vec<WatchEvent<R::Value>>, StoreError> {
+    pub fn poll_watch(
+        &self,
+        cursor: &mut WatchCursor,
+        max_events: usize,
+    ) -> Result<Vec<WatchEvent<R::Value>>, StoreError> {
         self.store.poll_watch(cursor, max_events)
     }
 
     /// An atomic multi-object write (e.g. charge a ResourceQuota and create a Pod).
-    pub fn commit(&self, compares: Vec<Compare>, ops: Vec<TxnOp>) -> Result<TxnOutcome<R::Value>, StoreError> {
+    pub fn commit(
+        &self,
+        compares: Vec<Compare>,
+        ops: Vec<TxnOp>,
+    ) -> Result<TxnOutcome<R::Value>, StoreError> {
         self.store.txn(Txn { compares, ops })
     }
 
@@ -208,7 +231,9 @@ impl<R: Representation> ObjectStore<R> {
         if !generate {
             validate_segment("name", object.name())?;
             let key = object.key();
-            return self.try_create(object, dry_run)?.ok_or(StoreError::AlreadyExists(key));
+            return self
+                .try_create(object, dry_run)?
+                .ok_or(StoreError::AlreadyExists(key));
         }
         let mut last_key = object.key();
         for _ in 0..self.store.config().generate_name_attempts.max(1) {
@@ -224,7 +249,11 @@ impl<R: Representation> ObjectStore<R> {
     }
 
     /// One create attempt: `None` if the name is taken.
-    fn try_create(&self, object: KubeObject, dry_run: bool) -> Result<Option<Versioned<R::Value>>, StoreError> {
+    fn try_create(
+        &self,
+        object: KubeObject,
+        dry_run: bool,
+    ) -> Result<Option<Versioned<R::Value>>, StoreError> {
         let key = object.key();
         StoreKey::new(&key)?;
         if dry_run {
@@ -251,10 +280,17 @@ impl<R: Representation> ObjectStore<R> {
 impl<R: Representation> ObjectStore<R> {
     /// Replaces the object. Its `resourceVersion`, if set, must match (else `Conflict`);
     /// system fields are kept from the stored object; a no-op writes nothing.
-    pub fn update(&self, object: KubeObject, now: Timestamp, dry_run: bool) -> Result<UpdateOutcome<R::Value>, StoreError> {
+    pub fn update(
+        &self,
+        object: KubeObject,
+        now: Timestamp,
+        dry_run: bool,
+    ) -> Result<UpdateOutcome<R::Value>, StoreError> {
         carried_revision(&object)?;
         let key = object.key();
-        self.guaranteed_update(&key, &Preconditions::default(), now, dry_run, &mut |_| Ok(object.clone()))
+        self.guaranteed_update(&key, &Preconditions::default(), now, dry_run, &mut |_| {
+            Ok(object.clone())
+        })
     }
 
     /// Read-modify-write with compare-and-swap, retried when another writer interleaves.
@@ -271,7 +307,10 @@ impl<R: Representation> ObjectStore<R> {
         let _ = now; // Updates stamp no time today; kept so policy can without an API change.
         StoreKey::new(key)?;
         for _ in 0..self.store.config().update_attempts.max(1) {
-            let stored = self.store.get(key).ok_or_else(|| StoreError::NotFound(key.clone()))?;
+            let stored = self
+                .store
+                .get(key)
+                .ok_or_else(|| StoreError::NotFound(key.clone()))?;
             let current = R::decode(&stored.value)?;
             check_preconditions(key, preconditions, &current, stored.mod_revision)?;
             let mut updated = mutate(&current).map_err(StoreError::Rejected)?;
@@ -325,7 +364,10 @@ impl<R: Representation> ObjectStore<R> {
     ) -> Result<DeleteOutcome<R::Value>, StoreError> {
         StoreKey::new(key)?;
         for _ in 0..self.store.config().update_attempts.max(1) {
-            let stored = self.store.get(key).ok_or_else(|| StoreError::NotFound(key.clone()))?;
+            let stored = self
+                .store
+                .get(key)
+                .ok_or_else(|| StoreError::NotFound(key.clone()))?;
             let current = R::decode(&stored.value)?;
             check_preconditions(key, &options.preconditions, &current, stored.mod_revision)?;
             let written = match plan_deletion(&current, options.grace_period_seconds, now) {
@@ -335,8 +377,12 @@ impl<R: Representation> ObjectStore<R> {
                         deleted: false,
                     });
                 }
-                DeletionPlan::RemoveNow => self.remove(key, &stored, dry_run)?.map(|value| (value, true)),
-                DeletionPlan::Mark(marked) => self.replace(key, &stored, marked, dry_run)?.map(|value| (value, false)),
+                DeletionPlan::RemoveNow => self
+                    .remove(key, &stored, dry_run)?
+                    .map(|value| (value, true)),
+                DeletionPlan::Mark(marked) => self
+                    .replace(key, &stored, marked, dry_run)?
+                    .map(|value| (value, false)),
             };
             if let Some((value, deleted)) = written {
                 return Ok(DeleteOutcome { value, deleted });
@@ -369,14 +415,24 @@ impl<R: Representation> ObjectStore<R> {
     }
 
     /// CAS-deletes `stored`; `None` if another write came first.
-    fn remove(&self, key: &ObjectKey, stored: &Versioned<R::Value>, dry_run: bool) -> Result<Option<Versioned<R::Value>>, StoreError> {
+    fn remove(
+        &self,
+        key: &ObjectKey,
+        stored: &Versioned<R::Value>,
+        dry_run: bool,
+    ) -> Result<Option<Versioned<R::Value>>, StoreError> {
         if dry_run {
             return Ok(Some(stored.clone()));
         }
         self.write_if_unchanged(key, stored.mod_revision, TxnOp::Delete(key.clone()))
     }
 
-    fn write_if_unchanged(&self, key: &ObjectKey, revision: Revision, op: TxnOp) -> Result<Option<Versioned<R::Value>>, StoreError> {
+    fn write_if_unchanged(
+        &self,
+        key: &ObjectKey,
+        revision: Revision,
+        op: TxnOp,
+    ) -> Result<Option<Versioned<R::Value>>, StoreError> {
         let txn = Txn {
             compares: vec![Compare::ModRevision(key.clone(), revision)],
             ops: vec![op],

@@ -124,7 +124,14 @@ impl EncodedObject {
     /// Packs `object` with its already-encoded `json`.
     pub fn pack(object: &KubeObject, json: &[u8]) -> EncodedObject {
         let mut buffer = Vec::with_capacity(json.len() + 96);
-        buffer.extend_from_slice(&[ENCODED_FORMAT, crate::key::kind_byte(object.kind()), 0, 0, 0, 0]);
+        buffer.extend_from_slice(&[
+            ENCODED_FORMAT,
+            crate::key::kind_byte(object.kind()),
+            0,
+            0,
+            0,
+            0,
+        ]);
         let labels = object.meta().labels.as_ref();
         push_varint(&mut buffer, labels.map_or(0, |l| l.len()));
         for (key, value) in labels.into_iter().flatten() {
@@ -184,7 +191,9 @@ impl EncodedObject {
 
     /// The value of a selectable field, as upstream's field set renders it.
     pub fn field(&self, name: &str) -> Option<&str> {
-        let index = selectable_fields(self.kind()?).iter().position(|f| *f == name)?;
+        let index = selectable_fields(self.kind()?)
+            .iter()
+            .position(|f| *f == name)?;
         let mut reader = self.reader();
         let labels = reader.varint()?;
         for _ in 0..labels * 2 {
@@ -222,14 +231,16 @@ impl Representation for JsonBytes {
     }
 
     fn from_bytes(kind: ResourceKind, bytes: &[u8]) -> Result<EncodedObject, StoreError> {
-        let object = KubeObject::from_json_slice(kind, bytes).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let object = KubeObject::from_json_slice(kind, bytes)
+            .map_err(|e| StoreError::Decode(e.to_string()))?;
         // Keep the stored bytes as they are: re-encoding could reorder or drop nothing
         // today, but the bytes are what the durable state says.
         Ok(EncodedObject::pack(&object, bytes))
     }
 
     fn matches(value: &EncodedObject, labels: &LabelSelector, fields: &FieldSelector) -> bool {
-        labels_match(labels, |key| value.label(key)) && fields_match(fields, |name| value.field(name))
+        labels_match(labels, |key| value.label(key))
+            && fields_match(fields, |name| value.field(name))
     }
 
     fn label_digest(value: &EncodedObject) -> u64 {
@@ -264,8 +275,9 @@ impl Representation for TypedArc {
 
     fn matches(value: &Arc<KubeObject>, labels: &LabelSelector, fields: &FieldSelector) -> bool {
         let object_labels = value.meta().labels.as_ref();
-        labels_match(labels, |key| object_labels.and_then(|l| l.get(key)).map(String::as_str))
-            && fields.matches(|name| field_value(value, name))
+        labels_match(labels, |key| {
+            object_labels.and_then(|l| l.get(key)).map(String::as_str)
+        }) && fields.matches(|name| field_value(value, name))
     }
 
     fn label_digest(value: &Arc<KubeObject>) -> u64 {

@@ -41,10 +41,7 @@ pub fn selector_mask(selector: &LabelSelector) -> u64 {
         .iter()
         .fold(0, |mask, requirement| match requirement.op {
             LabelOp::Equals | LabelOp::In if requirement.values.len() == 1 => {
-                mask | bit_of(&[
-                    requirement.key.as_bytes(),
-                    requirement.values[0].as_bytes(),
-                ])
+                mask | bit_of(&[requirement.key.as_bytes(), requirement.values[0].as_bytes()])
             }
             LabelOp::Equals | LabelOp::In | LabelOp::Exists => {
                 mask | bit_of(&[requirement.key.as_bytes()])
@@ -55,7 +52,10 @@ pub fn selector_mask(selector: &LabelSelector) -> u64 {
 
 /// `selector` against labels found by `lookup`, with upstream's operator semantics
 /// (`!=` and `notin` match objects without the label).
-pub fn labels_match<'a>(selector: &LabelSelector, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
+pub fn labels_match<'a>(
+    selector: &LabelSelector,
+    lookup: impl Fn(&str) -> Option<&'a str>,
+) -> bool {
     if selector.matches_nothing {
         return false;
     }
@@ -73,7 +73,10 @@ pub fn labels_match<'a>(selector: &LabelSelector, lookup: impl Fn(&str) -> Optio
 
 /// `selector` against field values found by `lookup`; a field the kind does not have reads
 /// as empty, as upstream's field set does (requests are validated before they get here).
-pub fn fields_match<'a>(selector: &FieldSelector, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
+pub fn fields_match<'a>(
+    selector: &FieldSelector,
+    lookup: impl Fn(&str) -> Option<&'a str>,
+) -> bool {
     selector.requirements.iter().all(|requirement| {
         let actual = lookup(&requirement.field).unwrap_or("");
         (actual == requirement.value) == requirement.equal
@@ -138,18 +141,35 @@ mod tests {
     fn digest_never_rejects_an_object_the_selector_matches() {
         let labels: BTreeMap<&str, &str> = [("app", "web"), ("tier", "gold")].into();
         let digest = label_digest(labels.iter().map(|(k, v)| (*k, *v)));
-        for text in ["app=web", "app in (web)", "tier", "app in (web,db)", "app!=db", "!other"] {
+        for text in [
+            "app=web",
+            "app in (web)",
+            "tier",
+            "app in (web,db)",
+            "app!=db",
+            "!other",
+        ] {
             let selector = LabelSelector::parse(text).unwrap();
             let mask = selector_mask(&selector);
             assert_eq!(digest & mask, mask, "{text}");
-            assert!(labels_match(&selector, |k| labels.get(k).copied()), "{text}");
+            assert!(
+                labels_match(&selector, |k| labels.get(k).copied()),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn label_matching_agrees_with_the_api_crates_semantics() {
         let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
-        for text in ["app=web", "app!=web", "app notin (db)", "!app", "other", "app in (a,web)"] {
+        for text in [
+            "app=web",
+            "app!=web",
+            "app notin (db)",
+            "!app",
+            "other",
+            "app in (a,web)",
+        ] {
             let selector = LabelSelector::parse(text).unwrap();
             assert_eq!(
                 labels_match(&selector, |k| labels.get(k).map(String::as_str)),

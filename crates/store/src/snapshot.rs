@@ -72,7 +72,8 @@ pub fn write_snapshot<'a>(
     let mut written_count = 0u64;
     for (key, create_revision, mod_revision, bytes) in objects {
         let kind = key.kind.kind_name().as_bytes();
-        let too_long = |what: &str| StoreError::InvalidKey(format!("{key}: {what} too long for a snapshot"));
+        let too_long =
+            |what: &str| StoreError::InvalidKey(format!("{key}: {what} too long for a snapshot"));
         writer.put(&[u8::try_from(kind.len()).map_err(|_| too_long("kind"))?])?;
         writer.put(kind)?;
         for part in [&key.namespace, &key.name] {
@@ -87,9 +88,15 @@ pub fn write_snapshot<'a>(
         writer.put(&bytes)?;
         written_count += 1;
     }
-    assert_eq!(written_count, object_count, "the snapshot header announced every object");
+    assert_eq!(
+        written_count, object_count,
+        "the snapshot header announced every object"
+    );
     let checksum = writer.hasher.clone().finalize();
-    writer.out.write_all(&checksum.to_le_bytes()).map_err(io_error)?;
+    writer
+        .out
+        .write_all(&checksum.to_le_bytes())
+        .map_err(io_error)?;
     writer.out.flush().map_err(io_error)?;
     Ok(SnapshotInfo {
         revision,
@@ -143,7 +150,8 @@ impl ChecksumReader<'_> {
     }
 
     fn string(&mut self, length: usize, what: &str) -> Result<String, StoreError> {
-        String::from_utf8(self.exact(length, what)?).map_err(|_| corrupt(format!("snapshot {what} is not UTF-8")))
+        String::from_utf8(self.exact(length, what)?)
+            .map_err(|_| corrupt(format!("snapshot {what} is not UTF-8")))
     }
 
     fn entry(&mut self) -> Result<StoredObject, StoreError> {
@@ -197,7 +205,10 @@ pub fn read_snapshot(
     for _ in 0..object_count {
         let object = reader.entry()?;
         if object.mod_revision > revision || object.create_revision > object.mod_revision {
-            return Err(corrupt(format!("snapshot entry {} has inconsistent revisions", object.key)));
+            return Err(corrupt(format!(
+                "snapshot entry {} has inconsistent revisions",
+                object.key
+            )));
         }
         visit(object)?;
     }
@@ -234,7 +245,14 @@ impl<R: Representation> Store<R> {
             let entries: Vec<_> = state
                 .current
                 .iter()
-                .map(|(key, entry)| (key.clone(), entry.create_revision, entry.mod_revision, entry.value.clone()))
+                .map(|(key, entry)| {
+                    (
+                        key.clone(),
+                        entry.create_revision,
+                        entry.mod_revision,
+                        entry.value.clone(),
+                    )
+                })
                 .collect();
             (state.revision, entries)
         };

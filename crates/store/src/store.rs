@@ -64,29 +64,38 @@ impl<R: Representation> Store<R> {
     /// Loads the backend's durable state. History starts empty: the compacted revision is
     /// the loaded revision.
     pub fn open(backend: Box<dyn Backend>, config: StoreConfig) -> Result<Self, StoreError> {
-        let loaded = backend.load()?;
-        let revision = loaded.revision.max(INITIAL_REVISION);
         let mut current = BTreeMap::new();
-        for object in loaded.objects {
-            let corrupt = |why: String| StoreError::Corrupt(format!("stored object {}: {why}", object.key));
+        let mut newest = Revision::ZERO;
+        let loaded = backend.load(&mut |object| {
+            let corrupt =
+                |why: String| StoreError::Corrupt(format!("stored object {}: {why}", object.key));
             let key = StoreKey::new(&object.key).map_err(|e| corrupt(e.to_string()))?;
-            if object.mod_revision > revision || object.create_revision > object.mod_revision {
+            if object.create_revision > object.mod_revision {
                 return Err(corrupt(format!(
-                    "revisions create={} mod={} do not fit the store revision {revision}",
+                    "created at {} after its last write at {}",
                     object.create_revision, object.mod_revision
                 )));
             }
-            let value = R::from_bytes(object.key.kind, &object.bytes).map_err(|e| corrupt(e.to_string()))?;
+            newest = newest.max(object.mod_revision);
+            let value = R::from_bytes(object.key.kind, &object.bytes)
+                .map_err(|e| corrupt(e.to_string()))?;
             let entry = Entry {
                 label_digest: R::label_digest(&value),
                 value,
                 create_revision: object.create_revision,
                 mod_revision: object.mod_revision,
             };
-            if current.insert(key, entry).is_some() {
-                return Err(corrupt("stored twice".into()));
+            match current.insert(key, entry) {
+                Some(_) => Err(corrupt("stored twice".into())),
+                None => Ok(()),
             }
+        })?;
+        if newest > loaded {
+            return Err(StoreError::Corrupt(format!(
+                "an object was written at revision {newest}, after the store's revision {loaded}"
+            )));
         }
+        let revision = loaded.max(INITIAL_REVISION);
         Ok(Store {
             state: RwLock::new(MvccState::new(current, revision)),
             queue: Mutex::new(CommitQueue::new(revision)),
@@ -140,7 +149,11 @@ impl<R: Representation> Store<R> {
     }
 
     /// The version of `key` visible at `revision`.
-    pub fn get_at(&self, key: &ObjectKey, revision: Revision) -> Result<Option<Versioned<R::Value>>, StoreError> {
+    pub fn get_at(
+        &self,
+        key: &ObjectKey,
+        revision: Revision,
+    ) -> Result<Option<Versioned<R::Value>>, StoreError> {
         let key = StoreKey::new(key)?;
         let state = self.state.read();
         check_readable(&state, revision)?;
@@ -179,7 +192,10 @@ impl<R: Representation> Store<R> {
 }
 
 /// `revision` is inside the retained window `[compacted, revision]`.
-pub(crate) fn check_readable<V: Clone>(state: &MvccState<V>, revision: Revision) -> Result<(), StoreError> {
+pub(crate) fn check_readable<V: Clone>(
+    state: &MvccState<V>,
+    revision: Revision,
+) -> Result<(), StoreError> {
     if revision < state.compacted {
         return Err(StoreError::Compacted {
             requested: revision,

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use corral_api::{KubeObject, ResourceKind, Revision};
 use serde_json::json;
 
-use crate::backend::{Backend, CommitBatch, LoadedState};
+use crate::backend::{Backend, CommitBatch, LoadSink};
 use crate::error::StoreError;
 
 /// Produces a fresh, empty backend per call.
@@ -124,8 +124,8 @@ impl Backend for FaultyBackend {
         "faulty"
     }
 
-    fn load(&self) -> Result<LoadedState, StoreError> {
-        self.inner.load()
+    fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
+        self.inner.load(sink)
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
@@ -154,17 +154,28 @@ impl Backend for FaultyBackend {
 }
 
 fn labels_json(labels: &[(&str, &str)]) -> serde_json::Value {
-    labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>().into()
+    labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// A ConfigMap with `data.value = value`.
 pub fn config_map(namespace: &str, name: &str, value: &str) -> KubeObject {
-    let body = json!({"metadata": {"name": name, "namespace": namespace}, "data": {"value": value}});
+    let body =
+        json!({"metadata": {"name": name, "namespace": namespace}, "data": {"value": value}});
     KubeObject::from_value(ResourceKind::ConfigMap, body).expect("fixture config map decodes")
 }
 
 /// A Pod with labels, a node and a phase ("" leaves them unset).
-pub fn pod(namespace: &str, name: &str, labels: &[(&str, &str)], node: &str, phase: &str) -> KubeObject {
+pub fn pod(
+    namespace: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    node: &str,
+    phase: &str,
+) -> KubeObject {
     let mut body = json!({
         "metadata": {"name": name, "namespace": namespace, "labels": labels_json(labels)},
         "spec": {"containers": [{"name": "main", "image": "busybox"}]},
@@ -180,7 +191,12 @@ pub fn pod(namespace: &str, name: &str, labels: &[(&str, &str)], node: &str, pha
 }
 
 /// An Event about `involved` (kind, name, uid) with a reason.
-pub fn event(namespace: &str, name: &str, involved: (&str, &str, &str), reason: &str) -> KubeObject {
+pub fn event(
+    namespace: &str,
+    name: &str,
+    involved: (&str, &str, &str),
+    reason: &str,
+) -> KubeObject {
     let (kind, object_name, uid) = involved;
     let body = json!({
         "metadata": {"name": name, "namespace": namespace},

@@ -109,7 +109,9 @@ impl<V> WatchEvent<V> {
     /// The revision this event reports.
     pub fn revision(&self) -> Revision {
         match self {
-            WatchEvent::Added(v) | WatchEvent::Modified(v) | WatchEvent::Deleted(v) => v.mod_revision,
+            WatchEvent::Added(v) | WatchEvent::Modified(v) | WatchEvent::Deleted(v) => {
+                v.mod_revision
+            }
             WatchEvent::Bookmark(revision) => *revision,
         }
     }

@@ -56,7 +56,10 @@ impl WatchCursor {
 /// re-encoded after the lock is released.
 enum Found<V> {
     Ready(WatchEvent<V>),
-    StoppedMatching { previous: Entry<V>, revision: Revision },
+    StoppedMatching {
+        previous: Entry<V>,
+        revision: Revision,
+    },
 }
 
 fn classify<R: Representation>(
@@ -78,9 +81,8 @@ fn classify<R: Representation>(
                 (false, None) => None,
             }
         }
-        Change::Delete { last, .. } => {
-            selects::<R>(selection, last).then(|| Found::Ready(WatchEvent::Deleted(last.versioned())))
-        }
+        Change::Delete { last, .. } => selects::<R>(selection, last)
+            .then(|| Found::Ready(WatchEvent::Deleted(last.versioned()))),
     }
 }
 
@@ -143,7 +145,11 @@ impl<R: Representation> Store<R> {
         Ok(events)
     }
 
-    fn scan_log(&self, cursor: &mut WatchCursor, max_events: usize) -> Result<Vec<Found<R::Value>>, StoreError> {
+    fn scan_log(
+        &self,
+        cursor: &mut WatchCursor,
+        max_events: usize,
+    ) -> Result<Vec<Found<R::Value>>, StoreError> {
         let state = self.state.read();
         if cursor.position < state.compacted {
             return Err(StoreError::Compacted {
@@ -152,7 +158,9 @@ impl<R: Representation> Store<R> {
             });
         }
         let mut found = Vec::new();
-        let entries = state.log_after(cursor.position).take(self.config.watch_scan_max.max(1));
+        let entries = state
+            .log_after(cursor.position)
+            .take(self.config.watch_scan_max.max(1));
         for entry in entries {
             let skip = cursor.delivered_in_next;
             for (index, change) in entry.changes.iter().enumerate().skip(skip) {

@@ -18,9 +18,9 @@ pub fn in_active_list(status: &CronJobStatus, uid: &str) -> bool {
 
 /// Upstream `inActiveListByName`: by namespace and name.
 pub fn in_active_list_by_name(status: &CronJobStatus, namespace: &str, name: &str) -> bool {
-    active(status)
-        .iter()
-        .any(|r| r.name.as_deref() == Some(name) && r.namespace.as_deref().unwrap_or("") == namespace)
+    active(status).iter().any(|r| {
+        r.name.as_deref() == Some(name) && r.namespace.as_deref().unwrap_or("") == namespace
+    })
 }
 
 /// Upstream `deleteFromActiveList`. An emptied list becomes `None`, which serialises the same

@@ -20,8 +20,9 @@ pub struct CronJobEvents {
 impl CronJobEvents {
     fn push(&mut self, cron_job: &CronJob, event_type: EventType, reason: &str, message: String) {
         let object = cron_job.clone().into();
-        self.records
-            .push(EventRecord::about(&object, event_type, reason, message, COMPONENT));
+        self.records.push(EventRecord::about(
+            &object, event_type, reason, message, COMPONENT,
+        ));
     }
 
     pub fn normal(&mut self, cron_job: &CronJob, reason: &str, message: String) {
@@ -48,7 +49,10 @@ pub fn unexpected_job(job_name: &str) -> String {
 /// Current upstream (1.30+, `jobutil.FinishedCondition`) prints the condition type; 1.15 to
 /// 1.29 printed `status: <type>` with the same value.
 pub fn saw_completed_job(job_name: &str, finished: Finished) -> String {
-    format!("Saw completed job: {job_name}, condition: {}", finished.as_str())
+    format!(
+        "Saw completed job: {job_name}, condition: {}",
+        finished.as_str()
+    )
 }
 
 pub fn missing_job(job_name: &str) -> String {
@@ -73,8 +77,7 @@ pub fn invalid_schedule(schedule: &str, error: &str) -> String {
     format!("invalid schedule: {schedule} : {error}")
 }
 
-pub const TOO_MANY_MISSED_TIMES: &str =
-    "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew";
+pub const TOO_MANY_MISSED_TIMES: &str = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew";
 
 /// `Missed scheduled time to start a job: <RFC 1123 with numeric zone, in UTC>`.
 pub fn miss_schedule(scheduled_time: Timestamp) -> String {

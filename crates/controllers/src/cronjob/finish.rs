@@ -76,12 +76,25 @@ pub fn plan_sync(state: SyncState) -> (Plan, Pending) {
         let mut status = state.status;
         let mut update_status = state.update_status;
         let mut requeue_after = state.requeue_after;
-        if let Some(SlotStart { how: JobStart::Adopt { reference }, slot, requeue_after: after, .. }) = state.start {
+        if let Some(SlotStart {
+            how: JobStart::Adopt { reference },
+            slot,
+            requeue_after: after,
+            ..
+        }) = state.start
+        {
             record_start(&mut status, reference, slot);
             update_status = true;
             requeue_after = after;
         }
-        let finish = finish_plan(&mut plan, state.cron_job, status, update_status, None, requeue_after);
+        let finish = finish_plan(
+            &mut plan,
+            state.cron_job,
+            status,
+            update_status,
+            None,
+            requeue_after,
+        );
         return (plan, Pending::Finish(finish));
     }
     let mut index = plan.action_count();
@@ -93,7 +106,9 @@ pub fn plan_sync(state: SyncState) -> (Plan, Pending) {
     }
     let start = state.start.map(|start| match &start.how {
         JobStart::Create { job } => {
-            plan.push(Action::Create { object: job.clone().into() });
+            plan.push(Action::Create {
+                object: job.clone().into(),
+            });
             index += 1;
             (Some(index - 1), start)
         }
@@ -125,7 +140,11 @@ fn indexed<T>(next: &mut usize, items: Vec<T>) -> Vec<(usize, T)> {
 /// Upstream `DeleteJob`: Background propagation. Corral adds the UID the decision was based
 /// on as a precondition, so a Job re-created under the same name is never deleted by mistake.
 fn delete_action(deletion: &JobDeletion) -> Action {
-    Action::delete(deletion.key.clone(), Some(deletion.uid.clone()), Some(Propagation::Background))
+    Action::delete(
+        deletion.key.clone(),
+        Some(deletion.uid.clone()),
+        Some(Propagation::Background),
+    )
 }
 
 fn event_actions(events: &CronJobEvents) -> Vec<Action> {
@@ -215,17 +234,24 @@ impl FollowUpState<'_> {
     fn apply_cleanup(&mut self, deletion: &JobDeletion, outcome: &Outcome) {
         match outcome {
             Outcome::Done(_) => {
-                self.events
-                    .normal(self.cron_job, "SuccessfulDelete", events::successful_delete(&deletion.name));
+                self.events.normal(
+                    self.cron_job,
+                    "SuccessfulDelete",
+                    events::successful_delete(&deletion.name),
+                );
                 self.update_status = true;
             }
             Outcome::Failed(error) => {
-                self.events
-                    .warning(self.cron_job, "FailedDelete", events::failed_delete(&error.message));
+                self.events.warning(
+                    self.cron_job,
+                    "FailedDelete",
+                    events::failed_delete(&error.message),
+                );
                 // Upstream would have kept the Job in `active` and then seen it finished.
                 if let Some(finished) = deletion.was_active {
                     let message = events::saw_completed_job(&deletion.name, finished);
-                    self.events.normal(self.cron_job, "SawCompletedJob", message);
+                    self.events
+                        .normal(self.cron_job, "SawCompletedJob", message);
                     self.update_status = true;
                 }
             }
@@ -238,16 +264,25 @@ impl FollowUpState<'_> {
         match outcome {
             Outcome::Done(_) => {
                 delete_from_active_list(&mut self.status, deletion.uid.as_str());
-                self.events
-                    .normal(self.cron_job, "SuccessfulDelete", events::successful_delete(&deletion.name));
+                self.events.normal(
+                    self.cron_job,
+                    "SuccessfulDelete",
+                    events::successful_delete(&deletion.name),
+                );
                 self.update_status = true;
                 true
             }
             Outcome::Failed(error) => {
-                self.events
-                    .warning(self.cron_job, "FailedDelete", events::failed_delete(&error.message));
+                self.events.warning(
+                    self.cron_job,
+                    "FailedDelete",
+                    events::failed_delete(&error.message),
+                );
                 let namespace = deletion.key.namespace.as_str();
-                self.error = Some(format!("could not replace job {namespace}/{}", deletion.name));
+                self.error = Some(format!(
+                    "could not replace job {namespace}/{}",
+                    deletion.name
+                ));
                 false
             }
             Outcome::Skipped => false,
@@ -259,10 +294,16 @@ impl FollowUpState<'_> {
         let reference = match (&start.how, outcome) {
             (JobStart::Adopt { reference }, _) => reference.clone(),
             (JobStart::Create { job }, Outcome::Done(stored)) => {
-                let created = stored.as_ref().and_then(|o| o.as_typed::<Job>()).unwrap_or(job);
+                let created = stored
+                    .as_ref()
+                    .and_then(|o| o.as_typed::<Job>())
+                    .unwrap_or(job);
                 let name = created.metadata.name.as_deref().unwrap_or("");
-                self.events
-                    .normal(self.cron_job, "SuccessfulCreate", events::successful_create(name));
+                self.events.normal(
+                    self.cron_job,
+                    "SuccessfulCreate",
+                    events::successful_create(name),
+                );
                 job_reference(created)
             }
             (JobStart::Create { .. }, Outcome::Failed(error)) => {
@@ -292,8 +333,11 @@ impl FollowUpState<'_> {
             return None;
         }
         if !error.is_already_exists() {
-            self.events
-                .warning(self.cron_job, "FailedCreate", events::failed_create(&error.message));
+            self.events.warning(
+                self.cron_job,
+                "FailedCreate",
+                events::failed_create(&error.message),
+            );
             self.error = Some(error.message.clone());
             return None;
         }

@@ -43,7 +43,12 @@ pub fn cleanup_finished_jobs(state: &mut SyncState, jobs: &[&Job]) -> bool {
 }
 
 /// Upstream `removeOldestJobs`: sorts by start time and queues the surplus for deletion.
-fn remove_oldest_jobs(state: &mut SyncState, mut jobs: Vec<&Job>, limit: i32, finished: Finished) -> bool {
+fn remove_oldest_jobs(
+    state: &mut SyncState,
+    mut jobs: Vec<&Job>,
+    limit: i32,
+    finished: Finished,
+) -> bool {
     let limit = usize::try_from(limit).unwrap_or(0);
     if jobs.len() <= limit {
         return false;
@@ -54,7 +59,11 @@ fn remove_oldest_jobs(state: &mut SyncState, mut jobs: Vec<&Job>, limit: i32, fi
         let uid = job.metadata.uid.clone().unwrap_or_default();
         let was_active = in_active_list(&state.status, &uid);
         delete_from_active_list(&mut state.status, &uid);
-        state.cleanup.push(JobDeletion::of(state.cron_job, job, was_active.then_some(finished)));
+        state.cleanup.push(JobDeletion::of(
+            state.cron_job,
+            job,
+            was_active.then_some(finished),
+        ));
     }
     true
 }

@@ -62,13 +62,21 @@ pub struct JobBuildOptions {
 pub fn job_from_template(cron_job: &CronJob, slot: Timestamp, options: JobBuildOptions) -> Job {
     let template = &cron_job.spec.job_template;
     let template_meta = template.metadata.as_ref();
-    let labels = template_meta.and_then(|m| m.labels.clone()).unwrap_or_default();
-    let mut annotations = template_meta.and_then(|m| m.annotations.clone()).unwrap_or_default();
+    let labels = template_meta
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let mut annotations = template_meta
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
     if options.scheduled_timestamp_annotation {
         let formatted = format_rfc3339(slot, &annotation_zone(cron_job));
         annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.to_string(), formatted);
     }
-    let name = job_name(cron_job.metadata.name.as_deref().unwrap_or(""), slot, options.suffix);
+    let name = job_name(
+        cron_job.metadata.name.as_deref().unwrap_or(""),
+        slot,
+        options.suffix,
+    );
     Job {
         metadata: ObjectMeta {
             name: Some(name),
@@ -147,8 +155,14 @@ mod tests {
     #[test]
     fn the_job_name_is_the_slot_in_unix_minutes() {
         let slot: Timestamp = "2026-01-01T03:00:00Z".parse().unwrap();
-        assert_eq!(job_name("backup", slot, JobNameSuffix::UnixMinutes), "backup-29453940");
-        assert_eq!(job_name("backup", slot, JobNameSuffix::UnixSeconds), "backup-1767236400");
+        assert_eq!(
+            job_name("backup", slot, JobNameSuffix::UnixMinutes),
+            "backup-29453940"
+        );
+        assert_eq!(
+            job_name("backup", slot, JobNameSuffix::UnixSeconds),
+            "backup-1767236400"
+        );
     }
 
     #[test]
@@ -166,8 +180,14 @@ mod tests {
             "2026-07-01T03:00:00-04:00"
         );
         let owner = &job.metadata.owner_references.unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("CronJob", "cj-uid"));
-        assert_eq!((owner.controller, owner.block_owner_deletion), (Some(true), Some(true)));
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("CronJob", "cj-uid")
+        );
+        assert_eq!(
+            (owner.controller, owner.block_owner_deletion),
+            (Some(true), Some(true))
+        );
     }
 
     #[test]

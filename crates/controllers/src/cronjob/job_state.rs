@@ -103,12 +103,21 @@ mod tests {
     fn only_true_complete_or_failed_conditions_finish_a_job() {
         assert!(!is_job_finished(&Job::default()));
         assert!(!is_job_finished(&job_with(&[("Complete", "False")])));
-        assert!(!is_job_finished(&job_with(&[("SuccessCriteriaMet", "True")])));
+        assert!(!is_job_finished(&job_with(&[(
+            "SuccessCriteriaMet",
+            "True"
+        )])));
         let failed = job_with(&[("FailureTarget", "True"), ("Failed", "True")]);
-        assert_eq!(finished_condition(&failed).map(|(f, _)| f), Some(Finished::Failed));
+        assert_eq!(
+            finished_condition(&failed).map(|(f, _)| f),
+            Some(Finished::Failed)
+        );
         assert!(!is_job_succeeded(&failed));
         let complete = job_with(&[("Complete", "True")]);
-        assert_eq!(finished_condition(&complete).map(|(f, _)| f), Some(Finished::Complete));
+        assert_eq!(
+            finished_condition(&complete).map(|(f, _)| f),
+            Some(Finished::Complete)
+        );
         assert!(is_job_succeeded(&complete));
     }
 }

@@ -90,8 +90,18 @@ impl CronJobProfile {
     }
 }
 
-/// The v2 controller core. Its only state is the bookkeeping of syncs that span two plans
-/// (see [`finish`]): at most one entry per key, removed by the key's next reconcile.
+/// The v2 controller core. Its state is the bookkeeping of syncs that span two plans (see
+/// [`finish`]; at most one entry per key, removed by the key's next reconcile) and the
+/// per-key retry backoff.
+///
+/// **Retries.** Upstream's worker answers a sync error with `AddRateLimited` and a success
+/// with `Forget`. One upstream sync can take two reconciles here, and a driver forgets a key
+/// after every `SyncResult::Done`, including the one that asks for the follow-up; a
+/// `SyncResult::Retry` would therefore always wait the first backoff step (5 ms) and never
+/// grow. So the controller owns upstream's `DefaultControllerRateLimiter` and turns a sync
+/// error into `Done { requeue_after: Some(limiter.when(key)) }`, forgetting the key only
+/// when a whole sync succeeds: failed creates back off 5 ms, 10 ms, 20 ms … 1000 s, as
+/// upstream. The queue's own limiter stays unused by this controller.
 #[derive(Debug)]
 pub struct CronJobController {
     config: CronJobControllerConfig,
@@ -99,6 +109,9 @@ pub struct CronJobController {
     pending: BTreeMap<ObjectKey, Pending>,
     /// Answered write plans waiting for their follow-up reconcile.
     follow_ups: BTreeMap<ObjectKey, FollowUp>,
+    limiter: RateLimiter<ObjectKey>,
+    /// The last sync error per key, until the key syncs cleanly (for traces and tests).
+    errors: BTreeMap<ObjectKey, String>,
 }
 
 const WATCHED_KINDS: &[ResourceKind] = &[ResourceKind::CronJob, ResourceKind::Job];
@@ -110,11 +123,18 @@ impl CronJobController {
             config,
             pending: BTreeMap::new(),
             follow_ups: BTreeMap::new(),
+            limiter: RateLimiter::default_controller(),
+            errors: BTreeMap::new(),
         }
     }
 
     pub fn config(&self) -> &CronJobControllerConfig {
         &self.config
+    }
+
+    /// The error of the key's last failed sync, cleared by its next successful one.
+    pub fn last_error(&self, key: &ObjectKey) -> Option<&str> {
+        self.errors.get(key).map(String::as_str)
     }
 
     fn sync_options(&self) -> SyncOptions {
@@ -173,45 +193,60 @@ impl Reconciler for CronJobController {
         plan
     }
 
-    fn handle_outcomes(&mut self, key: &ObjectKey, plan: &Plan, outcomes: &[Outcome], _now: Timestamp) -> SyncResult {
-        match self.pending.remove(key) {
-            None => SyncResult::Done {
+    /// Upstream `processNextWorkItem` on `sync`'s result, with the controller's own limiter
+    /// (see [`CronJobController`]).
+    fn handle_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        now: Timestamp,
+    ) -> SyncResult {
+        let finish = match self.pending.remove(key) {
+            None => finish::Finish {
                 requeue_after: plan.requeue_after,
+                ..Default::default()
             },
             Some(Pending::Writes(writes)) => {
                 let outcomes = outcomes.to_vec();
-                self.follow_ups.insert(key.clone(), FollowUp { writes, outcomes });
-                SyncResult::Done {
+                self.follow_ups
+                    .insert(key.clone(), FollowUp { writes, outcomes });
+                return SyncResult::Done {
                     requeue_after: Some(Duration::ZERO),
+                };
+            }
+            Some(Pending::Finish(finish)) => finish,
+        };
+        match sync_error(&finish, outcomes) {
+            Some(error) => {
+                self.errors.insert(key.clone(), error);
+                SyncResult::Done {
+                    requeue_after: Some(self.limiter.when(key, now)),
                 }
             }
-            Some(Pending::Finish(finish)) => finish_result(finish, outcomes),
+            None => {
+                self.errors.remove(key);
+                self.limiter.forget(key);
+                SyncResult::Done {
+                    requeue_after: finish.requeue_after,
+                }
+            }
         }
     }
 }
 
-/// Upstream `processNextWorkItem` on `sync`'s result: a failed status write or a sync error
-/// is a rate-limited retry; otherwise forget and requeue after the delay, if any.
-fn finish_result(finish: finish::Finish, outcomes: &[Outcome]) -> SyncResult {
+/// Upstream `sync`'s error: a failed status write, else `syncCronJob`'s error.
+fn sync_error(finish: &finish::Finish, outcomes: &[Outcome]) -> Option<String> {
     if let Some(index) = finish.status_update {
         match outcomes.get(index) {
             Some(Outcome::Failed(error)) => {
-                return SyncResult::Retry {
-                    reason: format!("updating cronjob status: {error}"),
-                };
+                return Some(format!("updating cronjob status: {error}"));
             }
             Some(Outcome::Skipped) | None => {
-                return SyncResult::Retry {
-                    reason: "cronjob status write was not attempted".to_string(),
-                };
+                return Some("cronjob status write was not attempted".to_string());
             }
             Some(Outcome::Done(_)) => {}
         }
     }
-    match finish.error {
-        Some(reason) => SyncResult::Retry { reason },
-        None => SyncResult::Done {
-            requeue_after: finish.requeue_after,
-        },
-    }
+    finish.error.clone()
 }

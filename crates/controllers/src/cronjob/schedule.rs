@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use corral_cron::{CronError, MissedSchedules, Schedule};
 use corral_core::Timestamp;
+use corral_cron::{CronError, MissedSchedules, Schedule};
 use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::CronJob;
 
@@ -84,7 +84,12 @@ fn creation_timestamp(cron_job: &CronJob) -> Timestamp {
 }
 
 fn last_schedule_time(cron_job: &CronJob) -> Option<Timestamp> {
-    cron_job.status.as_ref()?.last_schedule_time.as_ref().map(|t| t.0)
+    cron_job
+        .status
+        .as_ref()?
+        .last_schedule_time
+        .as_ref()
+        .map(|t| t.0)
 }
 
 fn starting_deadline_seconds(cron_job: &CronJob) -> Option<i64> {
@@ -114,7 +119,8 @@ pub fn next_schedule_time(cron_job: &CronJob, now: Timestamp, schedule: &ZonedSc
         now,
         true,
     );
-    match corral_cron::most_recent_schedule_time(earliest, now, &schedule.schedule, &schedule.zone) {
+    match corral_cron::most_recent_schedule_time(earliest, now, &schedule.schedule, &schedule.zone)
+    {
         Err(error) => DueSlot::Invalid(error),
         Ok((None, _)) => DueSlot::None,
         Ok((Some(slot), _)) if slot > now => DueSlot::None,
@@ -140,7 +146,12 @@ pub fn next_schedule_delay(
     let earliest = last_schedule_time_override
         .or_else(|| last_schedule_time(cron_job))
         .unwrap_or_else(|| creation_timestamp(cron_job));
-    let delay = corral_cron::next_schedule_time_duration(earliest, now, &schedule.schedule, &schedule.zone)?;
+    let delay = corral_cron::next_schedule_time_duration(
+        earliest,
+        now,
+        &schedule.schedule,
+        &schedule.zone,
+    )?;
     // A negative delay means "now" (client-go's AddAfter adds at once).
     Some(delay.try_into().unwrap_or(Duration::ZERO))
 }
@@ -197,7 +208,15 @@ mod tests {
         let mut cj = cron_job("* * * * *", "2026-01-01T00:00:00Z", None);
         cj.spec.starting_deadline_seconds = Some(10);
         let slot: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
-        assert!(!is_too_late(&cj, slot, "2026-01-01T00:01:10Z".parse().unwrap()));
-        assert!(is_too_late(&cj, slot, "2026-01-01T00:01:11Z".parse().unwrap()));
+        assert!(!is_too_late(
+            &cj,
+            slot,
+            "2026-01-01T00:01:10Z".parse().unwrap()
+        ));
+        assert!(is_too_late(
+            &cj,
+            slot,
+            "2026-01-01T00:01:11Z".parse().unwrap()
+        ));
     }
 }

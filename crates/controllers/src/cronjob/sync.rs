@@ -50,7 +50,11 @@ pub struct JobDeletion {
 
 impl JobDeletion {
     pub fn of(cron_job: &CronJob, job: &Job, was_active: Option<Finished>) -> JobDeletion {
-        let namespace = job.metadata.namespace.as_deref().or(cron_job.metadata.namespace.as_deref());
+        let namespace = job
+            .metadata
+            .namespace
+            .as_deref()
+            .or(cron_job.metadata.namespace.as_deref());
         let name = job.metadata.name.clone().unwrap_or_default();
         JobDeletion {
             key: ObjectKey::new(ResourceKind::Job, namespace.unwrap_or(""), &name),
@@ -117,7 +121,13 @@ impl<'a> SyncState<'a> {
     pub fn has_writes(&self) -> bool {
         !self.cleanup.is_empty()
             || !self.replace.is_empty()
-            || matches!(self.start, Some(SlotStart { how: JobStart::Create { .. }, .. }))
+            || matches!(
+                self.start,
+                Some(SlotStart {
+                    how: JobStart::Create { .. },
+                    ..
+                })
+            )
     }
 }
 
@@ -134,7 +144,13 @@ pub fn jobs_to_be_reconciled<'c>(cache: &'c ObjectCache, cron_job: &'c CronJob) 
 }
 
 /// Upstream `syncCronJob`, decision part. Sets `state.requeue_after` and the writes.
-pub fn sync_cron_job(state: &mut SyncState, jobs: &[&Job], cache: &ObjectCache, now: Timestamp, options: &SyncOptions) {
+pub fn sync_cron_job(
+    state: &mut SyncState,
+    jobs: &[&Job],
+    cache: &ObjectCache,
+    now: Timestamp,
+    options: &SyncOptions,
+) {
     reconcile_children(state, jobs);
     forget_missing_jobs(state, jobs, cache);
     let Some(schedule) = schedulable(state, options) else {
@@ -155,12 +171,20 @@ pub fn reconcile_children(state: &mut SyncState, jobs: &[&Job]) {
         let found = in_active_list(&state.status, uid);
         let finished = finished_condition(job).map(|(f, _)| f);
         match finished {
-            None if !found => state.events.warning(state.cron_job, "UnexpectedJob", events::unexpected_job(name)),
+            None if !found => state.events.warning(
+                state.cron_job,
+                "UnexpectedJob",
+                events::unexpected_job(name),
+            ),
             None => {}
             Some(how) => {
                 if found {
                     delete_from_active_list(&mut state.status, uid);
-                    state.events.normal(state.cron_job, "SawCompletedJob", events::saw_completed_job(name, how));
+                    state.events.normal(
+                        state.cron_job,
+                        "SawCompletedJob",
+                        events::saw_completed_job(name, how),
+                    );
                     state.update_status = true;
                 }
                 if is_job_succeeded(job) {
@@ -194,7 +218,10 @@ fn advance_last_successful_time(state: &mut SyncState, completion: Option<Timest
 /// `active` that is not among the CronJob's Jobs but exists under that name (for example
 /// after an orphaning delete removed its owner reference) is kept, as upstream keeps it.
 pub fn forget_missing_jobs(state: &mut SyncState, jobs: &[&Job], cache: &ObjectCache) {
-    let children: BTreeSet<&str> = jobs.iter().filter_map(|j| j.metadata.uid.as_deref()).collect();
+    let children: BTreeSet<&str> = jobs
+        .iter()
+        .filter_map(|j| j.metadata.uid.as_deref())
+        .collect();
     let namespace = state.namespace().to_string();
     let references: Vec<ObjectReference> = active::active(&state.status).to_vec();
     for reference in references {
@@ -204,10 +231,15 @@ pub fn forget_missing_jobs(state: &mut SyncState, jobs: &[&Job], cache: &ObjectC
         }
         let name = reference.name.as_deref().unwrap_or("");
         let job_namespace = reference.namespace.as_deref().unwrap_or(&namespace);
-        if cache.get(&ObjectKey::new(ResourceKind::Job, job_namespace, name)).is_some() {
+        if cache
+            .get(&ObjectKey::new(ResourceKind::Job, job_namespace, name))
+            .is_some()
+        {
             continue;
         }
-        state.events.normal(state.cron_job, "MissingJob", events::missing_job(name));
+        state
+            .events
+            .normal(state.cron_job, "MissingJob", events::missing_job(name));
         delete_from_active_list(&mut state.status, uid);
         state.update_status = true;
     }
@@ -220,28 +252,31 @@ pub fn schedulable(state: &mut SyncState, options: &SyncOptions) -> Option<Zoned
     if cron_job.metadata.deletion_timestamp.is_some() {
         return None;
     }
-    if let Some(name) = schedule::spec_time_zone(cron_job) {
-        if let Err(error) = schedule::load_location(name, &options.local_zone) {
-            state
-                .events
-                .warning(cron_job, "UnknownTimeZone", events::unknown_time_zone(name, &error.to_string()));
-            return None;
-        }
+    if let Some(name) = schedule::spec_time_zone(cron_job)
+        && let Err(error) = schedule::load_location(name, &options.local_zone)
+    {
+        let message = events::unknown_time_zone(name, &error.to_string());
+        state.events.warning(cron_job, "UnknownTimeZone", message);
+        return None;
     }
     if cron_job.spec.suspend == Some(true) {
         return None;
     }
     let text = schedule::spec_schedule(cron_job);
     if schedule::schedule_has_tz(cron_job) {
-        state
-            .events
-            .warning(cron_job, "UnsupportedSchedule", events::unsupported_schedule(text));
+        state.events.warning(
+            cron_job,
+            "UnsupportedSchedule",
+            events::unsupported_schedule(text),
+        );
     }
     match ZonedSchedule::for_cron_job(cron_job, &options.local_zone) {
         Ok(schedule) => Some(schedule),
         Err(error) => {
             let message = events::unparseable_schedule(text, &error.to_string());
-            state.events.warning(cron_job, "UnparseableSchedule", message);
+            state
+                .events
+                .warning(cron_job, "UnparseableSchedule", message);
             None
         }
     }
@@ -249,12 +284,19 @@ pub fn schedulable(state: &mut SyncState, options: &SyncOptions) -> Option<Zoned
 
 /// Steps 4.4 to 4.12: pick the due slot, apply the deadline, the already-handled test and
 /// the concurrency policy, and decide how to start it.
-fn schedule_slot(state: &mut SyncState, cache: &ObjectCache, now: Timestamp, schedule: &ZonedSchedule, options: &SyncOptions) {
+fn schedule_slot(
+    state: &mut SyncState,
+    cache: &ObjectCache,
+    now: Timestamp,
+    schedule: &ZonedSchedule,
+    options: &SyncOptions,
+) {
     let cron_job = state.cron_job;
     let requeue = schedule::next_schedule_delay(cron_job, None, now, schedule);
     let slot = match schedule::next_schedule_time(cron_job, now, schedule) {
         DueSlot::Invalid(error) => {
-            let message = events::invalid_schedule(schedule::spec_schedule(cron_job), &error.to_string());
+            let message =
+                events::invalid_schedule(schedule::spec_schedule(cron_job), &error.to_string());
             state.events.warning(cron_job, "InvalidSchedule", message);
             return;
         }
@@ -262,29 +304,44 @@ fn schedule_slot(state: &mut SyncState, cache: &ObjectCache, now: Timestamp, sch
             state.requeue_after = requeue;
             return;
         }
-        DueSlot::Due { slot, too_many_missed } => {
+        DueSlot::Due {
+            slot,
+            too_many_missed,
+        } => {
             if too_many_missed {
-                state
-                    .events
-                    .warning(cron_job, "TooManyMissedTimes", events::TOO_MANY_MISSED_TIMES.to_string());
+                state.events.warning(
+                    cron_job,
+                    "TooManyMissedTimes",
+                    events::TOO_MANY_MISSED_TIMES.to_string(),
+                );
             }
             slot
         }
     };
     state.requeue_after = requeue;
     if schedule::is_too_late(cron_job, slot, now) {
-        state.events.warning(cron_job, "MissSchedule", events::miss_schedule(slot));
+        state
+            .events
+            .warning(cron_job, "MissSchedule", events::miss_schedule(slot));
         return;
     }
-    let job_name = job_build::job_name(cron_job.metadata.name.as_deref().unwrap_or(""), slot, options.job_build.suffix);
+    let job_name = job_build::job_name(
+        cron_job.metadata.name.as_deref().unwrap_or(""),
+        slot,
+        options.job_build.suffix,
+    );
     let last_schedule_time = state.status.last_schedule_time.as_ref().map(|t| t.0);
-    if in_active_list_by_name(&state.status, state.namespace(), &job_name) || last_schedule_time == Some(slot) {
+    if in_active_list_by_name(&state.status, state.namespace(), &job_name)
+        || last_schedule_time == Some(slot)
+    {
         return;
     }
     if concurrency_policy(cron_job) == "Forbid" && !active::active(&state.status).is_empty() {
-        state
-            .events
-            .normal(cron_job, "JobAlreadyActive", events::JOB_ALREADY_ACTIVE.to_string());
+        state.events.normal(
+            cron_job,
+            "JobAlreadyActive",
+            events::JOB_ALREADY_ACTIVE.to_string(),
+        );
         return;
     }
     if concurrency_policy(cron_job) == "Replace" {
@@ -295,7 +352,11 @@ fn schedule_slot(state: &mut SyncState, cache: &ObjectCache, now: Timestamp, sch
 
 /// `spec.concurrencyPolicy`, defaulted to `Allow`.
 pub fn concurrency_policy(cron_job: &CronJob) -> &str {
-    cron_job.spec.concurrency_policy.as_deref().unwrap_or("Allow")
+    cron_job
+        .spec
+        .concurrency_policy
+        .as_deref()
+        .unwrap_or("Allow")
 }
 
 /// Step 4.9 (Replace): delete every active Job. Upstream GETs each from the API server first
@@ -310,7 +371,9 @@ fn replace_active_jobs(state: &mut SyncState, cache: &ObjectCache) {
         let Some(job) = cache.get(&key).and_then(|o| o.as_typed::<Job>()) else {
             continue;
         };
-        state.replace.push(JobDeletion::of(state.cron_job, job, None));
+        state
+            .replace
+            .push(JobDeletion::of(state.cron_job, job, None));
     }
 }
 

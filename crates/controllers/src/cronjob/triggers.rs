@@ -22,7 +22,9 @@ pub fn enqueue_for_event(
     local_zone: &TimeZone,
 ) -> Vec<Enqueue> {
     match event.object.kind() {
-        ResourceKind::CronJob => cron_job_event(event, previous, now, local_zone).into_iter().collect(),
+        ResourceKind::CronJob => cron_job_event(event, previous, now, local_zone)
+            .into_iter()
+            .collect(),
         ResourceKind::Job => job_event(event, previous, cache),
         _ => Vec::new(),
     }
@@ -51,7 +53,13 @@ fn cron_job_event(
 /// An unparseable new schedule is not queued at all. Upstream records the Warning
 /// `UnParseableCronJobSchedule` from the handler; handlers here return keys only, so that
 /// event is not recorded (the next sync reports `UnparseableSchedule`).
-fn update_cron_job(key: ObjectKey, old: &CronJob, new: &CronJob, now: Timestamp, local_zone: &TimeZone) -> Option<Enqueue> {
+fn update_cron_job(
+    key: ObjectKey,
+    old: &CronJob,
+    new: &CronJob,
+    now: Timestamp,
+    local_zone: &TimeZone,
+) -> Option<Enqueue> {
     let schedule_changed = schedule::spec_schedule(old) != schedule::spec_schedule(new)
         || schedule::spec_time_zone(old) != schedule::spec_time_zone(new);
     if !schedule_changed {
@@ -64,29 +72,41 @@ fn update_cron_job(key: ObjectKey, old: &CronJob, new: &CronJob, now: Timestamp,
 
 /// Upstream `addJob` (a Job already being deleted is handled as a delete), `updateJob` and
 /// `deleteJob`: the CronJob(s) named by the controller references, old and new.
-fn job_event(event: &ObjectEvent, previous: Option<&KubeObject>, cache: &ObjectCache) -> Vec<Enqueue> {
+fn job_event(
+    event: &ObjectEvent,
+    previous: Option<&KubeObject>,
+    cache: &ObjectCache,
+) -> Vec<Enqueue> {
     let current = event.object.as_ref();
     let namespace = current.namespace();
     let mut keys: Vec<ObjectKey> = Vec::new();
-    if event.change == ChangeKind::Modified {
-        if let Some(old) = previous {
-            if old.meta().resource_version == current.meta().resource_version {
-                // A resync: nothing changed.
-                return Vec::new();
-            }
-            let old_ref = old.controller_ref();
-            if old_ref.is_some() && old_ref != current.controller_ref() {
-                keys.extend(resolve_controller_ref(cache, old.namespace(), old_ref));
-            }
+    if event.change == ChangeKind::Modified
+        && let Some(old) = previous
+    {
+        if old.meta().resource_version == current.meta().resource_version {
+            // A resync: nothing changed.
+            return Vec::new();
+        }
+        let old_ref = old.controller_ref();
+        if old_ref.is_some() && old_ref != current.controller_ref() {
+            keys.extend(resolve_controller_ref(cache, old.namespace(), old_ref));
         }
     }
-    keys.extend(resolve_controller_ref(cache, namespace, current.controller_ref()));
+    keys.extend(resolve_controller_ref(
+        cache,
+        namespace,
+        current.controller_ref(),
+    ));
     keys.dedup();
     keys.into_iter().map(Enqueue::now).collect()
 }
 
 /// Upstream `resolveControllerRef`: kind `CronJob`, found by name, same UID.
-pub fn resolve_controller_ref(cache: &ObjectCache, namespace: &str, reference: Option<&OwnerReference>) -> Option<ObjectKey> {
+pub fn resolve_controller_ref(
+    cache: &ObjectCache,
+    namespace: &str,
+    reference: Option<&OwnerReference>,
+) -> Option<ObjectKey> {
     let reference = reference?;
     if reference.kind != ResourceKind::CronJob.kind_name() {
         return None;

@@ -45,7 +45,10 @@ pub enum Unresolvable {
 /// The kind an owner reference names: matched by group and kind (any version of a group
 /// maps to the same stored resource, as the REST mapper maps it).
 pub fn reference_kind(reference: &OwnerReference) -> Option<ResourceKind> {
-    let group = reference.api_version.rsplit_once('/').map_or("", |(group, _)| group);
+    let group = reference
+        .api_version
+        .rsplit_once('/')
+        .map_or("", |(group, _)| group);
     ResourceKind::ALL
         .iter()
         .copied()
@@ -88,12 +91,17 @@ pub struct Classified {
 }
 
 /// Upstream `classifyReferences`.
-pub fn classify_references(cache: &ObjectCache, item: &KubeObject) -> Result<Classified, Unresolvable> {
+pub fn classify_references(
+    cache: &ObjectCache,
+    item: &KubeObject,
+) -> Result<Classified, Unresolvable> {
     let mut classified = Classified::default();
     for reference in item.meta().owner_references.iter().flatten() {
         match resolve_owner(cache, item, reference)? {
             None => classified.dangling.push(reference.clone()),
-            Some(owner) if is_deleting_dependents(owner) => classified.waiting.push(reference.clone()),
+            Some(owner) if is_deleting_dependents(owner) => {
+                classified.waiting.push(reference.clone())
+            }
             Some(_) => classified.solid.push(reference.clone()),
         }
     }

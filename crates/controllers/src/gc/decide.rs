@@ -30,7 +30,12 @@ pub fn decide(cache: &ObjectCache, item: &KubeObject) -> Result<Plan, Unresolvab
     if is_deleting_dependents(item) {
         return Ok(process_deleting_dependents(cache, item));
     }
-    if item.meta().owner_references.as_ref().is_none_or(|r| r.is_empty()) {
+    if item
+        .meta()
+        .owner_references
+        .as_ref()
+        .is_none_or(|r| r.is_empty())
+    {
         return Ok(Plan::empty());
     }
     let classified = classify_references(cache, item)?;
@@ -53,7 +58,9 @@ pub fn decide(cache: &ObjectCache, item: &KubeObject) -> Result<Plan, Unresolvab
         // Upstream's cycle guard: a dependent that is itself deleting dependents could wait
         // for this item forever, so stop this item from blocking its owners first.
         // The patch moves the resourceVersion, so that delete is guarded by the UID alone.
-        let cycle = cache.dependents_of(&uid.into()).any(|d| is_deleting_dependents(d));
+        let cycle = cache
+            .dependents_of(&uid.into())
+            .any(|d| is_deleting_dependents(d));
         if cycle {
             plan.then_or_stop(vec![unblock_owner_references(item)]);
         }
@@ -81,7 +88,9 @@ fn own_propagation(item: &KubeObject) -> Propagation {
 /// whose owner is waiting.
 fn process_deleting_dependents(cache: &ObjectCache, owner: &KubeObject) -> Plan {
     let uid = owner.meta().uid.clone().unwrap_or_default();
-    let blocked = cache.dependents_of(&uid.as_str().into()).any(|d| blocks_owner(d, &uid));
+    let blocked = cache
+        .dependents_of(&uid.as_str().into())
+        .any(|d| blocks_owner(d, &uid));
     let mut plan = Plan::empty();
     if !blocked {
         plan.push(remove_finalizer(owner, FINALIZER_FOREGROUND));
@@ -121,9 +130,15 @@ fn delete_item(item: &KubeObject, propagation: Propagation, guard_revision: bool
 /// A JSON merge patch of `metadata` guarded by the item's UID and resourceVersion (upstream
 /// `deleteOwnerRefJSONMergePatch` and `removeFinalizer` carry the resourceVersion; the
 /// strategic patches carry the UID).
-fn guarded_metadata_patch(item: &KubeObject, mut metadata: serde_json::Map<String, Value>) -> Action {
+fn guarded_metadata_patch(
+    item: &KubeObject,
+    mut metadata: serde_json::Map<String, Value>,
+) -> Action {
     metadata.insert("uid".into(), json!(item.meta().uid));
-    metadata.insert("resourceVersion".into(), json!(item.meta().resource_version));
+    metadata.insert(
+        "resourceVersion".into(),
+        json!(item.meta().resource_version),
+    );
     Action::Patch {
         key: item.key(),
         subresource: Subresource::Main,
@@ -184,7 +199,11 @@ fn remove_finalizer(item: &KubeObject, finalizer: &str) -> Action {
         .filter(|f| f.as_str() != finalizer)
         .collect();
     let mut metadata = serde_json::Map::new();
-    let value = if remaining.is_empty() { Value::Null } else { json!(remaining) };
+    let value = if remaining.is_empty() {
+        Value::Null
+    } else {
+        json!(remaining)
+    };
     metadata.insert("finalizers".into(), value);
     guarded_metadata_patch(item, metadata)
 }

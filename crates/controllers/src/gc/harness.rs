@@ -163,12 +163,19 @@ impl Harness {
                 _ => self.shadow.insert(key, event.object.clone()),
             };
             for slot in &mut self.slots {
-                if !slot.reconciler.watched_kinds().contains(&event.object.kind()) {
+                if !slot
+                    .reconciler
+                    .watched_kinds()
+                    .contains(&event.object.kind())
+                {
                     continue;
                 }
-                let wanted = slot
-                    .reconciler
-                    .handle_event(&event, previous.as_deref(), &self.cluster.cache, self.now);
+                let wanted = slot.reconciler.handle_event(
+                    &event,
+                    previous.as_deref(),
+                    &self.cluster.cache,
+                    self.now,
+                );
                 for enqueue in wanted {
                     match enqueue.after {
                         None => slot.queue.add(enqueue.key),
@@ -181,21 +188,33 @@ impl Harness {
 
     /// Processes everything due up to and including `until`, then sets the clock to it.
     pub fn run_until(&mut self, until: Timestamp) {
-        let mut steps = 0;
         loop {
-            steps += self.settle();
-            self.run_jobs();
-            steps += self.settle();
-            assert!(steps < STEPS_MAX, "no quiescence after {STEPS_MAX} steps at +{}s", self.elapsed());
+            self.settle_instant();
             match self.next_wakeup().filter(|t| *t <= until) {
                 Some(next) => self.now = next.max(self.now),
                 None => break,
             }
         }
         self.now = until.max(self.now);
-        self.settle();
-        self.run_jobs();
-        self.settle();
+        self.settle_instant();
+    }
+
+    /// Runs controllers and the Job runner at the current instant until neither has
+    /// anything left to do (a Job created by the last sync is started at the same instant).
+    fn settle_instant(&mut self) {
+        let mut steps = 0;
+        loop {
+            let work = self.settle() + self.run_jobs();
+            if work == 0 {
+                return;
+            }
+            steps += work;
+            assert!(
+                steps < STEPS_MAX,
+                "no quiescence after {STEPS_MAX} steps at +{}s",
+                self.elapsed()
+            );
+        }
     }
 
     pub fn run_for(&mut self, duration: Duration) {
@@ -231,7 +250,9 @@ impl Harness {
         let Some(key) = self.slots[index].queue.pop(now) else {
             return false;
         };
-        let plan = self.slots[index].reconciler.reconcile(&self.cluster.cache, &key, now);
+        let plan = self.slots[index]
+            .reconciler
+            .reconcile(&self.cluster.cache, &key, now);
         let (outcomes, events) = self.execute(self.slots[index].name, &plan);
         let slot = &mut self.slots[index];
         match slot.reconciler.handle_outcomes(&key, &plan, &outcomes, now) {
@@ -249,7 +270,11 @@ impl Harness {
     }
 
     /// Executes a plan stage by stage, as a driver does.
-    fn execute(&mut self, controller: &'static str, plan: &Plan) -> (Vec<Outcome>, Vec<ObjectEvent>) {
+    fn execute(
+        &mut self,
+        controller: &'static str,
+        plan: &Plan,
+    ) -> (Vec<Outcome>, Vec<ObjectEvent>) {
         let mut outcomes = Vec::new();
         let mut events = Vec::new();
         let mut skipping = false;
@@ -282,29 +307,51 @@ impl Harness {
 
     /// One action, with injected faults and the registry's deletion semantics.
     fn apply(&mut self, action: &Action) -> (Outcome, Vec<ObjectEvent>) {
-        if let Some(fault) = self.faults.iter_mut().find(|f| f.remaining > 0 && (f.matches)(action)) {
+        if let Some(fault) = self
+            .faults
+            .iter_mut()
+            .find(|f| f.remaining > 0 && (f.matches)(action))
+        {
             fault.remaining -= 1;
             return (Outcome::Failed(fault.error.clone()), Vec::new());
         }
-        if let Action::Delete { key, preconditions, propagation, .. } = action {
-            if let Some(current) = self.cluster.cache.get(key).cloned() {
-                if preconditions.resource_version.is_some_and(|rv| current.revision() != Some(rv)) {
-                    let resource = GroupResource::new(key.kind.group(), key.kind.plural());
-                    return (Outcome::Failed(ApiError::conflict(&resource, &key.name, "Precondition failed")), Vec::new());
-                }
-                let uid_matches = preconditions.uid.as_ref().is_none_or(|u| current.meta().uid.as_deref() == Some(u.as_str()));
-                let finalizer = match propagation {
-                    Some(Propagation::Foreground) => Some(FINALIZER_FOREGROUND),
-                    Some(Propagation::Orphan) => Some(FINALIZER_ORPHAN),
-                    _ => None,
-                };
-                if let Some(finalizer) = finalizer.filter(|_| uid_matches && !current.is_being_deleted()) {
-                    let mut marked = (*current).clone();
-                    marked.meta_mut().finalizers.get_or_insert_with(Vec::new).push(finalizer.to_string());
-                    marked.meta_mut().deletion_timestamp = Some(Time(self.now));
-                    let event = self.cluster.put(marked, self.now);
-                    return (Outcome::Done(Some((*event.object).clone())), vec![event]);
-                }
+        if let Action::Delete {
+            key,
+            preconditions,
+            propagation,
+            ..
+        } = action
+            && let Some(current) = self.cluster.cache.get(key).cloned()
+        {
+            if preconditions
+                .resource_version
+                .is_some_and(|rv| current.revision() != Some(rv))
+            {
+                let resource = GroupResource::new(key.kind.group(), key.kind.plural());
+                let conflict = ApiError::conflict(&resource, &key.name, "Precondition failed");
+                return (Outcome::Failed(conflict), Vec::new());
+            }
+            let uid_matches = preconditions
+                .uid
+                .as_ref()
+                .is_none_or(|u| current.meta().uid.as_deref() == Some(u.as_str()));
+            let finalizer = match propagation {
+                Some(Propagation::Foreground) => Some(FINALIZER_FOREGROUND),
+                Some(Propagation::Orphan) => Some(FINALIZER_ORPHAN),
+                _ => None,
+            };
+            if let Some(finalizer) =
+                finalizer.filter(|_| uid_matches && !current.is_being_deleted())
+            {
+                let mut marked = (*current).clone();
+                marked
+                    .meta_mut()
+                    .finalizers
+                    .get_or_insert_with(Vec::new)
+                    .push(finalizer.to_string());
+                marked.meta_mut().deletion_timestamp = Some(Time(self.now));
+                let event = self.cluster.put(marked, self.now);
+                return (Outcome::Done(Some((*event.object).clone())), vec![event]);
             }
         }
         let single = Plan {
@@ -330,10 +377,10 @@ impl Harness {
             .min()
     }
 
-    /// Starts new Jobs and finishes those whose time has come.
-    fn run_jobs(&mut self) {
+    /// Starts new Jobs and finishes those whose time has come; returns how many changed.
+    fn run_jobs(&mut self) -> usize {
         let Some(runner) = self.job_runner.clone() else {
-            return;
+            return 0;
         };
         let jobs: Vec<Job> = self
             .cluster
@@ -342,8 +389,13 @@ impl Harness {
             .filter(|job| !is_job_finished(job) && job.metadata.deletion_timestamp.is_none())
             .cloned()
             .collect();
+        let mut changed = 0;
         for mut job in jobs {
-            let started = job.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0);
+            let started = job
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| t.0);
             match started {
                 None => {
                     if runner.create_pods {
@@ -360,19 +412,18 @@ impl Harness {
                 Some(_) => continue,
             }
             self.write_status(job.into());
+            changed += 1;
         }
-    }
-
-    /// Keys that a controller has ready, waiting or in flight.
-    pub fn queued(&self, controller: &str, key: &ObjectKey) -> bool {
-        self.slots
-            .iter()
-            .any(|s| s.name == controller && s.queue.contains(key))
+        changed
     }
 
     /// Events recorded so far with this reason.
     pub fn event_count(&self, reason: &str) -> usize {
-        self.cluster.events.iter().filter(|e| e.reason == reason).count()
+        self.cluster
+            .events
+            .iter()
+            .filter(|e| e.reason == reason)
+            .count()
     }
 
     pub fn event_messages(&self, reason: &str) -> Vec<String> {
@@ -399,7 +450,10 @@ impl Harness {
 
     /// When an object was removed from the store, if it was.
     pub fn removed_at(&self, key: &ObjectKey) -> Option<Timestamp> {
-        self.removed.iter().find(|(_, k)| k == key).map(|(at, _)| *at)
+        self.removed
+            .iter()
+            .find(|(_, k)| k == key)
+            .map(|(at, _)| *at)
     }
 }
 
@@ -413,7 +467,10 @@ pub(crate) fn finish_job(status: &mut JobStatus, outcome: Finished, now: Timesta
         last_probe_time: Some(Time(now)),
         ..Default::default()
     };
-    status.conditions.get_or_insert_with(Vec::new).push(condition);
+    status
+        .conditions
+        .get_or_insert_with(Vec::new)
+        .push(condition);
     match outcome {
         Finished::Complete => {
             status.succeeded = Some(1);

@@ -102,12 +102,20 @@ impl Reconciler for GarbageCollector {
     /// Upstream `attemptToDeleteWorker`: any failed write is a rate-limited retry. A NotFound
     /// (the item or a dependent vanished meanwhile) is a retry too; the retry finds nothing
     /// to do.
-    fn handle_outcomes(&mut self, _key: &ObjectKey, _plan: &Plan, outcomes: &[Outcome], _now: Timestamp) -> SyncResult {
+    fn handle_outcomes(
+        &mut self,
+        _key: &ObjectKey,
+        _plan: &Plan,
+        outcomes: &[Outcome],
+        _now: Timestamp,
+    ) -> SyncResult {
         match outcomes.iter().find_map(Outcome::error) {
             Some(error) => SyncResult::Retry {
                 reason: format!("garbage collection failed: {error}"),
             },
-            None => SyncResult::Done { requeue_after: None },
+            None => SyncResult::Done {
+                requeue_after: None,
+            },
         }
     }
 }

@@ -23,14 +23,15 @@ use crate::cronjob::tests::{cron_job, t0};
 
 const NS: &str = "default";
 
-fn key(kind: ResourceKind, name: &str) -> ObjectKey {
-    ObjectKey::new(kind, NS, name)
-}
-
 /// CronJob `nightly` → Job `nightly-1` → Pod `nightly-1-pod`, as their controllers write them.
 fn chain(harness: &mut Harness) -> (ObjectKey, ObjectKey, ObjectKey) {
     let cron_job_key = harness.put(KubeObject::CronJob(cron_job("nightly", "0 3 * * *")));
-    let cj = harness.get(&cron_job_key).unwrap().as_typed::<CronJob>().unwrap().clone();
+    let cj = harness
+        .get(&cron_job_key)
+        .unwrap()
+        .as_typed::<CronJob>()
+        .unwrap()
+        .clone();
     let job = Job {
         metadata: ObjectMeta {
             name: Some("nightly-1".into()),
@@ -42,7 +43,12 @@ fn chain(harness: &mut Harness) -> (ObjectKey, ObjectKey, ObjectKey) {
         status: None,
     };
     let job_key = harness.put(KubeObject::Job(job));
-    let job = harness.get(&job_key).unwrap().as_typed::<Job>().unwrap().clone();
+    let job = harness
+        .get(&job_key)
+        .unwrap()
+        .as_typed::<Job>()
+        .unwrap()
+        .clone();
     let pod_key = harness.put(KubeObject::Pod(pod_for(&job)));
     (cron_job_key, job_key, pod_key)
 }
@@ -67,7 +73,12 @@ fn background_deletion_removes_the_owner_at_once_and_the_collector_takes_the_cha
     assert_eq!(order, vec![&cron_job, &job, &pod]);
     // Each collector delete was Background with the item's UID and resourceVersion.
     for write in harness.successful_writes("garbage_collector_attempt_to_delete") {
-        let Action::Delete { propagation, preconditions, .. } = &write.action else {
+        let Action::Delete {
+            propagation,
+            preconditions,
+            ..
+        } = &write.action
+        else {
             panic!("unexpected write {:?}", write.action);
         };
         assert_eq!(*propagation, Some(Propagation::Background));
@@ -81,7 +92,10 @@ fn foreground_deletion_removes_dependents_bottom_up_before_the_owner() {
     let (cron_job, job, pod) = chain(&mut harness);
     harness.delete(&cron_job, Propagation::Foreground);
     let marked = harness.get(&cron_job).unwrap();
-    assert!(is_deleting_dependents(marked), "the owner waits with its finalizer");
+    assert!(
+        is_deleting_dependents(marked),
+        "the owner waits with its finalizer"
+    );
     harness.run_for(Duration::from_secs(1));
     for gone in [&cron_job, &job, &pod] {
         assert!(!harness.exists(gone), "{gone} should be gone");
@@ -94,7 +108,13 @@ fn foreground_deletion_removes_dependents_bottom_up_before_the_owner() {
         .into_iter()
         .find(|w| matches!(&w.action, Action::Delete { key, .. } if key == &job))
         .expect("the collector deleted the Job");
-    assert!(matches!(job_delete.action, Action::Delete { propagation: Some(Propagation::Foreground), .. }));
+    assert!(matches!(
+        job_delete.action,
+        Action::Delete {
+            propagation: Some(Propagation::Foreground),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -121,10 +141,17 @@ fn orphan_deletion_strips_the_owner_reference_and_keeps_the_dependents() {
     let (cron_job, job, pod) = chain(&mut harness);
     harness.delete(&job, Propagation::Orphan);
     harness.run_for(Duration::from_secs(1));
-    assert!(!harness.exists(&job), "the orphan finalizer was removed, so the Job is gone");
+    assert!(
+        !harness.exists(&job),
+        "the orphan finalizer was removed, so the Job is gone"
+    );
     assert!(harness.exists(&cron_job));
     let orphan = harness.get(&pod).unwrap();
-    assert!(orphan.meta().owner_references.is_none(), "{:?}", orphan.meta().owner_references);
+    assert!(
+        orphan.meta().owner_references.is_none(),
+        "{:?}",
+        orphan.meta().owner_references
+    );
 }
 
 #[test]
@@ -133,12 +160,22 @@ fn a_dependent_with_a_live_owner_keeps_living_and_loses_only_its_dangling_refere
     let (cron_job, job, pod) = chain(&mut harness);
     let cj = harness.get(&cron_job).unwrap().clone();
     let mut shared = harness.get(&pod).unwrap().clone();
-    shared.meta_mut().owner_references.get_or_insert_with(Vec::new).push(owner_ref(&cj));
+    shared
+        .meta_mut()
+        .owner_references
+        .get_or_insert_with(Vec::new)
+        .push(owner_ref(&cj));
     harness.put(shared);
     harness.delete(&job, Propagation::Background);
     harness.run_for(Duration::from_secs(1));
     let survivor = harness.get(&pod).expect("a live owner keeps the pod");
-    let owners: Vec<&str> = survivor.meta().owner_references.iter().flatten().map(|r| r.kind.as_str()).collect();
+    let owners: Vec<&str> = survivor
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .map(|r| r.kind.as_str())
+        .collect();
     assert_eq!(owners, vec!["CronJob"]);
 }
 
@@ -200,15 +237,30 @@ enum Lifecycle {
 }
 
 fn node_strategy(index: usize) -> impl Strategy<Value = Node> {
-    let kinds = prop_oneof![Just(ResourceKind::CronJob), Just(ResourceKind::Job), Just(ResourceKind::Pod), Just(ResourceKind::ConfigMap)];
+    let kinds = prop_oneof![
+        Just(ResourceKind::CronJob),
+        Just(ResourceKind::Job),
+        Just(ResourceKind::Pod),
+        Just(ResourceKind::ConfigMap)
+    ];
     let owner = if index == 0 {
         Just(None).boxed()
     } else {
         prop_oneof![3 => (0..index).prop_map(Some), 1 => Just(None)].boxed()
     };
     let lifecycle = prop_oneof![6 => Just(Lifecycle::Live), 1 => Just(Lifecycle::Foreground), 1 => Just(Lifecycle::Orphan), 1 => Just(Lifecycle::Terminating)];
-    (kinds, prop::collection::vec(owner, 0..3), any::<bool>(), lifecycle)
-        .prop_map(|(kind, owners, block, state)| Node { kind, owners, block, state })
+    (
+        kinds,
+        prop::collection::vec(owner, 0..3),
+        any::<bool>(),
+        lifecycle,
+    )
+        .prop_map(|(kind, owners, block, state)| Node {
+            kind,
+            owners,
+            block,
+            state,
+        })
 }
 
 fn graph_strategy() -> impl Strategy<Value = Vec<Node>> {
@@ -263,10 +315,22 @@ fn object(index: usize, node: &Node, uids: &[String], now: Timestamp) -> KubeObj
         }
     }
     let mut object = match node.kind {
-        ResourceKind::CronJob => KubeObject::CronJob(CronJob { metadata: meta, ..Default::default() }),
-        ResourceKind::Job => KubeObject::Job(Job { metadata: meta, ..Default::default() }),
-        ResourceKind::Pod => KubeObject::Pod(Pod { metadata: meta, ..Default::default() }),
-        _ => KubeObject::ConfigMap(ConfigMap { metadata: meta, ..Default::default() }),
+        ResourceKind::CronJob => KubeObject::CronJob(CronJob {
+            metadata: meta,
+            ..Default::default()
+        }),
+        ResourceKind::Job => KubeObject::Job(Job {
+            metadata: meta,
+            ..Default::default()
+        }),
+        ResourceKind::Pod => KubeObject::Pod(Pod {
+            metadata: meta,
+            ..Default::default()
+        }),
+        _ => KubeObject::ConfigMap(ConfigMap {
+            metadata: meta,
+            ..Default::default()
+        }),
     };
     object.meta_mut().resource_version = Some(format!("{}", index + 1));
     object
@@ -276,10 +340,17 @@ fn object(index: usize, node: &Node, uids: &[String], now: Timestamp) -> KubeObj
 fn build_cache(nodes: &[Node]) -> ObjectCache {
     let uids: Vec<String> = (0..nodes.len()).map(|i| format!("uid-{i}")).collect();
     let mut cache = ObjectCache::new();
-    let objects: Vec<KubeObject> = nodes.iter().enumerate().map(|(i, n)| object(i, n, &uids, t0())).collect();
+    let objects: Vec<KubeObject> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| object(i, n, &uids, t0()))
+        .collect();
     for mut object in objects.clone() {
         for reference in object.meta_mut().owner_references.iter_mut().flatten() {
-            if let Some(owner) = objects.iter().find(|o| o.meta().uid.as_deref() == Some(reference.uid.as_str())) {
+            if let Some(owner) = objects
+                .iter()
+                .find(|o| o.meta().uid.as_deref() == Some(reference.uid.as_str()))
+            {
                 reference.kind = owner.kind().kind_name().into();
                 reference.api_version = owner.kind().api_version().into();
             }

@@ -18,7 +18,11 @@ use corral_core::{ChangeKind, ObjectCache, ObjectEvent};
 use super::classify::{is_deleting_dependents, is_orphaning_dependents, resolve_owner};
 
 /// The keys to queue for one event, in key order without duplicates.
-pub fn items_to_attempt(event: &ObjectEvent, previous: Option<&KubeObject>, cache: &ObjectCache) -> BTreeSet<ObjectKey> {
+pub fn items_to_attempt(
+    event: &ObjectEvent,
+    previous: Option<&KubeObject>,
+    cache: &ObjectCache,
+) -> BTreeSet<ObjectKey> {
     let object = event.object.as_ref();
     let mut keys = BTreeSet::new();
     let uid = object.meta().uid.clone().unwrap_or_default();
@@ -57,7 +61,10 @@ fn has_unsolid_owner(cache: &ObjectCache, item: &KubeObject) -> bool {
         })
 }
 
-fn owners_deleting_dependents<'c>(cache: &'c ObjectCache, item: &'c KubeObject) -> impl Iterator<Item = ObjectKey> + 'c {
+fn owners_deleting_dependents<'c>(
+    cache: &'c ObjectCache,
+    item: &'c KubeObject,
+) -> impl Iterator<Item = ObjectKey> + 'c {
     item.meta()
         .owner_references
         .iter()

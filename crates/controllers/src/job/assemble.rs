@@ -42,7 +42,14 @@ impl JobController {
     ) {
         let now = ctx.now;
         let manage = &decision.manage;
-        builder.stage(decision.finishing_deletes.iter().map(|p| delete_action(p, false)).collect(), true);
+        builder.stage(
+            decision
+                .finishing_deletes
+                .iter()
+                .map(|p| delete_action(p, false))
+                .collect(),
+            true,
+        );
         self.stage_manage_deletes(builder, key, &manage.deletes, now);
         if !decision.status_first {
             self.stage_creates(builder, key, &ctx, manage, now);
@@ -64,7 +71,13 @@ impl JobController {
             };
             builder.stage(vec![(action, Purpose::StatusWrite)], true);
         }
-        builder.stage(job_events.into_iter().map(|e| (Action::Event(e), Purpose::Event)).collect(), false);
+        builder.stage(
+            job_events
+                .into_iter()
+                .map(|e| (Action::Event(e), Purpose::Event))
+                .collect(),
+            false,
+        );
         self.stage_finalizer_removals(builder, key, &tracking);
         if decision.status_first {
             self.stage_creates(builder, key, &ctx, manage, now);
@@ -81,28 +94,46 @@ impl JobController {
 
     /// `deleteJobPods`: expectations raised, then finalizer PATCHes (a failure stops the
     /// plan: no pod is deleted while it would still be counted), then the DELETEs.
-    fn stage_manage_deletes(&mut self, builder: &mut PlanBuilder, key: &ObjectKey, deletes: &[&Pod], now: Timestamp) {
+    fn stage_manage_deletes(
+        &mut self,
+        builder: &mut PlanBuilder,
+        key: &ObjectKey,
+        deletes: &[&Pod],
+        now: Timestamp,
+    ) {
         if deletes.is_empty() {
             return;
         }
-        self.expectations.expect_deletions(key.clone(), deletes.len(), now);
+        self.expectations
+            .expect_deletions(key.clone(), deletes.len(), now);
         let patches = deletes
             .iter()
             .filter(|p| pods::has_tracking_finalizer(p))
             .map(|p| (remove_finalizer_action(p), Purpose::PrepareDelete))
             .collect();
         builder.stage(patches, true);
-        builder.stage(deletes.iter().map(|p| delete_action(p, true)).collect(), true);
+        builder.stage(
+            deletes.iter().map(|p| delete_action(p, true)).collect(),
+            true,
+        );
     }
 
     /// `removeTrackingFinalizerFromPods`: expectations first, then the PATCHes.
-    fn stage_finalizer_removals(&mut self, builder: &mut PlanBuilder, key: &ObjectKey, tracking: &Tracking) {
+    fn stage_finalizer_removals(
+        &mut self,
+        builder: &mut PlanBuilder,
+        key: &ObjectKey,
+        tracking: &Tracking,
+    ) {
         if tracking.reached_max_uncounted || !tracking.finalizer_removals.is_empty() {
             // The next step (moving counts, more pods) follows the watch events; the
             // requeue is a backstop should one be lost.
             builder.requeue_at_most(self.config.sync_batch_period);
         }
-        let uids = tracking.finalizer_removals.iter().map(|p| pods::uid(p).to_string());
+        let uids = tracking
+            .finalizer_removals
+            .iter()
+            .map(|p| pods::uid(p).to_string());
         self.finalizer_expectations.expect(key.clone(), uids);
         let patches = tracking
             .finalizer_removals
@@ -119,11 +150,19 @@ impl JobController {
 
     /// Creates in slow-start batches of 1, 2, 4, …: a batch with a failure skips the
     /// rest.
-    fn stage_creates(&mut self, builder: &mut PlanBuilder, key: &ObjectKey, ctx: &SyncContext, manage: &ManageDecision, now: Timestamp) {
+    fn stage_creates(
+        &mut self,
+        builder: &mut PlanBuilder,
+        key: &ObjectKey,
+        ctx: &SyncContext,
+        manage: &ManageDecision,
+        now: Timestamp,
+    ) {
         if manage.creates.is_empty() {
             return;
         }
-        self.expectations.expect_creations(key.clone(), manage.creates.len(), now);
+        self.expectations
+            .expect_creations(key.clone(), manage.creates.len(), now);
         let mut pods_to_create = manage.creates.iter().map(|index| {
             let replaced = index.and_then(|i| ctx.delayed_deletion.get(&i).copied());
             let object = pod_for(&ctx.view, *index, replaced);
@@ -140,17 +179,33 @@ impl JobController {
 }
 
 /// The Job's finish events (`recordJobFinished`).
-pub(crate) fn finish_events(ctx: &SyncContext, finished: &JobCondition, involved: &ObjectReference) -> Vec<EventRecord> {
+pub(crate) fn finish_events(
+    ctx: &SyncContext,
+    finished: &JobCondition,
+    involved: &ObjectReference,
+) -> Vec<EventRecord> {
     if finished.type_ != status::CONDITION_COMPLETE {
         let reason = finished.reason.as_deref().unwrap_or("");
-        return vec![events::warning(involved, reason, finished.message.clone().unwrap_or_default())];
+        return vec![events::warning(
+            involved,
+            reason,
+            finished.message.clone().unwrap_or_default(),
+        )];
     }
     let mut list = Vec::new();
     let succeeded = ctx.status.succeeded.unwrap_or(0);
     if ctx.view.completions.is_some_and(|c| succeeded > c) {
-        list.push(events::warning(involved, events::REASON_TOO_MANY_SUCCEEDED_PODS, events::MESSAGE_TOO_MANY_SUCCEEDED_PODS));
+        list.push(events::warning(
+            involved,
+            events::REASON_TOO_MANY_SUCCEEDED_PODS,
+            events::MESSAGE_TOO_MANY_SUCCEEDED_PODS,
+        ));
     }
-    list.push(events::normal(involved, events::REASON_COMPLETED, events::MESSAGE_COMPLETED));
+    list.push(events::normal(
+        involved,
+        events::REASON_COMPLETED,
+        events::MESSAGE_COMPLETED,
+    ));
     list
 }
 
@@ -174,8 +229,6 @@ pub(crate) fn remove_finalizer_action(pod: &Pod) -> Action {
         })),
     }
 }
-
-
 
 fn pod_key(pod: &Pod) -> ObjectKey {
     ObjectKey::new(

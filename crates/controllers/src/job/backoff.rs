@@ -27,7 +27,13 @@ pub struct BackoffRecord {
 impl BackoffRecord {
     /// `getRemainingTime`.
     pub fn remaining_time(&self, now: Timestamp, base: Duration, max: Duration) -> Duration {
-        remaining_time_for_failures(now, base, max, self.failures_after_last_success, self.last_failure_time)
+        remaining_time_for_failures(
+            now,
+            base,
+            max,
+            self.failures_after_last_success,
+            self.last_failure_time,
+        )
     }
 }
 
@@ -64,9 +70,15 @@ impl BackoffStore {
     /// `newBackoffRecord`: the record after folding in pods that finished since the last
     /// counted sync. Any new success resets the count to the failures that finished after
     /// the latest success.
-    pub fn new_record(&self, key: &ObjectKey, new_succeeded: &[&Pod], new_failed: &[&Pod]) -> BackoffRecord {
+    pub fn new_record(
+        &self,
+        key: &ObjectKey,
+        new_succeeded: &[&Pod],
+        new_failed: &[&Pod],
+    ) -> BackoffRecord {
         let mut record = self.get(key);
-        let mut failed_times: Vec<Timestamp> = new_failed.iter().map(|p| pods::finished_time(p)).collect();
+        let mut failed_times: Vec<Timestamp> =
+            new_failed.iter().map(|p| pods::finished_time(p)).collect();
         failed_times.sort();
         let last_success = new_succeeded.iter().map(|p| pods::finished_time(p)).max();
         match last_success {
@@ -80,7 +92,8 @@ impl BackoffStore {
                 record.last_failure_time = Some(last);
             }
             Some(success) => {
-                let after: Vec<Timestamp> = failed_times.into_iter().filter(|t| *t > success).collect();
+                let after: Vec<Timestamp> =
+                    failed_times.into_iter().filter(|t| *t > success).collect();
                 record.failures_after_last_success = i32::try_from(after.len()).unwrap_or(i32::MAX);
                 record.last_failure_time = after.last().copied();
             }
@@ -119,7 +132,12 @@ pub fn backoff_duration(base: Duration, max: Duration, failures: i32) -> Duratio
 
 /// `getRemainingTimePerIndex`: the delay before re-creating an index whose last failed pod
 /// is `last_failed` (none: no delay).
-pub fn remaining_time_per_index(now: Timestamp, base: Duration, max: Duration, last_failed: Option<&Pod>) -> Duration {
+pub fn remaining_time_per_index(
+    now: Timestamp,
+    base: Duration,
+    max: Duration,
+    last_failed: Option<&Pod>,
+) -> Duration {
     let Some(pod) = last_failed else {
         return Duration::ZERO;
     };
@@ -156,9 +174,24 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_ten_seconds_and_caps_at_ten_minutes() {
-        let rows = [(1, 10), (2, 20), (3, 40), (4, 80), (5, 160), (6, 320), (7, 600), (8, 600), (1000, 600), (i32::MAX, 600)];
+        let rows = [
+            (1, 10),
+            (2, 20),
+            (3, 40),
+            (4, 80),
+            (5, 160),
+            (6, 320),
+            (7, 600),
+            (8, 600),
+            (1000, 600),
+            (i32::MAX, 600),
+        ];
         for (failures, secs) in rows {
-            assert_eq!(backoff_duration(BASE, MAX, failures), Duration::from_secs(secs), "{failures} failures");
+            assert_eq!(
+                backoff_duration(BASE, MAX, failures),
+                Duration::from_secs(secs),
+                "{failures} failures"
+            );
         }
     }
 
@@ -177,7 +210,11 @@ mod tests {
         ];
         for (failures, last, now, want) in rows {
             let got = remaining_time_for_failures(at(now), BASE, MAX, failures, last.map(at));
-            assert_eq!(got, Duration::from_secs(want), "failures {failures}, last {last:?}, now {now}");
+            assert_eq!(
+                got,
+                Duration::from_secs(want),
+                "failures {failures}, last {last:?}, now {now}"
+            );
         }
     }
 
@@ -185,20 +222,44 @@ mod tests {
     fn new_record_accumulates_failures_and_a_success_resets_to_later_failures() {
         let key = ObjectKey::new(ResourceKind::Job, "ns", "j");
         let mut store = BackoffStore::default();
-        let (f1, f2, s3, f4) = (finished_at(10), finished_at(20), finished_at(30), finished_at(40));
+        let (f1, f2, s3, f4) = (
+            finished_at(10),
+            finished_at(20),
+            finished_at(30),
+            finished_at(40),
+        );
 
         let record = store.new_record(&key, &[], &[&f2, &f1]);
-        assert_eq!(record, BackoffRecord { failures_after_last_success: 2, last_failure_time: Some(at(20)) });
+        assert_eq!(
+            record,
+            BackoffRecord {
+                failures_after_last_success: 2,
+                last_failure_time: Some(at(20))
+            }
+        );
         store.update(key.clone(), record);
 
         let record = store.new_record(&key, &[], &[]);
-        assert_eq!(record.failures_after_last_success, 2, "nothing new: unchanged");
+        assert_eq!(
+            record.failures_after_last_success, 2,
+            "nothing new: unchanged"
+        );
 
         let record = store.new_record(&key, &[&s3], &[&f4, &f1]);
-        assert_eq!(record, BackoffRecord { failures_after_last_success: 1, last_failure_time: Some(at(40)) });
+        assert_eq!(
+            record,
+            BackoffRecord {
+                failures_after_last_success: 1,
+                last_failure_time: Some(at(40))
+            }
+        );
 
         let record = store.new_record(&key, &[&s3], &[]);
-        assert_eq!(record, BackoffRecord::default(), "a success alone clears the record");
+        assert_eq!(
+            record,
+            BackoffRecord::default(),
+            "a success alone clears the record"
+        );
         store.remove(&key);
         assert!(store.is_empty());
     }

@@ -25,15 +25,22 @@ pub const REASON_UNKNOWN_COMPLETION_MODE: &str = "UnknownCompletionMode";
 pub const REASON_INVALID_JOB_SPEC: &str = "InvalidJobSpec";
 
 pub const MESSAGE_COMPLETED: &str = "Job completed";
-pub const MESSAGE_TOO_MANY_SUCCEEDED_PODS: &str = "Too many succeeded pods running after completion count reached";
-pub const MESSAGE_UNKNOWN_COMPLETION_MODE: &str = "Skipped Job sync because completion mode is unknown";
+pub const MESSAGE_TOO_MANY_SUCCEEDED_PODS: &str =
+    "Too many succeeded pods running after completion count reached";
+pub const MESSAGE_UNKNOWN_COMPLETION_MODE: &str =
+    "Skipped Job sync because completion mode is unknown";
 
 /// The reference every Job event points at.
 pub fn job_reference(job: &KubeObject) -> ObjectReference {
     object_reference(job)
 }
 
-pub fn record(involved: &ObjectReference, event_type: EventType, reason: &str, message: impl Into<String>) -> EventRecord {
+pub fn record(
+    involved: &ObjectReference,
+    event_type: EventType,
+    reason: &str,
+    message: impl Into<String>,
+) -> EventRecord {
     EventRecord {
         involved: involved.clone(),
         event_type,
@@ -48,26 +55,46 @@ pub fn normal(involved: &ObjectReference, reason: &str, message: impl Into<Strin
     record(involved, EventType::Normal, reason, message)
 }
 
-pub fn warning(involved: &ObjectReference, reason: &str, message: impl Into<String>) -> EventRecord {
+pub fn warning(
+    involved: &ObjectReference,
+    reason: &str,
+    message: impl Into<String>,
+) -> EventRecord {
     record(involved, EventType::Warning, reason, message)
 }
 
 /// `Created pod: <pod>`.
 pub fn successful_create(involved: &ObjectReference, pod_name: &str) -> EventRecord {
-    normal(involved, REASON_SUCCESSFUL_CREATE, format!("Created pod: {pod_name}"))
+    normal(
+        involved,
+        REASON_SUCCESSFUL_CREATE,
+        format!("Created pod: {pod_name}"),
+    )
 }
 
 /// `Error creating: <api error>`.
 pub fn failed_create(involved: &ObjectReference, error: &str) -> EventRecord {
-    warning(involved, REASON_FAILED_CREATE, format!("Error creating: {error}"))
+    warning(
+        involved,
+        REASON_FAILED_CREATE,
+        format!("Error creating: {error}"),
+    )
 }
 
 /// `Deleted pod: <pod>`.
 pub fn successful_delete(involved: &ObjectReference, pod_name: &str) -> EventRecord {
-    normal(involved, REASON_SUCCESSFUL_DELETE, format!("Deleted pod: {pod_name}"))
+    normal(
+        involved,
+        REASON_SUCCESSFUL_DELETE,
+        format!("Deleted pod: {pod_name}"),
+    )
 }
 
 /// `Error deleting: <api error>`.
 pub fn failed_delete(involved: &ObjectReference, error: &str) -> EventRecord {
-    warning(involved, REASON_FAILED_DELETE, format!("Error deleting: {error}"))
+    warning(
+        involved,
+        REASON_FAILED_DELETE,
+        format!("Error deleting: {error}"),
+    )
 }

@@ -33,14 +33,18 @@ impl JobController {
         };
         let mut enqueue = Vec::new();
         match event.change {
+            // An update for an object the informer never saw is an add (client-go calls
+            // the add handler when the store had no previous state).
             ChangeKind::Added => enqueue.push(Enqueue::now(key)),
+            ChangeKind::Modified if previous.is_none() => enqueue.push(Enqueue::now(key)),
             ChangeKind::Deleted => {
                 enqueue.push(Enqueue::now(key));
                 enqueue.extend(pods_with_finalizer(cache, job));
             }
             ChangeKind::Modified => {
                 let old = previous.and_then(|p| p.as_typed::<Job>());
-                let same_generation = old.is_some_and(|o| o.metadata.generation == job.metadata.generation);
+                let same_generation =
+                    old.is_some_and(|o| o.metadata.generation == job.metadata.generation);
                 enqueue.push(if same_generation {
                     Enqueue::after(key.clone(), self.config.sync_batch_period)
                 } else {
@@ -57,16 +61,22 @@ impl JobController {
         enqueue
     }
 
-    pub(crate) fn handle_pod_event(&mut self, event: &ObjectEvent, previous: Option<&KubeObject>, cache: &ObjectCache) -> Vec<Enqueue> {
+    pub(crate) fn handle_pod_event(
+        &mut self,
+        event: &ObjectEvent,
+        previous: Option<&KubeObject>,
+        cache: &ObjectCache,
+    ) -> Vec<Enqueue> {
         let Some(pod) = event.object.as_typed::<Pod>() else {
             return Vec::new();
         };
         match event.change {
             ChangeKind::Added => self.add_pod(pod, cache),
-            ChangeKind::Modified => {
-                let old = previous.and_then(|p| p.as_typed::<Pod>());
-                self.update_pod(old, pod, cache)
-            }
+            ChangeKind::Modified => match previous.and_then(|p| p.as_typed::<Pod>()) {
+                // Never seen before: client-go would call the add handler.
+                None => self.add_pod(pod, cache),
+                Some(old) => self.update_pod(old, pod, cache),
+            },
             ChangeKind::Deleted => self.delete_pod(pod, cache, true),
         }
     }
@@ -88,8 +98,8 @@ impl JobController {
     }
 
     /// `updatePod`.
-    fn update_pod(&mut self, old: Option<&Pod>, pod: &Pod, cache: &ObjectCache) -> Vec<Enqueue> {
-        if old.is_some_and(|o| o.metadata.resource_version == pod.metadata.resource_version) {
+    fn update_pod(&mut self, old: &Pod, pod: &Pod, cache: &ObjectCache) -> Vec<Enqueue> {
+        if old.metadata.resource_version == pod.metadata.resource_version {
             return Vec::new(); // A resync, not a change.
         }
         if pods::is_being_deleted(pod) {
@@ -98,15 +108,18 @@ impl JobController {
         }
         let finalizer_removed = !pods::has_tracking_finalizer(pod);
         let current_ref = controller_of(pod);
-        let old_ref = old.and_then(controller_of);
+        let old_ref = controller_of(old);
         let mut enqueue = Vec::new();
-        if current_ref != old_ref {
-            if let Some(job_key) = old_ref.and_then(|r| resolve_controller_ref(cache, pod, r)) {
-                if finalizer_removed {
-                    self.finalizer_expectations.observed(&job_key, pods::uid(pod));
-                }
-                enqueue.push(self.batched(job_key));
+        let old_job = old_ref
+            .filter(|_| current_ref != old_ref)
+            .and_then(|r| resolve_controller_ref(cache, pod, r));
+        if let Some(job_key) = old_job {
+            // The controller reference moved: the old Job must recount too.
+            if finalizer_removed {
+                self.finalizer_expectations
+                    .observed(&job_key, pods::uid(pod));
             }
+            enqueue.push(self.batched(job_key));
         }
         let Some(reference) = current_ref else {
             enqueue.extend(orphan(pod));
@@ -114,7 +127,8 @@ impl JobController {
         };
         if let Some(job_key) = resolve_controller_ref(cache, pod, reference) {
             if finalizer_removed {
-                self.finalizer_expectations.observed(&job_key, pods::uid(pod));
+                self.finalizer_expectations
+                    .observed(&job_key, pods::uid(pod));
             }
             enqueue.push(self.batched(job_key));
         }
@@ -128,14 +142,23 @@ impl JobController {
             return orphan(pod);
         };
         let job_key = resolve_controller_ref(cache, pod, reference);
-        let live = job_key.as_ref().and_then(|k| cache.get(k)).and_then(|o| o.as_typed::<Job>()).filter(|j| !status::is_finished(j));
+        let live = job_key
+            .as_ref()
+            .and_then(|k| cache.get(k))
+            .and_then(|o| o.as_typed::<Job>())
+            .filter(|j| !status::is_finished(j));
         let (Some(job_key), Some(_)) = (job_key, live) else {
             // syncJob will not remove this finalizer.
-            return if has_finalizer { vec![Enqueue::now(pod_key(pod))] } else { Vec::new() };
+            return if has_finalizer {
+                vec![Enqueue::now(pod_key(pod))]
+            } else {
+                Vec::new()
+            };
         };
         self.expectations.deletion_observed(&job_key);
         if last || !has_finalizer {
-            self.finalizer_expectations.observed(&job_key, pods::uid(pod));
+            self.finalizer_expectations
+                .observed(&job_key, pods::uid(pod));
         }
         vec![self.batched(job_key)]
     }
@@ -146,16 +169,27 @@ impl JobController {
 }
 
 /// A sync at the new deadline when `activeDeadlineSeconds` changed on a started Job.
-fn deadline_resync(key: ObjectKey, old: Option<&Job>, job: &Job, now: Timestamp) -> Option<Enqueue> {
+fn deadline_resync(
+    key: ObjectKey,
+    old: Option<&Job>,
+    job: &Job,
+    now: Timestamp,
+) -> Option<Enqueue> {
     let start = job.status.as_ref()?.start_time.as_ref()?.0;
     let deadline = job.spec.as_ref()?.active_deadline_seconds?;
-    let old_deadline = old.and_then(|o| o.spec.as_ref()).and_then(|s| s.active_deadline_seconds);
+    let old_deadline = old
+        .and_then(|o| o.spec.as_ref())
+        .and_then(|s| s.active_deadline_seconds);
     if old_deadline == Some(deadline) {
         return None;
     }
     let total = Duration::from_secs(deadline.max(0).unsigned_abs());
     let remaining = total.saturating_sub(clock::since(now, start));
-    Some(if remaining.is_zero() { Enqueue::now(key) } else { Enqueue::after(key, remaining) })
+    Some(if remaining.is_zero() {
+        Enqueue::now(key)
+    } else {
+        Enqueue::after(key, remaining)
+    })
 }
 
 /// `cleanupPodFinalizers`: the Job's pods that still hold the tracking finalizer.
@@ -166,7 +200,9 @@ fn pods_with_finalizer(cache: &ObjectCache, job: &Job) -> Vec<Enqueue> {
     cache
         .dependents_of(&Uid(uid.to_string()))
         .filter_map(|o| o.as_typed::<Pod>())
-        .filter(|p| controller_of(p).is_some_and(|r| r.uid == uid) && pods::has_tracking_finalizer(p))
+        .filter(|p| {
+            controller_of(p).is_some_and(|r| r.uid == uid) && pods::has_tracking_finalizer(p)
+        })
         .map(|p| Enqueue::now(pod_key(p)))
         .collect()
 }
@@ -182,12 +218,20 @@ fn orphan(pod: &Pod) -> Vec<Enqueue> {
 }
 
 pub(crate) fn controller_of(pod: &Pod) -> Option<&OwnerReference> {
-    pod.metadata.owner_references.as_ref()?.iter().find(|r| r.controller == Some(true))
+    pod.metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
 }
 
 /// `resolveControllerRef`: the key of the Job the reference names, if that Job is cached
 /// with the same UID.
-pub(crate) fn resolve_controller_ref(cache: &ObjectCache, pod: &Pod, reference: &OwnerReference) -> Option<ObjectKey> {
+pub(crate) fn resolve_controller_ref(
+    cache: &ObjectCache,
+    pod: &Pod,
+    reference: &OwnerReference,
+) -> Option<ObjectKey> {
     if reference.kind != "Job" {
         return None;
     }
@@ -198,5 +242,9 @@ pub(crate) fn resolve_controller_ref(cache: &ObjectCache, pod: &Pod, reference: 
 }
 
 pub(crate) fn pod_key(pod: &Pod) -> ObjectKey {
-    ObjectKey::new(ResourceKind::Pod, pod.metadata.namespace.as_deref().unwrap_or(""), pods::name(pod))
+    ObjectKey::new(
+        ResourceKind::Pod,
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pods::name(pod),
+    )
 }

@@ -16,7 +16,8 @@ pub const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completio
 /// Failures of the index so far, carried from a failed pod to its replacement.
 pub const INDEX_FAILURE_COUNT_ANNOTATION: &str = "batch.kubernetes.io/job-index-failure-count";
 /// Failures of the index that the pod failure policy ignored.
-pub const INDEX_IGNORED_FAILURE_COUNT_ANNOTATION: &str = "batch.kubernetes.io/job-index-ignored-failure-count";
+pub const INDEX_IGNORED_FAILURE_COUNT_ANNOTATION: &str =
+    "batch.kubernetes.io/job-index-ignored-failure-count";
 /// The environment variable every container of an Indexed pod gets.
 pub const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 /// `names.MaxGeneratedNameLength`: 63 minus the 5 random characters.
@@ -24,7 +25,11 @@ const MAX_GENERATED_NAME_LENGTH: usize = 58;
 
 /// `getCompletionIndex`: the pod's index, or `None` when missing, malformed or negative.
 pub fn completion_index(pod: &Pod) -> Option<i64> {
-    let value = pod.metadata.annotations.as_ref()?.get(COMPLETION_INDEX_ANNOTATION)?;
+    let value = pod
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(COMPLETION_INDEX_ANNOTATION)?;
     value.parse::<i64>().ok().filter(|i| *i >= 0)
 }
 
@@ -77,7 +82,10 @@ impl OrderedIntervals {
 
     /// `withOrderedIndexes`: adds indexes given in increasing order.
     pub fn with_ordered_indexes(&self, indexes: impl IntoIterator<Item = i64>) -> OrderedIntervals {
-        let added = indexes.into_iter().map(|i| Interval { first: i, last: i }).collect();
+        let added = indexes
+            .into_iter()
+            .map(|i| Interval { first: i, last: i })
+            .collect();
         self.merge(&OrderedIntervals(added))
     }
 
@@ -133,9 +141,15 @@ impl fmt::Display for OrderedIntervals {
 
 /// `calculateSucceededIndexes`: the indexes in the status, and those plus the indexes of
 /// succeeded pods still holding the tracking finalizer (not counted yet).
-pub fn calculate_succeeded_indexes(view: &JobView, pods: &[&Pod]) -> (OrderedIntervals, OrderedIntervals) {
+pub fn calculate_succeeded_indexes(
+    view: &JobView,
+    pods: &[&Pod],
+) -> (OrderedIntervals, OrderedIntervals) {
     let completions = view.completions_or_zero();
-    let stored = view.status().and_then(|s| s.completed_indexes.as_deref()).unwrap_or("");
+    let stored = view
+        .status()
+        .and_then(|s| s.completed_indexes.as_deref())
+        .unwrap_or("");
     let previous = OrderedIntervals::parse(stored, completions);
     let new: BTreeSet<i64> = pods
         .iter()
@@ -150,7 +164,10 @@ pub fn calculate_succeeded_indexes(view: &JobView, pods: &[&Pod]) -> (OrderedInt
 /// good (per-index limit reached, or a `FailIndex` rule).
 pub fn calculate_failed_indexes(view: &JobView, pods: &[&Pod]) -> OrderedIntervals {
     let completions = view.completions_or_zero();
-    let stored = view.status().and_then(|s| s.failed_indexes.as_deref()).unwrap_or("");
+    let stored = view
+        .status()
+        .and_then(|s| s.failed_indexes.as_deref())
+        .unwrap_or("");
     let previous = OrderedIntervals::parse(stored, completions);
     let new: BTreeSet<i64> = pods
         .iter()
@@ -189,7 +206,11 @@ pub fn first_pending_indexes(
     count: usize,
     completions: i64,
 ) -> Vec<i64> {
-    let taken: BTreeSet<i64> = active.iter().chain(terminating).filter_map(|p| completion_index(p)).collect();
+    let taken: BTreeSet<i64> = active
+        .iter()
+        .chain(terminating)
+        .filter_map(|p| completion_index(p))
+        .collect();
     let mut non_pending = succeeded.with_ordered_indexes(taken);
     if let Some(failed) = failed {
         non_pending = non_pending.merge(failed);
@@ -213,7 +234,10 @@ pub fn first_pending_indexes(
 /// `appendDuplicatedIndexPodsForRemoval`: pods without an index or beyond `completions`,
 /// and all but the last-to-delete (in `ActivePods` order) of each repeated index, go to
 /// the removal list; the rest stay.
-pub fn duplicated_index_pods_for_removal<'a>(pods: &[&'a Pod], completions: i64) -> (Vec<&'a Pod>, Vec<&'a Pod>) {
+pub fn duplicated_index_pods_for_removal<'a>(
+    pods: &[&'a Pod],
+    completions: i64,
+) -> (Vec<&'a Pod>, Vec<&'a Pod>) {
     let mut by_index: BTreeMap<i64, Vec<&'a Pod>> = BTreeMap::new();
     let mut remove: Vec<&'a Pod> = Vec::new();
     for pod in pods {
@@ -279,7 +303,9 @@ pub fn new_index_failure_counts(view: &JobView, replaced: Option<&Pod>) -> (i32,
     };
     let mut failures = failure_count(pod);
     let mut ignored = ignored_failure_count(pod);
-    let counted = view.pod_failure_policy.is_none_or(|p| match_pod_failure_policy(Some(p), pod).count_failed);
+    let counted = view
+        .pod_failure_policy
+        .is_none_or(|p| match_pod_failure_policy(Some(p), pod).count_failed);
     if counted {
         failures = failures.saturating_add(1);
     } else {
@@ -323,7 +349,10 @@ pub fn generate_name_with_index(job_name: &str, index: i64) -> String {
         return prefix;
     }
     let keep = MAX_GENERATED_NAME_LENGTH.saturating_sub(suffix.len());
-    let cut = (0..=keep.min(job_name.len())).rev().find(|i| job_name.is_char_boundary(*i)).unwrap_or(0);
+    let cut = (0..=keep.min(job_name.len()))
+        .rev()
+        .find(|i| job_name.is_char_boundary(*i))
+        .unwrap_or(0);
     format!("{}{suffix}", &job_name[..cut])
 }
 
@@ -363,7 +392,14 @@ mod tests {
         let merged = base.with_ordered_indexes([0, 2, 4, 8, 20]);
         assert_eq!(merged.to_string(), "0-2,4-8,20");
         assert_eq!(merged.merge(&intervals("3,9-19", 100)).to_string(), "0-20");
-        for (index, present) in [(0, true), (3, false), (8, true), (9, false), (20, true), (21, false)] {
+        for (index, present) in [
+            (0, true),
+            (3, false),
+            (8, true),
+            (9, false),
+            (20, true),
+            (21, false),
+        ] {
             assert_eq!(merged.has(index), present, "index {index}");
         }
     }
@@ -372,8 +408,14 @@ mod tests {
     fn first_pending_indexes_skip_taken_runs_and_stop_at_count_or_completions() {
         let succeeded = intervals("0,2-3", 10);
         let failed = intervals("5", 10);
-        assert_eq!(first_pending_indexes(&[], &[], &succeeded, Some(&failed), 3, 10), vec![1, 4, 6]);
-        assert_eq!(first_pending_indexes(&[], &[], &succeeded, None, 10, 6), vec![1, 4, 5]);
+        assert_eq!(
+            first_pending_indexes(&[], &[], &succeeded, Some(&failed), 3, 10),
+            vec![1, 4, 6]
+        );
+        assert_eq!(
+            first_pending_indexes(&[], &[], &succeeded, None, 10, 6),
+            vec![1, 4, 5]
+        );
         assert!(first_pending_indexes(&[], &[], &succeeded, None, 0, 6).is_empty());
     }
 

@@ -30,7 +30,10 @@ pub(crate) struct ManageDecision<'a> {
     pub requeue_after: Option<Duration>,
 }
 
-pub(crate) fn manage_job<'a>(config: &JobControllerConfig, ctx: &SyncContext<'a>) -> ManageDecision<'a> {
+pub(crate) fn manage_job<'a>(
+    config: &JobControllerConfig,
+    ctx: &SyncContext<'a>,
+) -> ManageDecision<'a> {
     let view = &ctx.view;
     let active = ctx.active_pods.len() as i64;
     let max_per_sync = config.max_pod_create_delete_per_sync;
@@ -52,13 +55,21 @@ pub(crate) fn manage_job<'a>(config: &JobControllerConfig, ctx: &SyncContext<'a>
             ..ManageDecision::default()
         };
     }
-    let terminating = if view.only_replace_failed { i64::from(ctx.terminating) } else { 0 };
+    let terminating = if view.only_replace_failed {
+        i64::from(ctx.terminating)
+    } else {
+        0
+    };
     let diff = want_active - terminating - active;
     if diff <= 0 {
         return ManageDecision::default();
     }
     if view.backoff_limit_per_index.is_none() {
-        let remaining = ctx.new_backoff.remaining_time(ctx.now, config.pod_failure_backoff_base, config.pod_failure_backoff_max);
+        let remaining = ctx.new_backoff.remaining_time(
+            ctx.now,
+            config.pod_failure_backoff_base,
+            config.pod_failure_backoff_max,
+        );
         if !remaining.is_zero() {
             return wait(config, remaining);
         }
@@ -79,14 +90,24 @@ fn want_active(ctx: &SyncContext, active: i64) -> i64 {
     match ctx.view.completions {
         None if ctx.succeeded > 0 => active,
         None => parallelism,
-        Some(completions) => (i64::from(completions) - i64::from(ctx.succeeded)).min(parallelism).max(0),
+        Some(completions) => (i64::from(completions) - i64::from(ctx.succeeded))
+            .min(parallelism)
+            .max(0),
     }
 }
 
 /// The Indexed branch of the creation: which indexes, after the per-index backoff.
-fn create_indexes<'a>(config: &JobControllerConfig, ctx: &SyncContext<'a>, diff: usize) -> ManageDecision<'a> {
+fn create_indexes<'a>(
+    config: &JobControllerConfig,
+    ctx: &SyncContext<'a>,
+    diff: usize,
+) -> ManageDecision<'a> {
     let terminating: Vec<&Pod> = if ctx.view.only_replace_failed {
-        ctx.pods.iter().copied().filter(|p| pods::is_terminating(p)).collect()
+        ctx.pods
+            .iter()
+            .copied()
+            .filter(|p| pods::is_terminating(p))
+            .collect()
     } else {
         Vec::new()
     };

@@ -51,8 +51,26 @@
 //! - **Invalid Jobs.** A Job without spec or template, with a selector that does not parse
 //!   or does not match its template, or Indexed without completions gets a Warning
 //!   `InvalidJobSpec` event and is left alone (upstream would dereference nil or retry).
+//! - **The Job cache must have our own last status write.** A sync that finds the cached
+//!   Job older than the revision its last status PUT produced does nothing and waits for
+//!   the Job's update event. Syncing from the old status would miss pods that status had
+//!   just counted (their finalizers already gone) and replace them: upstream can
+//!   double-create that way when its Job informer lags its pod informer.
+//! - **Expectations expire on a timer.** A sync that finds a Job's expectations
+//!   unfulfilled asks to run again when they expire (5 min), so a lost watch event
+//!   cannot stall the Job until some unrelated event (upstream waits for one).
 //! - **Suspend deletes are capped** at `max_pod_create_delete_per_sync` per reconcile,
 //!   like surplus deletes.
+//!
+//! # Upstream behaviours kept on purpose
+//!
+//! - `Complete`/`SuccessCriteriaMet` carry reason `CompletionsReached` and upstream's
+//!   message `Reached expected number of succeeded pods` (the spec quotes another text).
+//! - A Job resumed after a suspension longer than `activeDeadlineSeconds` fails with
+//!   `DeadlineExceeded` at once: 1.31–1.34 check the deadline against the old
+//!   `startTime` before the resume resets it (later releases clear it on suspend).
+//! - Failures ignored by the pod failure policy are not counted but still feed the
+//!   pod-failure backoff, so the replacement waits 10 s.
 
 mod assemble;
 pub mod backoff;
@@ -77,10 +95,10 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use corral_api::{KubeObject, ObjectKey, ResourceKind};
+use corral_api::{KubeObject, ObjectKey, ResourceKind, Revision};
 use corral_core::{
-    EventRecord, Enqueue, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig, RateLimiter, Reconciler,
-    SyncResult, Timestamp,
+    Enqueue, EventRecord, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig, RateLimiter,
+    Reconciler, SyncResult, Timestamp,
 };
 
 use crate::expectations::{Expectations, UidExpectations};
@@ -140,7 +158,11 @@ impl JobControllerConfig {
     /// period and the expectations timeout are left alone (set them directly if needed).
     /// Cores are tested at the real values (`factor` 1).
     pub fn with_time_scale(mut self, factor: f64) -> Self {
-        let factor = if factor.is_finite() && factor > 0.0 { factor } else { 1.0 };
+        let factor = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            1.0
+        };
         for d in [
             &mut self.api_backoff_base,
             &mut self.api_backoff_max,
@@ -170,6 +192,8 @@ pub struct JobController {
     in_flight: BTreeMap<ObjectKey, InFlight>,
     /// Jobs whose last creates failed: their next status write goes before the creates.
     status_first: BTreeSet<ObjectKey>,
+    /// The revision of each Job after our last status write, until the cache has it.
+    written: BTreeMap<ObjectKey, Revision>,
 }
 
 impl Default for JobController {
@@ -188,6 +212,7 @@ impl JobController {
             pending_events: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             status_first: BTreeSet::new(),
+            written: BTreeMap::new(),
         }
     }
 
@@ -219,6 +244,22 @@ impl JobController {
         self.finalizer_expectations.delete(key);
         self.backoff.remove(key);
         self.status_first.remove(key);
+        self.written.remove(key);
+    }
+
+    /// Whether the cached Job predates our own last status write. Syncing from it would
+    /// count from an old status: pods already counted (their finalizers gone) would be
+    /// missed and replaced. The Job's update event ends the wait; upstream has no such
+    /// guard and can double-create when its Job informer lags its pod informer.
+    fn cache_predates_own_write(&mut self, key: &ObjectKey, cached: Option<Revision>) -> bool {
+        let Some(&written) = self.written.get(key) else {
+            return false;
+        };
+        if cached.is_some_and(|c| c >= written) {
+            self.written.remove(key);
+            return false;
+        }
+        true
     }
 
     fn queue_pending_event(&mut self, key: &ObjectKey, event: EventRecord) {
@@ -235,7 +276,10 @@ impl Reconciler for JobController {
         QueueConfig {
             name: "job",
             workers: self.config.workers,
-            rate_limiter: RateLimiter::item_exponential(self.config.api_backoff_base, self.config.api_backoff_max),
+            rate_limiter: RateLimiter::item_exponential(
+                self.config.api_backoff_base,
+                self.config.api_backoff_max,
+            ),
         }
     }
 
@@ -265,7 +309,13 @@ impl Reconciler for JobController {
         }
     }
 
-    fn handle_outcomes(&mut self, key: &ObjectKey, plan: &Plan, outcomes: &[Outcome], now: Timestamp) -> SyncResult {
+    fn handle_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        now: Timestamp,
+    ) -> SyncResult {
         self.record_outcomes(key, plan, outcomes, now)
     }
 }

@@ -21,7 +21,10 @@ impl JobController {
         let mut builder = PlanBuilder::default();
         let pod = cache.get(key).and_then(|o| o.as_typed::<Pod>());
         if let Some(pod) = pod.filter(|p| needs_finalizer_removal(cache, p)) {
-            builder.stage(vec![(remove_finalizer_action(pod), Purpose::OrphanFinalizer)], false);
+            builder.stage(
+                vec![(remove_finalizer_action(pod), Purpose::OrphanFinalizer)],
+                false,
+            );
         }
         self.seal(key, builder, None, None)
     }

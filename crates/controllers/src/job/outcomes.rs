@@ -28,10 +28,15 @@ pub(crate) enum Purpose {
     /// The finalizer PATCH `deleteJobPods` sends before deleting a pod (suspend, surplus).
     PrepareDelete,
     /// A pod DELETE; `expected` when counted in the deletion expectations.
-    DeletePod { name: String, expected: bool },
+    DeletePod {
+        name: String,
+        expected: bool,
+    },
     StatusWrite,
     /// A tracking-finalizer PATCH recorded in the finalizer expectations.
-    RemoveTrackingFinalizer { uid: String },
+    RemoveTrackingFinalizer {
+        uid: String,
+    },
     /// `syncOrphanPod`'s finalizer PATCH.
     OrphanFinalizer,
 }
@@ -81,7 +86,13 @@ pub(crate) struct InFlight {
 
 impl JobController {
     /// Turns a builder into the plan, keeping its ledger until the outcomes arrive.
-    pub(crate) fn seal(&mut self, key: &ObjectKey, builder: PlanBuilder, involved: Option<ObjectReference>, backoff: Option<BackoffRecord>) -> Plan {
+    pub(crate) fn seal(
+        &mut self,
+        key: &ObjectKey,
+        builder: PlanBuilder,
+        involved: Option<ObjectReference>,
+        backoff: Option<BackoffRecord>,
+    ) -> Plan {
         let (plan, purposes) = builder.finish();
         self.in_flight.insert(
             key.clone(),
@@ -94,7 +105,13 @@ impl JobController {
         plan
     }
 
-    pub(crate) fn record_outcomes(&mut self, key: &ObjectKey, plan: &Plan, outcomes: &[Outcome], _now: Timestamp) -> SyncResult {
+    pub(crate) fn record_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        _now: Timestamp,
+    ) -> SyncResult {
         let done = SyncResult::Done {
             requeue_after: plan.requeue_after,
         };
@@ -109,7 +126,8 @@ impl JobController {
         }
         self.note_create_results(key, &flight.purposes, outcomes);
         let mut first_error: Option<String> = None;
-        for ((purpose, action), outcome) in flight.purposes.iter().zip(plan.actions()).zip(outcomes) {
+        for ((purpose, action), outcome) in flight.purposes.iter().zip(plan.actions()).zip(outcomes)
+        {
             let error = self.apply_outcome(key, &flight, purpose, action, outcome);
             if first_error.is_none() {
                 first_error = error;
@@ -146,20 +164,37 @@ impl JobController {
     }
 
     /// Applies one outcome; returns the sync error it amounts to, if any.
-    fn apply_outcome(&mut self, key: &ObjectKey, flight: &InFlight, purpose: &Purpose, action: &Action, outcome: &Outcome) -> Option<String> {
-        debug_assert!(purpose_fits(purpose, action), "ledger out of step: {purpose:?} for {action:?}");
+    fn apply_outcome(
+        &mut self,
+        key: &ObjectKey,
+        flight: &InFlight,
+        purpose: &Purpose,
+        action: &Action,
+        outcome: &Outcome,
+    ) -> Option<String> {
+        debug_assert!(
+            purpose_fits(purpose, action),
+            "ledger out of step: {purpose:?} for {action:?}"
+        );
         match purpose {
             Purpose::Event => None,
             Purpose::CreatePod => self.create_outcome(key, flight, outcome),
             Purpose::PrepareDelete => match outcome {
-                Outcome::Failed(e) if !gone(e) => Some(format!("removing completion finalizer: {}", e.message)),
+                Outcome::Failed(e) if !gone(e) => {
+                    Some(format!("removing completion finalizer: {}", e.message))
+                }
                 _ => None,
             },
-            Purpose::DeletePod { name, expected } => self.delete_outcome(key, flight, name, *expected, outcome),
+            Purpose::DeletePod { name, expected } => {
+                self.delete_outcome(key, flight, name, *expected, outcome)
+            }
             Purpose::StatusWrite => match outcome {
-                Outcome::Done(_) => {
+                Outcome::Done(stored) => {
                     if let Some(record) = flight.backoff {
                         self.backoff.update(key.clone(), record);
+                    }
+                    if let Some(revision) = stored.as_ref().and_then(|o| o.revision()) {
+                        self.written.insert(key.clone(), revision);
                     }
                     None
                 }
@@ -186,7 +221,12 @@ impl JobController {
         }
     }
 
-    fn create_outcome(&mut self, key: &ObjectKey, flight: &InFlight, outcome: &Outcome) -> Option<String> {
+    fn create_outcome(
+        &mut self,
+        key: &ObjectKey,
+        flight: &InFlight,
+        outcome: &Outcome,
+    ) -> Option<String> {
         match outcome {
             Outcome::Done(created) => {
                 if let (Some(involved), Some(pod)) = (&flight.involved, created) {
@@ -210,7 +250,14 @@ impl JobController {
         }
     }
 
-    fn delete_outcome(&mut self, key: &ObjectKey, flight: &InFlight, name: &str, expected: bool, outcome: &Outcome) -> Option<String> {
+    fn delete_outcome(
+        &mut self,
+        key: &ObjectKey,
+        flight: &InFlight,
+        name: &str,
+        expected: bool,
+        outcome: &Outcome,
+    ) -> Option<String> {
         let failed = match outcome {
             Outcome::Done(_) => {
                 if let Some(involved) = &flight.involved {
@@ -253,7 +300,9 @@ fn purpose_fits(purpose: &Purpose, action: &Action) -> bool {
         Purpose::CreatePod => matches!(action, Action::Create { .. }),
         Purpose::DeletePod { .. } => matches!(action, Action::Delete { .. }),
         Purpose::StatusWrite => matches!(action, Action::Update { .. }),
-        Purpose::PrepareDelete | Purpose::RemoveTrackingFinalizer { .. } | Purpose::OrphanFinalizer => {
+        Purpose::PrepareDelete
+        | Purpose::RemoveTrackingFinalizer { .. }
+        | Purpose::OrphanFinalizer => {
             matches!(action, Action::Patch { .. })
         }
     }

@@ -9,7 +9,8 @@
 //! limit).
 
 use k8s_openapi::api::batch::v1::{
-    PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyOnPodConditionsPattern,
+    PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyOnPodConditionsPattern,
 };
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition};
 
@@ -134,7 +135,10 @@ fn terminated_exit_code(status: &ContainerStatus) -> i32 {
 }
 
 /// `matchOnExitCodes`: regular containers first, then init containers.
-fn match_on_exit_codes<'a>(pod: &'a Pod, requirement: &PodFailurePolicyOnExitCodesRequirement) -> Option<&'a ContainerStatus> {
+fn match_on_exit_codes<'a>(
+    pod: &'a Pod,
+    requirement: &PodFailurePolicyOnExitCodesRequirement,
+) -> Option<&'a ContainerStatus> {
     let status = pod.status.as_ref()?;
     let regular = status.container_statuses.as_deref().unwrap_or(&[]);
     let init = status.init_container_statuses.as_deref().unwrap_or(&[]);
@@ -150,8 +154,13 @@ fn matching_container<'a>(
         let Some(terminated) = status.state.as_ref().and_then(|s| s.terminated.as_ref()) else {
             return false;
         };
-        let name_matches = requirement.container_name.as_ref().is_none_or(|n| *n == status.name);
-        name_matches && terminated.exit_code != 0 && exit_code_matches(terminated.exit_code, requirement)
+        let name_matches = requirement
+            .container_name
+            .as_ref()
+            .is_none_or(|n| *n == status.name);
+        name_matches
+            && terminated.exit_code != 0
+            && exit_code_matches(terminated.exit_code, requirement)
     })
 }
 
@@ -185,7 +194,12 @@ mod tests {
     use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, PodStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-    fn exit_rule(action: &str, operator: &str, values: &[i32], container: Option<&str>) -> PodFailurePolicyRule {
+    fn exit_rule(
+        action: &str,
+        operator: &str,
+        values: &[i32],
+        container: Option<&str>,
+    ) -> PodFailurePolicyRule {
         PodFailurePolicyRule {
             action: action.into(),
             on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
@@ -263,9 +277,14 @@ mod tests {
         let rows = vec![
             Row {
                 why: "FailJob on an exit code names container, code and rule index",
-                rules: vec![exit_rule("Count", "In", &[1], None), exit_rule("FailJob", "In", &[42], None)],
+                rules: vec![
+                    exit_rule("Count", "In", &[1], None),
+                    exit_rule("FailJob", "In", &[42], None),
+                ],
                 pod: failed_pod(&[("main", 42)], &[], &[]),
-                message: Some("Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 1"),
+                message: Some(
+                    "Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 1",
+                ),
                 count: true,
                 action: Some(PolicyAction::FailJob),
             },
@@ -281,7 +300,9 @@ mod tests {
                 why: "FailJob on a pod condition",
                 rules: vec![condition_rule("FailJob", "ConfigIssue")],
                 pod: failed_pod(&[("main", 1)], &[], &["ConfigIssue"]),
-                message: Some("Pod ns/p has condition ConfigIssue matching FailJob rule at index 0"),
+                message: Some(
+                    "Pod ns/p has condition ConfigIssue matching FailJob rule at index 0",
+                ),
                 count: true,
                 action: Some(PolicyAction::FailJob),
             },
@@ -305,13 +326,18 @@ mod tests {
                 why: "the container name restricts the match; init containers are checked too",
                 rules: vec![exit_rule("FailJob", "In", &[5], Some("setup"))],
                 pod: failed_pod(&[("main", 5)], &[("setup", 5)], &[]),
-                message: Some("Container setup for pod ns/p failed with exit code 5 matching FailJob rule at index 0"),
+                message: Some(
+                    "Container setup for pod ns/p failed with exit code 5 matching FailJob rule at index 0",
+                ),
                 count: true,
                 action: Some(PolicyAction::FailJob),
             },
             Row {
                 why: "an unknown action is skipped",
-                rules: vec![exit_rule("Explode", "In", &[1], None), exit_rule("Count", "In", &[1], None)],
+                rules: vec![
+                    exit_rule("Explode", "In", &[1], None),
+                    exit_rule("Count", "In", &[1], None),
+                ],
                 pod: failed_pod(&[("main", 1)], &[], &[]),
                 message: None,
                 count: true,

@@ -144,8 +144,15 @@ pub fn finished_time(pod: &Pod) -> Timestamp {
         return t.0;
     }
     if let Some(deleted) = &pod.metadata.deletion_timestamp {
-        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0);
-        return clock::sub(deleted.0, std::time::Duration::from_secs(grace.unsigned_abs()));
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or(0)
+            .max(0);
+        return clock::sub(
+            deleted.0,
+            std::time::Duration::from_secs(grace.unsigned_abs()),
+        );
     }
     pod.metadata
         .creation_timestamp
@@ -171,7 +178,11 @@ pub fn active_pods_order(a: &Pod, b: &Pod) -> Ordering {
     let node_a = node_name(a);
     let node_b = node_name(b);
     if node_a != node_b && (node_a.is_empty() || node_b.is_empty()) {
-        return if node_a.is_empty() { Ordering::Less } else { Ordering::Greater };
+        return if node_a.is_empty() {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
     }
     let by_phase = phase_ordinal(a).cmp(&phase_ordinal(b));
     if by_phase != Ordering::Equal {
@@ -179,7 +190,11 @@ pub fn active_pods_order(a: &Pod, b: &Pod) -> Ordering {
     }
     let (ready_a, ready_b) = (is_ready(a), is_ready(b));
     if ready_a != ready_b {
-        return if ready_a { Ordering::Greater } else { Ordering::Less };
+        return if ready_a {
+            Ordering::Greater
+        } else {
+            Ordering::Less
+        };
     }
     if ready_a {
         let by_ready_time = newer_or_unknown_first(ready_time(a), ready_time(b));
@@ -236,7 +251,14 @@ mod tests {
         add(epoch(), Duration::from_secs(secs))
     }
 
-    fn pod(name: &str, node: &str, phase: &str, ready: Option<u64>, restarts: i32, created: u64) -> Pod {
+    fn pod(
+        name: &str,
+        node: &str,
+        phase: &str,
+        ready: Option<u64>,
+        restarts: i32,
+        created: u64,
+    ) -> Pod {
         let mut conditions = Vec::new();
         if let Some(t) = ready {
             conditions.push(PodCondition {
@@ -273,18 +295,54 @@ mod tests {
     fn active_pods_order_prefers_deleting_the_least_progressed_pods() {
         // Each row: (earlier-to-delete, later-to-delete, why).
         let rows = [
-            (pod("a", "", "Pending", None, 0, 0), pod("b", "n", "Pending", None, 0, 0), "unscheduled first"),
-            (pod("a", "n", "Pending", None, 0, 0), pod("b", "n", "Running", None, 0, 0), "pending before running"),
-            (pod("a", "n", "Unknown", None, 0, 0), pod("b", "n", "Running", None, 0, 0), "unknown before running"),
-            (pod("a", "n", "Running", None, 0, 0), pod("b", "n", "Running", Some(1), 0, 0), "not ready first"),
-            (pod("a", "n", "Running", Some(9), 0, 0), pod("b", "n", "Running", Some(1), 0, 0), "ready more recently first"),
-            (pod("a", "n", "Running", None, 5, 0), pod("b", "n", "Running", None, 1, 0), "more restarts first"),
-            (pod("a", "n", "Running", None, 0, 9), pod("b", "n", "Running", None, 0, 1), "younger first"),
-            (pod("a", "n", "Running", None, 0, 1), pod("b", "n", "Running", None, 0, 1), "name breaks ties"),
+            (
+                pod("a", "", "Pending", None, 0, 0),
+                pod("b", "n", "Pending", None, 0, 0),
+                "unscheduled first",
+            ),
+            (
+                pod("a", "n", "Pending", None, 0, 0),
+                pod("b", "n", "Running", None, 0, 0),
+                "pending before running",
+            ),
+            (
+                pod("a", "n", "Unknown", None, 0, 0),
+                pod("b", "n", "Running", None, 0, 0),
+                "unknown before running",
+            ),
+            (
+                pod("a", "n", "Running", None, 0, 0),
+                pod("b", "n", "Running", Some(1), 0, 0),
+                "not ready first",
+            ),
+            (
+                pod("a", "n", "Running", Some(9), 0, 0),
+                pod("b", "n", "Running", Some(1), 0, 0),
+                "ready more recently first",
+            ),
+            (
+                pod("a", "n", "Running", None, 5, 0),
+                pod("b", "n", "Running", None, 1, 0),
+                "more restarts first",
+            ),
+            (
+                pod("a", "n", "Running", None, 0, 9),
+                pod("b", "n", "Running", None, 0, 1),
+                "younger first",
+            ),
+            (
+                pod("a", "n", "Running", None, 0, 1),
+                pod("b", "n", "Running", None, 0, 1),
+                "name breaks ties",
+            ),
         ];
         for (first, second, why) in rows {
             assert_eq!(active_pods_order(&first, &second), Ordering::Less, "{why}");
-            assert_eq!(active_pods_order(&second, &first), Ordering::Greater, "{why} (reversed)");
+            assert_eq!(
+                active_pods_order(&second, &first),
+                Ordering::Greater,
+                "{why} (reversed)"
+            );
         }
     }
 
@@ -325,7 +383,11 @@ mod tests {
             ..Default::default()
         };
         p.status.as_mut().unwrap().container_statuses = Some(vec![terminated(12), running]);
-        assert_eq!(finished_time(&p), at(15), "one container still running: not from containers");
+        assert_eq!(
+            finished_time(&p),
+            at(15),
+            "one container still running: not from containers"
+        );
     }
 
     #[test]
@@ -337,7 +399,10 @@ mod tests {
         p.status.as_mut().unwrap().phase = Some("Failed".into());
         assert!(!is_active(&p) && !is_terminating(&p) && is_terminal(&p));
         let bare = Pod::default();
-        assert!(is_active(&bare), "a pod without status is pending, hence active");
+        assert!(
+            is_active(&bare),
+            "a pod without status is pending, hence active"
+        );
         assert_eq!(restart_count_sum(&bare), 0);
     }
 }

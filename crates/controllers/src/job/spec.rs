@@ -57,7 +57,10 @@ impl<'a> JobView<'a> {
         let job: &Job = object
             .as_typed()
             .ok_or_else(|| ViewError::Invalid("the object is not a Job".into()))?;
-        let spec = job.spec.as_ref().ok_or_else(|| ViewError::Invalid("spec is missing".into()))?;
+        let spec = job
+            .spec
+            .as_ref()
+            .ok_or_else(|| ViewError::Invalid("spec is missing".into()))?;
         let indexed = match spec.completion_mode.as_deref() {
             None | Some(COMPLETION_MODE_NON_INDEXED) => false,
             Some(COMPLETION_MODE_INDEXED) => true,
@@ -71,13 +74,25 @@ impl<'a> JobView<'a> {
         let selector = checked_selector(spec)?;
         let (parallelism, completions) = match (spec.parallelism, spec.completions) {
             (None, None) => (1, Some(1)),
-            (parallelism, completions) => (parallelism.unwrap_or(1).max(0), completions.map(|c| c.max(0))),
+            (parallelism, completions) => (
+                parallelism.unwrap_or(1).max(0),
+                completions.map(|c| c.max(0)),
+            ),
         };
         if indexed && completions.is_none() {
-            return Err(ViewError::Invalid("spec.completions is required for Indexed Jobs".into()));
+            return Err(ViewError::Invalid(
+                "spec.completions is required for Indexed Jobs".into(),
+            ));
         }
-        let backoff_limit_per_index = spec.backoff_limit_per_index.filter(|_| indexed).map(|b| b.max(0));
-        let default_backoff_limit = if backoff_limit_per_index.is_some() { i32::MAX } else { DEFAULT_BACKOFF_LIMIT };
+        let backoff_limit_per_index = spec
+            .backoff_limit_per_index
+            .filter(|_| indexed)
+            .map(|b| b.max(0));
+        let default_backoff_limit = if backoff_limit_per_index.is_some() {
+            i32::MAX
+        } else {
+            DEFAULT_BACKOFF_LIMIT
+        };
         Ok(JobView {
             object,
             job,
@@ -134,9 +149,15 @@ fn checked_selector(spec: &JobSpec) -> Result<LabelSelector, ViewError> {
     }
     let selector = LabelSelector::from_k8s(spec.selector.as_ref())
         .map_err(|e| ViewError::Invalid(format!("couldn't convert Job selector: {e}")))?;
-    let labels = spec.template.metadata.as_ref().and_then(|m| m.labels.as_ref());
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref());
     if !selector.matches_opt(labels) {
-        return Err(ViewError::Invalid("`selector` does not match template `labels`".into()));
+        return Err(ViewError::Invalid(
+            "`selector` does not match template `labels`".into(),
+        ));
     }
     Ok(selector)
 }

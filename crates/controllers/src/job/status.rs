@@ -48,7 +48,13 @@ pub fn status_time(now: Timestamp) -> Time {
 }
 
 /// `newCondition`.
-pub fn new_condition(type_: &str, status: &str, reason: &str, message: &str, now: Timestamp) -> JobCondition {
+pub fn new_condition(
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> JobCondition {
     JobCondition {
         type_: type_.to_string(),
         status: status.to_string(),
@@ -75,7 +81,8 @@ pub fn true_condition<'a>(job: &'a Job, type_: &str) -> Option<&'a JobCondition>
 
 /// `util.IsJobFinished`: `Complete=True` or `Failed=True`.
 pub fn is_finished(job: &Job) -> bool {
-    true_condition(job, CONDITION_COMPLETE).is_some() || true_condition(job, CONDITION_FAILED).is_some()
+    true_condition(job, CONDITION_COMPLETE).is_some()
+        || true_condition(job, CONDITION_FAILED).is_some()
 }
 
 /// `ensureJobConditionStatus`: updates the condition in place if its status, reason or
@@ -111,7 +118,11 @@ pub fn ensure_condition(
 /// Both sides of a comparison go through this, so a store that drops zeros and one that
 /// keeps them look the same.
 pub fn normalize(mut status: JobStatus) -> JobStatus {
-    for counter in [&mut status.active, &mut status.succeeded, &mut status.failed] {
+    for counter in [
+        &mut status.active,
+        &mut status.succeeded,
+        &mut status.failed,
+    ] {
         if *counter == Some(0) {
             *counter = None;
         }
@@ -122,7 +133,9 @@ pub fn normalize(mut status: JobStatus) -> JobStatus {
     if status.conditions.as_ref().is_some_and(|c| c.is_empty()) {
         status.conditions = None;
     }
-    let uncounted = status.uncounted_terminated_pods.get_or_insert_with(UncountedTerminatedPods::default);
+    let uncounted = status
+        .uncounted_terminated_pods
+        .get_or_insert_with(UncountedTerminatedPods::default);
     for list in [&mut uncounted.succeeded, &mut uncounted.failed] {
         if list.as_ref().is_some_and(|l| l.is_empty()) {
             *list = None;
@@ -147,14 +160,49 @@ mod tests {
         let t0 = epoch();
         let t1 = add(t0, Duration::from_secs(5));
         let mut list = Vec::new();
-        assert!(!ensure_condition(&mut list, CONDITION_SUSPENDED, "False", REASON_JOB_RESUMED, "Job resumed", t0));
-        assert!(list.is_empty(), "going from nothing to False is meaningless");
+        assert!(!ensure_condition(
+            &mut list,
+            CONDITION_SUSPENDED,
+            "False",
+            REASON_JOB_RESUMED,
+            "Job resumed",
+            t0
+        ));
+        assert!(
+            list.is_empty(),
+            "going from nothing to False is meaningless"
+        );
 
-        assert!(ensure_condition(&mut list, CONDITION_SUSPENDED, "True", REASON_JOB_SUSPENDED, "Job suspended", t0));
-        assert!(!ensure_condition(&mut list, CONDITION_SUSPENDED, "True", REASON_JOB_SUSPENDED, "Job suspended", t1));
-        assert_eq!(list[0].last_transition_time, Some(status_time(t0)), "an unchanged condition keeps its time");
+        assert!(ensure_condition(
+            &mut list,
+            CONDITION_SUSPENDED,
+            "True",
+            REASON_JOB_SUSPENDED,
+            "Job suspended",
+            t0
+        ));
+        assert!(!ensure_condition(
+            &mut list,
+            CONDITION_SUSPENDED,
+            "True",
+            REASON_JOB_SUSPENDED,
+            "Job suspended",
+            t1
+        ));
+        assert_eq!(
+            list[0].last_transition_time,
+            Some(status_time(t0)),
+            "an unchanged condition keeps its time"
+        );
 
-        assert!(ensure_condition(&mut list, CONDITION_SUSPENDED, "False", REASON_JOB_RESUMED, "Job resumed", t1));
+        assert!(ensure_condition(
+            &mut list,
+            CONDITION_SUSPENDED,
+            "False",
+            REASON_JOB_RESUMED,
+            "Job resumed",
+            t1
+        ));
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, "False");
         assert_eq!(list[0].last_transition_time, Some(status_time(t1)));
@@ -177,6 +225,9 @@ mod tests {
             ready: Some(0),
             ..computed
         };
-        assert!(status_differs(Some(&stored), &with_ready), "ready is a pointer: 0 is a fact");
+        assert!(
+            status_differs(Some(&stored), &with_ready),
+            "ready is a pointer: 0 is a fact"
+        );
     }
 }

@@ -22,7 +22,9 @@ use super::outcomes::{PlanBuilder, Purpose};
 use super::pod_failure_policy::match_pod_failure_policy;
 use super::pods;
 use super::spec::{JobView, ViewError, managed_by_other};
-use super::status::{self, CONDITION_FAILURE_TARGET, CONDITION_SUCCESS_CRITERIA_MET, new_condition};
+use super::status::{
+    self, CONDITION_FAILURE_TARGET, CONDITION_SUCCESS_CRITERIA_MET, new_condition,
+};
 use super::success_policy::match_success_policy;
 
 /// Per-sync facts (`syncJobCtx`).
@@ -55,10 +57,21 @@ pub(crate) struct SyncContext<'a> {
 }
 
 impl JobController {
-    pub(crate) fn sync_job(&mut self, cache: &ObjectCache, key: &ObjectKey, now: Timestamp) -> Plan {
+    pub(crate) fn sync_job(
+        &mut self,
+        cache: &ObjectCache,
+        key: &ObjectKey,
+        now: Timestamp,
+    ) -> Plan {
         let mut builder = PlanBuilder::default();
         let pending = self.pending_events.remove(key).unwrap_or_default();
-        builder.stage(pending.into_iter().map(|e| (Action::Event(e), Purpose::Event)).collect(), false);
+        builder.stage(
+            pending
+                .into_iter()
+                .map(|e| (Action::Event(e), Purpose::Event))
+                .collect(),
+            false,
+        );
         let Some(object) = cache.get(key) else {
             self.forget(key);
             return self.seal(key, builder, None, None);
@@ -74,18 +87,32 @@ impl JobController {
             self.backoff.remove(key);
             return self.seal(key, builder, None, None);
         }
+        if self.cache_predates_own_write(key, object.revision()) {
+            return self.seal(key, builder, None, None);
+        }
         let view = match JobView::new(object) {
             Ok(view) => view,
             Err(error) => {
-                builder.stage(vec![(Action::Event(view_error_event(&involved, error)), Purpose::Event)], false);
+                builder.stage(
+                    vec![(
+                        Action::Event(view_error_event(&involved, error)),
+                        Purpose::Event,
+                    )],
+                    false,
+                );
                 return self.seal(key, builder, None, None);
             }
         };
         // Expectations first: a pod added after this point is simply seen next time.
         let satisfied = self.expectations.satisfied(key, now);
+        if let Some(expiry) = self.expectations.expires_in(key, now) {
+            // A lost watch event must not wedge the Job until some other event.
+            builder.requeue_at_most(expiry);
+        }
         let pods = owned_pods(cache, &view);
         let expected_removed = self.finalizer_expectations.expected(key);
-        let (mut ctx, new_succeeded, new_failed) = SyncContext::new(view, pods, expected_removed, now);
+        let (mut ctx, new_succeeded, new_failed) =
+            SyncContext::new(view, pods, expected_removed, now);
         ctx.new_backoff = self.backoff.new_record(key, &new_succeeded, &new_failed);
         let deadline_requeue = decide_failure(&mut ctx);
         if ctx.view.indexed {
@@ -104,7 +131,13 @@ impl JobController {
     /// Steps 11–12: delete the active pods of a finishing Job, or run `manageJob`, test
     /// completion and reconcile the `Suspended` condition. The counters in `ctx` become
     /// those after the pod calls: the status write runs only if they all succeed.
-    fn decide_pods<'a>(&self, ctx: &mut SyncContext<'a>, satisfied: bool, status_first: bool, involved: &ObjectReference) -> (PodDecision<'a>, Vec<EventRecord>) {
+    fn decide_pods<'a>(
+        &self,
+        ctx: &mut SyncContext<'a>,
+        satisfied: bool,
+        status_first: bool,
+        involved: &ObjectReference,
+    ) -> (PodDecision<'a>, Vec<EventRecord>) {
         let mut decision = PodDecision {
             status_first,
             ..PodDecision::default()
@@ -125,7 +158,9 @@ impl JobController {
             decision.manage = manage_job(&self.config, ctx);
             ctx.count_deletes(&decision.manage.deletes);
             if !status_first {
-                ctx.active = ctx.active.saturating_add(count(decision.manage.creates.iter()));
+                ctx.active = ctx
+                    .active
+                    .saturating_add(count(decision.manage.creates.iter()));
             }
         }
         let complete = match ctx.view.completions {
@@ -159,12 +194,25 @@ pub(crate) struct PodDecision<'a> {
 
 impl<'a> SyncContext<'a> {
     /// Step 6–8: counts, the newly finished pods, and `startTime`.
-    fn new(view: JobView<'a>, pods: Vec<&'a Pod>, expected_removed: BTreeSet<String>, now: Timestamp) -> (SyncContext<'a>, Vec<&'a Pod>, Vec<&'a Pod>) {
+    fn new(
+        view: JobView<'a>,
+        pods: Vec<&'a Pod>,
+        expected_removed: BTreeSet<String>,
+        now: Timestamp,
+    ) -> (SyncContext<'a>, Vec<&'a Pod>, Vec<&'a Pod>) {
         let mut status = view.status().cloned().unwrap_or_default();
-        let uncounted = status.uncounted_terminated_pods.get_or_insert_with(UncountedTerminatedPods::default);
-        let uncounted_succeeded: BTreeSet<String> = uncounted.succeeded.iter().flatten().cloned().collect();
-        let uncounted_failed: BTreeSet<String> = uncounted.failed.iter().flatten().cloned().collect();
-        let active_pods: Vec<&Pod> = pods.iter().copied().filter(|p| pods::is_active(p)).collect();
+        let uncounted = status
+            .uncounted_terminated_pods
+            .get_or_insert_with(UncountedTerminatedPods::default);
+        let uncounted_succeeded: BTreeSet<String> =
+            uncounted.succeeded.iter().flatten().cloned().collect();
+        let uncounted_failed: BTreeSet<String> =
+            uncounted.failed.iter().flatten().cloned().collect();
+        let active_pods: Vec<&Pod> = pods
+            .iter()
+            .copied()
+            .filter(|p| pods::is_active(p))
+            .collect();
         let ready = count(active_pods.iter().filter(|p| pods::is_ready(p)));
         let terminating = count(pods.iter().filter(|p| pods::is_terminating(p)));
         let mut ctx = SyncContext {
@@ -189,9 +237,23 @@ impl<'a> SyncContext<'a> {
             view,
         };
         let (new_succeeded, new_failed) = ctx.new_finished_pods();
-        let non_ignored = count(new_failed.iter().filter(|p| match_pod_failure_policy(ctx.view.pod_failure_policy, p).count_failed));
-        ctx.succeeded = ctx.status.succeeded.unwrap_or(0).saturating_add(count(new_succeeded.iter())).saturating_add(count(ctx.uncounted_succeeded.iter()));
-        ctx.failed = ctx.status.failed.unwrap_or(0).saturating_add(non_ignored).saturating_add(count(ctx.uncounted_failed.iter()));
+        let non_ignored = count(
+            new_failed
+                .iter()
+                .filter(|p| match_pod_failure_policy(ctx.view.pod_failure_policy, p).count_failed),
+        );
+        ctx.succeeded = ctx
+            .status
+            .succeeded
+            .unwrap_or(0)
+            .saturating_add(count(new_succeeded.iter()))
+            .saturating_add(count(ctx.uncounted_succeeded.iter()));
+        ctx.failed = ctx
+            .status
+            .failed
+            .unwrap_or(0)
+            .saturating_add(non_ignored)
+            .saturating_add(count(ctx.uncounted_failed.iter()));
         // Set even if no pod can be created, so activeDeadlineSeconds still applies.
         if ctx.status.start_time.is_none() && !ctx.view.suspended {
             ctx.status.start_time = Some(status::status_time(now));
@@ -202,7 +264,9 @@ impl<'a> SyncContext<'a> {
     /// Counts deletes as done (`active -= deleted; terminating += deleted`).
     fn count_deletes(&mut self, deleted: &[&Pod]) {
         self.active = self.active.saturating_sub(count(deleted.iter()));
-        self.ready = self.ready.saturating_sub(count(deleted.iter().filter(|p| pods::is_ready(p))));
+        self.ready = self
+            .ready
+            .saturating_sub(count(deleted.iter().filter(|p| pods::is_ready(p))));
         self.terminating = self.terminating.saturating_add(count(deleted.iter()));
     }
 
@@ -221,7 +285,9 @@ impl<'a> SyncContext<'a> {
             let uid = pods::uid(pod);
             if pods::is_succeeded(pod) && !self.uncounted_succeeded.contains(uid) {
                 succeeded.push(pod);
-            } else if pods::is_failed(pod, self.view.only_replace_failed) && !self.uncounted_failed.contains(uid) {
+            } else if pods::is_failed(pod, self.view.only_replace_failed)
+                && !self.uncounted_failed.contains(uid)
+            {
                 failed.push(pod);
             }
         }
@@ -238,9 +304,19 @@ fn decide_failure(ctx: &mut SyncContext) -> Option<Duration> {
         if let Some(target) = status::true_condition(job, CONDITION_FAILURE_TARGET) {
             let reason = target.reason.as_deref().unwrap_or("");
             let message = target.message.as_deref().unwrap_or("");
-            ctx.finished_condition = Some(new_condition(status::CONDITION_FAILED, "True", reason, message, ctx.now));
+            ctx.finished_condition = Some(new_condition(
+                status::CONDITION_FAILED,
+                "True",
+                reason,
+                message,
+                ctx.now,
+            ));
         } else if let Some(message) = fail_job_message(ctx) {
-            ctx.finished_condition = Some(failure_target(status::REASON_POD_FAILURE_POLICY, &message, ctx.now));
+            ctx.finished_condition = Some(failure_target(
+                status::REASON_POD_FAILURE_POLICY,
+                &message,
+                ctx.now,
+            ));
         }
     }
     if ctx.finished_condition.is_some() {
@@ -248,7 +324,11 @@ fn decide_failure(ctx: &mut SyncContext) -> Option<Duration> {
     }
     let view = &ctx.view;
     if ctx.failed > view.backoff_limit || past_backoff_limit_on_failure(ctx) {
-        ctx.finished_condition = Some(failure_target(status::REASON_BACKOFF_LIMIT_EXCEEDED, status::MESSAGE_BACKOFF_LIMIT_EXCEEDED, ctx.now));
+        ctx.finished_condition = Some(failure_target(
+            status::REASON_BACKOFF_LIMIT_EXCEEDED,
+            status::MESSAGE_BACKOFF_LIMIT_EXCEEDED,
+            ctx.now,
+        ));
         return None;
     }
     let (Some(deadline), false) = (view.active_deadline_seconds, view.suspended) else {
@@ -258,7 +338,11 @@ fn decide_failure(ctx: &mut SyncContext) -> Option<Duration> {
     let allowed = Duration::from_secs(deadline.max(0).unsigned_abs());
     let elapsed = clock::since(ctx.now, started);
     if elapsed >= allowed {
-        ctx.finished_condition = Some(failure_target(status::REASON_DEADLINE_EXCEEDED, status::MESSAGE_DEADLINE_EXCEEDED, ctx.now));
+        ctx.finished_condition = Some(failure_target(
+            status::REASON_DEADLINE_EXCEEDED,
+            status::MESSAGE_DEADLINE_EXCEEDED,
+            ctx.now,
+        ));
         return None;
     }
     Some(allowed - elapsed)
@@ -275,10 +359,24 @@ fn decide_indexed(ctx: &mut SyncContext) {
         let failed = indexed::calculate_failed_indexes(&ctx.view, &ctx.pods);
         if ctx.finished_condition.is_none() {
             let failed_total = failed.total();
-            if ctx.view.max_failed_indexes.is_some_and(|max| failed_total > i64::from(max)) {
-                ctx.finished_condition = Some(failure_target(status::REASON_MAX_FAILED_INDEXES_EXCEEDED, status::MESSAGE_MAX_FAILED_INDEXES_EXCEEDED, ctx.now));
-            } else if failed_total > 0 && failed_total + ctx.succeeded_indexes.total() >= completions {
-                ctx.finished_condition = Some(failure_target(status::REASON_FAILED_INDEXES, status::MESSAGE_FAILED_INDEXES, ctx.now));
+            if ctx
+                .view
+                .max_failed_indexes
+                .is_some_and(|max| failed_total > i64::from(max))
+            {
+                ctx.finished_condition = Some(failure_target(
+                    status::REASON_MAX_FAILED_INDEXES_EXCEEDED,
+                    status::MESSAGE_MAX_FAILED_INDEXES_EXCEEDED,
+                    ctx.now,
+                ));
+            } else if failed_total > 0
+                && failed_total + ctx.succeeded_indexes.total() >= completions
+            {
+                ctx.finished_condition = Some(failure_target(
+                    status::REASON_FAILED_INDEXES,
+                    status::MESSAGE_FAILED_INDEXES,
+                    ctx.now,
+                ));
             }
         }
         ctx.delayed_deletion = indexed::pods_with_delayed_deletion_per_index(
@@ -291,10 +389,19 @@ fn decide_indexed(ctx: &mut SyncContext) {
         );
         ctx.failed_indexes = Some(failed);
     }
-    if ctx.finished_condition.is_none() {
-        if let Some(message) = match_success_policy(ctx.view.success_policy, completions, &ctx.succeeded_indexes) {
-            ctx.finished_condition = Some(new_condition(CONDITION_SUCCESS_CRITERIA_MET, "True", status::REASON_SUCCESS_POLICY, &message, ctx.now));
-        }
+    if ctx.finished_condition.is_some() {
+        return;
+    }
+    if let Some(message) =
+        match_success_policy(ctx.view.success_policy, completions, &ctx.succeeded_indexes)
+    {
+        ctx.finished_condition = Some(new_condition(
+            CONDITION_SUCCESS_CRITERIA_MET,
+            "True",
+            status::REASON_SUCCESS_POLICY,
+            &message,
+            ctx.now,
+        ));
     }
 }
 
@@ -327,7 +434,11 @@ fn past_backoff_limit_on_failure(ctx: &SyncContext) -> bool {
         .map(|p| pods::restart_count_sum(p))
         .sum();
     let limit = i64::from(ctx.view.backoff_limit);
-    if limit == 0 { restarts > 0 } else { restarts >= limit }
+    if limit == 0 {
+        restarts > 0
+    } else {
+        restarts >= limit
+    }
 }
 
 /// The `Suspended` condition after `manageJob` ran: `JobSuspended`, or `JobResumed` with
@@ -336,15 +447,39 @@ fn reconcile_suspended(ctx: &mut SyncContext, involved: &ObjectReference) -> Opt
     let now = ctx.now;
     let list = ctx.status.conditions.get_or_insert_with(Vec::new);
     if ctx.view.suspended {
-        let changed = status::ensure_condition(list, status::CONDITION_SUSPENDED, "True", status::REASON_JOB_SUSPENDED, status::MESSAGE_JOB_SUSPENDED, now);
-        return changed.then(|| events::normal(involved, events::REASON_SUSPENDED, status::MESSAGE_JOB_SUSPENDED));
+        let changed = status::ensure_condition(
+            list,
+            status::CONDITION_SUSPENDED,
+            "True",
+            status::REASON_JOB_SUSPENDED,
+            status::MESSAGE_JOB_SUSPENDED,
+            now,
+        );
+        return changed.then(|| {
+            events::normal(
+                involved,
+                events::REASON_SUSPENDED,
+                status::MESSAGE_JOB_SUSPENDED,
+            )
+        });
     }
-    let changed = status::ensure_condition(list, status::CONDITION_SUSPENDED, "False", status::REASON_JOB_RESUMED, status::MESSAGE_JOB_RESUMED, now);
+    let changed = status::ensure_condition(
+        list,
+        status::CONDITION_SUSPENDED,
+        "False",
+        status::REASON_JOB_RESUMED,
+        status::MESSAGE_JOB_RESUMED,
+        now,
+    );
     if !changed {
         return None;
     }
     ctx.status.start_time = Some(status::status_time(now));
-    Some(events::normal(involved, events::REASON_RESUMED, status::MESSAGE_JOB_RESUMED))
+    Some(events::normal(
+        involved,
+        events::REASON_RESUMED,
+        status::MESSAGE_JOB_RESUMED,
+    ))
 }
 
 /// The Job's pods: dependents whose controller reference is this Job and that match the
@@ -371,10 +506,14 @@ fn owned_pods<'a>(cache: &'a ObjectCache, view: &JobView) -> Vec<&'a Pod> {
 
 fn view_error_event(involved: &ObjectReference, error: ViewError) -> EventRecord {
     match error {
-        ViewError::UnknownCompletionMode => {
-            events::warning(involved, events::REASON_UNKNOWN_COMPLETION_MODE, events::MESSAGE_UNKNOWN_COMPLETION_MODE)
+        ViewError::UnknownCompletionMode => events::warning(
+            involved,
+            events::REASON_UNKNOWN_COMPLETION_MODE,
+            events::MESSAGE_UNKNOWN_COMPLETION_MODE,
+        ),
+        ViewError::Invalid(message) => {
+            events::warning(involved, events::REASON_INVALID_JOB_SPEC, message)
         }
-        ViewError::Invalid(message) => events::warning(involved, events::REASON_INVALID_JOB_SPEC, message),
     }
 }
 

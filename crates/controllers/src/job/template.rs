@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use corral_api::KubeObject;
-use k8s_openapi::api::core::v1::{Container, EnvVar, EnvVarSource, ObjectFieldSelector, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EnvVar, EnvVarSource, ObjectFieldSelector, Pod, PodSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::indexed::{
@@ -36,7 +38,14 @@ pub fn pod_for(view: &JobView, index: Option<i64>, replaced: Option<&Pod>) -> Ku
     let mut spec = view.pod_spec.clone();
     let generate_name = match index {
         Some(index) => {
-            index_pod(view, &mut spec, &mut labels, &mut annotations, index, replaced);
+            index_pod(
+                view,
+                &mut spec,
+                &mut labels,
+                &mut annotations,
+                index,
+                replaced,
+            );
             generate_name_with_index(view.name(), index)
         }
         None => pods_prefix(view.name()),
@@ -66,7 +75,12 @@ fn index_pod(
     index: i64,
     replaced: Option<&Pod>,
 ) {
-    for container in spec.init_containers.iter_mut().flatten().chain(spec.containers.iter_mut()) {
+    for container in spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut())
+    {
         add_completion_index_env(container);
     }
     annotations.insert(COMPLETION_INDEX_ANNOTATION.to_string(), index.to_string());
@@ -74,9 +88,15 @@ fn index_pod(
     spec.hostname = Some(format!("{}-{}", view.name(), index));
     if view.backoff_limit_per_index.is_some() {
         let (failures, ignored) = new_index_failure_counts(view, replaced);
-        annotations.insert(INDEX_FAILURE_COUNT_ANNOTATION.to_string(), failures.to_string());
+        annotations.insert(
+            INDEX_FAILURE_COUNT_ANNOTATION.to_string(),
+            failures.to_string(),
+        );
         if ignored > 0 {
-            annotations.insert(INDEX_IGNORED_FAILURE_COUNT_ANNOTATION.to_string(), ignored.to_string());
+            annotations.insert(
+                INDEX_IGNORED_FAILURE_COUNT_ANNOTATION.to_string(),
+                ignored.to_string(),
+            );
         }
     }
 }

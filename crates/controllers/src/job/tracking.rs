@@ -87,16 +87,24 @@ fn record_terminated(ctx: &mut SyncContext, pod: &Pod, failed: bool, new_indexes
     if pods::is_succeeded(pod) && !ctx.uncounted_failed.contains(&uid) {
         if ctx.view.indexed {
             // The completion index is enough to avoid recounting; no UID needed.
-            if let Some(index) = valid_index(pod, completions).filter(|i| !ctx.prev_succeeded_indexes.has(*i)) {
+            if let Some(index) =
+                valid_index(pod, completions).filter(|i| !ctx.prev_succeeded_indexes.has(*i))
+            {
                 new_indexes.push(index);
             }
         } else if !ctx.uncounted_succeeded.contains(&uid) {
-            uncounted(ctx).succeeded.get_or_insert_with(Vec::new).push(uid);
+            uncounted(ctx)
+                .succeeded
+                .get_or_insert_with(Vec::new)
+                .push(uid);
         }
         return;
     }
     // When the Job is failing, every pod not terminated yet is counted as failed.
-    let failing = ctx.finished_condition.as_ref().is_some_and(|c| !is_success_criteria_met(c));
+    let failing = ctx
+        .finished_condition
+        .as_ref()
+        .is_some_and(|c| !is_success_criteria_met(c));
     if !(failed || failing) || ctx.uncounted_failed.contains(&uid) {
         return;
     }
@@ -117,24 +125,29 @@ fn can_remove_finalizer(ctx: &SyncContext, pod: &Pod, failed: bool) -> bool {
     if !failed {
         return false;
     }
-    if ctx.view.backoff_limit_per_index.is_some() {
-        if let Some(index) = completion_index(pod) {
-            if ctx.delayed_deletion.get(&index).is_some_and(|p| pods::uid(p) == pods::uid(pod)) {
-                return false;
-            }
-        }
-    }
-    true
+    // With a per-index limit, the index's last failed pod waits for its replacement.
+    let delayed = ctx.view.backoff_limit_per_index.is_some()
+        && completion_index(pod)
+            .and_then(|index| ctx.delayed_deletion.get(&index))
+            .is_some_and(|p| pods::uid(p) == pods::uid(pod));
+    !delayed
 }
 
 /// `cleanUncountedPodsWithoutFinalizers`: UIDs whose finalizer is gone move into the
 /// counters.
 fn clean_uncounted_without_finalizers(ctx: &mut SyncContext, with_finalizer: &BTreeSet<String>) {
     let status = &mut ctx.status;
-    let list = status.uncounted_terminated_pods.get_or_insert_with(UncountedTerminatedPods::default);
+    let list = status
+        .uncounted_terminated_pods
+        .get_or_insert_with(UncountedTerminatedPods::default);
     let moved_succeeded = retain_with_finalizer(&mut list.succeeded, with_finalizer);
     let moved_failed = retain_with_finalizer(&mut list.failed, with_finalizer);
-    status.succeeded = Some(status.succeeded.unwrap_or(0).saturating_add(moved_succeeded));
+    status.succeeded = Some(
+        status
+            .succeeded
+            .unwrap_or(0)
+            .saturating_add(moved_succeeded),
+    );
     status.failed = Some(status.failed.unwrap_or(0).saturating_add(moved_failed));
 }
 
@@ -168,13 +181,26 @@ fn record_interim_condition(ctx: &mut SyncContext) {
     let list = ctx.status.conditions.get_or_insert_with(Vec::new);
     if condition.type_ == CONDITION_FAILURE_TARGET {
         list.push(condition);
-        ctx.finished_condition = Some(new_condition(CONDITION_FAILED, "True", &reason, &message, ctx.now));
+        ctx.finished_condition = Some(new_condition(
+            CONDITION_FAILED,
+            "True",
+            &reason,
+            &message,
+            ctx.now,
+        ));
     } else if is_success_criteria_met(&condition) {
-        let present = find_condition(list, CONDITION_SUCCESS_CRITERIA_MET).is_some_and(|c| c.status == "True");
+        let present = find_condition(list, CONDITION_SUCCESS_CRITERIA_MET)
+            .is_some_and(|c| c.status == "True");
         if !present {
             list.push(condition);
         }
-        ctx.finished_condition = Some(new_condition(CONDITION_COMPLETE, "True", &reason, &message, ctx.now));
+        ctx.finished_condition = Some(new_condition(
+            CONDITION_COMPLETE,
+            "True",
+            &reason,
+            &message,
+            ctx.now,
+        ));
     }
 }
 
@@ -189,7 +215,14 @@ fn enact_job_finished(ctx: &mut SyncContext) -> Option<JobCondition> {
     let reason = condition.reason.as_deref().unwrap_or("");
     let message = condition.message.as_deref().unwrap_or("");
     let list = ctx.status.conditions.get_or_insert_with(Vec::new);
-    ensure_condition(list, &condition.type_, &condition.status, reason, message, ctx.now);
+    ensure_condition(
+        list,
+        &condition.type_,
+        &condition.status,
+        reason,
+        message,
+        ctx.now,
+    );
     let added = find_condition(conditions(&ctx.status), &condition.type_).cloned();
     if condition.type_ == CONDITION_COMPLETE {
         ctx.status.completion_time = added.as_ref().and_then(|c| c.last_transition_time.clone());
@@ -202,14 +235,19 @@ fn is_success_criteria_met(condition: &JobCondition) -> bool {
 }
 
 fn uncounted<'s>(ctx: &'s mut SyncContext) -> &'s mut UncountedTerminatedPods {
-    ctx.status.uncounted_terminated_pods.get_or_insert_with(UncountedTerminatedPods::default)
+    ctx.status
+        .uncounted_terminated_pods
+        .get_or_insert_with(UncountedTerminatedPods::default)
 }
 
 fn uncounted_lengths(ctx: &SyncContext) -> (usize, usize) {
-    ctx.status.uncounted_terminated_pods.as_ref().map_or((0, 0), |u| {
-        (
-            u.succeeded.as_ref().map_or(0, Vec::len),
-            u.failed.as_ref().map_or(0, Vec::len),
-        )
-    })
+    ctx.status
+        .uncounted_terminated_pods
+        .as_ref()
+        .map_or((0, 0), |u| {
+            (
+                u.succeeded.as_ref().map_or(0, Vec::len),
+                u.failed.as_ref().map_or(0, Vec::len),
+            )
+        })
 }

@@ -85,8 +85,14 @@ pub struct PodGcController {
 
 impl PodGcController {
     pub fn new(config: PodGcConfig) -> Self {
-        assert!(!config.gc_check_period.is_zero(), "a periodic pass needs a period");
-        assert!(config.deletions_per_pass_max > 0, "a pass must be able to delete");
+        assert!(
+            !config.gc_check_period.is_zero(),
+            "a periodic pass needs a period"
+        );
+        assert!(
+            config.deletions_per_pass_max > 0,
+            "a pass must be able to delete"
+        );
         PodGcController {
             config,
             missing_nodes: BTreeMap::new(),
@@ -105,10 +111,14 @@ impl PodGcController {
         let pods: Vec<&Pod> = cache.list_typed::<Pod>().collect();
         let mut doomed: Vec<(PodGcReason, &Pod)> = Vec::new();
         if self.config.terminated_pod_gc_threshold > 0 {
-            let excess = terminated_beyond_threshold(&pods, self.config.terminated_pod_gc_threshold);
+            let excess =
+                terminated_beyond_threshold(&pods, self.config.terminated_pod_gc_threshold);
             doomed.extend(excess.into_iter().map(|p| (PodGcReason::Terminated, p)));
         }
-        doomed.extend(terminating_out_of_service(&pods, cache).map(|p| (PodGcReason::TerminatingOutOfService, p)));
+        doomed.extend(
+            terminating_out_of_service(&pods, cache)
+                .map(|p| (PodGcReason::TerminatingOutOfService, p)),
+        );
         let deleted_nodes = self.discover_deleted_nodes(&pods, cache, now);
         doomed.extend(
             pods.iter()
@@ -121,7 +131,9 @@ impl PodGcController {
                 .map(|p| (PodGcReason::TerminatingUnscheduled, *p)),
         );
         let mut seen = BTreeSet::new();
-        doomed.retain(|(_, pod)| seen.insert((pod.metadata.namespace.clone(), pod.metadata.name.clone())));
+        doomed.retain(|(_, pod)| {
+            seen.insert((pod.metadata.namespace.clone(), pod.metadata.name.clone()))
+        });
         doomed.truncate(self.config.deletions_per_pass_max);
         doomed
     }
@@ -130,13 +142,23 @@ impl PodGcController {
     /// pods, absent from the cache, and first seen missing at least `quarantine_time` ago.
     /// A node is forgotten once it exists again, is no longer referenced, or was reported
     /// (upstream pops it from its queue; a new sighting starts a new quarantine).
-    fn discover_deleted_nodes(&mut self, pods: &[&Pod], cache: &ObjectCache, now: Timestamp) -> BTreeSet<String> {
+    fn discover_deleted_nodes(
+        &mut self,
+        pods: &[&Pod],
+        cache: &ObjectCache,
+        now: Timestamp,
+    ) -> BTreeSet<String> {
         let missing: BTreeSet<&str> = pods
             .iter()
             .filter_map(|p| node_name(p))
-            .filter(|n| cache.get(&ObjectKey::cluster(ResourceKind::Node, n)).is_none())
+            .filter(|n| {
+                cache
+                    .get(&ObjectKey::cluster(ResourceKind::Node, n))
+                    .is_none()
+            })
             .collect();
-        self.missing_nodes.retain(|name, _| missing.contains(name.as_str()));
+        self.missing_nodes
+            .retain(|name, _| missing.contains(name.as_str()));
         let mut deleted = BTreeSet::new();
         for name in missing {
             let first_seen = *self.missing_nodes.entry(name.to_string()).or_insert(now);
@@ -156,11 +178,18 @@ impl Default for PodGcController {
 }
 
 fn node_name(pod: &Pod) -> Option<&str> {
-    pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty())
+    pod.spec
+        .as_ref()?
+        .node_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
 }
 
 fn phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 /// Upstream `isPodTerminated`: any phase but Pending, Running and Unknown, including an unset
@@ -171,14 +200,19 @@ pub fn is_pod_terminated(pod: &Pod) -> bool {
 
 /// Upstream `eviction.PodIsEvicted`.
 fn is_evicted(pod: &Pod) -> bool {
-    phase(pod) == "Failed" && pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted")
+    phase(pod) == "Failed"
+        && pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted")
 }
 
 /// Upstream `gcTerminated`: the terminated pods beyond the threshold, evicted first, then by
 /// creation time, then by name. Pods already being deleted still count and still take their
 /// place in the order (upstream deletes them again, a no-op); they are filtered out later.
 pub fn terminated_beyond_threshold<'c>(pods: &[&'c Pod], threshold: usize) -> Vec<&'c Pod> {
-    let mut terminated: Vec<&Pod> = pods.iter().copied().filter(|p| is_pod_terminated(p)).collect();
+    let mut terminated: Vec<&Pod> = pods
+        .iter()
+        .copied()
+        .filter(|p| is_pod_terminated(p))
+        .collect();
     let excess = terminated.len().saturating_sub(threshold);
     if excess == 0 {
         return Vec::new();
@@ -195,7 +229,10 @@ pub fn terminated_beyond_threshold<'c>(pods: &[&'c Pod], threshold: usize) -> Ve
 }
 
 /// Upstream `gcTerminating`: terminating pods on a NotReady node tainted out-of-service.
-fn terminating_out_of_service<'c>(pods: &[&'c Pod], cache: &'c ObjectCache) -> impl Iterator<Item = &'c Pod> + 'c {
+fn terminating_out_of_service<'c>(
+    pods: &[&'c Pod],
+    cache: &'c ObjectCache,
+) -> impl Iterator<Item = &'c Pod> + 'c {
     let pods: Vec<&'c Pod> = pods.to_vec();
     pods.into_iter().filter(move |pod| {
         if pod.metadata.deletion_timestamp.is_none() {
@@ -226,7 +263,11 @@ fn has_taint(node: &Node, key: &str) -> bool {
 /// terminal (with the orphan's `DisruptionTarget` condition), then a delete with grace
 /// period 0. The delete carries the pod's UID (upstream's has no precondition), so a pod
 /// re-created under the same name between the pass and the delete survives.
-fn delete_actions(reason: PodGcReason, pod: &Pod, now: Timestamp) -> (Option<Action>, Option<Action>) {
+fn delete_actions(
+    reason: PodGcReason,
+    pod: &Pod,
+    now: Timestamp,
+) -> (Option<Action>, Option<Action>) {
     let key = KubeObject::Pod(pod.clone()).key();
     let uid = pod.metadata.uid.clone();
     let terminal = matches!(phase(pod), "Succeeded" | "Failed");
@@ -248,15 +289,16 @@ fn delete_actions(reason: PodGcReason, pod: &Pod, now: Timestamp) -> (Option<Act
         }
     });
     // A pod already being deleted by an earlier pass needs no second delete.
-    let delete = (pod.metadata.deletion_timestamp.is_none() || reason != PodGcReason::Terminated).then(|| Action::Delete {
-        key,
-        preconditions: Preconditions {
-            uid: uid.map(corral_api::Uid),
-            resource_version: None,
-        },
-        propagation: None,
-        grace_period_seconds: Some(0),
-    });
+    let delete = (pod.metadata.deletion_timestamp.is_none() || reason != PodGcReason::Terminated)
+        .then(|| Action::Delete {
+            key,
+            preconditions: Preconditions {
+                uid: uid.map(corral_api::Uid),
+                resource_version: None,
+            },
+            propagation: None,
+            grace_period_seconds: Some(0),
+        });
     (patch, delete)
 }
 
@@ -274,7 +316,13 @@ impl Reconciler for PodGcController {
     }
 
     /// Only the first event matters: it starts the periodic pass.
-    fn handle_event(&mut self, _: &ObjectEvent, _: Option<&KubeObject>, _: &ObjectCache, _: Timestamp) -> Vec<Enqueue> {
+    fn handle_event(
+        &mut self,
+        _: &ObjectEvent,
+        _: Option<&KubeObject>,
+        _: &ObjectCache,
+        _: Timestamp,
+    ) -> Vec<Enqueue> {
         if self.seeded {
             return Vec::new();
         }
@@ -301,7 +349,13 @@ impl Reconciler for PodGcController {
     }
 
     /// Upstream logs deletion errors and carries on; the next pass retries.
-    fn handle_outcomes(&mut self, _: &ObjectKey, plan: &Plan, _: &[Outcome], _: Timestamp) -> SyncResult {
+    fn handle_outcomes(
+        &mut self,
+        _: &ObjectKey,
+        plan: &Plan,
+        _: &[Outcome],
+        _: Timestamp,
+    ) -> SyncResult {
         SyncResult::Done {
             requeue_after: plan.requeue_after,
         }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use corral_api::{KubeObject, ObjectKey, ResourceKind};
+use corral_api::{KubeObject, ResourceKind};
 use corral_core::{Action, Enqueue, ObjectEvent, Reconciler, Subresource};
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -38,10 +38,6 @@ fn pod(name: &str, phase: &str, created: f64, node: Option<&str>) -> Pod {
 fn evicted(mut pod: Pod) -> Pod {
     pod.status.as_mut().unwrap().reason = Some("Evicted".into());
     pod
-}
-
-fn pod_key(name: &str) -> ObjectKey {
-    ObjectKey::new(ResourceKind::Pod, "default", name)
 }
 
 fn node(name: &str) -> Node {
@@ -81,22 +77,42 @@ fn terminated_pods_beyond_the_threshold_go_evicted_first_then_oldest_first() {
         .map(|p| p.metadata.name.as_deref().unwrap())
         .collect();
     // Six terminated, threshold 2: four go. Same creation time: by name.
-    assert_eq!(doomed, vec!["evicted-new", "failed-1", "succeeded-2a", "succeeded-2b"]);
+    assert_eq!(
+        doomed,
+        vec!["evicted-new", "failed-1", "succeeded-2a", "succeeded-2b"]
+    );
 }
 
 #[test]
 fn the_periodic_pass_deletes_the_excess_and_keeps_running_pods() {
     let mut harness = harness(2);
     harness.put(KubeObject::Node(node("n1")));
-    for (i, phase) in ["Succeeded", "Failed", "Succeeded", "Running", "Succeeded"].iter().enumerate() {
-        harness.put(KubeObject::Pod(pod(&format!("p{i}"), phase, i as f64, Some("n1"))));
+    for (i, phase) in ["Succeeded", "Failed", "Succeeded", "Running", "Succeeded"]
+        .iter()
+        .enumerate()
+    {
+        harness.put(KubeObject::Pod(pod(
+            &format!("p{i}"),
+            phase,
+            i as f64,
+            Some("n1"),
+        )));
     }
     harness.run_until(at(0.0));
-    let left: Vec<String> = harness.objects(ResourceKind::Pod).iter().map(|p| p.name().to_string()).collect();
+    let left: Vec<String> = harness
+        .objects(ResourceKind::Pod)
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
     assert_eq!(left, vec!["p2", "p3", "p4"]);
     // Already terminal: no status patch, a delete with grace period 0 and the pod's UID.
     for write in harness.successful_writes("pod-garbage-collector") {
-        let Action::Delete { grace_period_seconds, preconditions, .. } = &write.action else {
+        let Action::Delete {
+            grace_period_seconds,
+            preconditions,
+            ..
+        } = &write.action
+        else {
             panic!("unexpected write {:?}", write.action);
         };
         assert_eq!(*grace_period_seconds, Some(0));
@@ -109,15 +125,28 @@ fn pods_on_a_missing_node_are_deleted_only_after_the_quarantine() {
     let mut harness = harness(12_500);
     let orphan = harness.put(KubeObject::Pod(pod("orphan", "Running", 0.0, Some("gone"))));
     harness.run_until(at(39.0));
-    assert!(harness.exists(&orphan), "first seen at 0 s, quarantined until 40 s");
+    assert!(
+        harness.exists(&orphan),
+        "first seen at 0 s, quarantined until 40 s"
+    );
     harness.run_until(at(40.0));
     assert!(!harness.exists(&orphan));
     let patch = harness
         .successful_writes("pod-garbage-collector")
         .into_iter()
-        .find(|w| matches!(w.action, Action::Patch { subresource: Subresource::Status, .. }))
+        .find(|w| {
+            matches!(
+                w.action,
+                Action::Patch {
+                    subresource: Subresource::Status,
+                    ..
+                }
+            )
+        })
         .expect("a running orphan is marked Failed first");
-    let Action::Patch { patch, .. } = &patch.action else { unreachable!() };
+    let Action::Patch { patch, .. } = &patch.action else {
+        unreachable!()
+    };
     let body = match patch {
         corral_core::PatchBody::Strategic(v) => v,
         other => panic!("{other:?}"),
@@ -129,7 +158,12 @@ fn pods_on_a_missing_node_are_deleted_only_after_the_quarantine() {
 #[test]
 fn a_node_that_comes_back_during_the_quarantine_saves_its_pods() {
     let mut harness = harness(12_500);
-    let pod = harness.put(KubeObject::Pod(pod("waiting", "Running", 0.0, Some("flaky"))));
+    let pod = harness.put(KubeObject::Pod(pod(
+        "waiting",
+        "Running",
+        0.0,
+        Some("flaky"),
+    )));
     harness.run_until(at(20.0));
     harness.put(KubeObject::Node(node("flaky")));
     harness.run_until(at(120.0));
@@ -168,7 +202,11 @@ fn the_first_event_starts_a_pass_that_requeues_itself_every_period() {
     let cache = corral_core::ObjectCache::new();
     let first = controller.handle_event(&event, None, &cache, t0());
     assert_eq!(first, vec![Enqueue::now(PodGcController::pass_key())]);
-    assert!(controller.handle_event(&event, None, &cache, t0()).is_empty());
+    assert!(
+        controller
+            .handle_event(&event, None, &cache, t0())
+            .is_empty()
+    );
     let plan = controller.reconcile(&cache, &PodGcController::pass_key(), t0());
     assert_eq!(plan.requeue_after, Some(Duration::from_secs(20)));
 }

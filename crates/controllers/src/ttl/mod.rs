@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use corral_api::{KubeObject, ObjectKey, ResourceKind};
 use corral_core::{
-    Action, ChangeKind, Enqueue, ObjectCache, ObjectEvent, Outcome, Plan, Propagation,
-    QueueConfig, RateLimiter, Reconciler, SyncResult, Timestamp,
+    Action, ChangeKind, Enqueue, ObjectCache, ObjectEvent, Outcome, Plan, Propagation, QueueConfig,
+    RateLimiter, Reconciler, SyncResult, Timestamp,
 };
 use k8s_openapi::api::batch::v1::Job;
 
@@ -64,7 +64,11 @@ impl Default for TtlAfterFinishedController {
 
 /// Upstream `needsCleanup`.
 pub fn needs_cleanup(job: &Job) -> bool {
-    job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished).is_some() && finished_condition(job).is_some()
+    job.spec
+        .as_ref()
+        .and_then(|s| s.ttl_seconds_after_finished)
+        .is_some()
+        && finished_condition(job).is_some()
 }
 
 /// When the Job expires (upstream `getFinishAndExpireTime`); an error when it has finished
@@ -77,8 +81,14 @@ pub fn expire_time(job: &Job) -> Result<Option<Timestamp>, String> {
         return Ok(None);
     };
     let Some(finished_at) = condition.last_transition_time.as_ref().map(|t| t.0) else {
-        let key = format!("{}/{}", job.metadata.namespace.as_deref().unwrap_or(""), job.metadata.name.as_deref().unwrap_or(""));
-        return Err(format!("unable to find the time when the Job {key} finished"));
+        let key = format!(
+            "{}/{}",
+            job.metadata.namespace.as_deref().unwrap_or(""),
+            job.metadata.name.as_deref().unwrap_or("")
+        );
+        return Err(format!(
+            "unable to find the time when the Job {key} finished"
+        ));
     };
     let ttl = jiff::SignedDuration::from_secs(i64::from(ttl));
     Ok(Some(finished_at.checked_add(ttl).unwrap_or(Timestamp::MAX)))
@@ -98,7 +108,13 @@ impl Reconciler for TtlAfterFinishedController {
     }
 
     /// Upstream `addJob` / `updateJob`; deletions are ignored.
-    fn handle_event(&mut self, event: &ObjectEvent, _: Option<&KubeObject>, _: &ObjectCache, _: Timestamp) -> Vec<Enqueue> {
+    fn handle_event(
+        &mut self,
+        event: &ObjectEvent,
+        _: Option<&KubeObject>,
+        _: &ObjectCache,
+        _: Timestamp,
+    ) -> Vec<Enqueue> {
         let Some(job) = event.object.as_typed::<Job>() else {
             return Vec::new();
         };
@@ -134,12 +150,22 @@ impl Reconciler for TtlAfterFinishedController {
         }
         let uid = job.metadata.uid.as_deref().map(Into::into);
         let mut plan = Plan::empty();
-        plan.push(Action::delete(key.clone(), uid, Some(Propagation::Foreground)));
+        plan.push(Action::delete(
+            key.clone(),
+            uid,
+            Some(Propagation::Foreground),
+        ));
         plan
     }
 
     /// A failed delete is a rate-limited retry; a requeue is `Forget` + `AddAfter`.
-    fn handle_outcomes(&mut self, key: &ObjectKey, plan: &Plan, outcomes: &[Outcome], _: Timestamp) -> SyncResult {
+    fn handle_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        _: Timestamp,
+    ) -> SyncResult {
         if let Some(error) = self.errors.remove(key) {
             return SyncResult::Retry { reason: error };
         }

@@ -52,12 +52,21 @@ fn a_finished_job_is_deleted_exactly_when_its_ttl_expires_with_its_pods() {
     let mut harness = ttl_harness();
     harness.now = at(10.0);
     let key = harness.put(KubeObject::Job(job("done", Some(100), None)));
-    let stored = harness.get(&key).unwrap().as_typed::<Job>().unwrap().clone();
+    let stored = harness
+        .get(&key)
+        .unwrap()
+        .as_typed::<Job>()
+        .unwrap()
+        .clone();
     let pod = harness.put(KubeObject::Pod(pod_for(&stored)));
     // The Job controller marks it Complete at 00:00:30.
     harness.now = at(30.0);
     let mut finished = stored;
-    finish_job(finished.status.get_or_insert_with(Default::default), Finished::Complete, at(30.0));
+    finish_job(
+        finished.status.get_or_insert_with(Default::default),
+        Finished::Complete,
+        at(30.0),
+    );
     harness.write_status(KubeObject::Job(finished));
 
     harness.run_until(at(129.999));
@@ -73,7 +82,14 @@ fn a_finished_job_is_deleted_exactly_when_its_ttl_expires_with_its_pods() {
         .map(|w| w.action.clone())
         .next()
         .expect("the TTL controller deleted the Job");
-    let Action::Delete { propagation, preconditions, .. } = delete else { panic!("{delete:?}") };
+    let Action::Delete {
+        propagation,
+        preconditions,
+        ..
+    } = delete
+    else {
+        panic!("{delete:?}")
+    };
     assert_eq!(propagation, Some(Propagation::Foreground));
     assert!(preconditions.uid.is_some());
 }
@@ -81,7 +97,11 @@ fn a_finished_job_is_deleted_exactly_when_its_ttl_expires_with_its_pods() {
 #[test]
 fn a_failed_job_counts_from_its_failed_condition_and_a_ttl_of_zero_deletes_at_once() {
     let mut harness = ttl_harness();
-    let key = harness.put(KubeObject::Job(job("failed", Some(0), Some((Finished::Failed, at(0.0))))));
+    let key = harness.put(KubeObject::Job(job(
+        "failed",
+        Some(0),
+        Some((Finished::Failed, at(0.0))),
+    )));
     harness.run_until(at(0.0));
     assert!(!harness.exists(&key));
 }
@@ -90,7 +110,11 @@ fn a_failed_job_counts_from_its_failed_condition_and_a_ttl_of_zero_deletes_at_on
 fn unfinished_jobs_and_jobs_without_a_ttl_are_never_touched() {
     let mut harness = ttl_harness();
     let running = harness.put(KubeObject::Job(job("running", Some(1), None)));
-    let kept = harness.put(KubeObject::Job(job("kept", None, Some((Finished::Complete, at(0.0))))));
+    let kept = harness.put(KubeObject::Job(job(
+        "kept",
+        None,
+        Some((Finished::Complete, at(0.0))),
+    )));
     harness.run_for(Duration::from_secs(24 * 3600));
     assert!(harness.exists(&running) && harness.exists(&kept));
     assert!(harness.successful_writes("ttl_jobs_to_delete").is_empty());
@@ -99,7 +123,14 @@ fn unfinished_jobs_and_jobs_without_a_ttl_are_never_touched() {
 #[test]
 fn a_finish_time_in_the_future_waits_instead_of_deleting() {
     let mut cluster = TestCluster::new();
-    cluster.put(KubeObject::Job(job("skewed", Some(10), Some((Finished::Complete, at(100.0))))), at(0.0));
+    cluster.put(
+        KubeObject::Job(job(
+            "skewed",
+            Some(10),
+            Some((Finished::Complete, at(100.0))),
+        )),
+        at(0.0),
+    );
     let mut controller = TtlAfterFinishedController::default();
     let key = ObjectKey::new(ResourceKind::Job, "default", "skewed");
     let plan = controller.reconcile(&cluster.cache, &key, at(50.0));

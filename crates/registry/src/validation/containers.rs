@@ -1,20 +1,18 @@
 //! Containers: upstream's `validateContainers`, `validateInitContainers`,
 //! `validateContainerCommon`, `validateContainerPorts`, `ValidateEnv`, `ValidateEnvFrom`,
-//! `validatePullPolicy`, the probe and lifecycle handlers and `ValidateSecurityContext`.
+//! `validatePullPolicy`; probes, lifecycle handlers and security contexts are in
+//! [`super::probes`].
 
 use std::collections::BTreeSet;
 
 use corral_api::{FieldError, FieldPath};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvFromSource, EnvVar, ExecAction, HTTPGetAction, Lifecycle,
-    LifecycleHandler, Probe, SecurityContext,
-};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvFromSource, EnvVar};
 
 use crate::names;
-use crate::validation::meta::{invalid_each, nonnegative};
+use crate::validation::meta::invalid_each;
+use crate::validation::probes::{validate_lifecycle, validate_probes, validate_security_context};
 use crate::validation::resources::validate_container_requirements;
-use crate::validation::volumes::{object_field_selector, validate_container_mounts, VolumeIndex};
+use crate::validation::volumes::{VolumeIndex, object_field_selector, validate_container_mounts};
 
 /// What container checks need from the pod spec.
 pub struct ContainerContext<'a> {
@@ -25,7 +23,11 @@ pub struct ContainerContext<'a> {
 }
 
 /// `validateContainers`: at least one, each valid, names unique, host ports not clashing.
-pub fn validate_containers(containers: &[Container], ctx: &ContainerContext<'_>, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_containers(
+    containers: &[Container],
+    ctx: &ContainerContext<'_>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     if containers.is_empty() {
         return vec![FieldError::required(path, "")];
     }
@@ -35,14 +37,24 @@ pub fn validate_containers(containers: &[Container], ctx: &ContainerContext<'_>,
         let item = path.index(i);
         errors.extend(validate_container_common(container, ctx, &item));
         if !names_seen.insert(container.name.clone()) {
-            errors.push(FieldError::duplicate_str(item.child("name"), &container.name));
+            errors.push(FieldError::duplicate_str(
+                item.child("name"),
+                &container.name,
+            ));
         }
         if let Some(lifecycle) = &container.lifecycle {
-            errors.extend(validate_lifecycle(lifecycle, ctx.grace_period, &item.child("lifecycle")));
+            errors.extend(validate_lifecycle(
+                lifecycle,
+                ctx.grace_period,
+                &item.child("lifecycle"),
+            ));
         }
         errors.extend(validate_probes(container, ctx.grace_period, &item));
         if container.restart_policy.is_some() {
-            errors.push(FieldError::forbidden(item.child("restartPolicy"), "may not be set for non-init containers"));
+            errors.push(FieldError::forbidden(
+                item.child("restartPolicy"),
+                "may not be set for non-init containers",
+            ));
         }
     }
     errors.extend(host_port_conflicts(containers, path));
@@ -65,19 +77,30 @@ pub fn validate_init_containers(
             None => false,
             Some("Always") => true,
             Some(other) => {
-                errors.push(FieldError::not_supported(item.child("restartPolicy"), other, &["Always"]));
+                errors.push(FieldError::not_supported(
+                    item.child("restartPolicy"),
+                    other,
+                    &["Always"],
+                ));
                 false
             }
         };
         if names_seen.contains(&container.name) {
-            errors.push(FieldError::duplicate_str(item.child("name"), &container.name));
+            errors.push(FieldError::duplicate_str(
+                item.child("name"),
+                &container.name,
+            ));
         } else if !container.name.is_empty() {
             names_seen.insert(container.name.clone());
         }
         errors.extend(host_port_conflicts(std::slice::from_ref(container), path));
         if restart_always {
             if let Some(lifecycle) = &container.lifecycle {
-                errors.extend(validate_lifecycle(lifecycle, ctx.grace_period, &item.child("lifecycle")));
+                errors.extend(validate_lifecycle(
+                    lifecycle,
+                    ctx.grace_period,
+                    &item.child("lifecycle"),
+                ));
             }
             errors.extend(validate_probes(container, ctx.grace_period, &item));
         } else {
@@ -102,33 +125,68 @@ fn forbid_init_container_probes(container: &Container, item: &FieldPath) -> Vec<
 }
 
 /// `validateContainerCommon`.
-fn validate_container_common(container: &Container, ctx: &ContainerContext<'_>, path: &FieldPath) -> Vec<FieldError> {
+fn validate_container_common(
+    container: &Container,
+    ctx: &ContainerContext<'_>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let name_path = path.child("name");
     if container.name.is_empty() {
         errors.push(FieldError::required(&name_path, ""));
     } else {
-        errors.extend(invalid_each(&name_path, &container.name, names::is_dns1123_label(&container.name)));
+        errors.extend(invalid_each(
+            &name_path,
+            &container.name,
+            names::is_dns1123_label(&container.name),
+        ));
     }
     if container.image.as_deref().unwrap_or("").is_empty() {
         errors.push(FieldError::required(path.child("image"), ""));
     }
-    match container.termination_message_policy.as_deref().unwrap_or("") {
+    match container
+        .termination_message_policy
+        .as_deref()
+        .unwrap_or("")
+    {
         "File" | "FallbackToLogsOnError" => {}
-        "" => errors.push(FieldError::required(path.child("terminationMessagePolicy"), "")),
+        "" => errors.push(FieldError::required(
+            path.child("terminationMessagePolicy"),
+            "",
+        )),
         other => errors.push(FieldError::not_supported(
             path.child("terminationMessagePolicy"),
             other,
             &["File", "FallbackToLogsOnError"],
         )),
     }
-    errors.extend(validate_ports(container.ports.as_deref().unwrap_or_default(), &path.child("ports")));
-    errors.extend(validate_env(container.env.as_deref().unwrap_or_default(), &path.child("env")));
-    errors.extend(validate_env_from(container.env_from.as_deref().unwrap_or_default(), &path.child("envFrom")));
+    errors.extend(validate_ports(
+        container.ports.as_deref().unwrap_or_default(),
+        &path.child("ports"),
+    ));
+    errors.extend(validate_env(
+        container.env.as_deref().unwrap_or_default(),
+        &path.child("env"),
+    ));
+    errors.extend(validate_env_from(
+        container.env_from.as_deref().unwrap_or_default(),
+        &path.child("envFrom"),
+    ));
     errors.extend(validate_container_mounts(container, ctx.volumes, path));
-    errors.extend(validate_pull_policy(container.image_pull_policy.as_deref(), &path.child("imagePullPolicy")));
-    errors.extend(validate_container_requirements(container.resources.as_ref(), ctx.claim_names, &path.child("resources")));
-    errors.extend(validate_security_context(container.security_context.as_ref(), ctx.host_users, &path.child("securityContext")));
+    errors.extend(validate_pull_policy(
+        container.image_pull_policy.as_deref(),
+        &path.child("imagePullPolicy"),
+    ));
+    errors.extend(validate_container_requirements(
+        container.resources.as_ref(),
+        ctx.claim_names,
+        &path.child("resources"),
+    ));
+    errors.extend(validate_security_context(
+        container.security_context.as_ref(),
+        ctx.host_users,
+        &path.child("securityContext"),
+    ));
     errors
 }
 
@@ -150,18 +208,30 @@ pub fn validate_ports(ports: &[ContainerPort], path: &FieldPath) -> Vec<FieldErr
             errors.push(FieldError::required(item.child("containerPort"), ""));
         } else {
             for msg in names::is_valid_port_num(i64::from(port.container_port)) {
-                errors.push(FieldError::invalid_int(item.child("containerPort"), i64::from(port.container_port), msg));
+                errors.push(FieldError::invalid_int(
+                    item.child("containerPort"),
+                    i64::from(port.container_port),
+                    msg,
+                ));
             }
         }
         if let Some(host_port) = port.host_port.filter(|p| *p != 0) {
             for msg in names::is_valid_port_num(i64::from(host_port)) {
-                errors.push(FieldError::invalid_int(item.child("hostPort"), i64::from(host_port), msg));
+                errors.push(FieldError::invalid_int(
+                    item.child("hostPort"),
+                    i64::from(host_port),
+                    msg,
+                ));
             }
         }
         match port.protocol.as_deref().unwrap_or("") {
             "" => errors.push(FieldError::required(item.child("protocol"), "")),
             "TCP" | "UDP" | "SCTP" => {}
-            other => errors.push(FieldError::not_supported(item.child("protocol"), other, &["SCTP", "TCP", "UDP"])),
+            other => errors.push(FieldError::not_supported(
+                item.child("protocol"),
+                other,
+                &["SCTP", "TCP", "UDP"],
+            )),
         }
     }
     errors
@@ -202,7 +272,11 @@ pub fn validate_env(vars: &[EnvVar], path: &FieldPath) -> Vec<FieldError> {
         if var.name.is_empty() {
             errors.push(FieldError::required(item.child("name"), ""));
         } else {
-            errors.extend(invalid_each(&item.child("name"), &var.name, names::is_relaxed_env_var_name(&var.name)));
+            errors.extend(invalid_each(
+                &item.child("name"),
+                &var.name,
+                names::is_relaxed_env_var_name(&var.name),
+            ));
         }
         errors.extend(validate_env_value_from(var, &item.child("valueFrom")));
     }
@@ -231,40 +305,71 @@ fn validate_env_value_from(var: &EnvVar, path: &FieldPath) -> Vec<FieldError> {
     let mut count = 0;
     if let Some(field_ref) = &source.field_ref {
         count += 1;
-        errors.extend(object_field_selector(field_ref, ENV_FIELD_PATHS, &path.child("fieldRef")));
+        errors.extend(object_field_selector(
+            field_ref,
+            ENV_FIELD_PATHS,
+            &path.child("fieldRef"),
+        ));
     }
     if let Some(resource) = &source.resource_field_ref {
         count += 1;
         if resource.resource.is_empty() {
-            errors.push(FieldError::required(path.child("resourceFieldRef").child("resource"), ""));
+            errors.push(FieldError::required(
+                path.child("resourceFieldRef").child("resource"),
+                "",
+            ));
         }
     }
     if let Some(selector) = &source.config_map_key_ref {
         count += 1;
-        errors.extend(key_selector(&selector.name, &selector.key, &path.child("configMapKeyRef")));
+        errors.extend(key_selector(
+            &selector.name,
+            &selector.key,
+            &path.child("configMapKeyRef"),
+        ));
     }
     if let Some(selector) = &source.secret_key_ref {
         count += 1;
-        errors.extend(key_selector(&selector.name, &selector.key, &path.child("secretKeyRef")));
+        errors.extend(key_selector(
+            &selector.name,
+            &selector.key,
+            &path.child("secretKeyRef"),
+        ));
     }
     count += usize::from(source.file_key_ref.is_some());
     if count == 0 {
         errors.push(FieldError::invalid_str(path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
     } else if !var.value.as_deref().unwrap_or("").is_empty() {
-        errors.push(FieldError::invalid_str(path, "", "may not be specified when `value` is not empty"));
+        errors.push(FieldError::invalid_str(
+            path,
+            "",
+            "may not be specified when `value` is not empty",
+        ));
     } else if count > 1 {
-        errors.push(FieldError::invalid_str(path, "", "may not have more than one field specified at a time"));
+        errors.push(FieldError::invalid_str(
+            path,
+            "",
+            "may not have more than one field specified at a time",
+        ));
     }
     errors
 }
 
 /// `validateConfigMapKeySelector` / `validateSecretKeySelector`.
 fn key_selector(name: &str, key: &str, path: &FieldPath) -> Vec<FieldError> {
-    let mut errors = invalid_each(&path.child("name"), name, names::name_is_dns_subdomain(name, false));
+    let mut errors = invalid_each(
+        &path.child("name"),
+        name,
+        names::name_is_dns_subdomain(name, false),
+    );
     if key.is_empty() {
         errors.push(FieldError::required(path.child("key"), ""));
     } else {
-        errors.extend(invalid_each(&path.child("key"), key, names::is_config_map_key(key)));
+        errors.extend(invalid_each(
+            &path.child("key"),
+            key,
+            names::is_config_map_key(key),
+        ));
     }
     errors
 }
@@ -275,12 +380,24 @@ fn validate_env_from(sources: &[EnvFromSource], path: &FieldPath) -> Vec<FieldEr
     for (i, source) in sources.iter().enumerate() {
         let item = path.index(i);
         if let Some(prefix) = source.prefix.as_deref().filter(|p| !p.is_empty()) {
-            errors.extend(invalid_each(&item.child("prefix"), prefix, names::is_relaxed_env_var_name(prefix)));
+            errors.extend(invalid_each(
+                &item.child("prefix"),
+                prefix,
+                names::is_relaxed_env_var_name(prefix),
+            ));
         }
         let mut count = 0;
         for (set, name, child) in [
-            (source.config_map_ref.is_some(), source.config_map_ref.as_ref().map(|c| c.name.as_str()), "configMapRef"),
-            (source.secret_ref.is_some(), source.secret_ref.as_ref().map(|s| s.name.as_str()), "secretRef"),
+            (
+                source.config_map_ref.is_some(),
+                source.config_map_ref.as_ref().map(|c| c.name.as_str()),
+                "configMapRef",
+            ),
+            (
+                source.secret_ref.is_some(),
+                source.secret_ref.as_ref().map(|s| s.name.as_str()),
+                "secretRef",
+            ),
         ] {
             if !set {
                 continue;
@@ -291,13 +408,25 @@ fn validate_env_from(sources: &[EnvFromSource], path: &FieldPath) -> Vec<FieldEr
             if name.is_empty() {
                 errors.push(FieldError::required(name_path, ""));
             } else {
-                errors.extend(invalid_each(&name_path, name, names::name_is_dns_subdomain(name, true)));
+                errors.extend(invalid_each(
+                    &name_path,
+                    name,
+                    names::name_is_dns_subdomain(name, true),
+                ));
             }
         }
         if count == 0 {
-            errors.push(FieldError::invalid_str(path, "", "must specify one of: `configMapRef` or `secretRef`"));
+            errors.push(FieldError::invalid_str(
+                path,
+                "",
+                "must specify one of: `configMapRef` or `secretRef`",
+            ));
         } else if count > 1 {
-            errors.push(FieldError::invalid_str(path, "", "may not have more than one field specified at a time"));
+            errors.push(FieldError::invalid_str(
+                path,
+                "",
+                "may not have more than one field specified at a time",
+            ));
         }
     }
     errors
@@ -308,201 +437,10 @@ fn validate_pull_policy(policy: Option<&str>, path: &FieldPath) -> Vec<FieldErro
     match policy.unwrap_or("") {
         "Always" | "IfNotPresent" | "Never" => Vec::new(),
         "" => vec![FieldError::required(path, "")],
-        other => vec![FieldError::not_supported(path, other, &["Always", "IfNotPresent", "Never"])],
-    }
-}
-
-/// The liveness, readiness and startup probe rules.
-fn validate_probes(container: &Container, grace: Option<i64>, item: &FieldPath) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if let Some(probe) = &container.liveness_probe {
-        let path = item.child("livenessProbe");
-        errors.extend(validate_probe(probe, grace, &path));
-        errors.extend(success_threshold_is_one(probe, &path));
-    }
-    if let Some(probe) = &container.readiness_probe {
-        let path = item.child("readinessProbe");
-        errors.extend(validate_probe(probe, grace, &path));
-        if let Some(seconds) = probe.termination_grace_period_seconds {
-            errors.push(FieldError::invalid_int(path.child("terminationGracePeriodSeconds"), seconds, "must not be set for readinessProbes"));
-        }
-    }
-    if let Some(probe) = &container.startup_probe {
-        let path = item.child("startupProbe");
-        errors.extend(validate_probe(probe, grace, &path));
-        errors.extend(success_threshold_is_one(probe, &path));
-    }
-    errors
-}
-
-fn success_threshold_is_one(probe: &Probe, path: &FieldPath) -> Vec<FieldError> {
-    let threshold = probe.success_threshold.unwrap_or(0);
-    if threshold != 1 {
-        vec![FieldError::invalid_int(path.child("successThreshold"), i64::from(threshold), "must be 1")]
-    } else {
-        Vec::new()
-    }
-}
-
-/// `validateProbe`.
-fn validate_probe(probe: &Probe, grace: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
-    let handler = Handler {
-        exec: probe.exec.as_ref(),
-        http_get: probe.http_get.as_ref(),
-        tcp_port: probe.tcp_socket.as_ref().map(|t| &t.port),
-        grpc_port: probe.grpc.as_ref().map(|g| g.port),
-        sleep_seconds: None,
-    };
-    let mut errors = validate_handler(&handler, grace, path);
-    for (value, name) in [
-        (probe.initial_delay_seconds, "initialDelaySeconds"),
-        (probe.timeout_seconds, "timeoutSeconds"),
-        (probe.period_seconds, "periodSeconds"),
-        (probe.success_threshold, "successThreshold"),
-        (probe.failure_threshold, "failureThreshold"),
-    ] {
-        errors.extend(nonnegative(i64::from(value.unwrap_or(0)), &path.child(name)));
-    }
-    if let Some(seconds) = probe.termination_grace_period_seconds.filter(|s| *s <= 0) {
-        errors.push(FieldError::invalid_int(path.child("terminationGracePeriodSeconds"), seconds, "must be greater than 0"));
-    }
-    errors
-}
-
-/// `commonHandler`: the union of probe and lifecycle handler kinds.
-struct Handler<'a> {
-    exec: Option<&'a ExecAction>,
-    http_get: Option<&'a HTTPGetAction>,
-    tcp_port: Option<&'a IntOrString>,
-    grpc_port: Option<i32>,
-    sleep_seconds: Option<i64>,
-}
-
-/// `validateHandler`: exactly one handler kind, each valid.
-fn validate_handler(handler: &Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let mut count = 0;
-    let mut one = |name: &str, errs: Vec<FieldError>, errors: &mut Vec<FieldError>| {
-        if count > 0 {
-            errors.push(FieldError::forbidden(path.child(name), "may not specify more than 1 handler type"));
-        } else {
-            errors.extend(errs);
-        }
-        count += 1;
-    };
-    if let Some(exec) = handler.exec {
-        let errs = if exec.command.as_deref().unwrap_or_default().is_empty() {
-            vec![FieldError::required(path.child("exec").child("command"), "")]
-        } else {
-            Vec::new()
-        };
-        one("exec", errs, &mut errors);
-    }
-    if let Some(http) = handler.http_get {
-        one("httpGet", validate_http_get(http, &path.child("httpGet")), &mut errors);
-    }
-    if let Some(port) = handler.tcp_port {
-        one("tcpSocket", port_num_or_name(port, &path.child("tcpSocket").child("port")), &mut errors);
-    }
-    if let Some(port) = handler.grpc_port {
-        one("grpc", port_num_or_name(&IntOrString::Int(port), &path.child("grpc").child("port")), &mut errors);
-    }
-    if let Some(seconds) = handler.sleep_seconds {
-        one("sleep", validate_sleep(seconds, grace, &path.child("sleep")), &mut errors);
-    }
-    if count == 0 {
-        errors.push(FieldError::required(path, "must specify a handler type"));
-    }
-    errors
-}
-
-fn validate_sleep(seconds: i64, grace: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
-    match grace {
-        Some(grace) if seconds < 0 || seconds > grace => vec![FieldError::invalid_int(
+        other => vec![FieldError::not_supported(
             path,
-            seconds,
-            format!("must be non-negative and less than terminationGracePeriodSeconds ({grace})"),
+            other,
+            &["Always", "IfNotPresent", "Never"],
         )],
-        _ => Vec::new(),
     }
-}
-
-fn validate_http_get(http: &HTTPGetAction, path: &FieldPath) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if http.path.as_deref().unwrap_or("").is_empty() {
-        errors.push(FieldError::required(path.child("path"), ""));
-    }
-    errors.extend(port_num_or_name(&http.port, &path.child("port")));
-    let scheme = http.scheme.as_deref().unwrap_or("");
-    if scheme != "HTTP" && scheme != "HTTPS" {
-        errors.push(FieldError::not_supported(path.child("scheme"), scheme, &["HTTP", "HTTPS"]));
-    }
-    for header in http.http_headers.iter().flatten() {
-        errors.extend(invalid_each(&path.child("httpHeaders"), &header.name, names::is_http_header_name(&header.name)));
-    }
-    errors
-}
-
-/// `ValidatePortNumOrName`.
-pub fn port_num_or_name(port: &IntOrString, path: &FieldPath) -> Vec<FieldError> {
-    match port {
-        IntOrString::Int(n) => names::is_valid_port_num(i64::from(*n))
-            .into_iter()
-            .map(|m| FieldError::invalid_int(path, i64::from(*n), m))
-            .collect(),
-        IntOrString::String(s) => invalid_each(path, s, names::is_valid_port_name(s)),
-    }
-}
-
-/// `validateLifecycle`.
-fn validate_lifecycle(lifecycle: &Lifecycle, grace: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    for (handler, name) in [(&lifecycle.post_start, "postStart"), (&lifecycle.pre_stop, "preStop")] {
-        if let Some(handler) = handler {
-            errors.extend(validate_handler(&lifecycle_handler(handler), grace, &path.child(name)));
-        }
-    }
-    errors
-}
-
-fn lifecycle_handler(handler: &LifecycleHandler) -> Handler<'_> {
-    Handler {
-        exec: handler.exec.as_ref(),
-        http_get: handler.http_get.as_ref(),
-        tcp_port: handler.tcp_socket.as_ref().map(|t| &t.port),
-        grpc_port: None,
-        sleep_seconds: handler.sleep.as_ref().map(|s| s.seconds),
-    }
-}
-
-/// `ValidateSecurityContext` (privileged containers are allowed, as on kubeadm clusters).
-fn validate_security_context(context: Option<&SecurityContext>, host_users: bool, path: &FieldPath) -> Vec<FieldError> {
-    let Some(context) = context else {
-        return Vec::new();
-    };
-    let mut errors = Vec::new();
-    for (value, name) in [(context.run_as_user, "runAsUser"), (context.run_as_group, "runAsGroup")] {
-        if let Some(id) = value.filter(|id| !(0..=i64::from(i32::MAX)).contains(id)) {
-            errors.push(FieldError::invalid_int(path.child(name), id, names::inclusive_range_error(0, i64::from(i32::MAX))));
-        }
-    }
-    if let Some(proc_mount) = context.proc_mount.as_deref() {
-        if proc_mount != "Default" && proc_mount != "Unmasked" {
-            errors.push(FieldError::not_supported(path.child("procMount"), proc_mount, &["Default", "Unmasked"]));
-        }
-        if host_users && proc_mount == "Unmasked" {
-            errors.push(FieldError::invalid_str(path.child("procMount"), proc_mount, "`hostUsers` must be false to use `Unmasked`"));
-        }
-    }
-    errors.extend(crate::validation::pod_spec::validate_seccomp_profile(context.seccomp_profile.as_ref(), &path.child("seccompProfile")));
-    if context.allow_privilege_escalation == Some(false) {
-        if context.privileged == Some(true) {
-            errors.push(FieldError::invalid_str(path, "", "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"));
-        }
-        let adds_sys_admin = context.capabilities.as_ref().and_then(|c| c.add.as_ref()).is_some_and(|a| a.iter().any(|c| c == "CAP_SYS_ADMIN"));
-        if adds_sys_admin {
-            errors.push(FieldError::invalid_str(path, "", "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"));
-        }
-    }
-    errors
 }

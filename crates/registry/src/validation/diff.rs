@@ -9,8 +9,12 @@ const MAX_LINES: usize = 40;
 
 /// Renders `type_name{ - path: old / + path: new }` for every changed leaf.
 pub fn render<T: serde::Serialize>(old: &T, new: &T, type_name: &str) -> String {
-    let old = serde_json::to_value(old).map(crate::validation::meta::normalize).unwrap_or(Value::Null);
-    let new = serde_json::to_value(new).map(crate::validation::meta::normalize).unwrap_or(Value::Null);
+    let old = serde_json::to_value(old)
+        .map(crate::validation::meta::normalize)
+        .unwrap_or(Value::Null);
+    let new = serde_json::to_value(new)
+        .map(crate::validation::meta::normalize)
+        .unwrap_or(Value::Null);
     let mut lines = Vec::new();
     collect(&old, &new, String::new(), &mut lines);
     let mut out = format!("  {type_name}{{\n");
@@ -35,8 +39,17 @@ fn collect(old: &Value, new: &Value, path: String, lines: &mut Vec<String>) {
             keys.sort();
             keys.dedup();
             for key in keys {
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                collect(a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null), child, lines);
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                collect(
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    child,
+                    lines,
+                );
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
@@ -60,6 +73,9 @@ mod tests {
     fn lists_changed_leaves_only() {
         let old = serde_json::json!({"a": 1, "b": {"c": "x", "d": [1, 2]}});
         let new = serde_json::json!({"a": 1, "b": {"c": "y", "d": [1, 2]}});
-        assert_eq!(render(&old, &new, "core.PodSpec"), "  core.PodSpec{\n- \tb.c: \"x\"\n+ \tb.c: \"y\"\n  }\n");
+        assert_eq!(
+            render(&old, &new, "core.PodSpec"),
+            "  core.PodSpec{\n- \tb.c: \"x\"\n+ \tb.c: \"y\"\n  }\n"
+        );
     }
 }

@@ -11,10 +11,11 @@ use crate::gofmt;
 use crate::names;
 use crate::validation::job_policy::{validate_pod_failure_policy, validate_success_policy};
 use crate::validation::meta::{
-    immutable_error, immutable_json, immutable_opt_int, immutable_opt_str, nonnegative, semantic_eq,
-    validate_label_selector, validate_object_meta, validate_object_meta_update, FinalizerRules,
+    FinalizerRules, immutable_error, immutable_json, immutable_opt_int, immutable_opt_str,
+    nonnegative, semantic_eq, validate_label_selector, validate_object_meta,
+    validate_object_meta_update,
 };
-use crate::validation::pod_spec::{validate_pod_template_spec, PodOptions};
+use crate::validation::pod_spec::{PodOptions, validate_pod_template_spec};
 
 /// `maxParallelismForIndexedJob` and `maxFailedIndexesForIndexedJob`.
 const MAX_PARALLELISM_INDEXED: i32 = 100_000;
@@ -29,15 +30,27 @@ pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
-fn template_labels(template: &PodTemplateSpec) -> Option<&std::collections::BTreeMap<String, String>> {
+fn template_labels(
+    template: &PodTemplateSpec,
+) -> Option<&std::collections::BTreeMap<String, String>> {
     template.metadata.as_ref().and_then(|m| m.labels.as_ref())
 }
 
 /// `ValidateJob`. `require_prefixed_labels` is upstream's `RequirePrefixedLabels` option.
 pub fn validate_job(job: &Job, require_prefixed_labels: bool) -> Vec<FieldError> {
-    let mut errors = validate_object_meta(&job.metadata, true, names::name_is_dns_subdomain, FinalizerRules::Core, &FieldPath::root("metadata"));
+    let mut errors = validate_object_meta(
+        &job.metadata,
+        true,
+        names::name_is_dns_subdomain,
+        FinalizerRules::Core,
+        &FieldPath::root("metadata"),
+    );
     let spec = job.spec.clone().unwrap_or_default();
-    errors.extend(validate_generated_selector(job, &spec, require_prefixed_labels));
+    errors.extend(validate_generated_selector(
+        job,
+        &spec,
+        require_prefixed_labels,
+    ));
     errors.extend(validate_job_spec(&spec, &FieldPath::root("spec")));
     let name = job.metadata.name.as_deref().unwrap_or("");
     if spec.completion_mode.as_deref() == Some("Indexed") && spec.completions.unwrap_or(0) > 0 {
@@ -55,7 +68,11 @@ pub fn validate_job(job: &Job, require_prefixed_labels: bool) -> Vec<FieldError>
 
 /// `validateGeneratedSelector`: with a generated selector, the template must carry the
 /// controller labels and the selector must select them.
-fn validate_generated_selector(job: &Job, spec: &JobSpec, require_prefixed_labels: bool) -> Vec<FieldError> {
+fn validate_generated_selector(
+    job: &Job,
+    spec: &JobSpec,
+    require_prefixed_labels: bool,
+) -> Vec<FieldError> {
     if spec.manual_selector == Some(true) || spec.selector.is_none() {
         return Vec::new();
     }
@@ -63,11 +80,17 @@ fn validate_generated_selector(job: &Job, spec: &JobSpec, require_prefixed_label
     let uid = job.metadata.uid.as_deref().unwrap_or("");
     let name = job.metadata.name.as_deref().unwrap_or("");
     if uid.is_empty() {
-        errors.push(FieldError::required(FieldPath::root("metadata").child("uid"), ""));
+        errors.push(FieldError::required(
+            FieldPath::root("metadata").child("uid"),
+            "",
+        ));
     }
     let labels = template_labels(&spec.template);
     let meta_path = FieldPath::root("spec").child("template").child("metadata");
-    let mut expected = vec![(LEGACY_CONTROLLER_UID_LABEL, uid), (LEGACY_JOB_NAME_LABEL, name)];
+    let mut expected = vec![
+        (LEGACY_CONTROLLER_UID_LABEL, uid),
+        (LEGACY_JOB_NAME_LABEL, name),
+    ];
     if require_prefixed_labels {
         expected.push((CONTROLLER_UID_LABEL, uid));
         expected.push((JOB_NAME_LABEL, name));
@@ -75,13 +98,25 @@ fn validate_generated_selector(job: &Job, spec: &JobSpec, require_prefixed_label
     for (key, value) in &expected {
         errors.extend(validate_has_label(labels, &meta_path, key, value));
     }
-    let expected_labels: std::collections::BTreeMap<String, String> =
-        expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    if crate::validation::meta::selector_matches(spec.selector.as_ref(), Some(&expected_labels)) == Some(false) {
+    let expected_labels: std::collections::BTreeMap<String, String> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if crate::validation::meta::selector_matches(spec.selector.as_ref(), Some(&expected_labels))
+        == Some(false)
+    {
         errors.push(
-            FieldError::new(FieldPath::root("spec").child("selector"), FieldErrorType::Invalid)
-                .value_plain(spec.selector.as_ref().map(gofmt::label_selector).unwrap_or_default())
-                .detail("`selector` not auto-generated"),
+            FieldError::new(
+                FieldPath::root("spec").child("selector"),
+                FieldErrorType::Invalid,
+            )
+            .value_plain(
+                spec.selector
+                    .as_ref()
+                    .map(gofmt::label_selector)
+                    .unwrap_or_default(),
+            )
+            .detail("`selector` not auto-generated"),
         );
     }
     errors
@@ -111,14 +146,20 @@ pub fn validate_job_spec(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_job_spec_inner(spec, path);
     match &spec.selector {
         None => errors.push(FieldError::required(path.child("selector"), "")),
-        Some(selector) => errors.extend(validate_label_selector(Some(selector), &path.child("selector"))),
+        Some(selector) => errors.extend(validate_label_selector(
+            Some(selector),
+            &path.child("selector"),
+        )),
     }
     let labels = template_labels(&spec.template);
     if crate::validation::meta::selector_matches(spec.selector.as_ref(), labels) == Some(false) {
         errors.push(
-            FieldError::new(path.child("template").child("metadata").child("labels"), FieldErrorType::Invalid)
-                .value_plain(gofmt::string_map(labels))
-                .detail("`selector` does not match template `labels`"),
+            FieldError::new(
+                path.child("template").child("metadata").child("labels"),
+                FieldErrorType::Invalid,
+            )
+            .value_plain(gofmt::string_map(labels))
+            .detail("`selector` does not match template `labels`"),
         );
     }
     errors
@@ -133,28 +174,46 @@ pub fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldErr
         (spec.completions.map(i64::from), "completions"),
         (spec.active_deadline_seconds, "activeDeadlineSeconds"),
         (spec.backoff_limit.map(i64::from), "backoffLimit"),
-        (spec.ttl_seconds_after_finished.map(i64::from), "ttlSecondsAfterFinished"),
-        (spec.backoff_limit_per_index.map(i64::from), "backoffLimitPerIndex"),
+        (
+            spec.ttl_seconds_after_finished.map(i64::from),
+            "ttlSecondsAfterFinished",
+        ),
+        (
+            spec.backoff_limit_per_index.map(i64::from),
+            "backoffLimitPerIndex",
+        ),
     ] {
         if let Some(value) = value {
             errors.extend(nonnegative(value, &path.child(name)));
         }
     }
     if let Some(max_failed) = spec.max_failed_indexes {
-        errors.extend(nonnegative(i64::from(max_failed), &path.child("maxFailedIndexes")));
+        errors.extend(nonnegative(
+            i64::from(max_failed),
+            &path.child("maxFailedIndexes"),
+        ));
         if spec.backoff_limit_per_index.is_none() {
-            errors.push(FieldError::required(path.child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"));
+            errors.push(FieldError::required(
+                path.child("backoffLimitPerIndex"),
+                "when maxFailedIndexes is specified",
+            ));
         }
     }
     if let Some(managed_by) = &spec.managed_by {
         errors.extend(domain_prefixed_path(managed_by, &path.child("managedBy")));
         if managed_by.len() > MAX_MANAGED_BY_LENGTH {
-            errors.push(FieldError::too_long(path.child("managedBy"), MAX_MANAGED_BY_LENGTH));
+            errors.push(FieldError::too_long(
+                path.child("managedBy"),
+                MAX_MANAGED_BY_LENGTH,
+            ));
         }
     }
     errors.extend(validate_completion_mode(spec, path));
     if spec.pod_failure_policy.is_some() {
-        errors.extend(validate_pod_failure_policy(spec, &path.child("podFailurePolicy")));
+        errors.extend(validate_pod_failure_policy(
+            spec,
+            &path.child("podFailurePolicy"),
+        ));
     }
     if let Some(policy) = &spec.success_policy {
         if spec.completion_mode.as_deref() != Some("Indexed") {
@@ -167,8 +226,15 @@ pub fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldErr
             errors.extend(validate_success_policy(spec, &path.child("successPolicy")));
         }
     }
-    errors.extend(validate_pod_replacement_policy(spec, &path.child("podReplacementPolicy")));
-    errors.extend(validate_pod_template_spec(&spec.template, &path.child("template"), PodOptions::default()));
+    errors.extend(validate_pod_replacement_policy(
+        spec,
+        &path.child("podReplacementPolicy"),
+    ));
+    errors.extend(validate_pod_template_spec(
+        &spec.template,
+        &path.child("template"),
+        PodOptions::default(),
+    ));
     errors.extend(validate_job_restart_policy(spec, path));
     errors
 }
@@ -177,18 +243,30 @@ pub fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldErr
 fn validate_completion_mode(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mode = spec.completion_mode.as_deref();
-    if let Some(mode) = mode {
-        if mode != "NonIndexed" && mode != "Indexed" {
-            errors.push(FieldError::not_supported(path.child("completionMode"), mode, &["NonIndexed", "Indexed"]));
-        }
+    if let Some(mode) = mode
+        && mode != "NonIndexed"
+        && mode != "Indexed"
+    {
+        errors.push(FieldError::not_supported(
+            path.child("completionMode"),
+            mode,
+            &["NonIndexed", "Indexed"],
+        ));
     }
     if mode == Some("Indexed") {
         errors.extend(validate_indexed(spec, path));
     }
     if mode.is_none() || mode == Some("NonIndexed") {
-        for (value, name) in [(spec.backoff_limit_per_index, "backoffLimitPerIndex"), (spec.max_failed_indexes, "maxFailedIndexes")] {
+        for (value, name) in [
+            (spec.backoff_limit_per_index, "backoffLimitPerIndex"),
+            (spec.max_failed_indexes, "maxFailedIndexes"),
+        ] {
             if let Some(value) = value {
-                errors.push(FieldError::invalid_int(path.child(name), i64::from(value), "requires indexed completion mode"));
+                errors.push(FieldError::invalid_int(
+                    path.child(name),
+                    i64::from(value),
+                    "requires indexed completion mode",
+                ));
             }
         }
     }
@@ -198,7 +276,10 @@ fn validate_completion_mode(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError>
 fn validate_indexed(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if spec.completions.is_none() {
-        errors.push(FieldError::required(path.child("completions"), "when completion mode is Indexed"));
+        errors.push(FieldError::required(
+            path.child("completions"),
+            "when completion mode is Indexed",
+        ));
     }
     if let Some(parallelism) = spec.parallelism.filter(|p| *p > MAX_PARALLELISM_INDEXED) {
         errors.push(FieldError::invalid_int(
@@ -207,10 +288,14 @@ fn validate_indexed(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
             format!("must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"),
         ));
     }
-    if let (Some(completions), Some(max_failed)) = (spec.completions, spec.max_failed_indexes) {
-        if max_failed > completions {
-            errors.push(FieldError::invalid_int(path.child("maxFailedIndexes"), i64::from(max_failed), "must be less than or equal to completions"));
-        }
+    if let (Some(completions), Some(max_failed)) = (spec.completions, spec.max_failed_indexes)
+        && max_failed > completions
+    {
+        errors.push(FieldError::invalid_int(
+            path.child("maxFailedIndexes"),
+            i64::from(max_failed),
+            "must be less than or equal to completions",
+        ));
     }
     if let Some(max_failed) = spec.max_failed_indexes.filter(|m| *m > MAX_FAILED_INDEXES) {
         errors.push(FieldError::invalid_int(
@@ -219,26 +304,40 @@ fn validate_indexed(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
             format!("must be less than or equal to {MAX_FAILED_INDEXES}"),
         ));
     }
-    if spec.completions.is_some_and(|c| c > COMPLETIONS_SOFT_LIMIT) && spec.backoff_limit_per_index.is_some() {
+    if spec.completions.is_some_and(|c| c > COMPLETIONS_SOFT_LIMIT)
+        && spec.backoff_limit_per_index.is_some()
+    {
         if spec.max_failed_indexes.is_none() {
             errors.push(FieldError::required(
                 path.child("maxFailedIndexes"),
                 format!("must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"),
             ));
         }
-        let suffix = format!("when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index");
-        if let Some(parallelism) = spec.parallelism.filter(|p| *p > PARALLELISM_LIMIT_HIGH_COMPLETIONS) {
+        let suffix = format!(
+            "when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"
+        );
+        if let Some(parallelism) = spec
+            .parallelism
+            .filter(|p| *p > PARALLELISM_LIMIT_HIGH_COMPLETIONS)
+        {
             errors.push(FieldError::invalid_int(
                 path.child("parallelism"),
                 i64::from(parallelism),
-                format!("must be less than or equal to {PARALLELISM_LIMIT_HIGH_COMPLETIONS} {suffix}"),
+                format!(
+                    "must be less than or equal to {PARALLELISM_LIMIT_HIGH_COMPLETIONS} {suffix}"
+                ),
             ));
         }
-        if let Some(max_failed) = spec.max_failed_indexes.filter(|m| *m > MAX_FAILED_INDEXES_HIGH_COMPLETIONS) {
+        if let Some(max_failed) = spec
+            .max_failed_indexes
+            .filter(|m| *m > MAX_FAILED_INDEXES_HIGH_COMPLETIONS)
+        {
             errors.push(FieldError::invalid_int(
                 path.child("maxFailedIndexes"),
                 i64::from(max_failed),
-                format!("must be less than or equal to {MAX_FAILED_INDEXES_HIGH_COMPLETIONS} {suffix}"),
+                format!(
+                    "must be less than or equal to {MAX_FAILED_INDEXES_HIGH_COMPLETIONS} {suffix}"
+                ),
             ));
         }
     }
@@ -255,7 +354,11 @@ fn validate_pod_replacement_policy(spec: &JobSpec, path: &FieldPath) -> Vec<Fiel
             return vec![FieldError::not_supported(path, policy, &["Failed"])];
         }
     } else if policy != "Failed" && policy != "TerminatingOrFailed" {
-        return vec![FieldError::not_supported(path, policy, &["Failed", "TerminatingOrFailed"])];
+        return vec![FieldError::not_supported(
+            path,
+            policy,
+            &["Failed", "TerminatingOrFailed"],
+        )];
     }
     Vec::new()
 }
@@ -264,14 +367,30 @@ fn validate_pod_replacement_policy(spec: &JobSpec, path: &FieldPath) -> Vec<Fiel
 /// or empty is "Required", other values "Unsupported".
 fn validate_job_restart_policy(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let restart_path = path.child("template").child("spec").child("restartPolicy");
-    let policy = spec.template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("");
+    let policy = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("");
     match policy {
-        "" | "Always" => vec![FieldError::required(restart_path, "valid values: \"OnFailure\", \"Never\"")],
+        "" | "Always" => vec![FieldError::required(
+            restart_path,
+            "valid values: \"OnFailure\", \"Never\"",
+        )],
         "OnFailure" | "Never" if spec.pod_failure_policy.is_some() && policy != "Never" => {
-            vec![FieldError::invalid_str(restart_path, policy, "only \"Never\" is supported when podFailurePolicy is specified")]
+            vec![FieldError::invalid_str(
+                restart_path,
+                policy,
+                "only \"Never\" is supported when podFailurePolicy is specified",
+            )]
         }
         "OnFailure" | "Never" => Vec::new(),
-        other => vec![FieldError::not_supported(restart_path, other, &["OnFailure", "Never"])],
+        other => vec![FieldError::not_supported(
+            restart_path,
+            other,
+            &["OnFailure", "Never"],
+        )],
     }
 }
 
@@ -280,11 +399,21 @@ fn domain_prefixed_path(value: &str, path: &FieldPath) -> Vec<FieldError> {
     if value.is_empty() {
         return vec![FieldError::required(path, "")];
     }
-    let Some((host, rest)) = value.split_once('/').filter(|(h, r)| !h.is_empty() && !r.is_empty()) else {
-        return vec![FieldError::invalid_str(path, value, "must be a domain-prefixed path (such as \"acme.io/foo\")")];
+    let Some((host, rest)) = value
+        .split_once('/')
+        .filter(|(h, r)| !h.is_empty() && !r.is_empty())
+    else {
+        return vec![FieldError::invalid_str(
+            path,
+            value,
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        )];
     };
-    let mut errors = crate::validation::meta::invalid_each(path, host, names::is_dns1123_subdomain(host));
-    let path_ok = rest.bytes().all(|c| c.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&c));
+    let mut errors =
+        crate::validation::meta::invalid_each(path, host, names::is_dns1123_subdomain(host));
+    let path_ok = rest
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&c));
     if !path_ok {
         errors.push(FieldError::invalid_str(
             path,
@@ -299,9 +428,14 @@ fn domain_prefixed_path(value: &str, path: &FieldPath) -> Vec<FieldError> {
 fn update_options(old: &Job) -> (bool, bool) {
     let old_spec = old.spec.clone().unwrap_or_default();
     let suspended = old_spec.suspend == Some(true);
-    let not_started = old.status.as_ref().and_then(|s| s.start_time.as_ref()).is_none();
+    let not_started = old
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.as_ref())
+        .is_none();
     let labels = template_labels(&old_spec.template);
-    let had_prefixed = labels.is_some_and(|l| l.contains_key(JOB_NAME_LABEL) && l.contains_key(CONTROLLER_UID_LABEL));
+    let had_prefixed = labels
+        .is_some_and(|l| l.contains_key(JOB_NAME_LABEL) && l.contains_key(CONTROLLER_UID_LABEL));
     (suspended && not_started, had_prefixed)
 }
 
@@ -309,41 +443,82 @@ fn update_options(old: &Job) -> (bool, bool) {
 pub fn validate_job_update(new: &Job, old: &Job) -> Vec<FieldError> {
     let (mutable_scheduling, require_prefixed) = update_options(old);
     let mut errors = validate_job(new, require_prefixed);
-    errors.extend(validate_object_meta_update(&new.metadata, &old.metadata, FinalizerRules::Core, &FieldPath::root("metadata")));
-    let (spec, old_spec) = (new.spec.clone().unwrap_or_default(), old.spec.clone().unwrap_or_default());
+    errors.extend(validate_object_meta_update(
+        &new.metadata,
+        &old.metadata,
+        FinalizerRules::Core,
+        &FieldPath::root("metadata"),
+    ));
+    let (spec, old_spec) = (
+        new.spec.clone().unwrap_or_default(),
+        old.spec.clone().unwrap_or_default(),
+    );
     let path = FieldPath::root("spec");
     errors.extend(validate_job_spec(&spec, &path));
-    errors.extend(validate_completions_update(&spec, &old_spec, &path.child("completions")));
+    errors.extend(validate_completions_update(
+        &spec,
+        &old_spec,
+        &path.child("completions"),
+    ));
     if !semantic_eq(&spec.selector, &old_spec.selector) {
-        let rendered = spec.selector.as_ref().map_or_else(|| "null".to_string(), gofmt::label_selector);
+        let rendered = spec
+            .selector
+            .as_ref()
+            .map_or_else(|| "null".to_string(), gofmt::label_selector);
         errors.push(immutable_error(&path.child("selector"), rendered));
     }
-    errors.extend(validate_template_update(&spec, &old_spec, mutable_scheduling, &path));
-    errors.extend(immutable_opt_str(spec.completion_mode.as_deref(), old_spec.completion_mode.as_deref(), &path.child("completionMode")));
-    errors.extend(immutable_json(&spec.pod_failure_policy, &old_spec.pod_failure_policy, &path.child("podFailurePolicy")));
+    errors.extend(validate_template_update(
+        &spec,
+        &old_spec,
+        mutable_scheduling,
+        &path,
+    ));
+    errors.extend(immutable_opt_str(
+        spec.completion_mode.as_deref(),
+        old_spec.completion_mode.as_deref(),
+        &path.child("completionMode"),
+    ));
+    errors.extend(immutable_json(
+        &spec.pod_failure_policy,
+        &old_spec.pod_failure_policy,
+        &path.child("podFailurePolicy"),
+    ));
     errors.extend(immutable_opt_int(
         spec.backoff_limit_per_index.map(i64::from),
         old_spec.backoff_limit_per_index.map(i64::from),
         &path.child("backoffLimitPerIndex"),
     ));
-    errors.extend(immutable_opt_str(spec.managed_by.as_deref(), old_spec.managed_by.as_deref(), &path.child("managedBy")));
-    errors.extend(immutable_json(&spec.success_policy, &old_spec.success_policy, &path.child("successPolicy")));
+    errors.extend(immutable_opt_str(
+        spec.managed_by.as_deref(),
+        old_spec.managed_by.as_deref(),
+        &path.child("managedBy"),
+    ));
+    errors.extend(immutable_json(
+        &spec.success_policy,
+        &old_spec.success_policy,
+        &path.child("successPolicy"),
+    ));
     errors
 }
 
 /// `validateCompletions` with elastic indexed jobs enabled (GA since 1.31).
 fn validate_completions_update(spec: &JobSpec, old: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
-    let (new_value, old_value) = (spec.completions.map(i64::from), old.completions.map(i64::from));
+    let (new_value, old_value) = (
+        spec.completions.map(i64::from),
+        old.completions.map(i64::from),
+    );
     if spec.completion_mode.as_deref() != Some("Indexed") {
         return immutable_opt_int(new_value, old_value, path);
     }
     match (spec.completions, new_value == old_value) {
         (_, true) | (None, _) => Vec::new(),
-        (Some(completions), false) if Some(completions) != spec.parallelism => vec![FieldError::invalid_int(
-            path,
-            i64::from(completions),
-            "can only be modified in tandem with spec.parallelism",
-        )],
+        (Some(completions), false) if Some(completions) != spec.parallelism => {
+            vec![FieldError::invalid_int(
+                path,
+                i64::from(completions),
+                "can only be modified in tandem with spec.parallelism",
+            )]
+        }
         _ => Vec::new(),
     }
 }
@@ -351,7 +526,12 @@ fn validate_completions_update(spec: &JobSpec, old: &JobSpec, path: &FieldPath) 
 /// `validatePodTemplateUpdate`: the template is immutable, except node affinity, node
 /// selector, tolerations, labels, annotations and scheduling gates of a job that is
 /// suspended and never started.
-fn validate_template_update(spec: &JobSpec, old: &JobSpec, mutable_scheduling: bool, path: &FieldPath) -> Vec<FieldError> {
+fn validate_template_update(
+    spec: &JobSpec,
+    old: &JobSpec,
+    mutable_scheduling: bool,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut old_template = old.template.clone();
     if mutable_scheduling {
         let new_meta = spec.template.metadata.clone().unwrap_or_default();
@@ -363,7 +543,10 @@ fn validate_template_update(spec: &JobSpec, old: &JobSpec, mutable_scheduling: b
         old_spec.node_selector = new_spec.node_selector;
         old_spec.tolerations = new_spec.tolerations;
         old_spec.scheduling_gates = new_spec.scheduling_gates;
-        let new_node_affinity = new_spec.affinity.as_ref().and_then(|a| a.node_affinity.clone());
+        let new_node_affinity = new_spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.clone());
         match (&new_spec.affinity, old_spec.affinity.as_mut()) {
             (None, Some(old_affinity)) => {
                 old_affinity.node_affinity = None;
@@ -372,7 +555,10 @@ fn validate_template_update(spec: &JobSpec, old: &JobSpec, mutable_scheduling: b
                 }
             }
             (Some(_), None) => {
-                old_spec.affinity = Some(k8s_openapi::api::core::v1::Affinity { node_affinity: new_node_affinity, ..Default::default() });
+                old_spec.affinity = Some(k8s_openapi::api::core::v1::Affinity {
+                    node_affinity: new_node_affinity,
+                    ..Default::default()
+                });
             }
             (Some(_), Some(old_affinity)) => old_affinity.node_affinity = new_node_affinity,
             (None, None) => {}
@@ -384,7 +570,12 @@ fn validate_template_update(spec: &JobSpec, old: &JobSpec, mutable_scheduling: b
 /// `ValidateJobUpdateStatus`: metadata and the status counters (the managed-by status
 /// transition rules are not ported; Corral's own controller is the only writer).
 pub fn validate_job_status_update(new: &Job, old: &Job) -> Vec<FieldError> {
-    let mut errors = validate_object_meta_update(&new.metadata, &old.metadata, FinalizerRules::Core, &FieldPath::root("metadata"));
+    let mut errors = validate_object_meta_update(
+        &new.metadata,
+        &old.metadata,
+        FinalizerRules::Core,
+        &FieldPath::root("metadata"),
+    );
     let Some(status) = &new.status else {
         return errors;
     };
@@ -402,7 +593,10 @@ pub fn validate_job_status_update(new: &Job, old: &Job) -> Vec<FieldError> {
     }
     if let Some(uncounted) = &status.uncounted_terminated_pods {
         let mut seen = std::collections::BTreeSet::new();
-        for (list, name) in [(&uncounted.succeeded, "succeeded"), (&uncounted.failed, "failed")] {
+        for (list, name) in [
+            (&uncounted.succeeded, "succeeded"),
+            (&uncounted.failed, "failed"),
+        ] {
             for (i, uid) in list.iter().flatten().enumerate() {
                 let item = path.child("uncountedTerminatedPods").child(name).index(i);
                 if uid.is_empty() {

@@ -9,7 +9,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 
 use crate::names;
 use crate::validation::meta::invalid_each;
-use crate::validation::resources::{is_overcommit_allowed, parse, validate_container_resource_name, validate_resource_name};
+use crate::validation::resources::{
+    is_overcommit_allowed, parse, validate_container_resource_name, validate_resource_name,
+};
 
 /// `validateLimitRangeTypeName`.
 fn validate_type_name(value: &str, path: &FieldPath) -> Vec<FieldError> {
@@ -18,7 +20,11 @@ fn validate_type_name(value: &str, path: &FieldPath) -> Vec<FieldError> {
         return errors;
     }
     if !value.contains('/') && !["Pod", "Container", "PersistentVolumeClaim"].contains(&value) {
-        return vec![FieldError::invalid_str(path, value, "must be a standard limit type or fully qualified")];
+        return vec![FieldError::invalid_str(
+            path,
+            value,
+            "must be a standard limit type or fully qualified",
+        )];
     }
     errors
 }
@@ -32,16 +38,25 @@ fn validate_name(limit_type: &str, name: &str, path: &FieldPath) -> Vec<FieldErr
 }
 
 fn invalid_quantity(path: FieldPath, value: Quantity, detail: String) -> FieldError {
-    FieldError::new(path, FieldErrorType::Invalid).value_plain(value.to_string()).detail(detail)
+    FieldError::new(path, FieldErrorType::Invalid)
+        .value_plain(value.to_string())
+        .detail(detail)
 }
 
 /// Validates one item; `types` collects the types seen so far for the duplicate check.
-pub fn validate_item(item: &LimitRangeItem, path: &FieldPath, types: &mut BTreeSet<String>) -> Vec<FieldError> {
+pub fn validate_item(
+    item: &LimitRangeItem,
+    path: &FieldPath,
+    types: &mut BTreeSet<String>,
+) -> Vec<FieldError> {
     let mut errors = validate_type_name(&item.type_, &path.child("type"));
     if !types.insert(item.type_.clone()) {
         errors.push(FieldError::duplicate_str(path.child("type"), &item.type_));
     }
-    let mut read = |list: &Option<BTreeMap<String, WireQuantity>>, name: &str, errors: &mut Vec<FieldError>| -> BTreeMap<String, Quantity> {
+    let read = |list: &Option<BTreeMap<String, WireQuantity>>,
+                name: &str,
+                errors: &mut Vec<FieldError>|
+     -> BTreeMap<String, Quantity> {
         let mut out = BTreeMap::new();
         for (key, quantity) in list.iter().flatten() {
             errors.extend(validate_name(&item.type_, key, &path.child(name).key(key)));
@@ -53,22 +68,55 @@ pub fn validate_item(item: &LimitRangeItem, path: &FieldPath, types: &mut BTreeS
     let min = read(&item.min, "min", &mut errors);
     let (defaults, default_requests) = if item.type_ == "Pod" {
         if item.default.as_ref().is_some_and(|d| !d.is_empty()) {
-            errors.push(FieldError::forbidden(path.child("default"), "may not be specified when `type` is 'Pod'"));
+            errors.push(FieldError::forbidden(
+                path.child("default"),
+                "may not be specified when `type` is 'Pod'",
+            ));
         }
         if item.default_request.as_ref().is_some_and(|d| !d.is_empty()) {
-            errors.push(FieldError::forbidden(path.child("defaultRequest"), "may not be specified when `type` is 'Pod'"));
+            errors.push(FieldError::forbidden(
+                path.child("defaultRequest"),
+                "may not be specified when `type` is 'Pod'",
+            ));
         }
         (BTreeMap::new(), BTreeMap::new())
     } else {
-        (read(&item.default, "default", &mut errors), read(&item.default_request, "defaultRequest", &mut errors))
+        (
+            read(&item.default, "default", &mut errors),
+            read(&item.default_request, "defaultRequest", &mut errors),
+        )
     };
-    if item.type_ == "PersistentVolumeClaim" && !min.contains_key("storage") && !max.contains_key("storage") {
-        errors.push(FieldError::required(path.child("limits"), "either minimum or maximum storage value is required, but neither was provided"));
+    if item.type_ == "PersistentVolumeClaim"
+        && !min.contains_key("storage")
+        && !max.contains_key("storage")
+    {
+        errors.push(FieldError::required(
+            path.child("limits"),
+            "either minimum or maximum storage value is required, but neither was provided",
+        ));
     }
-    let ratios = read(&item.max_limit_request_ratio, "maxLimitRequestRatio", &mut errors);
-    let keys: BTreeSet<&String> = max.keys().chain(min.keys()).chain(defaults.keys()).chain(default_requests.keys()).chain(ratios.keys()).collect();
+    let ratios = read(
+        &item.max_limit_request_ratio,
+        "maxLimitRequestRatio",
+        &mut errors,
+    );
+    let keys: BTreeSet<&String> = max
+        .keys()
+        .chain(min.keys())
+        .chain(defaults.keys())
+        .chain(default_requests.keys())
+        .chain(ratios.keys())
+        .collect();
     for key in keys {
-        errors.extend(check_ordering(key, &min, &max, &defaults, &default_requests, &ratios, path));
+        errors.extend(check_ordering(
+            key,
+            &min,
+            &max,
+            &defaults,
+            &default_requests,
+            &ratios,
+            path,
+        ));
     }
     errors
 }
@@ -83,40 +131,79 @@ fn check_ordering(
     path: &FieldPath,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let (lo, hi, def, req, ratio) = (min.get(key), max.get(key), defaults.get(key), requests.get(key), ratios.get(key));
-    if let (Some(lo), Some(hi)) = (lo, hi) {
-        if lo > hi {
-            errors.push(invalid_quantity(path.child("min").key(key), *lo, format!("min value {lo} is greater than max value {hi}")));
-        }
+    let (lo, hi, def, req, ratio) = (
+        min.get(key),
+        max.get(key),
+        defaults.get(key),
+        requests.get(key),
+        ratios.get(key),
+    );
+    if let (Some(lo), Some(hi)) = (lo, hi)
+        && lo > hi
+    {
+        errors.push(invalid_quantity(
+            path.child("min").key(key),
+            *lo,
+            format!("min value {lo} is greater than max value {hi}"),
+        ));
     }
     if let Some(req) = req {
         if let Some(lo) = lo.filter(|lo| *lo > req) {
-            errors.push(invalid_quantity(path.child("defaultRequest").key(key), *req, format!("min value {lo} is greater than default request value {req}")));
+            errors.push(invalid_quantity(
+                path.child("defaultRequest").key(key),
+                *req,
+                format!("min value {lo} is greater than default request value {req}"),
+            ));
         }
         if let Some(hi) = hi.filter(|hi| req > *hi) {
-            errors.push(invalid_quantity(path.child("defaultRequest").key(key), *req, format!("default request value {req} is greater than max value {hi}")));
+            errors.push(invalid_quantity(
+                path.child("defaultRequest").key(key),
+                *req,
+                format!("default request value {req} is greater than max value {hi}"),
+            ));
         }
         if let Some(def) = def.filter(|def| req > *def) {
-            errors.push(invalid_quantity(path.child("defaultRequest").key(key), *req, format!("default request value {req} is greater than default limit value {def}")));
+            errors.push(invalid_quantity(
+                path.child("defaultRequest").key(key),
+                *req,
+                format!("default request value {req} is greater than default limit value {def}"),
+            ));
         }
     }
     if let Some(def) = def {
         if let Some(lo) = lo.filter(|lo| *lo > def) {
-            errors.push(invalid_quantity(path.child("default").key(key), *lo, format!("min value {lo} is greater than default value {def}")));
+            errors.push(invalid_quantity(
+                path.child("default").key(key),
+                *lo,
+                format!("min value {lo} is greater than default value {def}"),
+            ));
         }
         if let Some(hi) = hi.filter(|hi| def > *hi) {
-            errors.push(invalid_quantity(path.child("default").key(key), *hi, format!("default value {def} is greater than max value {hi}")));
+            errors.push(invalid_quantity(
+                path.child("default").key(key),
+                *hi,
+                format!("default value {def} is greater than max value {hi}"),
+            ));
         }
     }
-    if let Some(ratio) = ratio {
-        if *ratio < Quantity::from_milli(1000) {
-            errors.push(invalid_quantity(path.child("maxLimitRequestRatio").key(key), *ratio, format!("ratio {ratio} is less than 1")));
-        }
+    if let Some(ratio) = ratio
+        && *ratio < Quantity::from_milli(1000)
+    {
+        errors.push(invalid_quantity(
+            path.child("maxLimitRequestRatio").key(key),
+            *ratio,
+            format!("ratio {ratio} is less than 1"),
+        ));
     }
-    if let (Some(def), Some(req)) = (def, req) {
-        if !is_overcommit_allowed(key) && def != req {
-            errors.push(invalid_quantity(path.child("defaultRequest").key(key), *req, format!("default value {def} must equal to defaultRequest value {req} in {key}")));
-        }
+    if let (Some(def), Some(req)) = (def, req)
+        && !is_overcommit_allowed(key)
+        && def != req
+    {
+        errors.push(invalid_quantity(
+            path.child("defaultRequest").key(key),
+            *req,
+            format!("default value {def} must equal to defaultRequest value {req} in {key}"),
+        ));
     }
     errors
 }

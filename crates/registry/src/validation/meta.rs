@@ -11,6 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, ManagedFieldsEntry, ObjectMeta, OwnerReference,
 };
 
+pub use crate::validation::compare::{
+    immutable_error, immutable_json, immutable_opt_int, immutable_opt_str, immutable_str, normalize,
+    opt_i64, semantic_eq,
+};
 use crate::gofmt;
 use crate::names::{self, NameFn};
 
@@ -67,12 +71,22 @@ pub fn validate_object_meta(
             path.child("name"),
             "name or generateName is required",
         )),
-        Some(name) => errors.extend(invalid_each(&path.child("name"), name, name_fn(name, false))),
+        Some(name) => errors.extend(invalid_each(
+            &path.child("name"),
+            name,
+            name_fn(name, false),
+        )),
     }
     errors.extend(validate_namespace_field(meta, requires_namespace, path));
-    errors.extend(nonnegative(meta.generation.unwrap_or(0), &path.child("generation")));
+    errors.extend(nonnegative(
+        meta.generation.unwrap_or(0),
+        &path.child("generation"),
+    ));
     errors.extend(validate_labels(meta.labels.as_ref(), &path.child("labels")));
-    errors.extend(validate_annotations(meta.annotations.as_ref(), &path.child("annotations")));
+    errors.extend(validate_annotations(
+        meta.annotations.as_ref(),
+        &path.child("annotations"),
+    ));
     errors.extend(validate_owner_references(
         meta.owner_references.as_deref().unwrap_or_default(),
         &path.child("ownerReferences"),
@@ -91,7 +105,11 @@ pub fn validate_object_meta(
     errors
 }
 
-fn validate_namespace_field(meta: &ObjectMeta, requires_namespace: bool, path: &FieldPath) -> Vec<FieldError> {
+fn validate_namespace_field(
+    meta: &ObjectMeta,
+    requires_namespace: bool,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let namespace = meta.namespace.as_deref().unwrap_or("");
     match (requires_namespace, namespace.is_empty()) {
         (true, true) => vec![FieldError::required(path.child("namespace"), "")],
@@ -100,7 +118,10 @@ fn validate_namespace_field(meta: &ObjectMeta, requires_namespace: bool, path: &
             namespace,
             names::name_is_dns_label(namespace, false),
         ),
-        (false, false) => vec![FieldError::forbidden(path.child("namespace"), "not allowed on this type")],
+        (false, false) => vec![FieldError::forbidden(
+            path.child("namespace"),
+            "not allowed on this type",
+        )],
         (false, true) => Vec::new(),
     }
 }
@@ -132,7 +153,11 @@ pub fn kube_finalizer_name(value: &str, path: &FieldPath) -> Option<FieldError> 
 pub fn validate_finalizers(finalizers: &[String], path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for finalizer in finalizers {
-        errors.extend(invalid_each(path, finalizer, names::is_qualified_name(finalizer)));
+        errors.extend(invalid_each(
+            path,
+            finalizer,
+            names::is_qualified_name(finalizer),
+        ));
     }
     let has = |f: &str| finalizers.iter().any(|x| x == f);
     if has("orphan") && has("foregroundDeletion") {
@@ -147,11 +172,18 @@ pub fn validate_finalizers(finalizers: &[String], path: &FieldPath) -> Vec<Field
 
 /// `ValidateLabels`: every key a qualified name, every value a label value; errors are
 /// reported at the map's path, not per key, as upstream does.
-pub fn validate_labels(labels: Option<&BTreeMap<String, String>>, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_labels(
+    labels: Option<&BTreeMap<String, String>>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (key, value) in labels.into_iter().flatten() {
         errors.extend(invalid_each(path, key, names::is_qualified_name(key)));
-        errors.extend(invalid_each(path, value, names::is_valid_label_value(value)));
+        errors.extend(invalid_each(
+            path,
+            value,
+            names::is_valid_label_value(value),
+        ));
     }
     errors
 }
@@ -163,11 +195,18 @@ pub fn validate_label_name(key: &str, path: &FieldPath) -> Vec<FieldError> {
 
 /// `ValidateAnnotations`: keys are qualified names (case-insensitive) and the total size
 /// of keys and values is at most 256 KiB.
-pub fn validate_annotations(annotations: Option<&BTreeMap<String, String>>, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_annotations(
+    annotations: Option<&BTreeMap<String, String>>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut total = 0usize;
     for (key, value) in annotations.into_iter().flatten() {
-        errors.extend(invalid_each(path, key, names::is_qualified_name(&key.to_lowercase())));
+        errors.extend(invalid_each(
+            path,
+            key,
+            names::is_qualified_name(&key.to_lowercase()),
+        ));
         total = total.saturating_add(key.len()).saturating_add(value.len());
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
@@ -177,7 +216,10 @@ pub fn validate_annotations(annotations: Option<&BTreeMap<String, String>>, path
 }
 
 /// `ValidateOwnerReferences`.
-pub fn validate_owner_references(references: &[OwnerReference], path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_owner_references(
+    references: &[OwnerReference],
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut first_controller: Option<String> = None;
     for reference in references {
@@ -203,16 +245,32 @@ fn validate_owner_reference(reference: &OwnerReference, path: &FieldPath) -> Vec
     let mut errors = Vec::new();
     let version = reference.api_version.rsplit('/').next().unwrap_or("");
     if reference.api_version.is_empty() || version.is_empty() {
-        errors.push(FieldError::invalid_str(path.child("apiVersion"), &reference.api_version, "version must not be empty"));
+        errors.push(FieldError::invalid_str(
+            path.child("apiVersion"),
+            &reference.api_version,
+            "version must not be empty",
+        ));
     }
     if reference.kind.is_empty() {
-        errors.push(FieldError::invalid_str(path.child("kind"), "", "kind must not be empty"));
+        errors.push(FieldError::invalid_str(
+            path.child("kind"),
+            "",
+            "kind must not be empty",
+        ));
     }
     if reference.name.is_empty() {
-        errors.push(FieldError::invalid_str(path.child("name"), "", "name must not be empty"));
+        errors.push(FieldError::invalid_str(
+            path.child("name"),
+            "",
+            "name must not be empty",
+        ));
     }
     if reference.uid.is_empty() {
-        errors.push(FieldError::invalid_str(path.child("uid"), "", "uid must not be empty"));
+        errors.push(FieldError::invalid_str(
+            path.child("uid"),
+            "",
+            "uid must not be empty",
+        ));
     }
     if reference.api_version == "v1" && reference.kind == "Event" {
         errors.push(
@@ -231,11 +289,19 @@ fn validate_managed_fields(entries: &[ManagedFieldsEntry], path: &FieldPath) -> 
         let entry_path = path.index(i);
         let operation = entry.operation.as_deref().unwrap_or("");
         if operation != "Apply" && operation != "Update" {
-            errors.push(FieldError::invalid_str(entry_path.child("operation"), operation, "must be `Apply` or `Update`"));
+            errors.push(FieldError::invalid_str(
+                entry_path.child("operation"),
+                operation,
+                "must be `Apply` or `Update`",
+            ));
         }
         let fields_type = entry.fields_type.as_deref().unwrap_or("");
         if !fields_type.is_empty() && fields_type != "FieldsV1" {
-            errors.push(FieldError::invalid_str(entry_path.child("fieldsType"), fields_type, "must be `FieldsV1`"));
+            errors.push(FieldError::invalid_str(
+                entry_path.child("fieldsType"),
+                fields_type,
+                "must be `FieldsV1`",
+            ));
         }
         let manager = entry.manager.as_deref().unwrap_or("");
         if manager.len() > 128 {
@@ -260,22 +326,57 @@ pub fn validate_object_meta_update(
         errors.extend(no_new_finalizers(new, old, &path.child("finalizers")));
     }
     if new.resource_version.as_deref().unwrap_or("").is_empty() {
-        errors.push(FieldError::invalid_str(path.child("resourceVersion"), "", "must be specified for an update"));
+        errors.push(FieldError::invalid_str(
+            path.child("resourceVersion"),
+            "",
+            "must be specified for an update",
+        ));
     }
-    let (new_generation, old_generation) = (new.generation.unwrap_or(0), old.generation.unwrap_or(0));
+    let (new_generation, old_generation) =
+        (new.generation.unwrap_or(0), old.generation.unwrap_or(0));
     if new_generation < old_generation {
-        errors.push(FieldError::invalid_int(path.child("generation"), new_generation, "must not be decremented"));
+        errors.push(FieldError::invalid_int(
+            path.child("generation"),
+            new_generation,
+            "must not be decremented",
+        ));
     }
-    errors.extend(immutable_str(new.name.as_deref(), old.name.as_deref(), &path.child("name")));
-    errors.extend(immutable_str(new.namespace.as_deref(), old.namespace.as_deref(), &path.child("namespace")));
-    errors.extend(immutable_str(new.uid.as_deref(), old.uid.as_deref(), &path.child("uid")));
-    errors.extend(immutable_json(&new.creation_timestamp, &old.creation_timestamp, &path.child("creationTimestamp")));
-    errors.extend(immutable_json(&new.deletion_timestamp, &old.deletion_timestamp, &path.child("deletionTimestamp")));
+    errors.extend(immutable_str(
+        new.name.as_deref(),
+        old.name.as_deref(),
+        &path.child("name"),
+    ));
+    errors.extend(immutable_str(
+        new.namespace.as_deref(),
+        old.namespace.as_deref(),
+        &path.child("namespace"),
+    ));
+    errors.extend(immutable_str(
+        new.uid.as_deref(),
+        old.uid.as_deref(),
+        &path.child("uid"),
+    ));
+    errors.extend(immutable_json(
+        &new.creation_timestamp,
+        &old.creation_timestamp,
+        &path.child("creationTimestamp"),
+    ));
+    errors.extend(immutable_json(
+        &new.deletion_timestamp,
+        &old.deletion_timestamp,
+        &path.child("deletionTimestamp"),
+    ));
     if new.deletion_grace_period_seconds != old.deletion_grace_period_seconds {
-        errors.push(immutable_error(&path.child("deletionGracePeriodSeconds"), opt_i64(new.deletion_grace_period_seconds)));
+        errors.push(immutable_error(
+            &path.child("deletionGracePeriodSeconds"),
+            opt_i64(new.deletion_grace_period_seconds),
+        ));
     }
     errors.extend(validate_labels(new.labels.as_ref(), &path.child("labels")));
-    errors.extend(validate_annotations(new.annotations.as_ref(), &path.child("annotations")));
+    errors.extend(validate_annotations(
+        new.annotations.as_ref(),
+        &path.child("annotations"),
+    ));
     errors.extend(validate_owner_references(
         new.owner_references.as_deref().unwrap_or_default(),
         &path.child("ownerReferences"),
@@ -314,86 +415,11 @@ fn no_new_finalizers(new: &ObjectMeta, old: &ObjectMeta, path: &FieldPath) -> Ve
     )]
 }
 
-/// The `field.Invalid(path, newValue, "field is immutable")` error of
-/// `ValidateImmutableField`, with the value already rendered.
-pub fn immutable_error(path: &FieldPath, rendered: String) -> FieldError {
-    FieldError::new(path, FieldErrorType::Invalid)
-        .value_plain(rendered)
-        .detail(FIELD_IMMUTABLE)
-}
-
-/// `ValidateImmutableField` for an optional string (`nil` and `""` are equal, as Go's
-/// zero value is).
-pub fn immutable_str(new: Option<&str>, old: Option<&str>, path: &FieldPath) -> Vec<FieldError> {
-    let (new, old) = (new.unwrap_or(""), old.unwrap_or(""));
-    if new == old {
-        Vec::new()
-    } else {
-        vec![FieldError::invalid_str(path, new, FIELD_IMMUTABLE)]
-    }
-}
-
-/// `ValidateImmutableField` for a pointer that may be nil: Go prints the pointee or `null`.
-pub fn immutable_opt_str(new: Option<&str>, old: Option<&str>, path: &FieldPath) -> Vec<FieldError> {
-    if new == old {
-        return Vec::new();
-    }
-    match new {
-        Some(value) => vec![FieldError::invalid_str(path, value, FIELD_IMMUTABLE)],
-        None => vec![immutable_error(path, "null".into())],
-    }
-}
-
-/// `ValidateImmutableField` for an optional integer pointer.
-pub fn immutable_opt_int(new: Option<i64>, old: Option<i64>, path: &FieldPath) -> Vec<FieldError> {
-    if new == old {
-        Vec::new()
-    } else {
-        vec![immutable_error(path, opt_i64(new))]
-    }
-}
-
-/// `ValidateImmutableField` for any serialisable value, compared semantically (nil and
-/// empty lists and maps are equal, as `apiequality.Semantic.DeepEqual` treats them).
-pub fn immutable_json<T: serde::Serialize>(new: &T, old: &T, path: &FieldPath) -> Vec<FieldError> {
-    if semantic_eq(new, old) {
-        Vec::new()
-    } else {
-        vec![immutable_error(path, gofmt::json(new))]
-    }
-}
-
-/// `apiequality.Semantic.DeepEqual` on the JSON form: nulls, empty lists and empty maps
-/// compare equal to absent fields.
-pub fn semantic_eq<T: serde::Serialize>(a: &T, b: &T) -> bool {
-    let (Ok(a), Ok(b)) = (serde_json::to_value(a), serde_json::to_value(b)) else {
-        return false;
-    };
-    normalize(a) == normalize(b)
-}
-
-/// Drops nulls and empty lists from objects so `nil` and empty compare equal.
-pub fn normalize(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, normalize(v)))
-                .filter(|(_, v)| !v.is_null() && !v.as_array().is_some_and(|a| a.is_empty()))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
-        other => other,
-    }
-}
-
-/// Go's `%v` of an `*int64`: the value, or `null`.
-pub fn opt_i64(value: Option<i64>) -> String {
-    value.map_or_else(|| "null".to_string(), |v| v.to_string())
-}
-
 /// `ValidateLabelSelector` with `AllowInvalidLabelValueInSelector: false`.
-pub fn validate_label_selector(selector: Option<&LabelSelector>, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_label_selector(
+    selector: Option<&LabelSelector>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let Some(selector) = selector else {
         return Vec::new();
     };
@@ -411,11 +437,22 @@ pub fn validate_label_selector(selector: Option<&LabelSelector>, path: &FieldPat
                 "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
             )),
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-            other => errors.push(FieldError::invalid_str(req_path.child("operator"), other, "not a valid selector operator")),
+            other => errors.push(FieldError::invalid_str(
+                req_path.child("operator"),
+                other,
+                "not a valid selector operator",
+            )),
         }
-        errors.extend(validate_label_name(&requirement.key, &req_path.child("key")));
+        errors.extend(validate_label_name(
+            &requirement.key,
+            &req_path.child("key"),
+        ));
         for (j, value) in values.iter().enumerate() {
-            errors.extend(invalid_each(&req_path.child("values").index(j), value, names::is_valid_label_value(value)));
+            errors.extend(invalid_each(
+                &req_path.child("values").index(j),
+                value,
+                names::is_valid_label_value(value),
+            ));
         }
     }
     errors
@@ -423,7 +460,10 @@ pub fn validate_label_selector(selector: Option<&LabelSelector>, path: &FieldPat
 
 /// Whether a selector matches a label set (`metav1.LabelSelectorAsSelector` + `Matches`);
 /// `None` when the selector does not convert (upstream then skips the check).
-pub fn selector_matches(selector: Option<&LabelSelector>, labels: Option<&BTreeMap<String, String>>) -> Option<bool> {
+pub fn selector_matches(
+    selector: Option<&LabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Option<bool> {
     let selector = corral_api::LabelSelector::from_k8s(selector).ok()?;
     Some(selector.matches_opt(labels))
 }
@@ -448,14 +488,32 @@ mod tests {
     fn missing_name_is_required_unless_generated() {
         let mut m = meta("");
         m.name = None;
-        let errs = validate_object_meta(&m, true, names::name_is_dns_subdomain, FinalizerRules::Core, &FieldPath::root("metadata"));
-        assert_eq!(render(&errs), vec!["metadata.name: Required value: name or generateName is required"]);
+        let errs = validate_object_meta(
+            &m,
+            true,
+            names::name_is_dns_subdomain,
+            FinalizerRules::Core,
+            &FieldPath::root("metadata"),
+        );
+        assert_eq!(
+            render(&errs),
+            vec!["metadata.name: Required value: name or generateName is required"]
+        );
     }
 
     #[test]
     fn namespace_rules_follow_scope() {
-        let errs = validate_object_meta(&meta("a"), false, names::name_is_dns_subdomain, FinalizerRules::Core, &FieldPath::root("metadata"));
-        assert_eq!(render(&errs), vec!["metadata.namespace: Forbidden: not allowed on this type"]);
+        let errs = validate_object_meta(
+            &meta("a"),
+            false,
+            names::name_is_dns_subdomain,
+            FinalizerRules::Core,
+            &FieldPath::root("metadata"),
+        );
+        assert_eq!(
+            render(&errs),
+            vec!["metadata.namespace: Forbidden: not allowed on this type"]
+        );
     }
 
     #[test]
@@ -463,17 +521,39 @@ mod tests {
         let mut m = meta("a");
         m.labels = Some([("bad key".to_string(), "v".to_string())].into());
         m.finalizers = Some(vec!["custom".into()]);
-        let errs = render(&validate_object_meta(&m, true, names::name_is_dns_subdomain, FinalizerRules::Core, &FieldPath::root("metadata")));
-        assert!(errs[0].starts_with("metadata.labels: Invalid value: \"bad key\": name part must consist of"));
-        assert_eq!(errs[1], "metadata.finalizers[0]: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified");
+        let errs = render(&validate_object_meta(
+            &m,
+            true,
+            names::name_is_dns_subdomain,
+            FinalizerRules::Core,
+            &FieldPath::root("metadata"),
+        ));
+        assert!(
+            errs[0].starts_with(
+                "metadata.labels: Invalid value: \"bad key\": name part must consist of"
+            )
+        );
+        assert_eq!(
+            errs[1],
+            "metadata.finalizers[0]: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"
+        );
     }
 
     #[test]
     fn annotations_over_256_kib_are_too_long() {
         let mut m = meta("a");
         m.annotations = Some([("k".to_string(), "v".repeat(TOTAL_ANNOTATION_SIZE_LIMIT))].into());
-        let errs = render(&validate_object_meta(&m, true, names::name_is_dns_subdomain, FinalizerRules::Core, &FieldPath::root("metadata")));
-        assert_eq!(errs, vec!["metadata.annotations: Too long: may not be more than 262144 bytes"]);
+        let errs = render(&validate_object_meta(
+            &m,
+            true,
+            names::name_is_dns_subdomain,
+            FinalizerRules::Core,
+            &FieldPath::root("metadata"),
+        ));
+        assert_eq!(
+            errs,
+            vec!["metadata.annotations: Too long: may not be more than 262144 bytes"]
+        );
     }
 
     #[test]
@@ -483,22 +563,37 @@ mod tests {
         let mut new = meta("b");
         new.uid = Some("u2".into());
         new.resource_version = Some("5".into());
-        let errs = render(&validate_object_meta_update(&new, &old, FinalizerRules::Core, &FieldPath::root("metadata")));
-        assert_eq!(errs, vec![
-            "metadata.name: Invalid value: \"b\": field is immutable",
-            "metadata.uid: Invalid value: \"u2\": field is immutable",
-        ]);
+        let errs = render(&validate_object_meta_update(
+            &new,
+            &old,
+            FinalizerRules::Core,
+            &FieldPath::root("metadata"),
+        ));
+        assert_eq!(
+            errs,
+            vec![
+                "metadata.name: Invalid value: \"b\": field is immutable",
+                "metadata.uid: Invalid value: \"u2\": field is immutable",
+            ]
+        );
     }
 
     #[test]
     fn selector_requirements_are_checked() {
         let selector: LabelSelector = serde_json::from_value(serde_json::json!({
             "matchExpressions": [{"key": "a", "operator": "In"}, {"key": "b", "operator": "Near"}]
-        })).unwrap();
-        let errs = render(&validate_label_selector(Some(&selector), &FieldPath::root("spec").child("selector")));
-        assert_eq!(errs, vec![
-            "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
-            "spec.selector.matchExpressions[1].operator: Invalid value: \"Near\": not a valid selector operator",
-        ]);
+        }))
+        .unwrap();
+        let errs = render(&validate_label_selector(
+            Some(&selector),
+            &FieldPath::root("spec").child("selector"),
+        ));
+        assert_eq!(
+            errs,
+            vec![
+                "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+                "spec.selector.matchExpressions[1].operator: Invalid value: \"Near\": not a valid selector operator",
+            ]
+        );
     }
 }

@@ -11,36 +11,70 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::gofmt;
 use crate::names;
-use crate::validation::meta::{invalid_each, nonnegative, validate_label_selector, validate_object_meta, FinalizerRules};
+use crate::validation::meta::{
+    FinalizerRules, invalid_each, nonnegative, validate_label_selector, validate_object_meta,
+};
 
 /// `ValidateLease`.
 pub fn validate_lease(lease: &Lease) -> Vec<FieldError> {
-    let mut errors = validate_object_meta(&lease.metadata, true, names::name_is_dns_subdomain, FinalizerRules::Generic, &FieldPath::root("metadata"));
+    let mut errors = validate_object_meta(
+        &lease.metadata,
+        true,
+        names::name_is_dns_subdomain,
+        FinalizerRules::Generic,
+        &FieldPath::root("metadata"),
+    );
     let Some(spec) = &lease.spec else {
         return errors;
     };
     let path = FieldPath::root("spec");
     if let Some(duration) = spec.lease_duration_seconds.filter(|d| *d <= 0) {
-        errors.push(FieldError::invalid_int(path.child("leaseDurationSeconds"), i64::from(duration), "must be greater than 0"));
+        errors.push(FieldError::invalid_int(
+            path.child("leaseDurationSeconds"),
+            i64::from(duration),
+            "must be greater than 0",
+        ));
     }
     if let Some(transitions) = spec.lease_transitions.filter(|t| *t < 0) {
-        errors.push(FieldError::invalid_int(path.child("leaseTransitions"), i64::from(transitions), "must be greater than or equal to 0"));
+        errors.push(FieldError::invalid_int(
+            path.child("leaseTransitions"),
+            i64::from(transitions),
+            "must be greater than or equal to 0",
+        ));
     }
-    if let Some(strategy) = spec.strategy.as_deref() {
-        if strategy != "OldestEmulationVersion" {
-            errors.push(FieldError::not_supported(path.child("strategy"), strategy, &["OldestEmulationVersion"]));
-        }
+    if let Some(strategy) = spec.strategy.as_deref()
+        && strategy != "OldestEmulationVersion"
+    {
+        errors.push(FieldError::not_supported(
+            path.child("strategy"),
+            strategy,
+            &["OldestEmulationVersion"],
+        ));
     }
     let has_strategy = spec.strategy.as_deref().is_some_and(|s| !s.is_empty());
-    if spec.preferred_holder.as_deref().is_some_and(|h| !h.is_empty()) && !has_strategy {
-        errors.push(FieldError::forbidden(path.child("preferredHolder"), "may only be specified if `strategy` is defined"));
+    if spec
+        .preferred_holder
+        .as_deref()
+        .is_some_and(|h| !h.is_empty())
+        && !has_strategy
+    {
+        errors.push(FieldError::forbidden(
+            path.child("preferredHolder"),
+            "may only be specified if `strategy` is defined",
+        ));
     }
     errors
 }
 
 /// `ValidatePodDisruptionBudget` (spec) plus metadata.
 pub fn validate_pdb(pdb: &PodDisruptionBudget) -> Vec<FieldError> {
-    let mut errors = validate_object_meta(&pdb.metadata, true, names::name_is_dns_subdomain, FinalizerRules::Generic, &FieldPath::root("metadata"));
+    let mut errors = validate_object_meta(
+        &pdb.metadata,
+        true,
+        names::name_is_dns_subdomain,
+        FinalizerRules::Generic,
+        &FieldPath::root("metadata"),
+    );
     let spec = pdb.spec.clone().unwrap_or_default();
     let path = FieldPath::root("spec");
     if spec.min_available.is_some() && spec.max_unavailable.is_some() {
@@ -50,15 +84,29 @@ pub fn validate_pdb(pdb: &PodDisruptionBudget) -> Vec<FieldError> {
                 .detail("minAvailable and maxUnavailable cannot be both set"),
         );
     }
-    for (value, name) in [(&spec.min_available, "minAvailable"), (&spec.max_unavailable, "maxUnavailable")] {
+    for (value, name) in [
+        (&spec.min_available, "minAvailable"),
+        (&spec.max_unavailable, "maxUnavailable"),
+    ] {
         if let Some(value) = value {
             errors.extend(positive_int_or_percent(value, &path.child(name)));
         }
     }
-    errors.extend(validate_label_selector(spec.selector.as_ref(), &path.child("selector")));
+    errors.extend(validate_label_selector(
+        spec.selector.as_ref(),
+        &path.child("selector"),
+    ));
     let policies = ["AlwaysAllow", "IfHealthyBudget"];
-    if let Some(policy) = spec.unhealthy_pod_eviction_policy.as_deref().filter(|p| !policies.contains(p)) {
-        errors.push(FieldError::not_supported(path.child("unhealthyPodEvictionPolicy"), policy, &policies));
+    if let Some(policy) = spec
+        .unhealthy_pod_eviction_policy
+        .as_deref()
+        .filter(|p| !policies.contains(p))
+    {
+        errors.push(FieldError::not_supported(
+            path.child("unhealthyPodEvictionPolicy"),
+            policy,
+            &policies,
+        ));
     }
     errors
 }
@@ -71,11 +119,19 @@ fn positive_int_or_percent(value: &IntOrString, path: &FieldPath) -> Vec<FieldEr
         IntOrString::String(s) => {
             let mut errors: Vec<FieldError> = names::is_valid_percent(s)
                 .into_iter()
-                .map(|m| FieldError::new(path, FieldErrorType::Invalid).value_plain(rendered.clone()).detail(m))
+                .map(|m| {
+                    FieldError::new(path, FieldErrorType::Invalid)
+                        .value_plain(rendered.clone())
+                        .detail(m)
+                })
                 .collect();
             let percent = s.strip_suffix('%').and_then(|d| d.parse::<i64>().ok());
             if percent.is_some_and(|p| p > 100) {
-                errors.push(FieldError::new(path, FieldErrorType::Invalid).value_plain(rendered).detail("must not be greater than 100%"));
+                errors.push(
+                    FieldError::new(path, FieldErrorType::Invalid)
+                        .value_plain(rendered)
+                        .detail("must not be greater than 100%"),
+                );
             }
             errors
         }
@@ -95,13 +151,26 @@ pub fn validate_event_create(event: &Event, api: EventApi) -> Vec<FieldError> {
     if api == EventApi::CoreV1 {
         return errors;
     }
-    errors.extend(validate_object_meta(&event.metadata, true, names::name_is_dns_subdomain, FinalizerRules::Core, &FieldPath::root("metadata")));
+    errors.extend(validate_object_meta(
+        &event.metadata,
+        true,
+        names::name_is_dns_subdomain,
+        FinalizerRules::Core,
+        &FieldPath::root("metadata"),
+    ));
     if let Some(series) = &event.series {
         if series.count.unwrap_or(0) < 2 {
-            errors.push(FieldError::invalid_int(FieldPath::root("series").child("count"), i64::from(series.count.unwrap_or(0)), "should be at least 2"));
+            errors.push(FieldError::invalid_int(
+                FieldPath::root("series").child("count"),
+                i64::from(series.count.unwrap_or(0)),
+                "should be at least 2",
+            ));
         }
         if series.last_observed_time.is_none() {
-            errors.push(FieldError::required(FieldPath::root("series").child("lastObservedTime"), ""));
+            errors.push(FieldError::required(
+                FieldPath::root("series").child("lastObservedTime"),
+                "",
+            ));
         }
     }
     if event.event_time.is_none() {
@@ -109,16 +178,30 @@ pub fn validate_event_create(event: &Event, api: EventApi) -> Vec<FieldError> {
     }
     let kind = event.type_.as_deref().unwrap_or("");
     if kind != "Normal" && kind != "Warning" {
-        errors.push(FieldError::invalid_str(FieldPath::root("type"), "", format!("has invalid value: {kind}")));
+        errors.push(FieldError::invalid_str(
+            FieldPath::root("type"),
+            "",
+            format!("has invalid value: {kind}"),
+        ));
     }
     for (set, name) in [
         (event.first_timestamp.is_some(), "firstTimestamp"),
         (event.last_timestamp.is_some(), "lastTimestamp"),
         (event.count.unwrap_or(0) != 0, "count"),
-        (event.source.as_ref().is_some_and(|s| s.component.is_some() || s.host.is_some()), "source"),
+        (
+            event
+                .source
+                .as_ref()
+                .is_some_and(|s| s.component.is_some() || s.host.is_some()),
+            "source",
+        ),
     ] {
         if set {
-            errors.push(FieldError::invalid_str(FieldPath::root(name), "", "needs to be unset"));
+            errors.push(FieldError::invalid_str(
+                FieldPath::root(name),
+                "",
+                "needs to be unset",
+            ));
         }
     }
     errors
@@ -129,7 +212,13 @@ fn legacy_validate_event(event: &Event, api: EventApi) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let namespace = event.metadata.namespace.as_deref().unwrap_or("");
     let involved_namespace = event.involved_object.namespace.as_deref().unwrap_or("");
-    let mismatch = || FieldError::invalid_str(FieldPath::root("involvedObject").child("namespace"), involved_namespace, "does not match event.namespace");
+    let mismatch = || {
+        FieldError::invalid_str(
+            FieldPath::root("involvedObject").child("namespace"),
+            involved_namespace,
+            "does not match event.namespace",
+        )
+    };
     if event.event_time.is_none() {
         if involved_namespace.is_empty() {
             if !namespace.is_empty() && namespace != "default" {
@@ -144,21 +233,38 @@ fn legacy_validate_event(event: &Event, api: EventApi) -> Vec<FieldError> {
         }
         errors.extend(new_style_fields(event, api));
     }
-    errors.extend(invalid_each(&FieldPath::root("namespace"), namespace, names::is_dns1123_subdomain(namespace)));
+    errors.extend(invalid_each(
+        &FieldPath::root("namespace"),
+        namespace,
+        names::is_dns1123_subdomain(namespace),
+    ));
     errors
 }
 
 /// The checks `legacyValidateEvent` applies to events that carry `eventTime`.
 fn new_style_fields(event: &Event, api: EventApi) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let controller_field = if api == EventApi::CoreV1 { "source" } else { "reportingController" };
+    let controller_field = if api == EventApi::CoreV1 {
+        "source"
+    } else {
+        "reportingController"
+    };
     let controller = event.reporting_component.as_deref().unwrap_or("");
     if controller.is_empty() {
         errors.push(FieldError::required(FieldPath::root(controller_field), ""));
     }
-    errors.extend(invalid_each(&FieldPath::root(controller_field), controller, names::is_qualified_name(controller)));
+    errors.extend(invalid_each(
+        &FieldPath::root(controller_field),
+        controller,
+        names::is_qualified_name(controller),
+    ));
     for (value, name, limit, required) in [
-        (event.reporting_instance.as_deref(), "reportingInstance", 128, true),
+        (
+            event.reporting_instance.as_deref(),
+            "reportingInstance",
+            128,
+            true,
+        ),
         (event.action.as_deref(), "action", 128, true),
         (event.reason.as_deref(), "reason", 128, true),
         (event.message.as_deref(), "message", 1024, false),
@@ -168,7 +274,11 @@ fn new_style_fields(event: &Event, api: EventApi) -> Vec<FieldError> {
             errors.push(FieldError::required(FieldPath::root(name), ""));
         }
         if value.len() > limit {
-            errors.push(FieldError::invalid_str(FieldPath::root(name), "", format!("can have at most {limit} characters")));
+            errors.push(FieldError::invalid_str(
+                FieldPath::root(name),
+                "",
+                format!("can have at most {limit} characters"),
+            ));
         }
     }
     errors

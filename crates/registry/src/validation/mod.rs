@@ -7,6 +7,7 @@
 //! returned errors are deduplicated: upstream runs some checks twice on update (a Job's
 //! spec, metadata rules) and only de-duplicates the summary line, not the causes.
 
+mod compare;
 mod containers;
 pub mod core_kinds;
 mod cronjob;
@@ -18,6 +19,7 @@ pub mod meta;
 mod misc;
 mod pod;
 mod pod_spec;
+mod probes;
 mod rbac;
 mod resources;
 mod scheduling;
@@ -27,9 +29,11 @@ mod webhook;
 use corral_api::{FieldError, FieldPath, KubeObject};
 use corral_core::Subresource;
 
-pub use job::{CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL};
+pub use job::{
+    CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+};
 pub use job_policy::validate_indexes_format;
-pub use misc::{validate_event_create, EventApi};
+pub use misc::{EventApi, validate_event_create};
 pub use pod_spec::PodOptions;
 
 use crate::names;
@@ -60,7 +64,11 @@ pub fn validate_status_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldEr
 }
 
 /// [`validate_update`] or [`validate_status_update`] by subresource.
-pub fn validate_write(new: &KubeObject, old: &KubeObject, subresource: Subresource) -> Vec<FieldError> {
+pub fn validate_write(
+    new: &KubeObject,
+    old: &KubeObject,
+    subresource: Subresource,
+) -> Vec<FieldError> {
     match subresource {
         Subresource::Main => validate_update(new, old),
         Subresource::Status => validate_status_update(new, old),
@@ -91,7 +99,12 @@ fn generic_meta(object: &KubeObject) -> Vec<FieldError> {
 /// `validateCommonFields` of `BeforeUpdate`.
 fn generic_meta_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError> {
     let mut errors = generic_meta(new);
-    errors.extend(meta::validate_object_meta_update(new.meta(), old.meta(), FinalizerRules::Generic, &FieldPath::root("metadata")));
+    errors.extend(meta::validate_object_meta_update(
+        new.meta(),
+        old.meta(),
+        FinalizerRules::Generic,
+        &FieldPath::root("metadata"),
+    ));
     errors
 }
 
@@ -113,24 +126,43 @@ fn strategy_validate(object: &KubeObject) -> Vec<FieldError> {
         KubeObject::Job(o) => job::validate_job(o, true),
         KubeObject::CronJob(o) => cronjob::validate_cronjob_create(o),
         KubeObject::Lease(o) => misc::validate_lease(o),
-        KubeObject::MutatingWebhookConfiguration(o) => {
-            webhook::validate_configuration(&o.metadata, &webhook::mutating_views(o), webhook::WebhookOptions::STRICT)
+        KubeObject::MutatingWebhookConfiguration(o) => webhook::validate_configuration(
+            &o.metadata,
+            &webhook::mutating_views(o),
+            webhook::WebhookOptions::STRICT,
+        ),
+        KubeObject::ValidatingWebhookConfiguration(o) => webhook::validate_configuration(
+            &o.metadata,
+            &webhook::validating_views(o),
+            webhook::WebhookOptions::STRICT,
+        ),
+        KubeObject::Role(o) => {
+            rbac::validate_role(&o.metadata, o.rules.as_deref().unwrap_or_default(), true)
         }
-        KubeObject::ValidatingWebhookConfiguration(o) => {
-            webhook::validate_configuration(&o.metadata, &webhook::validating_views(o), webhook::WebhookOptions::STRICT)
-        }
-        KubeObject::Role(o) => rbac::validate_role(&o.metadata, o.rules.as_deref().unwrap_or_default(), true),
         KubeObject::ClusterRole(o) => rbac::validate_cluster_role(o),
-        KubeObject::RoleBinding(o) => rbac::validate_binding(&o.metadata, &o.role_ref, o.subjects.as_deref().unwrap_or_default(), true),
-        KubeObject::ClusterRoleBinding(o) => {
-            rbac::validate_binding(&o.metadata, &o.role_ref, o.subjects.as_deref().unwrap_or_default(), false)
-        }
+        KubeObject::RoleBinding(o) => rbac::validate_binding(
+            &o.metadata,
+            &o.role_ref,
+            o.subjects.as_deref().unwrap_or_default(),
+            true,
+        ),
+        KubeObject::ClusterRoleBinding(o) => rbac::validate_binding(
+            &o.metadata,
+            &o.role_ref,
+            o.subjects.as_deref().unwrap_or_default(),
+            false,
+        ),
         KubeObject::PodDisruptionBudget(o) => misc::validate_pdb(o),
     }
 }
 
 fn meta_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError> {
-    meta::validate_object_meta_update(new.meta(), old.meta(), FinalizerRules::Core, &FieldPath::root("metadata"))
+    meta::validate_object_meta_update(
+        new.meta(),
+        old.meta(),
+        FinalizerRules::Core,
+        &FieldPath::root("metadata"),
+    )
 }
 
 /// Each kind's strategy `ValidateUpdate`. Objects of different kinds yield nothing.
@@ -139,42 +171,76 @@ fn strategy_validate_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldErro
     let mut errors = match (new, old) {
         (KubeObject::Pod(n), KubeObject::Pod(o)) => return pod::validate_pod_update(n, o),
         (KubeObject::Job(n), KubeObject::Job(o)) => return job::validate_job_update(n, o),
-        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => return cronjob::validate_cronjob_update(n, o),
+        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => {
+            return cronjob::validate_cronjob_update(n, o);
+        }
         (KubeObject::Node(n), KubeObject::Node(o)) => {
             let mut errors = core::validate_node(n);
             errors.extend(core::validate_node_update(n, o));
             return errors;
         }
-        (KubeObject::PersistentVolumeClaim(n), KubeObject::PersistentVolumeClaim(o)) => return core::validate_pvc_update(n, o),
+        (KubeObject::PersistentVolumeClaim(n), KubeObject::PersistentVolumeClaim(o)) => {
+            return core::validate_pvc_update(n, o);
+        }
         (KubeObject::ResourceQuota(n), KubeObject::ResourceQuota(o)) => {
             let mut errors = core::validate_resource_quota(n);
             errors.extend(core::validate_resource_quota_update(n, o));
             return errors;
         }
-        (KubeObject::Secret(n), KubeObject::Secret(o)) => return core::validate_secret_update(n, o),
+        (KubeObject::Secret(n), KubeObject::Secret(o)) => {
+            return core::validate_secret_update(n, o);
+        }
         (KubeObject::ConfigMap(n), KubeObject::ConfigMap(o)) => {
             let mut errors = meta_update(new, old);
             errors.extend(core::validate_immutable_data(
                 n.immutable,
                 o.immutable,
-                &[("data", &serde_json::to_value(&n.data).ok(), &serde_json::to_value(&o.data).ok()),
-                  ("binaryData", &serde_json::to_value(&n.binary_data).ok(), &serde_json::to_value(&o.binary_data).ok())],
+                &[
+                    (
+                        "data",
+                        &serde_json::to_value(&n.data).ok(),
+                        &serde_json::to_value(&o.data).ok(),
+                    ),
+                    (
+                        "binaryData",
+                        &serde_json::to_value(&n.binary_data).ok(),
+                        &serde_json::to_value(&o.binary_data).ok(),
+                    ),
+                ],
             ));
             errors.extend(core::validate_config_map(n));
             return errors;
         }
-        (KubeObject::Event(n), KubeObject::Event(_)) => return misc::validate_event_create(n, EventApi::CoreV1),
-        (KubeObject::PodDisruptionBudget(n), KubeObject::PodDisruptionBudget(_)) => return misc::validate_pdb(n),
-        (KubeObject::MutatingWebhookConfiguration(n), KubeObject::MutatingWebhookConfiguration(o)) => {
+        (KubeObject::Event(n), KubeObject::Event(_)) => {
+            return misc::validate_event_create(n, EventApi::CoreV1);
+        }
+        (KubeObject::PodDisruptionBudget(n), KubeObject::PodDisruptionBudget(_)) => {
+            return misc::validate_pdb(n);
+        }
+        (
+            KubeObject::MutatingWebhookConfiguration(n),
+            KubeObject::MutatingWebhookConfiguration(o),
+        ) => {
             let opts = webhook::WebhookOptions::for_update(&webhook::mutating_views(o));
             return webhook::validate_configuration(&n.metadata, &webhook::mutating_views(n), opts);
         }
-        (KubeObject::ValidatingWebhookConfiguration(n), KubeObject::ValidatingWebhookConfiguration(o)) => {
+        (
+            KubeObject::ValidatingWebhookConfiguration(n),
+            KubeObject::ValidatingWebhookConfiguration(o),
+        ) => {
             let opts = webhook::WebhookOptions::for_update(&webhook::validating_views(o));
-            return webhook::validate_configuration(&n.metadata, &webhook::validating_views(n), opts);
+            return webhook::validate_configuration(
+                &n.metadata,
+                &webhook::validating_views(n),
+                opts,
+            );
         }
-        (KubeObject::RoleBinding(n), KubeObject::RoleBinding(o)) => rbac::validate_role_ref_update(&n.role_ref, &o.role_ref),
-        (KubeObject::ClusterRoleBinding(n), KubeObject::ClusterRoleBinding(o)) => rbac::validate_role_ref_update(&n.role_ref, &o.role_ref),
+        (KubeObject::RoleBinding(n), KubeObject::RoleBinding(o)) => {
+            rbac::validate_role_ref_update(&n.role_ref, &o.role_ref)
+        }
+        (KubeObject::ClusterRoleBinding(n), KubeObject::ClusterRoleBinding(o)) => {
+            rbac::validate_role_ref_update(&n.role_ref, &o.role_ref)
+        }
         _ if new.kind() == old.kind() => Vec::new(),
         _ => return Vec::new(),
     };
@@ -190,7 +256,9 @@ fn status_validate_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError>
     match (new, old) {
         (KubeObject::Pod(n), KubeObject::Pod(o)) => pod::validate_pod_status_update(n, o),
         (KubeObject::Job(n), KubeObject::Job(o)) => job::validate_job_status_update(n, o),
-        (KubeObject::Namespace(n), KubeObject::Namespace(o)) => core::validate_namespace_status_update(n, o),
+        (KubeObject::Namespace(n), KubeObject::Namespace(o)) => {
+            core::validate_namespace_status_update(n, o)
+        }
         (KubeObject::Node(n), KubeObject::Node(o)) => {
             let mut errors = core::validate_node(n);
             errors.extend(core::validate_node_update(n, o));
@@ -211,7 +279,10 @@ fn status_validate_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError>
                 (status.desired_healthy, "desiredHealthy"),
                 (status.expected_pods, "expectedPods"),
             ] {
-                errors.extend(meta::nonnegative(i64::from(value.unwrap_or(0)), &path.child(name)));
+                errors.extend(meta::nonnegative(
+                    i64::from(value.unwrap_or(0)),
+                    &path.child(name),
+                ));
             }
             errors
         }
@@ -235,14 +306,24 @@ pub fn warnings_on_create(object: &KubeObject) -> Vec<String> {
     }
     let (spec, path) = match object {
         KubeObject::Pod(p) => (p.spec.as_ref(), "spec"),
-        KubeObject::Job(j) => (j.spec.as_ref().and_then(|s| s.template.spec.as_ref()), "spec.template.spec"),
+        KubeObject::Job(j) => (
+            j.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+            "spec.template.spec",
+        ),
         KubeObject::CronJob(c) => (
-            c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).and_then(|s| s.template.spec.as_ref()),
+            c.spec
+                .job_template
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref()),
             "spec.jobTemplate.spec.template.spec",
         ),
         _ => (None, ""),
     };
-    if spec.and_then(|s| s.termination_grace_period_seconds).is_some_and(|g| g < 0) {
+    if spec
+        .and_then(|s| s.termination_grace_period_seconds)
+        .is_some_and(|g| g < 0)
+    {
         warnings.push(format!(
             "{path}.terminationGracePeriodSeconds: must be >= 0; negative values are invalid and will be treated as 1"
         ));

@@ -109,8 +109,12 @@ pub fn validate_resource_name(name: &str, path: &FieldPath) -> Vec<FieldError> {
     if !errors.is_empty() {
         return errors;
     }
-    if !name.contains('/') && !(STANDARD_RESOURCES.contains(&name) || is_quota_huge_page(name)) {
-        return vec![FieldError::invalid_str(path, name, "must be a standard resource type or fully qualified")];
+    if !(name.contains('/') || STANDARD_RESOURCES.contains(&name) || is_quota_huge_page(name)) {
+        return vec![FieldError::invalid_str(
+            path,
+            name,
+            "must be a standard resource type or fully qualified",
+        )];
     }
     errors
 }
@@ -120,10 +124,18 @@ pub fn validate_container_resource_name(name: &str, path: &FieldPath) -> Vec<Fie
     let mut errors = validate_resource_name(name, path);
     if !name.contains('/') {
         if !["cpu", "memory", "ephemeral-storage"].contains(&name) && !is_huge_page(name) {
-            errors.push(FieldError::invalid_str(path, name, "must be a standard resource for containers"));
+            errors.push(FieldError::invalid_str(
+                path,
+                name,
+                "must be a standard resource for containers",
+            ));
         }
     } else if !is_native(name) && !is_extended(name) {
-        errors.push(FieldError::invalid_str(path, name, "doesn't follow extended resource name standard"));
+        errors.push(FieldError::invalid_str(
+            path,
+            name,
+            "doesn't follow extended resource name standard",
+        ));
     }
     errors
 }
@@ -131,8 +143,13 @@ pub fn validate_container_resource_name(name: &str, path: &FieldPath) -> Vec<Fie
 /// `ValidateResourceQuotaResourceName`.
 pub fn validate_quota_resource_name(name: &str, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = validate_resource_name(name, path);
-    if !name.contains('/') && !(STANDARD_QUOTA_RESOURCES.contains(&name) || is_quota_huge_page(name)) {
-        errors.push(FieldError::invalid_str(path, name, "must be a standard resource for quota"));
+    if !(name.contains('/') || STANDARD_QUOTA_RESOURCES.contains(&name) || is_quota_huge_page(name))
+    {
+        errors.push(FieldError::invalid_str(
+            path,
+            name,
+            "must be a standard resource for quota",
+        ));
     }
     errors
 }
@@ -145,11 +162,19 @@ pub fn parse(q: &WireQuantity) -> Quantity {
 
 /// `ValidateResourceQuantityValue`: not negative, and whole for integer resources. The
 /// bad value prints as the canonical quantity string (`%v` of a `Quantity` Stringer).
-pub fn validate_quantity_value(resource: &str, value: &WireQuantity, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_quantity_value(
+    resource: &str,
+    value: &WireQuantity,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let quantity = parse(value);
     let mut errors = Vec::new();
     if quantity.nanos() < 0 {
-        errors.push(FieldError::invalid_str(path, quantity.to_string(), crate::validation::meta::IS_NEGATIVE));
+        errors.push(FieldError::invalid_str(
+            path,
+            quantity.to_string(),
+            crate::validation::meta::IS_NEGATIVE,
+        ));
     }
     if is_integer_resource(resource) && quantity.milli_value() % 1000 != 0 {
         errors.push(
@@ -186,7 +211,10 @@ pub fn validate_container_requirements(
             let detail = if claim_names.is_empty() {
                 "must be one of the names in pod.spec.resourceClaims which is empty".to_string()
             } else {
-                format!("must be one of the names in pod.spec.resourceClaims: {}", claim_names.join(", "))
+                format!(
+                    "must be one of the names in pod.spec.resourceClaims: {}",
+                    claim_names.join(", ")
+                )
             };
             errors.push(
                 FieldError::new(path.child("claims").index(i), FieldErrorType::NotFound)
@@ -220,12 +248,21 @@ pub fn validate_requirements(
         let key_path = request_path.key(name);
         errors.extend(name_fn(name, &key_path));
         errors.extend(validate_quantity_value(name, quantity, &key_path));
-        errors.extend(request_within_limit(name, quantity, limits, &limit_path, &request_path));
+        errors.extend(request_within_limit(
+            name,
+            quantity,
+            limits,
+            &limit_path,
+            &request_path,
+        ));
         has_huge_pages |= is_huge_page(name);
         has_cpu_or_memory |= name == "cpu" || name == "memory";
     }
     if has_huge_pages && !has_cpu_or_memory {
-        errors.push(FieldError::forbidden(path, "HugePages require cpu or memory"));
+        errors.push(FieldError::forbidden(
+            path,
+            "HugePages require cpu or memory",
+        ));
     }
     errors
 }
@@ -270,32 +307,63 @@ mod tests {
     use super::*;
 
     fn list(pairs: &[(&str, &str)]) -> BTreeMap<String, WireQuantity> {
-        pairs.iter().map(|(k, v)| (k.to_string(), WireQuantity(v.to_string()))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), WireQuantity(v.to_string())))
+            .collect()
     }
 
     #[test]
     fn requests_above_limits_are_rejected_with_upstream_wording() {
-        let path = FieldPath::root("spec").child("containers").index(0).child("resources");
-        let errs = validate_requirements(Some(&list(&[("cpu", "1")])), Some(&list(&[("cpu", "1500m")])), validate_container_resource_name, &path);
-        assert_eq!(errs[0].to_string(), "spec.containers[0].resources.requests: Invalid value: \"1500m\": must be less than or equal to cpu limit of 1");
+        let path = FieldPath::root("spec")
+            .child("containers")
+            .index(0)
+            .child("resources");
+        let errs = validate_requirements(
+            Some(&list(&[("cpu", "1")])),
+            Some(&list(&[("cpu", "1500m")])),
+            validate_container_resource_name,
+            &path,
+        );
+        assert_eq!(
+            errs[0].to_string(),
+            "spec.containers[0].resources.requests: Invalid value: \"1500m\": must be less than or equal to cpu limit of 1"
+        );
     }
 
     #[test]
     fn negative_quantities_and_unknown_names_are_rejected() {
         let path = FieldPath::root("r");
-        let errs = validate_requirements(None, Some(&list(&[("memory", "-1Gi"), ("gpu", "1")])), validate_container_resource_name, &path);
+        let errs = validate_requirements(
+            None,
+            Some(&list(&[("memory", "-1Gi"), ("gpu", "1")])),
+            validate_container_resource_name,
+            &path,
+        );
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert_eq!(text, vec![
-            "r.requests[gpu]: Invalid value: \"gpu\": must be a standard resource type or fully qualified",
-            "r.requests[gpu]: Invalid value: \"gpu\": must be a standard resource for containers",
-            "r.requests[memory]: Invalid value: \"-1Gi\": must be greater than or equal to 0",
-        ]);
+        assert_eq!(
+            text,
+            vec![
+                "r.requests[gpu]: Invalid value: \"gpu\": must be a standard resource type or fully qualified",
+                "r.requests[gpu]: Invalid value: \"gpu\": must be a standard resource for containers",
+                "r.requests[memory]: Invalid value: \"-1Gi\": must be greater than or equal to 0",
+            ]
+        );
     }
 
     #[test]
     fn quota_counts_must_be_integers() {
-        let errs = validate_quantity_value("count/jobs.batch", &WireQuantity("1500m".into()), &FieldPath::root("spec").child("hard").key("count/jobs.batch"));
-        assert_eq!(errs[0].to_string(), "spec.hard[count/jobs.batch]: Invalid value: 1500m: must be an integer");
+        let errs = validate_quantity_value(
+            "count/jobs.batch",
+            &WireQuantity("1500m".into()),
+            &FieldPath::root("spec")
+                .child("hard")
+                .key("count/jobs.batch"),
+        );
+        assert_eq!(
+            errs[0].to_string(),
+            "spec.hard[count/jobs.batch]: Invalid value: 1500m: must be an integer"
+        );
         assert!(validate_quota_resource_name("storage", &FieldPath::root("x")).len() == 1);
         assert!(validate_quota_resource_name("requests.storage", &FieldPath::root("x")).is_empty());
     }

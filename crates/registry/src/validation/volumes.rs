@@ -34,7 +34,11 @@ pub fn validate_volumes(
         if volume.name.is_empty() {
             volume_errors.push(FieldError::required(&name_path, ""));
         } else {
-            volume_errors.extend(invalid_each(&name_path, &volume.name, names::is_dns1123_label(&volume.name)));
+            volume_errors.extend(invalid_each(
+                &name_path,
+                &volume.name,
+                names::is_dns1123_label(&volume.name),
+            ));
         }
         if index.contains_key(&volume.name) {
             volume_errors.push(FieldError::duplicate_str(&name_path, &volume.name));
@@ -56,13 +60,19 @@ fn present_sources(volume: &Volume) -> Vec<&'static str> {
         (volume.host_path.is_some(), "hostPath"),
         (volume.git_repo.is_some(), "gitRepo"),
         (volume.gce_persistent_disk.is_some(), "gcePersistentDisk"),
-        (volume.aws_elastic_block_store.is_some(), "awsElasticBlockStore"),
+        (
+            volume.aws_elastic_block_store.is_some(),
+            "awsElasticBlockStore",
+        ),
         (volume.secret.is_some(), "secret"),
         (volume.nfs.is_some(), "nfs"),
         (volume.iscsi.is_some(), "iscsi"),
         (volume.glusterfs.is_some(), "glusterfs"),
         (volume.flocker.is_some(), "flocker"),
-        (volume.persistent_volume_claim.is_some(), "persistentVolumeClaim"),
+        (
+            volume.persistent_volume_claim.is_some(),
+            "persistentVolumeClaim",
+        ),
         (volume.rbd.is_some(), "rbd"),
         (volume.cinder.is_some(), "cinder"),
         (volume.cephfs.is_some(), "cephFS"),
@@ -73,7 +83,10 @@ fn present_sources(volume: &Volume) -> Vec<&'static str> {
         (volume.config_map.is_some(), "configMap"),
         (volume.azure_file.is_some(), "azureFile"),
         (volume.vsphere_volume.is_some(), "vsphereVolume"),
-        (volume.photon_persistent_disk.is_some(), "photonPersistentDisk"),
+        (
+            volume.photon_persistent_disk.is_some(),
+            "photonPersistentDisk",
+        ),
         (volume.portworx_volume.is_some(), "portworxVolume"),
         (volume.azure_disk.is_some(), "azureDisk"),
         (volume.storageos.is_some(), "storageos"),
@@ -83,53 +96,94 @@ fn present_sources(volume: &Volume) -> Vec<&'static str> {
         (volume.ephemeral.is_some(), "ephemeral"),
         (volume.image.is_some(), "image"),
     ];
-    checks.iter().filter(|(set, _)| *set).map(|(_, name)| *name).collect()
+    checks
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, name)| *name)
+        .collect()
 }
 
 /// `validateVolumeSource`.
-fn validate_volume_source(volume: &Volume, path: &FieldPath, pod_meta: Option<&ObjectMeta>) -> Vec<FieldError> {
+fn validate_volume_source(
+    volume: &Volume,
+    path: &FieldPath,
+    pod_meta: Option<&ObjectMeta>,
+) -> Vec<FieldError> {
     let sources = present_sources(volume);
     let Some(first) = sources.first() else {
         return vec![FieldError::required(path, "must specify a volume type")];
     };
     let mut errors = validate_one_source(volume, first, path, pod_meta);
     for extra in &sources[1..] {
-        errors.push(FieldError::forbidden(path.child(extra), "may not specify more than 1 volume type"));
+        errors.push(FieldError::forbidden(
+            path.child(extra),
+            "may not specify more than 1 volume type",
+        ));
     }
     errors
 }
 
-fn validate_one_source(volume: &Volume, source: &str, path: &FieldPath, pod_meta: Option<&ObjectMeta>) -> Vec<FieldError> {
+fn validate_one_source(
+    volume: &Volume,
+    source: &str,
+    path: &FieldPath,
+    pod_meta: Option<&ObjectMeta>,
+) -> Vec<FieldError> {
     let source_path = path.child(source);
     let mut errors = Vec::new();
     match source {
         "emptyDir" => {
-            let limit = volume.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref());
+            let limit = volume
+                .empty_dir
+                .as_ref()
+                .and_then(|e| e.size_limit.as_ref());
             if limit.is_some_and(|q| crate::validation::resources::parse(q).nanos() < 0) {
-                errors.push(FieldError::forbidden(source_path.child("sizeLimit"), "SizeLimit field must be a valid resource quantity"));
+                errors.push(FieldError::forbidden(
+                    source_path.child("sizeLimit"),
+                    "SizeLimit field must be a valid resource quantity",
+                ));
             }
         }
         "hostPath" => errors.extend(host_path(volume, &source_path)),
         "secret" => {
             let secret = volume.secret.as_ref();
-            if secret.and_then(|s| s.secret_name.as_deref()).unwrap_or("").is_empty() {
+            if secret
+                .and_then(|s| s.secret_name.as_deref())
+                .unwrap_or("")
+                .is_empty()
+            {
                 errors.push(FieldError::required(source_path.child("secretName"), ""));
             }
-            errors.extend(file_mode(secret.and_then(|s| s.default_mode), &source_path.child("defaultMode")));
-            errors.extend(key_to_paths(secret.and_then(|s| s.items.as_deref()), &source_path.child("items")));
+            errors.extend(file_mode(
+                secret.and_then(|s| s.default_mode),
+                &source_path.child("defaultMode"),
+            ));
+            errors.extend(key_to_paths(
+                secret.and_then(|s| s.items.as_deref()),
+                &source_path.child("items"),
+            ));
         }
         "configMap" => {
             let config_map = volume.config_map.as_ref();
             if config_map.map(|c| c.name.as_str()).unwrap_or("").is_empty() {
                 errors.push(FieldError::required(source_path.child("name"), ""));
             }
-            errors.extend(file_mode(config_map.and_then(|c| c.default_mode), &source_path.child("defaultMode")));
-            errors.extend(key_to_paths(config_map.and_then(|c| c.items.as_deref()), &source_path.child("items")));
+            errors.extend(file_mode(
+                config_map.and_then(|c| c.default_mode),
+                &source_path.child("defaultMode"),
+            ));
+            errors.extend(key_to_paths(
+                config_map.and_then(|c| c.items.as_deref()),
+                &source_path.child("items"),
+            ));
         }
-        "persistentVolumeClaim" => {
-            if volume.persistent_volume_claim.as_ref().is_none_or(|c| c.claim_name.is_empty()) {
-                errors.push(FieldError::required(source_path.child("claimName"), ""));
-            }
+        "persistentVolumeClaim"
+            if volume
+                .persistent_volume_claim
+                .as_ref()
+                .is_none_or(|c| c.claim_name.is_empty()) =>
+        {
+            errors.push(FieldError::required(source_path.child("claimName"), ""));
         }
         "nfs" => errors.extend(nfs(volume, &source_path)),
         "downwarAPI" => errors.extend(downward_api(volume, &path.child("downwardAPI"))),
@@ -138,16 +192,17 @@ fn validate_one_source(volume: &Volume, source: &str, path: &FieldPath, pod_meta
                 errors.extend(projected_sources(projected, &source_path));
             }
         }
-        "csi" => {
-            if volume.csi.as_ref().is_none_or(|c| c.driver.is_empty()) {
-                errors.push(FieldError::required(source_path.child("driver"), ""));
-            }
+        "csi" if volume.csi.as_ref().is_none_or(|c| c.driver.is_empty()) => {
+            errors.push(FieldError::required(source_path.child("driver"), ""));
         }
         "ephemeral" => errors.extend(ephemeral(volume, &source_path, path, pod_meta)),
-        "gitRepo" => {
-            if volume.git_repo.as_ref().is_none_or(|g| g.repository.is_empty()) {
-                errors.push(FieldError::required(source_path.child("repository"), ""));
-            }
+        "gitRepo"
+            if volume
+                .git_repo
+                .as_ref()
+                .is_none_or(|g| g.repository.is_empty()) =>
+        {
+            errors.push(FieldError::required(source_path.child("repository"), ""));
         }
         _ => {}
     }
@@ -162,9 +217,26 @@ fn host_path(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
         return vec![FieldError::required(path.child("path"), "")];
     }
     let mut errors = no_backsteps(&host_path.path, &path.child("path"));
-    let supported = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
-    if let Some(kind) = host_path.type_.as_deref().filter(|k| !supported.contains(k)) {
-        errors.push(FieldError::not_supported(path.child("type"), kind, &supported));
+    let supported = [
+        "",
+        "BlockDevice",
+        "CharDevice",
+        "Directory",
+        "DirectoryOrCreate",
+        "File",
+        "FileOrCreate",
+        "Socket",
+    ];
+    if let Some(kind) = host_path
+        .type_
+        .as_deref()
+        .filter(|k| !supported.contains(k))
+    {
+        errors.push(FieldError::not_supported(
+            path.child("type"),
+            kind,
+            &supported,
+        ));
     }
     errors
 }
@@ -181,7 +253,11 @@ fn nfs(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
         errors.push(FieldError::required(path.child("path"), ""));
     }
     if !nfs.path.starts_with('/') {
-        errors.push(FieldError::invalid_str(path.child("path"), &nfs.path, "must be an absolute path"));
+        errors.push(FieldError::invalid_str(
+            path.child("path"),
+            &nfs.path,
+            "must be an absolute path",
+        ));
     }
     errors
 }
@@ -207,25 +283,49 @@ fn downward_api_file(file: &DownwardAPIVolumeFile, path: &FieldPath) -> Vec<Fiel
     errors.extend(local_non_reserved_path(&file.path, &path.child("path")));
     match (&file.field_ref, &file.resource_field_ref) {
         (Some(field_ref), resource) => {
-            let allowed = ["metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"];
-            errors.extend(object_field_selector(field_ref, &allowed, &path.child("fieldRef")));
+            let allowed = [
+                "metadata.annotations",
+                "metadata.labels",
+                "metadata.name",
+                "metadata.namespace",
+                "metadata.uid",
+            ];
+            errors.extend(object_field_selector(
+                field_ref,
+                &allowed,
+                &path.child("fieldRef"),
+            ));
             if resource.is_some() {
-                errors.push(FieldError::invalid_str(path, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"));
+                errors.push(FieldError::invalid_str(
+                    path,
+                    "resource",
+                    "fieldRef and resourceFieldRef can not be specified simultaneously",
+                ));
             }
         }
         (None, Some(resource)) => {
             if resource.container_name.as_deref().unwrap_or("").is_empty() {
-                errors.push(FieldError::required(path.child("resourceFieldRef").child("containerName"), ""));
+                errors.push(FieldError::required(
+                    path.child("resourceFieldRef").child("containerName"),
+                    "",
+                ));
             }
         }
-        (None, None) => errors.push(FieldError::required(path, "one of fieldRef and resourceFieldRef is required")),
+        (None, None) => errors.push(FieldError::required(
+            path,
+            "one of fieldRef and resourceFieldRef is required",
+        )),
     }
     errors.extend(file_mode(file.mode, &path.child("mode")));
     errors
 }
 
 /// `validateObjectFieldSelector` (subscripted label/annotation paths accepted).
-pub fn object_field_selector(selector: &ObjectFieldSelector, allowed: &[&str], path: &FieldPath) -> Vec<FieldError> {
+pub fn object_field_selector(
+    selector: &ObjectFieldSelector,
+    allowed: &[&str],
+    path: &FieldPath,
+) -> Vec<FieldError> {
     if selector.api_version.as_deref().unwrap_or("").is_empty() {
         return vec![FieldError::required(path.child("apiVersion"), "")];
     }
@@ -236,13 +336,25 @@ pub fn object_field_selector(selector: &ObjectFieldSelector, allowed: &[&str], p
     if let Some((base, rest)) = field_path.split_once('[') {
         let subscript = rest.strip_suffix(']').unwrap_or(rest).trim_matches('\'');
         return match base {
-            "metadata.annotations" => invalid_each(path, &subscript.to_lowercase(), names::is_qualified_name(&subscript.to_lowercase())),
+            "metadata.annotations" => invalid_each(
+                path,
+                &subscript.to_lowercase(),
+                names::is_qualified_name(&subscript.to_lowercase()),
+            ),
             "metadata.labels" => invalid_each(path, subscript, names::is_qualified_name(subscript)),
-            _ => vec![FieldError::invalid_str(path, base, "does not support subscript")],
+            _ => vec![FieldError::invalid_str(
+                path,
+                base,
+                "does not support subscript",
+            )],
         };
     }
     if !allowed.contains(&field_path) {
-        return vec![FieldError::not_supported(path.child("fieldPath"), field_path, allowed)];
+        return vec![FieldError::not_supported(
+            path.child("fieldPath"),
+            field_path,
+            allowed,
+        )];
     }
     Vec::new()
 }
@@ -255,26 +367,44 @@ fn projected_sources(projected: &ProjectedVolumeSource, path: &FieldPath) -> Vec
         if let Some(secret) = &source.secret {
             count += 1;
             if secret.name.is_empty() {
-                errors.push(FieldError::required(source_path.child("secret").child("name"), ""));
+                errors.push(FieldError::required(
+                    source_path.child("secret").child("name"),
+                    "",
+                ));
             }
-            errors.extend(key_to_paths(secret.items.as_deref(), &source_path.child("secret").child("items")));
+            errors.extend(key_to_paths(
+                secret.items.as_deref(),
+                &source_path.child("secret").child("items"),
+            ));
         }
         if let Some(config_map) = &source.config_map {
             count += 1;
             if config_map.name.is_empty() {
-                errors.push(FieldError::required(source_path.child("configMap").child("name"), ""));
+                errors.push(FieldError::required(
+                    source_path.child("configMap").child("name"),
+                    "",
+                ));
             }
-            errors.extend(key_to_paths(config_map.items.as_deref(), &source_path.child("configMap").child("items")));
+            errors.extend(key_to_paths(
+                config_map.items.as_deref(),
+                &source_path.child("configMap").child("items"),
+            ));
         }
         if let Some(token) = &source.service_account_token {
             count += 1;
-            errors.extend(service_account_token(token, &source_path.child("serviceAccountToken")));
+            errors.extend(service_account_token(
+                token,
+                &source_path.child("serviceAccountToken"),
+            ));
         }
         count += usize::from(source.downward_api.is_some());
         count += usize::from(source.cluster_trust_bundle.is_some());
         count += usize::from(source.pod_certificate.is_some());
         if count > 1 {
-            errors.push(FieldError::forbidden(&source_path, "may not specify more than 1 volume type per source"));
+            errors.push(FieldError::forbidden(
+                &source_path,
+                "may not specify more than 1 volume type per source",
+            ));
         }
     }
     errors
@@ -287,10 +417,18 @@ fn service_account_token(
     let mut errors = Vec::new();
     let expiration = token.expiration_seconds.unwrap_or(3600);
     if expiration < 10 * 60 {
-        errors.push(FieldError::invalid_int(path.child("expirationSeconds"), expiration, "may not specify a duration less than 10 minutes"));
+        errors.push(FieldError::invalid_int(
+            path.child("expirationSeconds"),
+            expiration,
+            "may not specify a duration less than 10 minutes",
+        ));
     }
     if expiration > 1 << 32 {
-        errors.push(FieldError::invalid_int(path.child("expirationSeconds"), expiration, "may not specify a duration larger than 2^32 seconds"));
+        errors.push(FieldError::invalid_int(
+            path.child("expirationSeconds"),
+            expiration,
+            "may not specify a duration larger than 2^32 seconds",
+        ));
     }
     if token.path.is_empty() {
         errors.push(FieldError::required(path.child("path"), ""));
@@ -298,9 +436,18 @@ fn service_account_token(
     errors
 }
 
-fn ephemeral(volume: &Volume, path: &FieldPath, volume_path: &FieldPath, pod_meta: Option<&ObjectMeta>) -> Vec<FieldError> {
+fn ephemeral(
+    volume: &Volume,
+    path: &FieldPath,
+    volume_path: &FieldPath,
+    pod_meta: Option<&ObjectMeta>,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    match volume.ephemeral.as_ref().and_then(|e| e.volume_claim_template.as_ref()) {
+    match volume
+        .ephemeral
+        .as_ref()
+        .and_then(|e| e.volume_claim_template.as_ref())
+    {
         None => errors.push(FieldError::required(path.child("volumeClaimTemplate"), "")),
         Some(template) => errors.extend(crate::validation::core_kinds::validate_pvc_spec(
             Some(&template.spec),
@@ -311,7 +458,14 @@ fn ephemeral(volume: &Volume, path: &FieldPath, volume_path: &FieldPath, pod_met
     if !pod_name.is_empty() && !volume.name.is_empty() {
         let pvc_name = format!("{pod_name}-{}", volume.name);
         for msg in names::is_dns1123_subdomain(&pvc_name) {
-            errors.push(FieldError::invalid_str(volume_path.child("name"), &volume.name, format!("PVC name {}: {msg}", corral_api::validation::go_quote(&pvc_name))));
+            errors.push(FieldError::invalid_str(
+                volume_path.child("name"),
+                &volume.name,
+                format!(
+                    "PVC name {}: {msg}",
+                    corral_api::validation::go_quote(&pvc_name)
+                ),
+            ));
         }
     }
     errors
@@ -320,7 +474,11 @@ fn ephemeral(volume: &Volume, path: &FieldPath, volume_path: &FieldPath, pod_met
 fn file_mode(mode: Option<i32>, path: &FieldPath) -> Vec<FieldError> {
     match mode {
         Some(mode) if !(0..=0o777).contains(&mode) => {
-            vec![FieldError::invalid_int(path, i64::from(mode), FILE_MODE_ERROR)]
+            vec![FieldError::invalid_int(
+                path,
+                i64::from(mode),
+                FILE_MODE_ERROR,
+            )]
         }
         _ => Vec::new(),
     }
@@ -337,7 +495,10 @@ fn key_to_paths(items: Option<&[KeyToPath]>, path: &FieldPath) -> Vec<FieldError
         if item.path.is_empty() {
             errors.push(FieldError::required(item_path.child("path"), ""));
         }
-        errors.extend(local_non_reserved_path(&item.path, &item_path.child("path")));
+        errors.extend(local_non_reserved_path(
+            &item.path,
+            &item_path.child("path"),
+        ));
         errors.extend(file_mode(item.mode, &item_path.child("mode")));
     }
     errors
@@ -345,8 +506,16 @@ fn key_to_paths(items: Option<&[KeyToPath]>, path: &FieldPath) -> Vec<FieldError
 
 /// `validatePathNoBacksteps`.
 pub fn no_backsteps(target: &str, path: &FieldPath) -> Vec<FieldError> {
-    if target.replace('\\', "/").split('/').any(|part| part == "..") {
-        vec![FieldError::invalid_str(path, target, "must not contain '..'")]
+    if target
+        .replace('\\', "/")
+        .split('/')
+        .any(|part| part == "..")
+    {
+        vec![FieldError::invalid_str(
+            path,
+            target,
+            "must not contain '..'",
+        )]
     } else {
         Vec::new()
     }
@@ -356,7 +525,11 @@ pub fn no_backsteps(target: &str, path: &FieldPath) -> Vec<FieldError> {
 pub fn local_descending_path(target: &str, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if target.starts_with('/') {
-        errors.push(FieldError::invalid_str(path, target, "must be a relative path"));
+        errors.push(FieldError::invalid_str(
+            path,
+            target,
+            "must be a relative path",
+        ));
     }
     errors.extend(no_backsteps(target, path));
     errors
@@ -366,24 +539,51 @@ pub fn local_descending_path(target: &str, path: &FieldPath) -> Vec<FieldError> 
 fn local_non_reserved_path(target: &str, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = local_descending_path(target, path);
     if target.starts_with("..") && !target.starts_with("../") {
-        errors.push(FieldError::invalid_str(path, target, "must not start with '..'"));
+        errors.push(FieldError::invalid_str(
+            path,
+            target,
+            "must not start with '..'",
+        ));
     }
     errors
 }
 
 /// `ValidateVolumeMounts` and `ValidateVolumeDevices` for one container.
-pub fn validate_container_mounts(container: &Container, volumes: &VolumeIndex, path: &FieldPath) -> Vec<FieldError> {
+pub fn validate_container_mounts(
+    container: &Container,
+    volumes: &VolumeIndex,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mounts = container.volume_mounts.as_deref().unwrap_or_default();
     let devices = container.volume_devices.as_deref().unwrap_or_default();
-    let device_names: BTreeMap<&str, &str> = devices.iter().map(|d| (d.name.as_str(), d.device_path.as_str())).collect();
+    let device_names: BTreeMap<&str, &str> = devices
+        .iter()
+        .map(|d| (d.name.as_str(), d.device_path.as_str()))
+        .collect();
     let mut errors = Vec::new();
     let mut mount_points = BTreeSet::new();
     let mounts_path = path.child("volumeMounts");
     for (i, mount) in mounts.iter().enumerate() {
-        errors.extend(validate_mount(mount, volumes, &device_names, &mut mount_points, container, &mounts_path, i));
+        errors.extend(validate_mount(
+            mount,
+            volumes,
+            &device_names,
+            &mut mount_points,
+            container,
+            &mounts_path,
+            i,
+        ));
     }
-    let mount_names: BTreeMap<&str, &str> = mounts.iter().map(|m| (m.name.as_str(), m.mount_path.as_str())).collect();
-    errors.extend(validate_devices(container, volumes, &mount_names, &path.child("volumeDevices")));
+    let mount_names: BTreeMap<&str, &str> = mounts
+        .iter()
+        .map(|m| (m.name.as_str(), m.mount_path.as_str()))
+        .collect();
+    errors.extend(validate_devices(
+        container,
+        volumes,
+        &mount_names,
+        &path.child("volumeDevices"),
+    ));
     errors
 }
 
@@ -402,38 +602,73 @@ fn validate_mount(
         errors.push(FieldError::required(item.child("name"), ""));
     }
     if !volumes.contains_key(&mount.name) {
-        errors.push(FieldError::new(item.child("name"), FieldErrorType::NotFound).value_str(&mount.name));
+        errors.push(
+            FieldError::new(item.child("name"), FieldErrorType::NotFound).value_str(&mount.name),
+        );
     }
     if mount.mount_path.is_empty() {
         errors.push(FieldError::required(item.child("mountPath"), ""));
     }
     if !mount_points.insert(mount.mount_path.clone()) {
-        errors.push(FieldError::invalid_str(item.child("mountPath"), &mount.mount_path, "must be unique"));
+        errors.push(FieldError::invalid_str(
+            item.child("mountPath"),
+            &mount.mount_path,
+            "must be unique",
+        ));
     }
     if devices.contains_key(mount.name.as_str()) {
-        errors.push(FieldError::invalid_str(item.child("name"), &mount.name, "must not already exist in volumeDevices"));
+        errors.push(FieldError::invalid_str(
+            item.child("name"),
+            &mount.name,
+            "must not already exist in volumeDevices",
+        ));
     }
     if devices.values().any(|p| *p == mount.mount_path) {
-        errors.push(FieldError::invalid_str(item.child("mountPath"), &mount.mount_path, "must not already exist as a path in volumeDevices"));
+        errors.push(FieldError::invalid_str(
+            item.child("mountPath"),
+            &mount.mount_path,
+            "must not already exist as a path in volumeDevices",
+        ));
     }
     let sub_path = mount.sub_path.as_deref().unwrap_or("");
     let sub_path_expr = mount.sub_path_expr.as_deref().unwrap_or("");
     // Upstream reports sub-path errors at the list's path, without the index.
     if !sub_path.is_empty() {
-        errors.extend(local_descending_path(sub_path, &mounts_path.child("subPath")));
+        errors.extend(local_descending_path(
+            sub_path,
+            &mounts_path.child("subPath"),
+        ));
     }
     if !sub_path_expr.is_empty() {
         if !sub_path.is_empty() {
-            errors.push(FieldError::invalid_str(item.child("subPathExpr"), sub_path_expr, "subPathExpr and subPath are mutually exclusive"));
+            errors.push(FieldError::invalid_str(
+                item.child("subPathExpr"),
+                sub_path_expr,
+                "subPathExpr and subPath are mutually exclusive",
+            ));
         }
-        errors.extend(local_descending_path(sub_path_expr, &mounts_path.child("subPathExpr")));
+        errors.extend(local_descending_path(
+            sub_path_expr,
+            &mounts_path.child("subPathExpr"),
+        ));
     }
-    errors.extend(mount_propagation(mount, container, &mounts_path.child("mountPropagation")));
-    errors.extend(recursive_read_only(mount, &mounts_path.child("recursiveReadOnly")));
+    errors.extend(mount_propagation(
+        mount,
+        container,
+        &mounts_path.child("mountPropagation"),
+    ));
+    errors.extend(recursive_read_only(
+        mount,
+        &mounts_path.child("recursiveReadOnly"),
+    ));
     errors
 }
 
-fn mount_propagation(mount: &VolumeMount, container: &Container, path: &FieldPath) -> Vec<FieldError> {
+fn mount_propagation(
+    mount: &VolumeMount,
+    container: &Container,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let Some(propagation) = mount.mount_propagation.as_deref() else {
         return Vec::new();
     };
@@ -442,9 +677,16 @@ fn mount_propagation(mount: &VolumeMount, container: &Container, path: &FieldPat
     if !supported.contains(&propagation) {
         errors.push(FieldError::not_supported(path, propagation, &supported));
     }
-    let privileged = container.security_context.as_ref().and_then(|s| s.privileged) == Some(true);
+    let privileged = container
+        .security_context
+        .as_ref()
+        .and_then(|s| s.privileged)
+        == Some(true);
     if propagation == "Bidirectional" && !privileged {
-        errors.push(FieldError::forbidden(path, "Bidirectional mount propagation is available only to privileged containers"));
+        errors.push(FieldError::forbidden(
+            path,
+            "Bidirectional mount propagation is available only to privileged containers",
+        ));
     }
     errors
 }
@@ -455,18 +697,37 @@ fn recursive_read_only(mount: &VolumeMount, path: &FieldPath) -> Vec<FieldError>
         Some("Enabled") | Some("IfPossible") => {
             let mut errors = Vec::new();
             if mount.read_only != Some(true) {
-                errors.push(FieldError::forbidden(path, "may only be specified when readOnly is true"));
+                errors.push(FieldError::forbidden(
+                    path,
+                    "may only be specified when readOnly is true",
+                ));
             }
-            if mount.mount_propagation.as_deref().is_some_and(|p| p != "None") {
-                errors.push(FieldError::forbidden(path, "may only be specified when mountPropagation is None or not specified"));
+            if mount
+                .mount_propagation
+                .as_deref()
+                .is_some_and(|p| p != "None")
+            {
+                errors.push(FieldError::forbidden(
+                    path,
+                    "may only be specified when mountPropagation is None or not specified",
+                ));
             }
             errors
         }
-        Some(other) => vec![FieldError::not_supported(path, other, &["Disabled", "Enabled", "IfPossible"])],
+        Some(other) => vec![FieldError::not_supported(
+            path,
+            other,
+            &["Disabled", "Enabled", "IfPossible"],
+        )],
     }
 }
 
-fn validate_devices(container: &Container, volumes: &VolumeIndex, mounts: &BTreeMap<&str, &str>, path: &FieldPath) -> Vec<FieldError> {
+fn validate_devices(
+    container: &Container,
+    volumes: &VolumeIndex,
+    mounts: &BTreeMap<&str, &str>,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut seen_paths = BTreeSet::new();
     let mut seen_names = BTreeSet::new();
@@ -476,7 +737,11 @@ fn validate_devices(container: &Container, volumes: &VolumeIndex, mounts: &BTree
             errors.push(FieldError::required(item.child("name"), ""));
         }
         if seen_names.contains(&device.name) {
-            errors.push(FieldError::invalid_str(item.child("name"), &device.name, "must be unique"));
+            errors.push(FieldError::invalid_str(
+                item.child("name"),
+                &device.name,
+                "must be unique",
+            ));
         }
         match volumes.get(&device.name) {
             Some(false) => errors.push(FieldError::invalid_str(item.child("name"), &device.name, "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode")),
@@ -487,18 +752,34 @@ fn validate_devices(container: &Container, volumes: &VolumeIndex, mounts: &BTree
             errors.push(FieldError::required(item.child("devicePath"), ""));
         }
         if seen_paths.contains(&device.device_path) {
-            errors.push(FieldError::invalid_str(item.child("devicePath"), &device.device_path, "must be unique"));
+            errors.push(FieldError::invalid_str(
+                item.child("devicePath"),
+                &device.device_path,
+                "must be unique",
+            ));
         }
         if !device.device_path.is_empty() && !no_backsteps(&device.device_path, &item).is_empty() {
-            errors.push(FieldError::invalid_str(item.child("devicePath"), &device.device_path, "can not contain backsteps ('..')"));
+            errors.push(FieldError::invalid_str(
+                item.child("devicePath"),
+                &device.device_path,
+                "can not contain backsteps ('..')",
+            ));
         } else {
             seen_paths.insert(device.device_path.clone());
         }
         if mounts.contains_key(device.name.as_str()) {
-            errors.push(FieldError::invalid_str(item.child("name"), &device.name, "must not already exist in volumeMounts"));
+            errors.push(FieldError::invalid_str(
+                item.child("name"),
+                &device.name,
+                "must not already exist in volumeMounts",
+            ));
         }
         if mounts.values().any(|p| *p == device.device_path) {
-            errors.push(FieldError::invalid_str(item.child("devicePath"), &device.device_path, "must not already exist as a path in volumeMounts"));
+            errors.push(FieldError::invalid_str(
+                item.child("devicePath"),
+                &device.device_path,
+                "must not already exist as a path in volumeMounts",
+            ));
         }
         if !device.name.is_empty() {
             seen_names.insert(device.name.clone());

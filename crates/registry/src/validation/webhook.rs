@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::gofmt;
 use crate::names;
-use crate::validation::meta::{validate_label_selector, validate_object_meta, FinalizerRules};
+use crate::validation::meta::{FinalizerRules, validate_label_selector, validate_object_meta};
 
 const FAILURE_POLICIES: &[&str] = &["Fail", "Ignore"];
 const MATCH_POLICIES: &[&str] = &["Equivalent", "Exact"];
@@ -59,9 +59,14 @@ impl WebhookOptions {
     pub fn for_update(old: &[WebhookView<'_>]) -> WebhookOptions {
         let mut names = BTreeSet::new();
         WebhookOptions {
-            require_no_side_effects: old.iter().all(|h| NO_SIDE_EFFECTS.contains(&h.side_effects)),
+            require_no_side_effects: old
+                .iter()
+                .all(|h| NO_SIDE_EFFECTS.contains(&h.side_effects)),
             require_recognized_review_version: old.iter().all(|h| {
-                h.admission_review_versions.is_empty() || h.admission_review_versions.iter().any(|v| REVIEW_VERSIONS.contains(&v.as_str()))
+                h.admission_review_versions.is_empty()
+                    || h.admission_review_versions
+                        .iter()
+                        .any(|v| REVIEW_VERSIONS.contains(&v.as_str()))
             }),
             require_unique_names: old.iter().all(|h| names.insert(h.name)),
         }
@@ -118,12 +123,22 @@ pub fn validate_configuration(
     hooks: &[WebhookView<'_>],
     opts: WebhookOptions,
 ) -> Vec<FieldError> {
-    let mut errors = validate_object_meta(meta, false, names::name_is_dns_subdomain, FinalizerRules::Generic, &FieldPath::root("metadata"));
+    let mut errors = validate_object_meta(
+        meta,
+        false,
+        names::name_is_dns_subdomain,
+        FinalizerRules::Generic,
+        &FieldPath::root("metadata"),
+    );
     let mut seen = BTreeSet::new();
     for (i, hook) in hooks.iter().enumerate() {
         let path = FieldPath::root("webhooks").index(i);
         errors.extend(validate_webhook(hook, opts, &path));
-        errors.extend(validate_review_versions(hook.admission_review_versions, opts.require_recognized_review_version, &path.child("admissionReviewVersions")));
+        errors.extend(validate_review_versions(
+            hook.admission_review_versions,
+            opts.require_recognized_review_version,
+            &path.child("admissionReviewVersions"),
+        ));
         if opts.require_unique_names && !hook.name.is_empty() && !seen.insert(hook.name) {
             errors.push(FieldError::duplicate_str(path.child("name"), hook.name));
         }
@@ -132,32 +147,78 @@ pub fn validate_configuration(
 }
 
 /// `validateValidatingWebhook` / `validateMutatingWebhook`.
-fn validate_webhook(hook: &WebhookView<'_>, opts: WebhookOptions, path: &FieldPath) -> Vec<FieldError> {
+fn validate_webhook(
+    hook: &WebhookView<'_>,
+    opts: WebhookOptions,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = fully_qualified_name(hook.name, &path.child("name"));
     for (i, rule) in hook.rules.iter().enumerate() {
         errors.extend(validate_rule(rule, &path.child("rules").index(i)));
     }
-    if let Some(policy) = hook.failure_policy.filter(|p| !FAILURE_POLICIES.contains(p)) {
-        errors.push(FieldError::not_supported(path.child("failurePolicy"), policy, FAILURE_POLICIES));
+    if let Some(policy) = hook
+        .failure_policy
+        .filter(|p| !FAILURE_POLICIES.contains(p))
+    {
+        errors.push(FieldError::not_supported(
+            path.child("failurePolicy"),
+            policy,
+            FAILURE_POLICIES,
+        ));
     }
     if let Some(policy) = hook.match_policy.filter(|p| !MATCH_POLICIES.contains(p)) {
-        errors.push(FieldError::not_supported(path.child("matchPolicy"), policy, MATCH_POLICIES));
+        errors.push(FieldError::not_supported(
+            path.child("matchPolicy"),
+            policy,
+            MATCH_POLICIES,
+        ));
     }
-    let allowed = if opts.require_no_side_effects { NO_SIDE_EFFECTS } else { ALL_SIDE_EFFECTS };
+    let allowed = if opts.require_no_side_effects {
+        NO_SIDE_EFFECTS
+    } else {
+        ALL_SIDE_EFFECTS
+    };
     if hook.side_effects.is_empty() {
-        errors.push(FieldError::required(path.child("sideEffects"), format!("must specify one of {}", allowed.join(", "))));
+        errors.push(FieldError::required(
+            path.child("sideEffects"),
+            format!("must specify one of {}", allowed.join(", ")),
+        ));
     } else if !allowed.contains(&hook.side_effects) {
-        errors.push(FieldError::not_supported(path.child("sideEffects"), hook.side_effects, allowed));
+        errors.push(FieldError::not_supported(
+            path.child("sideEffects"),
+            hook.side_effects,
+            allowed,
+        ));
     }
     if let Some(timeout) = hook.timeout_seconds.filter(|t| !(1..=30).contains(t)) {
-        errors.push(FieldError::invalid_int(path.child("timeoutSeconds"), i64::from(timeout), "the timeout value must be between 1 and 30 seconds"));
+        errors.push(FieldError::invalid_int(
+            path.child("timeoutSeconds"),
+            i64::from(timeout),
+            "the timeout value must be between 1 and 30 seconds",
+        ));
     }
-    errors.extend(validate_label_selector(hook.namespace_selector, &path.child("namespaceSelector")));
-    errors.extend(validate_label_selector(hook.object_selector, &path.child("objectSelector")));
-    if let Some(policy) = hook.reinvocation_policy.filter(|p| !REINVOCATION_POLICIES.contains(p)) {
-        errors.push(FieldError::not_supported(path.child("reinvocationPolicy"), policy, REINVOCATION_POLICIES));
+    errors.extend(validate_label_selector(
+        hook.namespace_selector,
+        &path.child("namespaceSelector"),
+    ));
+    errors.extend(validate_label_selector(
+        hook.object_selector,
+        &path.child("objectSelector"),
+    ));
+    if let Some(policy) = hook
+        .reinvocation_policy
+        .filter(|p| !REINVOCATION_POLICIES.contains(p))
+    {
+        errors.push(FieldError::not_supported(
+            path.child("reinvocationPolicy"),
+            policy,
+            REINVOCATION_POLICIES,
+        ));
     }
-    errors.extend(validate_client_config(hook.client_config, &path.child("clientConfig")));
+    errors.extend(validate_client_config(
+        hook.client_config,
+        &path.child("clientConfig"),
+    ));
     errors
 }
 
@@ -171,7 +232,11 @@ fn fully_qualified_name(name: &str, path: &FieldPath) -> Vec<FieldError> {
         return vec![FieldError::invalid_str(path, name, messages.join(","))];
     }
     if name.split('.').count() < 3 {
-        return vec![FieldError::invalid_str(path, name, "should be a domain with at least three segments separated by dots")];
+        return vec![FieldError::invalid_str(
+            path,
+            name,
+            "should be a domain with at least three segments separated by dots",
+        )];
     }
     Vec::new()
 }
@@ -184,11 +249,20 @@ fn validate_rule(rule: &RuleWithOperations, path: &FieldPath) -> Vec<FieldError>
         errors.push(FieldError::required(path.child("operations"), ""));
     }
     if operations.len() > 1 && operations.iter().any(|o| o == "*") {
-        errors.push(list_error(path.child("operations"), "admissionregistration.OperationType", operations, "if '*' is present, must not specify other operations"));
+        errors.push(list_error(
+            path.child("operations"),
+            "admissionregistration.OperationType",
+            operations,
+            "if '*' is present, must not specify other operations",
+        ));
     }
     for (i, operation) in operations.iter().enumerate() {
         if !OPERATIONS.contains(&operation.as_str()) {
-            errors.push(FieldError::not_supported(path.child("operations").index(i), operation, OPERATIONS));
+            errors.push(FieldError::not_supported(
+                path.child("operations").index(i),
+                operation,
+                OPERATIONS,
+            ));
         }
     }
     let groups = rule.api_groups.as_deref().unwrap_or_default();
@@ -196,23 +270,40 @@ fn validate_rule(rule: &RuleWithOperations, path: &FieldPath) -> Vec<FieldError>
         errors.push(FieldError::required(path.child("apiGroups"), ""));
     }
     if groups.len() > 1 && groups.iter().any(|g| g == "*") {
-        errors.push(list_error(path.child("apiGroups"), "string", groups, "if '*' is present, must not specify other API groups"));
+        errors.push(list_error(
+            path.child("apiGroups"),
+            "string",
+            groups,
+            "if '*' is present, must not specify other API groups",
+        ));
     }
     let versions = rule.api_versions.as_deref().unwrap_or_default();
     if versions.is_empty() {
         errors.push(FieldError::required(path.child("apiVersions"), ""));
     }
     if versions.len() > 1 && versions.iter().any(|v| v == "*") {
-        errors.push(list_error(path.child("apiVersions"), "string", versions, "if '*' is present, must not specify other API versions"));
+        errors.push(list_error(
+            path.child("apiVersions"),
+            "string",
+            versions,
+            "if '*' is present, must not specify other API versions",
+        ));
     }
     for (i, version) in versions.iter().enumerate() {
         if version.is_empty() {
             errors.push(FieldError::required(path.child("apiVersions").index(i), ""));
         }
     }
-    errors.extend(validate_resources(rule.resources.as_deref().unwrap_or_default(), &path.child("resources")));
+    errors.extend(validate_resources(
+        rule.resources.as_deref().unwrap_or_default(),
+        &path.child("resources"),
+    ));
     if let Some(scope) = rule.scope.as_deref().filter(|s| !SCOPES.contains(s)) {
-        errors.push(FieldError::not_supported(path.child("scope"), scope, SCOPES));
+        errors.push(FieldError::not_supported(
+            path.child("scope"),
+            scope,
+            SCOPES,
+        ));
     }
     errors
 }
@@ -243,10 +334,18 @@ fn validate_resources(resources: &[String], path: &FieldPath) -> Vec<FieldError>
             continue;
         };
         if wildcard_subresources.contains(resource) {
-            errors.push(FieldError::invalid_str(path.index(i), entry, format!("if '{resource}/*' is present, must not specify {entry}")));
+            errors.push(FieldError::invalid_str(
+                path.index(i),
+                entry,
+                format!("if '{resource}/*' is present, must not specify {entry}"),
+            ));
         }
         if wildcard_resources.contains(sub) {
-            errors.push(FieldError::invalid_str(path.index(i), entry, format!("if '*/{sub}' is present, must not specify {entry}")));
+            errors.push(FieldError::invalid_str(
+                path.index(i),
+                entry,
+                format!("if '*/{sub}' is present, must not specify {entry}"),
+            ));
         }
         if sub == "*" {
             wildcard_subresources.insert(resource.to_string());
@@ -256,32 +355,65 @@ fn validate_resources(resources: &[String], path: &FieldPath) -> Vec<FieldError>
         }
     }
     if resources.len() > 1 && double_wildcard {
-        errors.push(list_error(path.clone(), "string", resources, "if '*/*' is present, must not specify other resources"));
+        errors.push(list_error(
+            path.clone(),
+            "string",
+            resources,
+            "if '*/*' is present, must not specify other resources",
+        ));
     }
     if single_wildcard && plain {
-        errors.push(list_error(path.clone(), "string", resources, "if '*' is present, must not specify other resources without subresources"));
+        errors.push(list_error(
+            path.clone(),
+            "string",
+            resources,
+            "if '*' is present, must not specify other resources without subresources",
+        ));
     }
     errors
 }
 
 /// `validateAdmissionReviewVersions`.
-fn validate_review_versions(versions: &[String], require_recognized: bool, path: &FieldPath) -> Vec<FieldError> {
+fn validate_review_versions(
+    versions: &[String],
+    require_recognized: bool,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     if versions.is_empty() {
-        return vec![FieldError::required(path, format!("must specify one of {}", REVIEW_VERSIONS.join(", ")))];
+        return vec![FieldError::required(
+            path,
+            format!("must specify one of {}", REVIEW_VERSIONS.join(", ")),
+        )];
     }
     let mut errors = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, version) in versions.iter().enumerate() {
         if !seen.insert(version) {
-            errors.push(FieldError::invalid_str(path.index(i), version, "duplicate version"));
+            errors.push(FieldError::invalid_str(
+                path.index(i),
+                version,
+                "duplicate version",
+            ));
             continue;
         }
         for msg in names::is_dns1035_label(version) {
             errors.push(FieldError::invalid_str(path.index(i), version, msg));
         }
     }
-    if require_recognized && !versions.iter().any(|v| REVIEW_VERSIONS.contains(&v.as_str())) {
-        errors.push(list_error(path.clone(), "string", versions, &format!("must include at least one of {}", REVIEW_VERSIONS.join(", "))));
+    if require_recognized
+        && !versions
+            .iter()
+            .any(|v| REVIEW_VERSIONS.contains(&v.as_str()))
+    {
+        errors.push(list_error(
+            path.clone(),
+            "string",
+            versions,
+            &format!(
+                "must include at least one of {}",
+                REVIEW_VERSIONS.join(", ")
+            ),
+        ));
     }
     errors
 }
@@ -290,10 +422,17 @@ fn validate_review_versions(versions: &[String], require_recognized: bool, path:
 fn validate_client_config(config: &WebhookClientConfig, path: &FieldPath) -> Vec<FieldError> {
     match (&config.url, &config.service) {
         (Some(url), None) => validate_url(url, &path.child("url")),
-        (None, Some(service)) => {
-            validate_service(&service.name, &service.namespace, service.path.as_deref(), service.port.unwrap_or(443), &path.child("service"))
-        }
-        _ => vec![FieldError::required(path, "exactly one of url or service is required")],
+        (None, Some(service)) => validate_service(
+            &service.name,
+            &service.namespace,
+            service.path.as_deref(),
+            service.port.unwrap_or(443),
+            &path.child("service"),
+        ),
+        _ => vec![FieldError::required(
+            path,
+            "exactly one of url or service is required",
+        )],
     }
 }
 
@@ -303,60 +442,120 @@ fn validate_url(url: &str, path: &FieldPath) -> Vec<FieldError> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let mut errors = Vec::new();
     if scheme != "https" {
-        errors.push(FieldError::invalid_str(path, scheme, format!("'https' is the only allowed URL scheme{FORM}")));
+        errors.push(FieldError::invalid_str(
+            path,
+            scheme,
+            format!("'https' is the only allowed URL scheme{FORM}"),
+        ));
     }
     let (without_fragment, fragment) = rest.split_once('#').unwrap_or((rest, ""));
-    let (without_query, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
-    let authority = if url.contains("://") { without_query.split('/').next().unwrap_or("") } else { "" };
-    let (user, host) = authority.rsplit_once('@').map_or(("", authority), |(u, h)| (u, h));
+    let (without_query, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
+    let authority = if url.contains("://") {
+        without_query.split('/').next().unwrap_or("")
+    } else {
+        ""
+    };
+    let (user, host) = authority
+        .rsplit_once('@')
+        .map_or(("", authority), |(u, h)| (u, h));
     if host.is_empty() {
-        errors.push(FieldError::invalid_str(path, host, format!("host must be specified{FORM}")));
+        errors.push(FieldError::invalid_str(
+            path,
+            host,
+            format!("host must be specified{FORM}"),
+        ));
     }
     if !user.is_empty() || authority.contains('@') {
-        errors.push(FieldError::invalid_str(path, user, "user information is not permitted in the URL"));
+        errors.push(FieldError::invalid_str(
+            path,
+            user,
+            "user information is not permitted in the URL",
+        ));
     }
     if !fragment.is_empty() {
-        errors.push(FieldError::invalid_str(path, fragment, "fragments are not permitted in the URL"));
+        errors.push(FieldError::invalid_str(
+            path,
+            fragment,
+            "fragments are not permitted in the URL",
+        ));
     }
     if !query.is_empty() {
-        errors.push(FieldError::invalid_str(path, query, "query parameters are not permitted in the URL"));
+        errors.push(FieldError::invalid_str(
+            path,
+            query,
+            "query parameters are not permitted in the URL",
+        ));
     }
     errors
 }
 
 /// `ValidateWebhookService`.
-fn validate_service(name: &str, namespace: &str, service_path: Option<&str>, port: i32, path: &FieldPath) -> Vec<FieldError> {
+fn validate_service(
+    name: &str,
+    namespace: &str,
+    service_path: Option<&str>,
+    port: i32,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if name.is_empty() {
-        errors.push(FieldError::required(path.child("name"), "service name is required"));
+        errors.push(FieldError::required(
+            path.child("name"),
+            "service name is required",
+        ));
     }
     if namespace.is_empty() {
-        errors.push(FieldError::required(path.child("namespace"), "service namespace is required"));
+        errors.push(FieldError::required(
+            path.child("namespace"),
+            "service namespace is required",
+        ));
     }
     let port_errors = names::is_valid_port_num(i64::from(port));
     if !port_errors.is_empty() {
-        errors.push(FieldError::invalid_int(path.child("port"), i64::from(port), format!("port is not valid: {}", port_errors.join(", "))));
+        errors.push(FieldError::invalid_int(
+            path.child("port"),
+            i64::from(port),
+            format!("port is not valid: {}", port_errors.join(", ")),
+        ));
     }
     let Some(url_path) = service_path.filter(|p| !p.is_empty() && *p != "/") else {
         return errors;
     };
     let path_field = path.child("path");
     if url_path == "//" {
-        errors.push(FieldError::invalid_str(&path_field, url_path, "segment[0] may not be empty"));
+        errors.push(FieldError::invalid_str(
+            &path_field,
+            url_path,
+            "segment[0] may not be empty",
+        ));
         return errors;
     }
     if !url_path.starts_with('/') {
-        errors.push(FieldError::invalid_str(&path_field, url_path, "must start with a '/'"));
+        errors.push(FieldError::invalid_str(
+            &path_field,
+            url_path,
+            "must start with a '/'",
+        ));
     }
     let trimmed = url_path.get(1..).unwrap_or("");
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     for (i, step) in trimmed.split('/').enumerate() {
         if step.is_empty() {
-            errors.push(FieldError::invalid_str(&path_field, url_path, format!("segment[{i}] may not be empty")));
+            errors.push(FieldError::invalid_str(
+                &path_field,
+                url_path,
+                format!("segment[{i}] may not be empty"),
+            ));
             continue;
         }
         for failure in names::is_dns1123_subdomain(step) {
-            errors.push(FieldError::invalid_str(&path_field, url_path, format!("segment[{i}]: {failure}")));
+            errors.push(FieldError::invalid_str(
+                &path_field,
+                url_path,
+                format!("segment[{i}]: {failure}"),
+            ));
         }
     }
     errors

@@ -29,7 +29,11 @@ fn config_map(name: &str, value: u64) -> KubeObject {
 }
 
 fn counter_key(thread: u64) -> ObjectKey {
-    ObjectKey::new(ResourceKind::ConfigMap, NAMESPACE, &format!("counter-{thread}"))
+    ObjectKey::new(
+        ResourceKind::ConfigMap,
+        NAMESPACE,
+        &format!("counter-{thread}"),
+    )
 }
 
 /// The counter's value and revision, if the thread has committed before.
@@ -53,16 +57,25 @@ fn write_transactions(store: &Store<JsonBytes>, thread: u64, count: u64) -> Resu
             TxnOp::Put(config_map(&format!("counter-{thread}"), index)),
         ];
         if index > 0 {
-            let previous = ObjectKey::new(ResourceKind::ConfigMap, NAMESPACE, &format!("t{thread}-{}-b", index - 1));
+            let previous = ObjectKey::new(
+                ResourceKind::ConfigMap,
+                NAMESPACE,
+                &format!("t{thread}-{}-b", index - 1),
+            );
             ops.push(TxnOp::Delete(previous));
         }
-        match store.txn(Txn { compares: vec![guard], ops }) {
+        match store.txn(Txn {
+            compares: vec![guard],
+            ops,
+        }) {
             Ok(TxnOutcome::Committed { .. }) => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "ack {thread} {index}").map_err(|e| e.to_string())?;
                 out.flush().map_err(|e| e.to_string())?;
             }
-            Ok(TxnOutcome::CompareFailed { .. }) => return Err(format!("thread {thread}: counter moved")),
+            Ok(TxnOutcome::CompareFailed { .. }) => {
+                return Err(format!("thread {thread}: counter moved"));
+            }
             Err(error) => return Err(format!("thread {thread}: {error}")),
         }
     }
@@ -71,12 +84,18 @@ fn write_transactions(store: &Store<JsonBytes>, thread: u64, count: u64) -> Resu
 
 fn run(args: &[String]) -> Result<(), String> {
     let [_, dir, threads, count] = args else {
-        return Err("usage: corral-store-crash-writer <data dir> <threads> <transactions per thread>".into());
+        return Err(
+            "usage: corral-store-crash-writer <data dir> <threads> <transactions per thread>"
+                .into(),
+        );
     };
     let threads: u64 = threads.parse().map_err(|_| "threads must be a number")?;
     let count: u64 = count.parse().map_err(|_| "count must be a number")?;
     let backend = RedbBackend::open(dir).map_err(|e| e.to_string())?;
-    let store = Arc::new(Store::<JsonBytes>::open(Box::new(backend), StoreConfig::default()).map_err(|e| e.to_string())?);
+    let store = Arc::new(
+        Store::<JsonBytes>::open(Box::new(backend), StoreConfig::default())
+            .map_err(|e| e.to_string())?,
+    );
     let workers: Vec<_> = (0..threads)
         .map(|thread| {
             let store = Arc::clone(&store);

@@ -13,8 +13,8 @@ use corral_core::clock::epoch;
 use super::conformance::{decoded, objects};
 use super::{BackendFactory, config_map, event, pod};
 use crate::{
-    DeleteOptions, ListPage, ListRequest, ObjectStore, ReadRevision, Representation, StoreError, WatchCursor,
-    WatchEvent, WatchRequest,
+    DeleteOptions, ListPage, ListRequest, ObjectStore, ReadRevision, Representation, StoreError,
+    WatchCursor, WatchEvent, WatchRequest,
 };
 
 fn rng() -> SimRng {
@@ -22,10 +22,18 @@ fn rng() -> SimRng {
 }
 
 fn names<R: Representation>(page: &ListPage<R::Value>) -> Vec<String> {
-    page.items.iter().map(|v| decoded::<R>(v).name().to_string()).collect()
+    page.items
+        .iter()
+        .map(|v| decoded::<R>(v).name().to_string())
+        .collect()
 }
 
-fn list_names<R: Representation>(store: &ObjectStore<R>, kind: ResourceKind, labels: &str, fields: &str) -> Vec<String> {
+fn list_names<R: Representation>(
+    store: &ObjectStore<R>,
+    kind: ResourceKind,
+    labels: &str,
+    fields: &str,
+) -> Vec<String> {
     let request = ListRequest {
         label_selector: LabelSelector::parse(labels).unwrap(),
         field_selector: FieldSelector::parse(fields).unwrap(),
@@ -42,12 +50,22 @@ fn seed_pods<R: Representation>(store: &ObjectStore<R>) {
         ("d", vec![], "", "Pending"),
     ];
     for (name, labels, node, phase) in pods {
-        store.create(pod("ns", name, &labels, node, phase), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(
+                pod("ns", name, &labels, node, phase),
+                epoch(),
+                &mut rng(),
+                false,
+            )
+            .unwrap();
     }
 }
 
 /// Events (names, kind) from polling `cursor` until it returns nothing.
-fn drain<R: Representation>(store: &ObjectStore<R>, cursor: &mut WatchCursor) -> Vec<(String, String, Revision)> {
+fn drain<R: Representation>(
+    store: &ObjectStore<R>,
+    cursor: &mut WatchCursor,
+) -> Vec<(String, String, Revision)> {
     let mut seen = Vec::new();
     loop {
         let events = store.poll_watch(cursor, 3).unwrap();
@@ -62,8 +80,16 @@ fn drain<R: Representation>(store: &ObjectStore<R>, cursor: &mut WatchCursor) ->
                 WatchEvent::Bookmark(_) => continue,
             };
             let object = decoded::<R>(versioned);
-            assert_eq!(object.revision(), Some(versioned.mod_revision), "events carry their revision");
-            seen.push((label.to_string(), object.name().to_string(), versioned.mod_revision));
+            assert_eq!(
+                object.revision(),
+                Some(versioned.mod_revision),
+                "events carry their revision"
+            );
+            seen.push((
+                label.to_string(),
+                object.name().to_string(),
+                versioned.mod_revision,
+            ));
         }
     }
 }
@@ -83,11 +109,17 @@ pub fn list_supports_every_label_selector_operator<R: Representation>(factory: &
         ("app=nope", vec![]),
         ("", vec!["a", "b", "c", "d"]),
     ] {
-        assert_eq!(list_names(&store, ResourceKind::Pod, selector, ""), expected, "{selector}");
+        assert_eq!(
+            list_names(&store, ResourceKind::Pod, selector, ""),
+            expected,
+            "{selector}"
+        );
     }
 }
 
-pub fn list_supports_field_selectors_for_pods_and_events<R: Representation>(factory: &BackendFactory) {
+pub fn list_supports_field_selectors_for_pods_and_events<R: Representation>(
+    factory: &BackendFactory,
+) {
     let store = objects::<R>(factory);
     seed_pods(&store);
     for (selector, expected) in [
@@ -96,22 +128,45 @@ pub fn list_supports_field_selectors_for_pods_and_events<R: Representation>(fact
         ("metadata.namespace=other", vec![]),
         ("spec.nodeName=n1", vec!["a", "c"]),
         ("spec.nodeName=", vec!["d"]),
-        ("spec.nodeName=n1,status.phase!=Succeeded,status.phase!=Failed", vec!["a"]),
+        (
+            "spec.nodeName=n1,status.phase!=Succeeded,status.phase!=Failed",
+            vec!["a"],
+        ),
         ("status.phase=Pending", vec!["d"]),
     ] {
-        assert_eq!(list_names(&store, ResourceKind::Pod, "", selector), expected, "{selector}");
+        assert_eq!(
+            list_names(&store, ResourceKind::Pod, "", selector),
+            expected,
+            "{selector}"
+        );
     }
     for (name, involved, reason) in [
         ("e1", ("Job", "j1", "u1"), "Created"),
         ("e2", ("Pod", "j1", "u2"), "Created"),
         ("e3", ("Job", "j2", "u3"), "Completed"),
     ] {
-        store.create(event("ns", name, involved, reason), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(
+                event("ns", name, involved, reason),
+                epoch(),
+                &mut rng(),
+                false,
+            )
+            .unwrap();
     }
     let describe = "involvedObject.name=j1,involvedObject.namespace=ns,involvedObject.kind=Job,involvedObject.uid=u1";
-    assert_eq!(list_names(&store, ResourceKind::Event, "", describe), vec!["e1"]);
-    assert_eq!(list_names(&store, ResourceKind::Event, "", "reason=Created"), vec!["e1", "e2"]);
-    assert_eq!(list_names(&store, ResourceKind::Event, "", "type!=Normal"), Vec::<String>::new());
+    assert_eq!(
+        list_names(&store, ResourceKind::Event, "", describe),
+        vec!["e1"]
+    );
+    assert_eq!(
+        list_names(&store, ResourceKind::Event, "", "reason=Created"),
+        vec!["e1", "e2"]
+    );
+    assert_eq!(
+        list_names(&store, ResourceKind::Event, "", "type!=Normal"),
+        Vec::<String>::new()
+    );
 }
 
 pub fn list_rejects_unsupported_field_labels<R: Representation>(factory: &BackendFactory) {
@@ -121,18 +176,26 @@ pub fn list_rejects_unsupported_field_labels<R: Representation>(factory: &Backen
         ..ListRequest::all(ResourceKind::Pod)
     };
     let error = store.list(&request).unwrap_err();
-    assert_eq!(error, StoreError::InvalidSelector("field label not supported: spec.bogus".into()));
+    assert_eq!(
+        error,
+        StoreError::InvalidSelector("field label not supported: spec.bogus".into())
+    );
     let watch = WatchRequest {
         field_selector: FieldSelector::parse("spec.bogus=1").unwrap(),
         ..WatchRequest::all(ResourceKind::Pod, Revision(1))
     };
-    assert!(matches!(store.watch(watch), Err(StoreError::InvalidSelector(_))));
+    assert!(matches!(
+        store.watch(watch),
+        Err(StoreError::InvalidSelector(_))
+    ));
 }
 
 pub fn list_in_a_namespace_sees_only_that_namespace<R: Representation>(factory: &BackendFactory) {
     let store = objects::<R>(factory);
     for (namespace, name) in [("a", "1"), ("ab", "2"), ("b", "3"), ("a", "4")] {
-        store.create(config_map(namespace, name, "x"), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(config_map(namespace, name, "x"), epoch(), &mut rng(), false)
+            .unwrap();
     }
     let request = ListRequest {
         namespace: Some("a".into()),
@@ -154,10 +217,19 @@ pub fn list_in_a_namespace_sees_only_that_namespace<R: Representation>(factory: 
     assert_eq!(all, vec!["1", "4", "2", "3"]);
 }
 
-pub fn pages_stay_at_the_first_pages_revision_across_concurrent_writes<R: Representation>(factory: &BackendFactory) {
+pub fn pages_stay_at_the_first_pages_revision_across_concurrent_writes<R: Representation>(
+    factory: &BackendFactory,
+) {
     let store = objects::<R>(factory);
     for index in 0..10 {
-        store.create(config_map("ns", &format!("c{index:02}"), "v1"), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(
+                config_map("ns", &format!("c{index:02}"), "v1"),
+                epoch(),
+                &mut rng(),
+                false,
+            )
+            .unwrap();
     }
     let mut request = ListRequest {
         limit: Some(3),
@@ -168,18 +240,31 @@ pub fn pages_stay_at_the_first_pages_revision_across_concurrent_writes<R: Repres
     assert_eq!(first.remaining_item_count, Some(7));
     // Writes between pages: delete a later item, create a new one, update one.
     let key = |name: &str| ObjectKey::new(ResourceKind::ConfigMap, "ns", name);
-    store.delete(&key("c05"), &DeleteOptions::default(), epoch(), false).unwrap();
-    store.create(config_map("ns", "c04a", "new"), epoch(), &mut rng(), false).unwrap();
+    store
+        .delete(&key("c05"), &DeleteOptions::default(), epoch(), false)
+        .unwrap();
+    store
+        .create(config_map("ns", "c04a", "new"), epoch(), &mut rng(), false)
+        .unwrap();
     let current = decoded::<R>(&store.get(&key("c07")).unwrap());
     let mut edited = current.to_value();
     edited["data"]["value"] = "v2".into();
-    store.update(corral_api::KubeObject::from_value(ResourceKind::ConfigMap, edited).unwrap(), epoch(), false).unwrap();
+    store
+        .update(
+            corral_api::KubeObject::from_value(ResourceKind::ConfigMap, edited).unwrap(),
+            epoch(),
+            false,
+        )
+        .unwrap();
     let mut seen = names::<R>(&first);
     let mut token = first.continue_token.clone();
     while let Some(next) = token {
         request.continue_token = Some(next);
         let page = store.list(&request).unwrap();
-        assert_eq!(page.revision, first.revision, "every page is read at the first page's revision");
+        assert_eq!(
+            page.revision, first.revision,
+            "every page is read at the first page's revision"
+        );
         for item in &page.items {
             let object = decoded::<R>(item);
             assert!(item.mod_revision <= first.revision);
@@ -192,23 +277,49 @@ pub fn pages_stay_at_the_first_pages_revision_across_concurrent_writes<R: Repres
     assert_eq!(seen, expected);
 }
 
-pub fn an_expired_continue_token_is_410_with_a_resume_token<R: Representation>(factory: &BackendFactory) {
+pub fn an_expired_continue_token_is_410_with_a_resume_token<R: Representation>(
+    factory: &BackendFactory,
+) {
     let store = objects::<R>(factory);
     for index in 0..5 {
-        store.create(config_map("ns", &format!("c{index}"), "v"), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(
+                config_map("ns", &format!("c{index}"), "v"),
+                epoch(),
+                &mut rng(),
+                false,
+            )
+            .unwrap();
     }
     let mut request = ListRequest {
         limit: Some(2),
         ..ListRequest::all(ResourceKind::ConfigMap)
     };
     let first = store.list(&request).unwrap();
-    store.create(config_map("ns", "late", "v"), epoch(), &mut rng(), false).unwrap();
-    store.store().compact(store.store().current_revision()).unwrap();
+    store
+        .create(config_map("ns", "late", "v"), epoch(), &mut rng(), false)
+        .unwrap();
+    store
+        .store()
+        .compact(store.store().current_revision())
+        .unwrap();
     request.continue_token = first.continue_token.clone();
     let error = store.list(&request).unwrap_err();
-    let StoreError::ContinueExpired { continue_token, requested, .. } = &error else { panic!("{error:?}") };
+    let StoreError::ContinueExpired {
+        continue_token,
+        requested,
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
     assert_eq!(*requested, first.revision);
-    assert_eq!(error.to_api_error(&corral_api::GroupResource::new("", "configmaps")).code, 410);
+    assert_eq!(
+        error
+            .to_api_error(&corral_api::GroupResource::new("", "configmaps"))
+            .code,
+        410
+    );
     request.continue_token = Some(continue_token.clone());
     request.limit = None;
     let rest = store.list(&request).unwrap();
@@ -224,70 +335,160 @@ pub fn malformed_continue_tokens_are_invalid_continue<R: Representation>(factory
             ..ListRequest::all(ResourceKind::ConfigMap)
         };
         let error = store.list(&request).unwrap_err();
-        assert!(matches!(error, StoreError::InvalidContinue(_)), "{token}: {error:?}");
-        assert_eq!(error.to_api_error(&corral_api::GroupResource::new("", "configmaps")).code, 400);
+        assert!(
+            matches!(error, StoreError::InvalidContinue(_)),
+            "{token}: {error:?}"
+        );
+        assert_eq!(
+            error
+                .to_api_error(&corral_api::GroupResource::new("", "configmaps"))
+                .code,
+            400
+        );
     }
 }
 
 pub fn list_at_exact_old_and_future_revisions<R: Representation>(factory: &BackendFactory) {
     let store = objects::<R>(factory);
-    store.create(config_map("ns", "a", "v"), epoch(), &mut rng(), false).unwrap();
+    store
+        .create(config_map("ns", "a", "v"), epoch(), &mut rng(), false)
+        .unwrap();
     let old = store.store().current_revision();
-    store.create(config_map("ns", "b", "v"), epoch(), &mut rng(), false).unwrap();
+    store
+        .create(config_map("ns", "b", "v"), epoch(), &mut rng(), false)
+        .unwrap();
     let at = |revision| ListRequest {
         revision,
         ..ListRequest::all(ResourceKind::ConfigMap)
     };
-    assert_eq!(names::<R>(&store.list(&at(ReadRevision::Exact(old))).unwrap()), vec!["a"]);
-    let latest = store.list(&at(ReadRevision::NotOlderThan(Revision(0)))).unwrap();
+    assert_eq!(
+        names::<R>(&store.list(&at(ReadRevision::Exact(old))).unwrap()),
+        vec!["a"]
+    );
+    let latest = store
+        .list(&at(ReadRevision::NotOlderThan(Revision(0))))
+        .unwrap();
     assert_eq!(latest.revision, store.store().current_revision());
     let future = Revision(store.store().current_revision().0 + 5);
-    assert!(matches!(store.list(&at(ReadRevision::Exact(future))), Err(StoreError::FutureRevision { .. })));
-    assert!(matches!(store.list(&at(ReadRevision::NotOlderThan(future))), Err(StoreError::FutureRevision { .. })));
-    store.store().compact(store.store().current_revision()).unwrap();
+    assert!(matches!(
+        store.list(&at(ReadRevision::Exact(future))),
+        Err(StoreError::FutureRevision { .. })
+    ));
+    assert!(matches!(
+        store.list(&at(ReadRevision::NotOlderThan(future))),
+        Err(StoreError::FutureRevision { .. })
+    ));
+    store
+        .store()
+        .compact(store.store().current_revision())
+        .unwrap();
     let error = store.list(&at(ReadRevision::Exact(old))).unwrap_err();
-    assert_eq!(error, StoreError::Compacted { requested: old, compacted: store.store().compacted_revision() });
+    assert_eq!(
+        error,
+        StoreError::Compacted {
+            requested: old,
+            compacted: store.store().compacted_revision()
+        }
+    );
 }
 
-pub fn watch_replays_changes_from_any_retained_revision<R: Representation>(factory: &BackendFactory) {
+pub fn watch_replays_changes_from_any_retained_revision<R: Representation>(
+    factory: &BackendFactory,
+) {
     let store = objects::<R>(factory);
     let start = store.store().current_revision();
     let key = ObjectKey::new(ResourceKind::ConfigMap, "ns", "a");
-    let created = store.create(config_map("ns", "a", "1"), epoch(), &mut rng(), false).unwrap();
-    store.create(config_map("ns", "b", "1"), epoch(), &mut rng(), false).unwrap();
+    let created = store
+        .create(config_map("ns", "a", "1"), epoch(), &mut rng(), false)
+        .unwrap();
+    store
+        .create(config_map("ns", "b", "1"), epoch(), &mut rng(), false)
+        .unwrap();
     let mut edited = decoded::<R>(&created).to_value();
     edited["data"]["value"] = "2".into();
-    store.update(corral_api::KubeObject::from_value(ResourceKind::ConfigMap, edited).unwrap(), epoch(), false).unwrap();
-    store.delete(&key, &DeleteOptions::default(), epoch(), false).unwrap();
-    let expected = [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "a")];
+    store
+        .update(
+            corral_api::KubeObject::from_value(ResourceKind::ConfigMap, edited).unwrap(),
+            epoch(),
+            false,
+        )
+        .unwrap();
+    store
+        .delete(&key, &DeleteOptions::default(), epoch(), false)
+        .unwrap();
+    let expected = [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),
+        ("DELETED", "a"),
+    ];
     for skip in 0..=expected.len() {
         let after = Revision(start.0 + skip as u64);
-        let mut cursor = store.watch(WatchRequest::all(ResourceKind::ConfigMap, after)).unwrap();
+        let mut cursor = store
+            .watch(WatchRequest::all(ResourceKind::ConfigMap, after))
+            .unwrap();
         let seen = drain(&store, &mut cursor);
-        let labels: Vec<(&str, &str)> = seen.iter().map(|(l, n, _)| (l.as_str(), n.as_str())).collect();
+        let labels: Vec<(&str, &str)> = seen
+            .iter()
+            .map(|(l, n, _)| (l.as_str(), n.as_str()))
+            .collect();
         assert_eq!(labels, expected[skip..].to_vec(), "watch after {after}");
         let revisions: Vec<u64> = seen.iter().map(|(_, _, r)| r.0).collect();
-        assert_eq!(revisions, ((after.0 + 1)..=(start.0 + 4)).collect::<Vec<_>>());
+        assert_eq!(
+            revisions,
+            ((after.0 + 1)..=(start.0 + 4)).collect::<Vec<_>>()
+        );
     }
     let future = Revision(store.store().current_revision().0 + 1);
-    assert!(matches!(store.watch(WatchRequest::all(ResourceKind::ConfigMap, future)), Err(StoreError::FutureRevision { .. })));
+    assert!(matches!(
+        store.watch(WatchRequest::all(ResourceKind::ConfigMap, future)),
+        Err(StoreError::FutureRevision { .. })
+    ));
 }
 
 pub fn watch_from_a_compacted_revision_is_compacted<R: Representation>(factory: &BackendFactory) {
     let store = objects::<R>(factory);
     let start = store.store().current_revision();
-    let mut lagging = store.watch(WatchRequest::all(ResourceKind::ConfigMap, start)).unwrap();
+    let mut lagging = store
+        .watch(WatchRequest::all(ResourceKind::ConfigMap, start))
+        .unwrap();
     for index in 0..4 {
-        store.create(config_map("ns", &format!("c{index}"), "v"), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(
+                config_map("ns", &format!("c{index}"), "v"),
+                epoch(),
+                &mut rng(),
+                false,
+            )
+            .unwrap();
     }
     let compact_to = Revision(start.0 + 2);
     store.store().compact(compact_to).unwrap();
-    let error = store.watch(WatchRequest::all(ResourceKind::ConfigMap, start)).unwrap_err();
-    assert_eq!(error, StoreError::Compacted { requested: start, compacted: compact_to });
+    let error = store
+        .watch(WatchRequest::all(ResourceKind::ConfigMap, start))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        StoreError::Compacted {
+            requested: start,
+            compacted: compact_to
+        }
+    );
     let api = error.to_api_error(&corral_api::GroupResource::new("", "configmaps"));
-    assert_eq!((api.code, api.message.as_str()), (410, format!("too old resource version: {start} ({compact_to})").as_str()));
-    assert!(matches!(store.poll_watch(&mut lagging, 10), Err(StoreError::Compacted { .. })));
-    let mut fresh = store.watch(WatchRequest::all(ResourceKind::ConfigMap, compact_to)).unwrap();
+    assert_eq!(
+        (api.code, api.message.as_str()),
+        (
+            410,
+            format!("too old resource version: {start} ({compact_to})").as_str()
+        )
+    );
+    assert!(matches!(
+        store.poll_watch(&mut lagging, 10),
+        Err(StoreError::Compacted { .. })
+    ));
+    let mut fresh = store
+        .watch(WatchRequest::all(ResourceKind::ConfigMap, compact_to))
+        .unwrap();
     assert_eq!(drain(&store, &mut fresh).len(), 2);
 }
 
@@ -302,7 +503,14 @@ pub fn selector_transitions_become_added_and_deleted<R: Representation>(factory:
         })
         .unwrap();
     let key = ObjectKey::new(ResourceKind::Pod, "ns", "p");
-    store.create(pod("ns", "p", &[("app", "web")], "n1", "Pending"), epoch(), &mut rng(), false).unwrap();
+    store
+        .create(
+            pod("ns", "p", &[("app", "web")], "n1", "Pending"),
+            epoch(),
+            &mut rng(),
+            false,
+        )
+        .unwrap();
     let set_phase = |phase: &str| {
         store
             .guaranteed_update(&key, &Default::default(), epoch(), false, &mut |o| {
@@ -318,32 +526,51 @@ pub fn selector_transitions_become_added_and_deleted<R: Representation>(factory:
     let seen = drain(&store, &mut running);
     assert_eq!(
         seen,
-        vec![("ADDED".into(), "p".into(), running_at), ("DELETED".into(), "p".into(), stopped)]
+        vec![
+            ("ADDED".into(), "p".into(), running_at),
+            ("DELETED".into(), "p".into(), stopped)
+        ]
     );
 }
 
 pub fn deleted_events_carry_the_deletion_revision<R: Representation>(factory: &BackendFactory) {
     let store = objects::<R>(factory);
-    store.create(config_map("ns", "a", "1"), epoch(), &mut rng(), false).unwrap();
+    store
+        .create(config_map("ns", "a", "1"), epoch(), &mut rng(), false)
+        .unwrap();
     let before = store.store().current_revision();
-    let mut cursor = store.watch(WatchRequest::all(ResourceKind::ConfigMap, before)).unwrap();
+    let mut cursor = store
+        .watch(WatchRequest::all(ResourceKind::ConfigMap, before))
+        .unwrap();
     let key = ObjectKey::new(ResourceKind::ConfigMap, "ns", "a");
-    let outcome = store.delete(&key, &DeleteOptions::default(), epoch(), false).unwrap();
+    let outcome = store
+        .delete(&key, &DeleteOptions::default(), epoch(), false)
+        .unwrap();
     let events = store.poll_watch(&mut cursor, 10).unwrap();
-    let [WatchEvent::Deleted(last)] = events.as_slice() else { panic!("{events:?}") };
+    let [WatchEvent::Deleted(last)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
     assert_eq!(last.mod_revision, store.store().current_revision());
     assert_eq!(decoded::<R>(last).revision(), Some(last.mod_revision));
     assert_eq!(outcome.value.mod_revision, last.mod_revision);
     assert_eq!(decoded::<R>(last).to_value()["data"]["value"], "1");
 }
 
-pub fn poll_respects_max_events_without_losing_changes<R: Representation>(factory: &BackendFactory) {
+pub fn poll_respects_max_events_without_losing_changes<R: Representation>(
+    factory: &BackendFactory,
+) {
     let store = objects::<R>(factory);
     let start = store.store().current_revision();
-    let ops: Vec<crate::TxnOp> = (0..5).map(|i| crate::TxnOp::Put(config_map("ns", &format!("c{i}"), "v"))).collect();
+    let ops: Vec<crate::TxnOp> = (0..5)
+        .map(|i| crate::TxnOp::Put(config_map("ns", &format!("c{i}"), "v")))
+        .collect();
     store.commit(vec![], ops).unwrap();
-    store.create(config_map("ns", "after", "v"), epoch(), &mut rng(), false).unwrap();
-    let mut cursor = store.watch(WatchRequest::all(ResourceKind::ConfigMap, start)).unwrap();
+    store
+        .create(config_map("ns", "after", "v"), epoch(), &mut rng(), false)
+        .unwrap();
+    let mut cursor = store
+        .watch(WatchRequest::all(ResourceKind::ConfigMap, start))
+        .unwrap();
     let mut names = Vec::new();
     loop {
         let events = store.poll_watch(&mut cursor, 2).unwrap();
@@ -351,7 +578,11 @@ pub fn poll_respects_max_events_without_losing_changes<R: Representation>(factor
         if events.is_empty() {
             break;
         }
-        names.extend(events.iter().map(|e| decoded::<R>(crate::event_value(e).unwrap()).name().to_string()));
+        names.extend(events.iter().map(|e| {
+            decoded::<R>(crate::event_value(e).unwrap())
+                .name()
+                .to_string()
+        }));
     }
     assert_eq!(names, vec!["c0", "c1", "c2", "c3", "c4", "after"]);
     assert_eq!(cursor.position(), store.store().current_revision());
@@ -360,12 +591,24 @@ pub fn poll_respects_max_events_without_losing_changes<R: Representation>(factor
 pub fn bookmarks_come_only_when_requested<R: Representation>(factory: &BackendFactory) {
     let store = objects::<R>(factory);
     let start = store.store().current_revision();
-    let mut cursor = store.watch(WatchRequest::all(ResourceKind::Pod, start)).unwrap();
-    store.create(config_map("ns", "other-kind", "v"), epoch(), &mut rng(), false).unwrap();
+    let mut cursor = store
+        .watch(WatchRequest::all(ResourceKind::Pod, start))
+        .unwrap();
+    store
+        .create(
+            config_map("ns", "other-kind", "v"),
+            epoch(),
+            &mut rng(),
+            false,
+        )
+        .unwrap();
     assert!(store.poll_watch(&mut cursor, 10).unwrap().is_empty());
     cursor.request_bookmark();
     let events = store.poll_watch(&mut cursor, 10).unwrap();
-    assert_eq!(events, vec![WatchEvent::Bookmark(store.store().current_revision())]);
+    assert_eq!(
+        events,
+        vec![WatchEvent::Bookmark(store.store().current_revision())]
+    );
     assert!(store.poll_watch(&mut cursor, 10).unwrap().is_empty());
 }
 
@@ -380,9 +623,19 @@ pub fn namespaced_watches_see_only_their_namespace<R: Representation>(factory: &
         .unwrap();
     for namespace in ["a", "ab", "b", "a"] {
         let name = format!("{namespace}-{}", store.store().current_revision());
-        store.create(config_map(namespace, &name, "v"), epoch(), &mut rng(), false).unwrap();
+        store
+            .create(
+                config_map(namespace, &name, "v"),
+                epoch(),
+                &mut rng(),
+                false,
+            )
+            .unwrap();
     }
-    let seen: BTreeSet<String> = drain(&store, &mut cursor).into_iter().map(|(_, name, _)| name).collect();
+    let seen: BTreeSet<String> = drain(&store, &mut cursor)
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
     assert_eq!(seen.len(), 2);
     assert!(seen.iter().all(|name| name.starts_with("a-")));
 }

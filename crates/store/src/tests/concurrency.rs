@@ -14,8 +14,8 @@ use corral_api::{ObjectKey, ResourceKind, Revision};
 
 use crate::testing::{FaultyBackend, config_map, conformance::SharedBackend};
 use crate::{
-    Compare, JsonBytes, ListRequest, MemoryBackend, Store, StoreConfig, StoreError, Txn, TxnOp, TxnOutcome,
-    TypedArc, WatchEvent, WatchRequest,
+    Compare, JsonBytes, ListRequest, MemoryBackend, Store, StoreConfig, StoreError, Txn, TxnOp,
+    TxnOutcome, TypedArc, WatchEvent, WatchRequest,
 };
 
 /// Wakes waiting watchers after every durable commit.
@@ -47,7 +47,9 @@ impl CommitSignal {
 
 #[test]
 fn concurrent_writers_deliver_gap_free_ordered_events_to_every_cursor() {
-    let store = Arc::new(Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap());
+    let store = Arc::new(
+        Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap(),
+    );
     let signal = Arc::new(CommitSignal::default());
     signal.attach(&store);
     let start = store.current_revision();
@@ -56,7 +58,9 @@ fn concurrent_writers_deliver_gap_free_ordered_events_to_every_cursor() {
     let end = Revision(start.0 + (WRITERS * TXNS) as u64);
     let watchers: Vec<_> = (0..4)
         .map(|_| {
-            let mut cursor = store.watch(WatchRequest::all(ResourceKind::ConfigMap, start)).unwrap();
+            let mut cursor = store
+                .watch(WatchRequest::all(ResourceKind::ConfigMap, start))
+                .unwrap();
             let (store, signal) = (Arc::clone(&store), Arc::clone(&signal));
             thread::spawn(move || {
                 let mut revisions = Vec::new();
@@ -81,7 +85,12 @@ fn concurrent_writers_deliver_gap_free_ordered_events_to_every_cursor() {
                     if index % 3 == 0 {
                         ops.push(TxnOp::Put(config_map("ns", &format!("{name}-twin"), "v")));
                     }
-                    store.txn(Txn { compares: vec![], ops }).unwrap();
+                    store
+                        .txn(Txn {
+                            compares: vec![],
+                            ops,
+                        })
+                        .unwrap();
                 }
             })
         })
@@ -103,10 +112,16 @@ fn concurrent_writers_deliver_gap_free_ordered_events_to_every_cursor() {
 
 #[test]
 fn concurrent_quota_charges_never_overshoot_the_limit() {
-    let store = Arc::new(Store::<TypedArc>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap());
+    let store =
+        Arc::new(Store::<TypedArc>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap());
     const LIMIT: usize = 25;
     let quota = ObjectKey::new(ResourceKind::ConfigMap, "ns", "quota");
-    store.txn(Txn { compares: vec![], ops: vec![TxnOp::Put(config_map("ns", "quota", "0"))] }).unwrap();
+    store
+        .txn(Txn {
+            compares: vec![],
+            ops: vec![TxnOp::Put(config_map("ns", "quota", "0"))],
+        })
+        .unwrap();
     let threads: Vec<_> = (0..6)
         .map(|thread_index| {
             let (store, quota) = (Arc::clone(&store), quota.clone());
@@ -114,14 +129,21 @@ fn concurrent_quota_charges_never_overshoot_the_limit() {
                 let mut created = 0;
                 for attempt in 0..40 {
                     let current = store.get(&quota).unwrap();
-                    let used: usize = current.value.to_value()["data"]["value"].as_str().unwrap().parse().unwrap();
+                    let used: usize = current.value.to_value()["data"]["value"]
+                        .as_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
                     if used >= LIMIT {
                         break;
                     }
                     let pod = config_map("ns", &format!("pod-{thread_index}-{attempt}"), "p");
                     let txn = Txn {
                         compares: vec![Compare::ModRevision(quota.clone(), current.mod_revision)],
-                        ops: vec![TxnOp::Put(config_map("ns", "quota", &(used + 1).to_string())), TxnOp::Put(pod)],
+                        ops: vec![
+                            TxnOp::Put(config_map("ns", "quota", &(used + 1).to_string())),
+                            TxnOp::Put(pod),
+                        ],
                     };
                     if let TxnOutcome::Committed { .. } = store.txn(txn).unwrap() {
                         created += 1;
@@ -132,7 +154,12 @@ fn concurrent_quota_charges_never_overshoot_the_limit() {
         })
         .collect();
     let created: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    let pods = store.list(&ListRequest::all(ResourceKind::ConfigMap)).unwrap().items.len() - 1;
+    let pods = store
+        .list(&ListRequest::all(ResourceKind::ConfigMap))
+        .unwrap()
+        .items
+        .len()
+        - 1;
     assert_eq!((created, pods), (LIMIT, LIMIT));
 }
 
@@ -149,7 +176,10 @@ fn a_commit_failure_under_concurrent_writes_fails_exactly_the_unacknowledged_one
                 let mut acknowledged = Vec::new();
                 for index in 0..100 {
                     let name = format!("w{writer}-{index}");
-                    match store.txn(Txn { compares: vec![], ops: vec![TxnOp::Put(config_map("ns", &name, "v"))] }) {
+                    match store.txn(Txn {
+                        compares: vec![],
+                        ops: vec![TxnOp::Put(config_map("ns", &name, "v"))],
+                    }) {
                         Ok(_) => acknowledged.push(name),
                         Err(StoreError::Io(_) | StoreError::ReadOnly(_)) => break,
                         Err(other) => panic!("unexpected {other:?}"),
@@ -159,10 +189,19 @@ fn a_commit_failure_under_concurrent_writes_fails_exactly_the_unacknowledged_one
             })
         })
         .collect();
-    let mut acknowledged: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut acknowledged: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     acknowledged.sort();
-    let page = store.list(&ListRequest::all(ResourceKind::ConfigMap)).unwrap();
-    let mut stored: Vec<String> = page.items.iter().map(|v| JsonBytes::decode_name(&v.value)).collect();
+    let page = store
+        .list(&ListRequest::all(ResourceKind::ConfigMap))
+        .unwrap();
+    let mut stored: Vec<String> = page
+        .items
+        .iter()
+        .map(|v| JsonBytes::decode_name(&v.value))
+        .collect();
     stored.sort();
     assert!(store.is_read_only());
     assert_eq!(stored, acknowledged);
@@ -171,6 +210,9 @@ fn a_commit_failure_under_concurrent_writes_fails_exactly_the_unacknowledged_one
 
 impl JsonBytes {
     fn decode_name(value: &crate::EncodedObject) -> String {
-        <JsonBytes as crate::Representation>::decode(value).unwrap().name().to_string()
+        <JsonBytes as crate::Representation>::decode(value)
+            .unwrap()
+            .name()
+            .to_string()
     }
 }

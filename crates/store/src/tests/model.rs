@@ -15,8 +15,8 @@ use proptest::prelude::*;
 
 use crate::testing::config_map;
 use crate::{
-    Compare, JsonBytes, ListRequest, MemoryBackend, ReadRevision, Representation, Store, StoreConfig, StoreError,
-    Txn, TxnOp, TxnOutcome, TypedArc, WatchEvent, WatchRequest,
+    Compare, JsonBytes, ListRequest, MemoryBackend, ReadRevision, Representation, Store,
+    StoreConfig, StoreError, Txn, TxnOp, TxnOutcome, TypedArc, WatchEvent, WatchRequest,
 };
 
 type State = BTreeMap<String, (String, u64, u64)>;
@@ -83,13 +83,25 @@ fn contents<R: Representation>(items: &[crate::Versioned<R::Value>]) -> State {
         .iter()
         .map(|item| {
             let object = R::decode(&item.value).unwrap();
-            let value = object.to_value()["data"]["value"].as_str().unwrap_or_default().to_string();
-            (object.name().to_string(), (value, item.create_revision.0, item.mod_revision.0))
+            let value = object.to_value()["data"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (
+                object.name().to_string(),
+                (value, item.create_revision.0, item.mod_revision.0),
+            )
         })
         .collect()
 }
 
-fn apply_put<R: Representation>(store: &Store<R>, model: &mut Model, name: u8, value: u8, guard: &Guard) {
+fn apply_put<R: Representation>(
+    store: &Store<R>,
+    model: &mut Model,
+    name: u8,
+    value: u8,
+    guard: &Guard,
+) {
     let k = key(name);
     let existing = model.current().get(&k.name).cloned();
     let (compare, holds) = match guard {
@@ -98,9 +110,18 @@ fn apply_put<R: Representation>(store: &Store<R>, model: &mut Model, name: u8, v
         Guard::Present => (Some(Compare::Present(k.clone())), existing.is_some()),
         Guard::CurrentRevision => {
             let revision = existing.as_ref().map_or(model.revision, |e| e.2);
-            (Some(Compare::ModRevision(k.clone(), Revision(revision))), existing.is_some())
+            (
+                Some(Compare::ModRevision(k.clone(), Revision(revision))),
+                existing.is_some(),
+            )
         }
-        Guard::StaleRevision => (Some(Compare::ModRevision(k.clone(), Revision(model.revision + 7))), false),
+        Guard::StaleRevision => (
+            Some(Compare::ModRevision(
+                k.clone(),
+                Revision(model.revision + 7),
+            )),
+            false,
+        ),
     };
     let txn = Txn {
         compares: compare.into_iter().collect(),
@@ -113,16 +134,27 @@ fn apply_put<R: Representation>(store: &Store<R>, model: &mut Model, name: u8, v
     }
     let mut next = model.current().clone();
     let create = existing.map_or(model.revision + 1, |e| e.1);
-    next.insert(k.name.clone(), (value.to_string(), create, model.revision + 1));
+    next.insert(
+        k.name.clone(),
+        (value.to_string(), create, model.revision + 1),
+    );
     model.commit(next);
-    let TxnOutcome::Committed { revision, results } = outcome else { panic!("{outcome:?}") };
+    let TxnOutcome::Committed { revision, results } = outcome else {
+        panic!("{outcome:?}")
+    };
     assert_eq!(revision.0, model.revision);
-    assert_eq!(results[0].as_ref().map(|v| v.create_revision.0), Some(create));
+    assert_eq!(
+        results[0].as_ref().map(|v| v.create_revision.0),
+        Some(create)
+    );
 }
 
 fn apply_delete<R: Representation>(store: &Store<R>, model: &mut Model, name: u8) {
     let k = key(name);
-    let result = store.txn(Txn { compares: vec![], ops: vec![TxnOp::Delete(k.clone())] });
+    let result = store.txn(Txn {
+        compares: vec![],
+        ops: vec![TxnOp::Delete(k.clone())],
+    });
     if !model.current().contains_key(&k.name) {
         assert_eq!(result.unwrap_err(), StoreError::NotFound(k));
         return;
@@ -130,12 +162,22 @@ fn apply_delete<R: Representation>(store: &Store<R>, model: &mut Model, name: u8
     let mut next = model.current().clone();
     next.remove(&k.name);
     model.commit(next);
-    assert!(matches!(result.unwrap(), TxnOutcome::Committed { revision, .. } if revision.0 == model.revision));
+    assert!(
+        matches!(result.unwrap(), TxnOutcome::Committed { revision, .. } if revision.0 == model.revision)
+    );
 }
 
 fn apply_multi<R: Representation>(store: &Store<R>, model: &mut Model, names: &[u8], value: u8) {
-    let ops = names.iter().map(|n| TxnOp::Put(config_map("ns", &key(*n).name, &value.to_string()))).collect();
-    store.txn(Txn { compares: vec![], ops }).unwrap();
+    let ops = names
+        .iter()
+        .map(|n| TxnOp::Put(config_map("ns", &key(*n).name, &value.to_string())))
+        .collect();
+    store
+        .txn(Txn {
+            compares: vec![],
+            ops,
+        })
+        .unwrap();
     let mut next = model.current().clone();
     for name in names {
         let k = key(*name);
@@ -153,7 +195,10 @@ fn check_list_at<R: Representation>(store: &Store<R>, model: &Model, back: u8, l
         ..ListRequest::all(ResourceKind::ConfigMap)
     };
     if revision < model.compacted {
-        assert!(matches!(store.list(&request), Err(StoreError::Compacted { .. })));
+        assert!(matches!(
+            store.list(&request),
+            Err(StoreError::Compacted { .. })
+        ));
         return;
     }
     let mut items = Vec::new();
@@ -170,7 +215,12 @@ fn check_list_at<R: Representation>(store: &Store<R>, model: &Model, back: u8, l
 }
 
 fn replay_watch<R: Representation>(store: &Store<R>, model: &Model) {
-    let mut cursor = store.watch(WatchRequest::all(ResourceKind::ConfigMap, Revision(model.compacted))).unwrap();
+    let mut cursor = store
+        .watch(WatchRequest::all(
+            ResourceKind::ConfigMap,
+            Revision(model.compacted),
+        ))
+        .unwrap();
     let mut state = model.states[&model.compacted].clone();
     let mut last = model.compacted;
     loop {
@@ -186,7 +236,9 @@ fn replay_watch<R: Representation>(store: &Store<R>, model: &Model) {
                 last = revision;
             }
             let (WatchEvent::Added(v) | WatchEvent::Modified(v)) = &event else {
-                let WatchEvent::Deleted(v) = &event else { panic!("{event:?}") };
+                let WatchEvent::Deleted(v) = &event else {
+                    panic!("{event:?}")
+                };
                 state.remove(R::decode(&v.value).unwrap().name());
                 continue;
             };
@@ -214,7 +266,10 @@ fn run<R: Representation>(ops: &[Op]) {
             Op::Delete { name } => apply_delete(&store, &mut model, *name),
             Op::Multi { names, value } => apply_multi(&store, &mut model, names, *value),
             Op::Compact { back } => {
-                let target = model.revision.saturating_sub(u64::from(*back)).max(model.compacted);
+                let target = model
+                    .revision
+                    .saturating_sub(u64::from(*back))
+                    .max(model.compacted);
                 store.compact(Revision(target)).unwrap();
                 model.compacted = target;
             }
@@ -222,7 +277,9 @@ fn run<R: Representation>(ops: &[Op]) {
         }
         assert_eq!(store.current_revision().0, model.revision);
         assert_eq!(store.compacted_revision().0, model.compacted);
-        let latest = store.list(&ListRequest::all(ResourceKind::ConfigMap)).unwrap();
+        let latest = store
+            .list(&ListRequest::all(ResourceKind::ConfigMap))
+            .unwrap();
         assert_eq!(contents::<R>(&latest.items), *model.current());
     }
     replay_watch(&store, &model);

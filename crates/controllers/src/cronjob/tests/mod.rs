@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use corral_api::{KubeObject, ObjectKey, ResourceKind};
 use corral_core::Timestamp;
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, CronJobStatus, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{
+    CronJob, CronJobSpec, CronJobStatus, Job, JobSpec, JobTemplateSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use super::job_state::Finished;
@@ -71,10 +73,6 @@ pub(crate) fn cron_job_key(name: &str) -> ObjectKey {
     ObjectKey::new(ResourceKind::CronJob, NAMESPACE, name)
 }
 
-pub(crate) fn job_key(name: &str) -> ObjectKey {
-    ObjectKey::new(ResourceKind::Job, NAMESPACE, name)
-}
-
 /// A harness with the v2 controller and a Job runner.
 pub(crate) fn harness(run_for: Duration, outcome: Finished) -> Harness {
     let mut harness = Harness::new(t0());
@@ -123,7 +121,10 @@ pub(crate) fn jobs(harness: &Harness) -> Vec<Job> {
 }
 
 pub(crate) fn job_names(harness: &Harness) -> Vec<String> {
-    jobs(harness).into_iter().filter_map(|j| j.metadata.name).collect()
+    jobs(harness)
+        .into_iter()
+        .filter_map(|j| j.metadata.name)
+        .collect()
 }
 
 pub(crate) fn unfinished_job_names(harness: &Harness) -> Vec<String> {

@@ -16,13 +16,19 @@ fn slot(minute: i64) -> Timestamp {
 }
 
 fn slot_names(name: &str, minutes: &[i64]) -> Vec<String> {
-    minutes.iter().map(|m| slot_job_name(name, slot(*m))).collect()
+    minutes
+        .iter()
+        .map(|m| slot_job_name(name, slot(*m)))
+        .collect()
 }
 
 fn minutely(policy: &str, run_for_minutes: f64, outcome: Finished) -> Harness {
     let mut harness = harness(minutes(run_for_minutes), outcome);
     harness.now = at(10.0);
-    create(&mut harness, with_policy(cron_job("report", "* * * * *"), policy));
+    create(
+        &mut harness,
+        with_policy(cron_job("report", "* * * * *"), policy),
+    );
     harness
 }
 
@@ -32,10 +38,16 @@ fn allow_piles_up_jobs_that_outlast_the_period_and_names_them_by_unix_minute() {
     harness.run_until(at(600.5));
 
     let all_slots: Vec<i64> = (1..=10).collect();
-    assert_eq!(created_job_names(&harness), slot_names("report", &all_slots));
+    assert_eq!(
+        created_job_names(&harness),
+        slot_names("report", &all_slots)
+    );
     let expected_times: Vec<f64> = all_slots.iter().map(|m| *m as f64 * 60.0 + 0.1).collect();
     for (created, expected) in created_at_seconds(&harness).iter().zip(&expected_times) {
-        assert!((created - expected).abs() < 1e-6, "created at {created}, expected {expected}");
+        assert!(
+            (created - expected).abs() < 1e-6,
+            "created at {created}, expected {expected}"
+        );
     }
     // Slots 7 to 10 still run (3.5 min each): four at once, all in `active`.
     let running = slot_names("report", &[7, 8, 9, 10]);
@@ -49,43 +61,68 @@ fn allow_piles_up_jobs_that_outlast_the_period_and_names_them_by_unix_minute() {
     assert_eq!(harness.event_count("SuccessfulDelete"), 3);
     let status = status(&harness, "report");
     assert_eq!(status.last_schedule_time, time(slot(10)));
-    // The slot-6 Job started at 06:00.1 and ran 3.5 minutes.
-    assert_eq!(status.last_successful_time, time(at(360.1 + 210.0)));
+    // The slot-6 Job started at 06:00.1, stored as 06:00 (metav1.Time has whole seconds),
+    // and ran 3.5 minutes.
+    assert_eq!(status.last_successful_time, time(at(360.0 + 210.0)));
 }
 
 #[test]
 fn forbid_skips_slots_while_a_job_runs_and_catches_up_when_it_finishes() {
     let mut harness = minutely("Forbid", 3.5, Finished::Complete);
-    harness.run_until(at(270.05));
+    harness.run_until(at(269.9));
     assert_eq!(created_job_names(&harness), slot_names("report", &[1]));
-    assert_eq!(harness.event_count("JobAlreadyActive"), 3, "slots 2, 3 and 4 were refused");
+    assert_eq!(
+        harness.event_count("JobAlreadyActive"),
+        3,
+        "slots 2, 3 and 4 were refused"
+    );
     assert_eq!(
         harness.event_messages("JobAlreadyActive")[0],
         "Not starting job because prior execution is running and concurrency policy is Forbid"
     );
 
-    // 04:30.1: the slot-1 Job finishes; its update re-syncs the CronJob, which starts the
-    // most recent missed slot (4) at once: the catch-up run.
+    // 04:30 (the slot-1 Job's stored start, 01:00, plus 3.5 minutes): it finishes; its
+    // update re-syncs the CronJob, which starts the most recent missed slot (4) at once:
+    // the catch-up run.
     harness.run_until(at(270.2));
     assert_eq!(created_job_names(&harness), slot_names("report", &[1, 4]));
-    assert!((created_at_seconds(&harness)[1] - 270.1).abs() < 1e-6);
+    assert!((created_at_seconds(&harness)[1] - 270.0).abs() < 1e-6);
     assert_eq!(status(&harness, "report").last_schedule_time, time(slot(4)));
 
     harness.run_until(at(600.5));
-    assert!(unfinished_job_names(&harness).len() <= 1, "Forbid never runs two Jobs at once");
-    // The slot-4 Job ends at 08:00.1, exactly when slot 8 is due: it starts then.
-    assert_eq!(created_job_names(&harness), slot_names("report", &[1, 4, 8]));
-    assert_eq!(harness.event_messages("SawCompletedJob")[0], format!("Saw completed job: {}, condition: Complete", slot_job_name("report", slot(1))));
+    assert!(
+        unfinished_job_names(&harness).len() <= 1,
+        "Forbid never runs two Jobs at once"
+    );
+    // The slot-4 Job ends at 08:00, exactly when slot 8 is due: it starts then.
+    assert_eq!(
+        created_job_names(&harness),
+        slot_names("report", &[1, 4, 8])
+    );
+    assert!((created_at_seconds(&harness)[2] - 480.0).abs() < 1e-6);
+    assert_eq!(
+        harness.event_messages("SawCompletedJob")[0],
+        format!(
+            "Saw completed job: {}, condition: Complete",
+            slot_job_name("report", slot(1))
+        )
+    );
 }
 
 #[test]
 fn replace_deletes_the_running_job_before_starting_the_next() {
     let mut harness = minutely("Replace", 3.5, Finished::Complete);
     harness.run_until(at(240.5));
-    assert_eq!(created_job_names(&harness), slot_names("report", &[1, 2, 3, 4]));
+    assert_eq!(
+        created_job_names(&harness),
+        slot_names("report", &[1, 2, 3, 4])
+    );
     assert_eq!(job_names(&harness), slot_names("report", &[4]));
     assert_eq!(active_names(&harness, "report"), slot_names("report", &[4]));
-    let deleted: Vec<String> = slot_names("report", &[1, 2, 3]).iter().map(|n| format!("Deleted job {n}")).collect();
+    let deleted: Vec<String> = slot_names("report", &[1, 2, 3])
+        .iter()
+        .map(|n| format!("Deleted job {n}"))
+        .collect();
     assert_eq!(harness.event_messages("SuccessfulDelete"), deleted);
     // Replace deletes with Background propagation, guarded by the Job's UID.
     let deletes: Vec<&Action> = harness
@@ -96,7 +133,14 @@ fn replace_deletes_the_running_job_before_starting_the_next() {
         .collect();
     assert_eq!(deletes.len(), 3);
     for delete in deletes {
-        let Action::Delete { propagation, preconditions, .. } = delete else { unreachable!() };
+        let Action::Delete {
+            propagation,
+            preconditions,
+            ..
+        } = delete
+        else {
+            unreachable!()
+        };
         assert_eq!(*propagation, Some(corral_core::Propagation::Background));
         assert!(preconditions.uid.is_some());
     }
@@ -105,7 +149,7 @@ fn replace_deletes_the_running_job_before_starting_the_next() {
 #[test]
 fn history_keeps_three_successful_jobs() {
     let mut harness = minutely("Allow", 0.5, Finished::Complete);
-    harness.run_until(at(600.5));
+    harness.run_until(at(640.0));
     assert_eq!(created_job_names(&harness).len(), 10);
     assert_eq!(job_names(&harness), slot_names("report", &[8, 9, 10]));
 }
@@ -113,7 +157,7 @@ fn history_keeps_three_successful_jobs() {
 #[test]
 fn history_keeps_one_failed_job() {
     let mut harness = minutely("Allow", 0.5, Finished::Failed);
-    harness.run_until(at(600.5));
+    harness.run_until(at(640.0));
     assert_eq!(created_job_names(&harness).len(), 10);
     assert_eq!(job_names(&harness), slot_names("report", &[10]));
     assert_eq!(status(&harness, "report").last_successful_time, None);
@@ -147,7 +191,10 @@ fn more_than_one_hundred_missed_slots_warn_but_the_latest_slot_still_starts() {
         "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
     );
     assert_eq!(created_job_names(&harness), slot_names("report", &[200]));
-    assert_eq!(status(&harness, "report").last_schedule_time, time(slot(200)));
+    assert_eq!(
+        status(&harness, "report").last_schedule_time,
+        time(slot(200))
+    );
 }
 
 fn late_controller(deadline_seconds: i64) -> Harness {
@@ -210,8 +257,11 @@ fn created_slots_utc(harness: &Harness) -> Vec<String> {
 fn a_new_york_schedule_skips_the_spring_forward_gap() {
     // 2026-03-08: 02:00 EST jumps to 03:00 EDT, so 02:30 does not exist that day.
     let mut harness = new_york_harness("2026-03-06T12:00:00Z", "30 2 * * *");
-    harness.run_until("2026-03-10T12:00:00Z".parse().unwrap());
-    assert_eq!(created_slots_utc(&harness), vec!["2026-03-07T02:30:00-05:00", "2026-03-09T02:30:00-04:00"]);
+    harness.run_until("2026-03-10T00:00:00Z".parse().unwrap());
+    assert_eq!(
+        created_slots_utc(&harness),
+        vec!["2026-03-07T02:30:00-05:00", "2026-03-09T02:30:00-04:00"]
+    );
     let expected = vec![
         slot_job_name("nightly", "2026-03-07T07:30:00Z".parse().unwrap()),
         slot_job_name("nightly", "2026-03-09T06:30:00Z".parse().unwrap()),
@@ -247,7 +297,10 @@ fn suspend_stops_new_jobs_but_not_running_ones_and_resuming_catches_up() {
     harness.run_until(at(210.0));
     set_suspend(&mut harness, true);
     harness.run_until(at(510.0));
-    assert_eq!(created_job_names(&harness), slot_names("report", &[1, 2, 3]));
+    assert_eq!(
+        created_job_names(&harness),
+        slot_names("report", &[1, 2, 3])
+    );
     // The running Jobs ran to completion and left `active` while suspended.
     assert!(unfinished_job_names(&harness).is_empty());
     assert!(active_names(&harness, "report").is_empty());
@@ -255,8 +308,14 @@ fn suspend_stops_new_jobs_but_not_running_ones_and_resuming_catches_up() {
 
     set_suspend(&mut harness, false);
     harness.run_until(at(540.5));
-    assert_eq!(created_job_names(&harness), slot_names("report", &[1, 2, 3, 8, 9]));
-    assert!((created_at_seconds(&harness)[3] - 510.0).abs() < 1e-6, "slot 8 starts on resume");
+    assert_eq!(
+        created_job_names(&harness),
+        slot_names("report", &[1, 2, 3, 8, 9])
+    );
+    assert!(
+        (created_at_seconds(&harness)[3] - 510.0).abs() < 1e-6,
+        "slot 8 starts on resume"
+    );
 }
 
 fn cron_job_status_write(action: &Action) -> bool {
@@ -268,7 +327,10 @@ fn a_lost_status_write_is_repaired_by_re_adding_the_existing_job() {
     let mut harness = minutely("Forbid", 3.5, Finished::Complete);
     harness.faults.push(Fault {
         matches: Box::new(cron_job_status_write),
-        error: ApiError::new(StatusReason::Timeout, "the server was unable to return a response in the time allotted"),
+        error: ApiError::new(
+            StatusReason::Timeout,
+            "the server was unable to return a response in the time allotted",
+        ),
         remaining: 1,
     });
     harness.run_until(at(61.0));
@@ -281,7 +343,11 @@ fn a_lost_status_write_is_repaired_by_re_adding_the_existing_job() {
     assert_eq!(active_names(&harness, "report"), vec![job]);
     assert_eq!(status(&harness, "report").last_schedule_time, time(slot(1)));
     harness.run_until(at(181.0));
-    assert_eq!(harness.event_count("JobAlreadyActive"), 2, "Forbid holds again");
+    assert_eq!(
+        harness.event_count("JobAlreadyActive"),
+        2,
+        "Forbid holds again"
+    );
 }
 
 #[test]
@@ -319,12 +385,17 @@ fn a_failed_create_is_reported_and_retried_with_backoff() {
         "exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=5, limited: count/jobs.batch=5",
     );
     harness.faults.push(Fault {
-        matches: Box::new(|a| matches!(a, Action::Create { object } if object.kind() == ResourceKind::Job)),
+        matches: Box::new(
+            |a| matches!(a, Action::Create { object } if object.kind() == ResourceKind::Job),
+        ),
         error: quota.clone(),
         remaining: 2,
     });
     harness.run_until(at(61.0));
-    assert_eq!(harness.event_messages("FailedCreate"), vec![format!("Error creating job: {}", quota.message); 2]);
+    assert_eq!(
+        harness.event_messages("FailedCreate"),
+        vec![format!("Error creating job: {}", quota.message); 2]
+    );
     assert_eq!(created_job_names(&harness), slot_names("report", &[1]));
     // Rate-limited retries: 5 ms, then 10 ms.
     assert!((created_at_seconds(&harness)[0] - 60.115).abs() < 1e-6);
@@ -341,8 +412,38 @@ fn the_status_is_written_only_when_it_changes() {
         .filter(|w| w.controller == "cronjob" && cron_job_status_write(&w.action))
         .count();
     // Per slot: one write to record the new Job, one when it is seen completed (which also
-    // prunes the history and advances lastSuccessfulTime in the same write).
-    assert_eq!(status_writes, 2 * 30);
+    // prunes the history and advances lastSuccessfulTime in the same write). The slot-30
+    // Job is still running.
+    assert_eq!(status_writes, 2 * 30 - 1);
     let cj: CronJob = stored_cron_job(&harness, "report");
     assert_eq!(cj.status.unwrap().last_schedule_time, time(slot(30)));
+}
+
+#[test]
+fn a_failed_replace_delete_aborts_the_start_and_the_sync_backs_off() {
+    let mut harness = minutely("Replace", 3.5, Finished::Complete);
+    harness.run_until(at(61.0));
+    let refused = ApiError::new(StatusReason::InternalError, "etcdserver: request timed out");
+    harness.faults.push(Fault {
+        matches: Box::new(
+            |a| matches!(a, Action::Delete { key, .. } if key.kind == ResourceKind::Job),
+        ),
+        error: refused.clone(),
+        remaining: 1,
+    });
+    harness.run_until(at(120.102));
+    assert_eq!(
+        harness.event_messages("FailedDelete"),
+        vec![format!("Deleted job: {}", refused.message)]
+    );
+    assert_eq!(
+        created_job_names(&harness),
+        slot_names("report", &[1]),
+        "no start after a failed Replace"
+    );
+    // The retry 5 ms later deletes the slot-1 Job and starts slot 2.
+    harness.run_until(at(121.0));
+    assert_eq!(created_job_names(&harness), slot_names("report", &[1, 2]));
+    assert!((created_at_seconds(&harness)[1] - 120.105).abs() < 1e-6);
+    assert_eq!(job_names(&harness), slot_names("report", &[2]));
 }

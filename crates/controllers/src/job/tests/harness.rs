@@ -12,42 +12,26 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use corral_api::{KubeObject, ObjectKey, ResourceKind};
+use corral_api::{ObjectKey, ResourceKind};
 use corral_core::clock::{self, add};
 use corral_core::{
-    Action, ChangeKind, Enqueue, EventRecord, ObjectCache, ObjectEvent, Plan, Reconciler, SyncResult, Timestamp,
-    WorkQueue,
+    Action, ChangeKind, Enqueue, EventRecord, ObjectCache, ObjectEvent, Plan, Reconciler,
+    SyncResult, Timestamp, WorkQueue,
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec, JobStatus};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::job::pods::{self, JOB_TRACKING_FINALIZER};
+use super::kubelet::{container_finished_at, kubelet_status, transition_times};
+use crate::job::pods;
 use crate::job::{JobController, JobControllerConfig};
 use crate::testing::TestCluster;
+
+pub use super::kubelet::Behaviour;
 
 pub const NS: &str = "ns";
 /// A bound on loop iterations per `run_until`: a livelock fails instead of hanging.
 const STEPS_MAX: usize = 100_000;
-
-/// What the fake kubelet does with a pod, from its creation on.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Behaviour {
-    /// Runs (and is Ready) at once, exits with `exit_code` after `run`.
-    Exit { run: Duration, exit_code: i32 },
-    /// Runs until deleted.
-    Run,
-    /// Never starts (an image that cannot be pulled).
-    Pending,
-    /// `restartPolicy: OnFailure` crash loop: first exit after `run`, restarted in place
-    /// at 0, 10, 30, 70, 150, 310 … s after it; the phase stays Running.
-    CrashLoop { run: Duration },
-    /// Fails after `run` with this pod condition set (e.g. `DisruptionTarget`).
-    Disrupted { run: Duration, condition: &'static str },
-}
 
 /// How each created pod behaves: by creation ordinal (0-based) and pod.
 pub type Script = Box<dyn Fn(usize, &Pod) -> Behaviour>;
@@ -71,6 +55,10 @@ pub struct Harness {
     pub start: Timestamp,
     /// Watch events the informer has not seen yet.
     pub undelivered: VecDeque<ObjectEvent>,
+    /// Watch latency: events the cluster produced reach `undelivered` this much later.
+    pub watch_delay: Duration,
+    /// Events still travelling, with their arrival time.
+    travelling: VecDeque<(Timestamp, ObjectEvent)>,
     pub hold_events: bool,
     pub script: Script,
     /// How long the kubelet takes to kill a pod being deleted.
@@ -105,6 +93,8 @@ impl Harness {
             now: start,
             start,
             undelivered: VecDeque::new(),
+            watch_delay: Duration::ZERO,
+            travelling: VecDeque::new(),
             hold_events: false,
             script,
             termination_grace: Duration::ZERO,
@@ -154,13 +144,24 @@ impl Harness {
 
     /// Hands every held watch event to the informer and the controller.
     pub fn deliver(&mut self) {
+        while self
+            .travelling
+            .front()
+            .is_some_and(|(at, _)| *at <= self.now)
+        {
+            if let Some((_, event)) = self.travelling.pop_front() {
+                self.undelivered.push_back(event);
+            }
+        }
         if self.hold_events {
             return;
         }
         while let Some(event) = self.undelivered.pop_front() {
             self.observe(&event);
             let previous = self.informer.apply(&event);
-            let enqueue = self.controller.handle_event(&event, previous.as_deref(), &self.informer, self.now);
+            let enqueue =
+                self.controller
+                    .handle_event(&event, previous.as_deref(), &self.informer, self.now);
             for Enqueue { key, after } in enqueue {
                 match after {
                     None => self.queue.add(key),
@@ -182,7 +183,8 @@ impl Harness {
         let fate = self.fates.entry(name).or_default();
         fate.succeeded |= pods::is_succeeded(pod);
         fate.failed |= pods::phase(pod) == pods::PHASE_FAILED;
-        fate.deleted_with_finalizer |= pods::is_being_deleted(pod) && pods::has_tracking_finalizer(pod);
+        fate.deleted_with_finalizer |=
+            pods::is_being_deleted(pod) && pods::has_tracking_finalizer(pod);
         fate.removed |= event.change == ChangeKind::Deleted;
     }
 
@@ -191,7 +193,9 @@ impl Harness {
         while let Some(key) = self.queue.pop(self.now) {
             let plan = self.controller.reconcile(&self.informer, &key, self.now);
             let (outcomes, events) = self.cluster.execute(&plan, self.now);
-            let result = self.controller.handle_outcomes(&key, &plan, &outcomes, self.now);
+            let result = self
+                .controller
+                .handle_outcomes(&key, &plan, &outcomes, self.now);
             match &result {
                 SyncResult::Done { requeue_after } => {
                     self.queue.forget(&key);
@@ -206,8 +210,20 @@ impl Harness {
             if !plan.is_empty() {
                 self.plans.push((self.now, plan));
             }
-            self.undelivered.extend(events);
+            for event in events {
+                self.emit(event);
+            }
             self.deliver();
+        }
+    }
+
+    /// Sends a watch event on its way to the informer.
+    fn emit(&mut self, event: ObjectEvent) {
+        if self.watch_delay.is_zero() {
+            self.undelivered.push_back(event);
+        } else {
+            self.travelling
+                .push_back((add(self.now, self.watch_delay), event));
         }
     }
 
@@ -222,7 +238,15 @@ impl Harness {
             if done(self) {
                 return;
             }
-            let next = [self.queue.next_wakeup(), self.kubelet_next_change()].into_iter().flatten().min();
+            let arrival = self.travelling.front().map(|(at, _)| *at);
+            let next = [
+                self.queue.next_wakeup(),
+                self.kubelet_next_change(),
+                arrival,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             match next {
                 Some(t) if t <= deadline => self.now = t.max(self.now),
                 _ => return,
@@ -265,7 +289,12 @@ impl Harness {
     fn active_pods_by_job(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for pod in self.cluster.cache.list_typed::<Pod>() {
-            let owner = pod.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true));
+            let owner = pod
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|r| r.controller == Some(true));
             if let (Some(owner), true) = (owner, pods::is_active(pod)) {
                 *counts.entry(owner.name.clone()).or_default() += 1;
             }
@@ -287,7 +316,8 @@ impl Harness {
                 continue;
             };
             let behaviour = (self.script)(ordinal, pod);
-            let status = kubelet_status(&behaviour, pod, *created, self.now, self.termination_grace);
+            let status =
+                kubelet_status(&behaviour, pod, *created, self.now, self.termination_grace);
             if pod.status.as_ref() != Some(&status) {
                 let mut updated = pod.clone();
                 updated.status = Some(status);
@@ -295,13 +325,13 @@ impl Harness {
             }
         }
         for pod in writes {
-            if pods::is_terminal(&pod) {
-                if let Some(t) = container_finished_at(&pod) {
-                    self.finished.entry(pods::name(&pod).to_string()).or_insert(t);
-                }
+            if let Some(t) = container_finished_at(&pod).filter(|_| pods::is_terminal(&pod)) {
+                self.finished
+                    .entry(pods::name(&pod).to_string())
+                    .or_insert(t);
             }
             let event = self.cluster.put(pod.into(), self.now);
-            self.undelivered.push_back(event);
+            self.emit(event);
         }
         self.deliver();
     }
@@ -311,7 +341,12 @@ impl Harness {
         let mut next: Option<Timestamp> = None;
         for (ordinal, (name, created)) in self.created.iter().enumerate() {
             let key = ObjectKey::new(ResourceKind::Pod, NS, name);
-            let Some(pod) = self.cluster.cache.get(&key).and_then(|o| o.as_typed::<Pod>()) else {
+            let Some(pod) = self
+                .cluster
+                .cache
+                .get(&key)
+                .and_then(|o| o.as_typed::<Pod>())
+            else {
                 continue;
             };
             let behaviour = (self.script)(ordinal, pod);
@@ -329,7 +364,12 @@ impl Harness {
 
     pub fn job(&self, name: &str) -> Job {
         let key = ObjectKey::new(ResourceKind::Job, NS, name);
-        self.cluster.cache.get(&key).and_then(|o| o.as_typed::<Job>()).cloned().expect("job exists")
+        self.cluster
+            .cache
+            .get(&key)
+            .and_then(|o| o.as_typed::<Job>())
+            .cloned()
+            .expect("job exists")
     }
 
     pub fn status(&self, name: &str) -> JobStatus {
@@ -338,10 +378,14 @@ impl Harness {
 
     /// `(type, reason)` of the Job's `Complete`/`Failed` condition, if any.
     pub fn finished_condition(&self, name: &str) -> Option<(String, String)> {
-        self.status(name).conditions.unwrap_or_default().into_iter().find_map(|c| {
-            let terminal = (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True";
-            terminal.then(|| (c.type_, c.reason.unwrap_or_default()))
-        })
+        self.status(name)
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|c| {
+                let terminal = (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True";
+                terminal.then(|| (c.type_, c.reason.unwrap_or_default()))
+            })
     }
 
     pub fn condition_types(&self, name: &str) -> Vec<String> {
@@ -355,7 +399,11 @@ impl Harness {
     }
 
     pub fn events(&self, reason: &str) -> Vec<&EventRecord> {
-        self.cluster.events.iter().filter(|e| e.reason == reason).collect()
+        self.cluster
+            .events
+            .iter()
+            .filter(|e| e.reason == reason)
+            .collect()
     }
 
     pub fn pods(&self) -> Vec<Pod> {
@@ -373,6 +421,30 @@ impl Harness {
             .collect()
     }
 
+    /// A readable trace of every plan, for debugging failed tests.
+    pub fn trace(&self) -> String {
+        let mut out = String::new();
+        for (t, plan) in &self.plans {
+            for action in plan.actions() {
+                let what = match action {
+                    Action::Create { object } => format!(
+                        "create {}",
+                        object.meta().generate_name.clone().unwrap_or_default()
+                    ),
+                    Action::Update { object, .. } => format!(
+                        "status {}",
+                        serde_json::to_string(&object.status_value()).unwrap_or_default()
+                    ),
+                    Action::Patch { key, .. } => format!("patch {}", key.name),
+                    Action::Delete { key, .. } => format!("delete {}", key.name),
+                    Action::Event(e) => format!("event {} {}", e.reason, e.message),
+                };
+                out.push_str(&format!("{:>6} {what}\n", self.secs(*t)));
+            }
+        }
+        out
+    }
+
     pub fn retries(&self, name: &str) -> usize {
         self.syncs
             .iter()
@@ -381,162 +453,11 @@ impl Harness {
     }
 }
 
-/// The status the kubelet reports for `pod` at `now`.
-fn kubelet_status(behaviour: &Behaviour, pod: &Pod, created: Timestamp, now: Timestamp, grace: Duration) -> PodStatus {
-    if let Some(current) = pod.status.as_ref().filter(|_| pods::is_terminal(pod)) {
-        return current.clone(); // Terminal phases never change.
-    }
-    if let Some(deleted) = pod.metadata.deletion_timestamp.as_ref() {
-        let killed = add(deleted.0, grace);
-        if now >= killed {
-            return terminated(pods::PHASE_FAILED, 137, killed, created, None);
-        }
-    }
-    match behaviour {
-        Behaviour::Pending => PodStatus {
-            phase: Some(pods::PHASE_PENDING.into()),
-            container_statuses: Some(vec![container(ContainerState {
-                waiting: Some(ContainerStateWaiting {
-                    reason: Some("ImagePullBackOff".into()),
-                    message: None,
-                }),
-                ..Default::default()
-            }, 0)]),
-            ..Default::default()
-        },
-        Behaviour::Run => running(created, 0, true),
-        Behaviour::Exit { run, exit_code } => {
-            let end = add(created, *run);
-            if now < end {
-                return running(created, 0, true);
-            }
-            let phase = if *exit_code == 0 { pods::PHASE_SUCCEEDED } else { pods::PHASE_FAILED };
-            terminated(phase, *exit_code, end, created, None)
-        }
-        Behaviour::Disrupted { run, condition } => {
-            let end = add(created, *run);
-            if now < end {
-                return running(created, 0, true);
-            }
-            terminated(pods::PHASE_FAILED, 137, end, created, Some(condition))
-        }
-        Behaviour::CrashLoop { run } => {
-            let first_exit = add(created, *run);
-            if now < first_exit {
-                return running(created, 0, true);
-            }
-            let restarts = crash_loop_restarts(first_exit).into_iter().filter(|t| *t <= now).count();
-            running(created, i32::try_from(restarts).unwrap_or(i32::MAX), false)
-        }
-    }
-}
-
-/// Upcoming times at which `kubelet_status` changes, in order.
-fn transition_times(behaviour: &Behaviour, pod: &Pod, created: Timestamp, grace: Duration) -> Vec<Timestamp> {
-    if pods::is_terminal(pod) {
-        return Vec::new();
-    }
-    let mut times = vec![created];
-    if let Some(deleted) = pod.metadata.deletion_timestamp.as_ref() {
-        times.push(add(deleted.0, grace));
-    }
-    match behaviour {
-        Behaviour::Exit { run, .. } | Behaviour::Disrupted { run, .. } => times.push(add(created, *run)),
-        Behaviour::CrashLoop { run } => {
-            let first_exit = add(created, *run);
-            times.push(first_exit);
-            times.extend(crash_loop_restarts(first_exit));
-        }
-        Behaviour::Run | Behaviour::Pending => {}
-    }
-    times.sort();
-    times
-}
-
-/// Restart times of a crash loop: the first at once, then after 10, 20, 40 … s (cap 300).
-fn crash_loop_restarts(first_exit: Timestamp) -> Vec<Timestamp> {
-    let mut times = vec![first_exit];
-    let mut offset = 0u64;
-    let mut delay = 10u64;
-    for _ in 0..40 {
-        offset += delay;
-        times.push(add(first_exit, Duration::from_secs(offset)));
-        delay = (delay * 2).min(300);
-    }
-    times
-}
-
-fn container(state: ContainerState, restarts: i32) -> ContainerStatus {
-    ContainerStatus {
-        name: "main".into(),
-        image: "busybox".into(),
-        image_id: String::new(),
-        restart_count: restarts,
-        ready: state.running.is_some(),
-        state: Some(state),
-        ..Default::default()
-    }
-}
-
-fn ready_condition(status: &str, at: Timestamp) -> PodCondition {
-    PodCondition {
-        type_: "Ready".into(),
-        status: status.into(),
-        last_transition_time: Some(Time(at)),
-        ..Default::default()
-    }
-}
-
-fn running(created: Timestamp, restarts: i32, ready: bool) -> PodStatus {
-    let state = ContainerState {
-        running: Some(ContainerStateRunning {
-            started_at: Some(Time(created)),
-        }),
-        ..Default::default()
-    };
-    PodStatus {
-        phase: Some(pods::PHASE_RUNNING.into()),
-        conditions: Some(vec![ready_condition(if ready { "True" } else { "False" }, created)]),
-        container_statuses: Some(vec![container(state, restarts)]),
-        ..Default::default()
-    }
-}
-
-fn terminated(phase: &str, exit_code: i32, at: Timestamp, created: Timestamp, condition: Option<&str>) -> PodStatus {
-    let state = ContainerState {
-        terminated: Some(ContainerStateTerminated {
-            exit_code,
-            finished_at: Some(Time(at)),
-            started_at: Some(Time(created)),
-            reason: Some(if exit_code == 0 { "Completed" } else { "Error" }.into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let mut conditions = vec![ready_condition("False", at)];
-    if let Some(condition) = condition {
-        conditions.push(PodCondition {
-            type_: condition.into(),
-            status: "True".into(),
-            last_transition_time: Some(Time(at)),
-            ..Default::default()
-        });
-    }
-    PodStatus {
-        phase: Some(phase.into()),
-        conditions: Some(conditions),
-        container_statuses: Some(vec![container(state, 0)]),
-        ..Default::default()
-    }
-}
-
-fn container_finished_at(pod: &Pod) -> Option<Timestamp> {
-    pod.status.as_ref()?.container_statuses.as_ref()?.iter().find_map(|c| {
-        c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref().map(|t| t.0)
-    })
-}
-
 // --- Job builders ---------------------------------------------------------------------
+
+pub fn job_key(name: &str) -> ObjectKey {
+    ObjectKey::new(ResourceKind::Job, NS, name)
+}
 
 /// A Job as the API server stores it after defaulting: generated selector and labels,
 /// `restartPolicy: Never`, parallelism and completions 1, backoffLimit 6.
@@ -552,7 +473,13 @@ pub fn job(name: &str) -> Job {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let selector = LabelSelector {
-        match_labels: Some([("batch.kubernetes.io/controller-uid".to_string(), uid.clone())].into()),
+        match_labels: Some(
+            [(
+                "batch.kubernetes.io/controller-uid".to_string(),
+                uid.clone(),
+            )]
+            .into(),
+        ),
         match_expressions: None,
     };
     Job {
@@ -607,9 +534,4 @@ pub fn all_exit(run: u64, code: i32) -> Script {
         run: secs(run),
         exit_code: code,
     })
-}
-
-/// Whether a pod object carries the tracking finalizer.
-pub fn has_finalizer(object: &KubeObject) -> bool {
-    object.has_finalizer(JOB_TRACKING_FINALIZER)
 }

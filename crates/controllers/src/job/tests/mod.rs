@@ -5,9 +5,11 @@
 //! against `TestCluster` with a scripted kubelet; each test states the scenario, runs it
 //! to a bound, and asserts counts, conditions, events and timing.
 
+mod failing;
 mod harness;
 mod indexed;
+mod kubelet;
+mod lifecycle;
 mod policies;
 mod properties;
-mod scenarios;
 mod units;

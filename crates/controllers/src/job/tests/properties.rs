@@ -1,33 +1,77 @@
 //! Properties over random pod outcomes.
 //!
 //! Goal: whatever the pods do, the controller never runs more pods than `parallelism`,
-//! finishes the Job, and counts every terminated pod exactly once. Method: proptest picks
-//! the Job's shape and each pod's run time and exit code; the harness runs it to the end
-//! and compares the status with what the watch saw happen to each pod.
+//! always finishes the Job, and counts every terminated pod exactly once. Method:
+//! proptest picks the Job's shape (parallelism, completions or a work queue, backoff
+//! limit, pod replacement policy, how long pods take to die, how far the informer lags
+//! the store) and each pod's fate
+//! (succeed, fail, or hang until the Job's deadline); the harness runs it to the end and
+//! the status is compared with what the watch saw happen to each pod.
 
 use proptest::prelude::*;
 
 use super::harness::*;
 
-fn check(parallelism: i32, completions: Option<i32>, backoff_limit: i32, outcomes: Vec<(u64, bool)>) {
-    let script_outcomes = outcomes.clone();
-    let script: Script = Box::new(move |ordinal, _| {
-        let (run, succeed) = script_outcomes[ordinal % script_outcomes.len()];
-        Behaviour::Exit {
+/// What one pod does.
+#[derive(Clone, Copy, Debug)]
+enum PodFate {
+    Succeed(u64),
+    Fail(u64),
+    Hang,
+}
+
+#[derive(Clone, Debug)]
+struct Shape {
+    parallelism: i32,
+    completions: Option<i32>,
+    backoff_limit: i32,
+    replace_failed_only: bool,
+    grace: u64,
+    /// Watch latency in seconds: the informer lags the store.
+    lag: u64,
+    fates: Vec<PodFate>,
+}
+
+fn run(shape: &Shape) -> Harness {
+    let fates = shape.fates.clone();
+    let script: Script = Box::new(move |ordinal, _| match fates[ordinal % fates.len()] {
+        PodFate::Succeed(run) => Behaviour::Exit {
             run: secs(run),
-            exit_code: if succeed { 0 } else { 1 },
-        }
+            exit_code: 0,
+        },
+        PodFate::Fail(run) => Behaviour::Exit {
+            run: secs(run),
+            exit_code: 1,
+        },
+        PodFate::Hang => Behaviour::Run,
     });
     let mut h = Harness::new(script);
+    h.termination_grace = secs(shape.grace);
+    h.watch_delay = secs(shape.lag);
     h.submit(job_with("prop", |s| {
-        s.parallelism = Some(parallelism);
-        s.completions = completions;
-        s.backoff_limit = Some(backoff_limit);
+        s.parallelism = Some(shape.parallelism);
+        s.completions = shape.completions;
+        s.backoff_limit = Some(shape.backoff_limit);
+        s.active_deadline_seconds = Some(7200);
+        if shape.replace_failed_only {
+            s.pod_replacement_policy = Some("Failed".into());
+        }
     }));
     h.run_until_finished("prop", secs(12 * 3600));
-    assert!(h.finished_condition("prop").is_some(), "the Job finishes ({outcomes:?})");
+    h
+}
+
+fn check(shape: Shape) {
+    let h = run(&shape);
+    assert!(
+        h.finished_condition("prop").is_some(),
+        "the Job finishes: {shape:?}"
+    );
     let max_active = h.max_active.get("prop").copied().unwrap_or(0);
-    assert!(max_active <= parallelism as usize, "{max_active} active > parallelism {parallelism}");
+    assert!(
+        max_active <= shape.parallelism as usize,
+        "{max_active} active > {shape:?}"
+    );
 
     let succeeded = h.fates.values().filter(|f| f.succeeded).count() as i32;
     let failed = h
@@ -36,38 +80,107 @@ fn check(parallelism: i32, completions: Option<i32>, backoff_limit: i32, outcome
         .filter(|f| !f.succeeded && (f.failed || f.deleted_with_finalizer))
         .count() as i32;
     let status = h.status("prop");
-    assert_eq!(status.succeeded.unwrap_or(0), succeeded, "succeeded pods counted once");
-    assert_eq!(status.failed.unwrap_or(0), failed, "failed pods counted once");
+    assert_eq!(
+        status.succeeded.unwrap_or(0),
+        succeeded,
+        "succeeded pods counted once: {shape:?}"
+    );
+    assert_eq!(
+        status.failed.unwrap_or(0),
+        failed,
+        "failed pods counted once: {shape:?}"
+    );
     let uncounted = status.uncounted_terminated_pods.unwrap_or_default();
-    assert!(uncounted.succeeded.unwrap_or_default().is_empty() && uncounted.failed.unwrap_or_default().is_empty());
-    assert!(h.pods().iter().all(|p| !crate::job::pods::has_tracking_finalizer(p)));
-    if let Some(completions) = completions {
-        if h.finished_condition("prop").is_some_and(|(t, _)| t == "Complete") {
-            assert!(succeeded >= completions);
-        }
+    assert!(
+        uncounted.succeeded.unwrap_or_default().is_empty()
+            && uncounted.failed.unwrap_or_default().is_empty()
+    );
+    assert!(
+        h.pods()
+            .iter()
+            .all(|p| !crate::job::pods::has_tracking_finalizer(p))
+    );
+    let complete = h
+        .finished_condition("prop")
+        .is_some_and(|(t, _)| t == "Complete");
+    if let Some(completions) = shape.completions.filter(|_| complete) {
+        assert!(
+            succeeded >= completions,
+            "complete with {succeeded} of {completions}"
+        );
+    }
+    if !complete {
+        assert!(
+            failed > shape.backoff_limit || h.elapsed() >= 7200,
+            "failed early: {shape:?}"
+        );
     }
 }
 
+fn fate() -> impl Strategy<Value = PodFate> {
+    prop_oneof![
+        4 => (1u64..40).prop_map(PodFate::Succeed),
+        4 => (1u64..40).prop_map(PodFate::Fail),
+        1 => Just(PodFate::Hang),
+    ]
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn random_pod_outcomes_respect_parallelism_and_count_each_pod_once(
         parallelism in 1i32..4,
         completions in prop::option::of(1i32..6),
         backoff_limit in 0i32..4,
-        outcomes in prop::collection::vec((1u64..40, any::<bool>()), 1..10),
+        replace_failed_only in any::<bool>(),
+        grace in prop_oneof![Just(0u64), Just(30u64)],
+        lag in prop_oneof![Just(0u64), Just(2u64), Just(7u64)],
+        fates in prop::collection::vec(fate(), 1..10),
     ) {
-        check(parallelism, completions, backoff_limit, outcomes);
+        check(Shape { parallelism, completions, backoff_limit, replace_failed_only, grace, lag, fates });
     }
 }
 
 #[test]
 fn regression_all_pods_fail_at_once_with_parallelism_three() {
-    check(3, Some(5), 2, vec![(7, false)]);
+    check(Shape {
+        parallelism: 3,
+        completions: Some(5),
+        backoff_limit: 2,
+        replace_failed_only: false,
+        grace: 0,
+        lag: 0,
+        fates: vec![PodFate::Fail(7)],
+    });
 }
 
 #[test]
 fn regression_mixed_outcomes_work_queue() {
-    check(2, None, 1, vec![(3, false), (9, true), (1, false)]);
+    check(Shape {
+        parallelism: 2,
+        completions: None,
+        backoff_limit: 1,
+        replace_failed_only: true,
+        grace: 30,
+        lag: 7,
+        fates: vec![PodFate::Fail(3), PodFate::Succeed(9), PodFate::Hang],
+    });
+}
+
+#[test]
+fn zz_debug() {
+    let shape = Shape {
+        parallelism: 1,
+        completions: Some(1),
+        backoff_limit: 0,
+        replace_failed_only: false,
+        grace: 30,
+        lag: 2,
+        fates: vec![PodFate::Succeed(24), PodFate::Fail(26)],
+    };
+    let h = run(&shape);
+    eprintln!("{}", h.trace());
+    eprintln!("{:?}", h.fates);
+    eprintln!("{:?}", h.created);
 }

@@ -1,0 +1,201 @@
+//! Update (PUT) and patch (PATCH) of the main resource and its `status` (or namespace
+//! `finalize`) subresource: one read-modify-write through the store's
+//! `guaranteed_update` (compare-and-swap, retried on races; a body `resourceVersion` that
+//! differs from the stored one is a 409), with admission and the registry strategy inside
+//! the mutation. A result equal to the stored object writes nothing (no-op).
+
+use corral_api::status::ErrorCause;
+use corral_api::{ApiError, Backing, KubeObject, ResourceKind, StatusReason};
+use corral_core::Preconditions;
+use corral_patch::{PatchError, PatchType, apply_patch};
+use corral_store::UpdateOutcome;
+
+use super::admission::{AdmissionRequest, Operation};
+use super::create::resolve_namespace;
+use super::decode::{decode_object, enforce_field_validation, field_problems};
+use super::types::{DecodedBody, FieldValidation, Part, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
+use super::{ApiService, blocking, events_view, require_subresource, require_verb, served_value, store_error, strategy};
+
+impl ApiService {
+    /// PUT: replaces the object (or its status) with `body`.
+    pub async fn update(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        part: Part,
+        body: DecodedBody,
+        options: &WriteOptions,
+    ) -> Result<WriteResult, ApiError> {
+        let (service, user, target, options) = (self.clone(), user.clone(), target.clone(), options.clone());
+        blocking(move || service.update_blocking(&user, &target, part, body, &options)).await
+    }
+
+    /// PATCH: applies `patch` (of `patch_type`) to the object (or its status).
+    pub async fn patch(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        part: Part,
+        patch_type: PatchType,
+        patch: Vec<u8>,
+        options: &WriteOptions,
+    ) -> Result<WriteResult, ApiError> {
+        let (service, user, target, options) = (self.clone(), user.clone(), target.clone(), options.clone());
+        blocking(move || service.patch_blocking(&user, &target, part, patch_type, &patch, &options)).await
+    }
+
+    pub(crate) fn update_blocking(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        part: Part,
+        body: DecodedBody,
+        options: &WriteOptions,
+    ) -> Result<WriteResult, ApiError> {
+        let kind = writable_kind(target, part, "update")?;
+        let mut body = body;
+        if target.resource.backing == Backing::EventsV1View {
+            body.value = events_view::from_events_v1(body.value);
+        }
+        let problems = match options.field_validation {
+            FieldValidation::Ignore => Vec::new(),
+            _ => field_problems(kind, &body),
+        };
+        let mut warnings = enforce_field_validation(kind, options.field_validation, problems)?;
+        let mut object = decode_object(kind, body.value)?;
+        check_identity(&mut object, target)?;
+        let outcome = self.write_existing(user, target, part, options.dry_run, &mut warnings, &mut |_| Ok(object.clone()))?;
+        Ok(write_result(target, outcome, warnings))
+    }
+
+    pub(crate) fn patch_blocking(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        part: Part,
+        patch_type: PatchType,
+        patch: &[u8],
+        options: &WriteOptions,
+    ) -> Result<WriteResult, ApiError> {
+        let kind = writable_kind(target, part, "patch")?;
+        let resource = target.resource;
+        let schema = strategy::patch_schema(kind);
+        let mut patch_warnings = Vec::new();
+        let mut mutate = |current: &KubeObject| -> Result<KubeObject, ApiError> {
+            let original = served_value(resource, current);
+            let mut patched = apply_patch(&original, patch_type, patch, schema).map_err(patch_error)?;
+            if resource.backing == Backing::EventsV1View {
+                patched = events_view::from_events_v1(patched);
+            }
+            let problems = match options.field_validation {
+                FieldValidation::Ignore => Vec::new(),
+                _ => field_problems(kind, &DecodedBody::from_value(patched.clone())),
+            };
+            patch_warnings = enforce_field_validation(kind, options.field_validation, problems)?;
+            let mut object = decode_object(kind, patched)?;
+            check_identity(&mut object, target)?;
+            Ok(object)
+        };
+        let mut warnings = Vec::new();
+        let outcome = self.write_existing(user, target, part, options.dry_run, &mut warnings, &mut mutate)?;
+        patch_warnings.extend(warnings);
+        Ok(write_result(target, outcome, patch_warnings))
+    }
+
+    /// The read-modify-write shared by update and patch: `produce` builds the new object
+    /// from the stored one; admission and the strategy run on every attempt.
+    fn write_existing(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        part: Part,
+        dry_run: bool,
+        warnings: &mut Vec<String>,
+        produce: &mut dyn FnMut(&KubeObject) -> Result<KubeObject, ApiError>,
+    ) -> Result<UpdateOutcome<corral_store::EncodedObject>, ApiError> {
+        let resource = target.resource;
+        let key = target.key().ok_or_else(ApiError::method_not_allowed)?;
+        let subresource = match part {
+            Part::Main => None,
+            Part::Status => Some("status"),
+            Part::Finalize => Some("finalize"),
+        };
+        let mut mutate = |current: &KubeObject| -> Result<KubeObject, ApiError> {
+            warnings.clear();
+            let mut object = produce(current)?;
+            let request = AdmissionRequest {
+                operation: Operation::Update,
+                resource,
+                subresource,
+                namespace: &key.namespace,
+                name: &key.name,
+                user,
+                dry_run,
+                old: Some(current),
+            };
+            warnings.extend(self.inner.admission.admit(&request, &mut object)?);
+            strategy::prepare_update(&mut object, current, part)?;
+            warnings.extend(self.inner.admission.validate(&request, Some(&object))?);
+            Ok(object)
+        };
+        let now = self.now();
+        self.objects()
+            .guaranteed_update(&key, &Preconditions::default(), now, dry_run, &mut mutate)
+            .map_err(|e| store_error(resource, e))
+    }
+}
+
+/// The stored kind a PUT/PATCH addresses, after checking verb and subresource.
+fn writable_kind(target: &Target, part: Part, verb: &str) -> Result<ResourceKind, ApiError> {
+    let resource = target.resource;
+    match part {
+        Part::Main => require_verb(resource, verb)?,
+        Part::Status => require_subresource(resource, "status")?,
+        Part::Finalize => require_subresource(resource, "finalize")?,
+    }
+    resource.stored_kind().ok_or_else(ApiError::method_not_allowed)
+}
+
+/// The body's name and namespace against the URL's (upstream's wording for mismatches).
+fn check_identity(object: &mut KubeObject, target: &Target) -> Result<(), ApiError> {
+    let url_name = target.name_or_empty();
+    match object.meta().name.as_deref() {
+        None | Some("") => object.meta_mut().name = Some(url_name.to_string()),
+        Some(name) if name == url_name => {}
+        Some(name) => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({name}) does not match the name on the URL ({url_name})"
+            )));
+        }
+    }
+    resolve_namespace(object, target)
+}
+
+fn write_result(target: &Target, outcome: UpdateOutcome<corral_store::EncodedObject>, warnings: Vec<String>) -> WriteResult {
+    WriteResult {
+        object: ServedObject::encoded(target.resource, outcome.value.value),
+        created: false,
+        changed: outcome.changed,
+        warnings,
+    }
+}
+
+/// A patch failure as the `Status` upstream sends: 400 for malformed bodies, 422 with the
+/// detail as a cause for inapplicable patches.
+pub(crate) fn patch_error(error: PatchError) -> ApiError {
+    let reason = match error.status_code() {
+        400 => StatusReason::BadRequest,
+        413 => StatusReason::RequestEntityTooLarge,
+        415 => StatusReason::UnsupportedMediaType,
+        _ => StatusReason::Invalid,
+    };
+    let mut api = ApiError::new(reason, error.status_message()).with_code(error.status_code());
+    if let Some(cause) = error.status_cause() {
+        api = api.with_causes(vec![ErrorCause {
+            reason: "UnexpectedServerResponse".into(),
+            message: cause,
+            field: String::new(),
+        }]);
+    }
+    api
+}
