@@ -12,7 +12,8 @@ use crate::names;
 use crate::validation::meta::invalid_each;
 use crate::validation::probes::{validate_lifecycle, validate_probes, validate_security_context};
 use crate::validation::resources::validate_container_requirements;
-use crate::validation::volumes::{VolumeIndex, object_field_selector, validate_container_mounts};
+use crate::validation::mounts::validate_container_mounts;
+use crate::validation::volumes::{VolumeIndex, object_field_selector};
 
 /// What container checks need from the pod spec.
 pub struct ContainerContext<'a> {

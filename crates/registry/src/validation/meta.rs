@@ -341,6 +341,29 @@ pub fn validate_object_meta_update(
             "must not be decremented",
         ));
     }
+    errors.extend(identity_unchanged(new, old, path));
+    errors.extend(validate_labels(new.labels.as_ref(), &path.child("labels")));
+    errors.extend(validate_annotations(
+        new.annotations.as_ref(),
+        &path.child("annotations"),
+    ));
+    errors.extend(validate_owner_references(
+        new.owner_references.as_deref().unwrap_or_default(),
+        &path.child("ownerReferences"),
+    ));
+    errors.extend(validate_managed_fields(
+        new.managed_fields.as_deref().unwrap_or_default(),
+        &path.child("managedFields"),
+    ));
+    if rules == FinalizerRules::Core {
+        errors.extend(validate_kube_finalizers(new, path));
+    }
+    errors
+}
+
+/// The identity and lifecycle fields an update may not change.
+fn identity_unchanged(new: &ObjectMeta, old: &ObjectMeta, path: &FieldPath) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     errors.extend(immutable_str(
         new.name.as_deref(),
         old.name.as_deref(),
@@ -371,22 +394,6 @@ pub fn validate_object_meta_update(
             &path.child("deletionGracePeriodSeconds"),
             opt_i64(new.deletion_grace_period_seconds),
         ));
-    }
-    errors.extend(validate_labels(new.labels.as_ref(), &path.child("labels")));
-    errors.extend(validate_annotations(
-        new.annotations.as_ref(),
-        &path.child("annotations"),
-    ));
-    errors.extend(validate_owner_references(
-        new.owner_references.as_deref().unwrap_or_default(),
-        &path.child("ownerReferences"),
-    ));
-    errors.extend(validate_managed_fields(
-        new.managed_fields.as_deref().unwrap_or_default(),
-        &path.child("managedFields"),
-    ));
-    if rules == FinalizerRules::Core {
-        errors.extend(validate_kube_finalizers(new, path));
     }
     errors
 }

@@ -8,6 +8,7 @@
 //! spec, metadata rules) and only de-duplicates the summary line, not the causes.
 
 mod compare;
+mod config_data;
 mod containers;
 pub mod core_kinds;
 mod cronjob;
@@ -17,12 +18,15 @@ mod job_policy;
 mod limit_range;
 pub mod meta;
 mod misc;
+mod mounts;
 mod pod;
 mod pod_spec;
 mod probes;
+mod quota;
 mod rbac;
 mod resources;
 mod scheduling;
+mod storage;
 mod volumes;
 mod webhook;
 
@@ -110,7 +114,6 @@ fn generic_meta_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError> {
 
 /// Each kind's strategy `Validate`.
 fn strategy_validate(object: &KubeObject) -> Vec<FieldError> {
-    use core_kinds as core;
     match object {
         KubeObject::Namespace(o) => core::validate_namespace(o),
         KubeObject::Node(o) => core::validate_node(o),
@@ -167,7 +170,6 @@ fn meta_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError> {
 
 /// Each kind's strategy `ValidateUpdate`. Objects of different kinds yield nothing.
 fn strategy_validate_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError> {
-    use core_kinds as core;
     let mut errors = match (new, old) {
         (KubeObject::Pod(n), KubeObject::Pod(o)) => return pod::validate_pod_update(n, o),
         (KubeObject::Job(n), KubeObject::Job(o)) => return job::validate_job_update(n, o),
@@ -252,7 +254,6 @@ fn strategy_validate_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldErro
 
 /// Each kind's status strategy `ValidateUpdate`.
 fn status_validate_update(new: &KubeObject, old: &KubeObject) -> Vec<FieldError> {
-    use core_kinds as core;
     match (new, old) {
         (KubeObject::Pod(n), KubeObject::Pod(o)) => pod::validate_pod_status_update(n, o),
         (KubeObject::Job(n), KubeObject::Job(o)) => job::validate_job_status_update(n, o),

@@ -1,13 +1,12 @@
-//! Pod volumes and volume mounts: upstream's `ValidateVolumes`, `validateVolumeSource`
-//! (the common sources in depth, the rest only for "exactly one volume type"),
-//! `ValidateVolumeMounts`, `ValidateVolumeDevices` and the path helpers.
+//! Pod volumes: upstream's `ValidateVolumes` and `validateVolumeSource` (the common
+//! sources in depth, the rest only for "exactly one volume type"), and the path helpers
+//! shared with [`super::mounts`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use corral_api::{FieldError, FieldErrorType, FieldPath};
+use corral_api::{FieldError, FieldPath};
 use k8s_openapi::api::core::v1::{
-    Container, DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, ProjectedVolumeSource,
-    Volume, VolumeMount,
+    DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, ProjectedVolumeSource, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -132,51 +131,10 @@ fn validate_one_source(
     let source_path = path.child(source);
     let mut errors = Vec::new();
     match source {
-        "emptyDir" => {
-            let limit = volume
-                .empty_dir
-                .as_ref()
-                .and_then(|e| e.size_limit.as_ref());
-            if limit.is_some_and(|q| crate::validation::resources::parse(q).nanos() < 0) {
-                errors.push(FieldError::forbidden(
-                    source_path.child("sizeLimit"),
-                    "SizeLimit field must be a valid resource quantity",
-                ));
-            }
-        }
+        "emptyDir" => errors.extend(empty_dir(volume, &source_path)),
         "hostPath" => errors.extend(host_path(volume, &source_path)),
-        "secret" => {
-            let secret = volume.secret.as_ref();
-            if secret
-                .and_then(|s| s.secret_name.as_deref())
-                .unwrap_or("")
-                .is_empty()
-            {
-                errors.push(FieldError::required(source_path.child("secretName"), ""));
-            }
-            errors.extend(file_mode(
-                secret.and_then(|s| s.default_mode),
-                &source_path.child("defaultMode"),
-            ));
-            errors.extend(key_to_paths(
-                secret.and_then(|s| s.items.as_deref()),
-                &source_path.child("items"),
-            ));
-        }
-        "configMap" => {
-            let config_map = volume.config_map.as_ref();
-            if config_map.map(|c| c.name.as_str()).unwrap_or("").is_empty() {
-                errors.push(FieldError::required(source_path.child("name"), ""));
-            }
-            errors.extend(file_mode(
-                config_map.and_then(|c| c.default_mode),
-                &source_path.child("defaultMode"),
-            ));
-            errors.extend(key_to_paths(
-                config_map.and_then(|c| c.items.as_deref()),
-                &source_path.child("items"),
-            ));
-        }
+        "secret" => errors.extend(secret_source(volume, &source_path)),
+        "configMap" => errors.extend(config_map_source(volume, &source_path)),
         "persistentVolumeClaim"
             if volume
                 .persistent_volume_claim
@@ -206,6 +164,41 @@ fn validate_one_source(
         }
         _ => {}
     }
+    errors
+}
+
+fn empty_dir(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
+    let limit = volume.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref());
+    if limit.is_some_and(|q| crate::validation::resources::parse(q).nanos() < 0) {
+        return vec![FieldError::forbidden(
+            path.child("sizeLimit"),
+            "SizeLimit field must be a valid resource quantity",
+        )];
+    }
+    Vec::new()
+}
+
+/// `validateSecretVolumeSource`.
+fn secret_source(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
+    let secret = volume.secret.as_ref();
+    let mut errors = Vec::new();
+    if secret.and_then(|s| s.secret_name.as_deref()).unwrap_or("").is_empty() {
+        errors.push(FieldError::required(path.child("secretName"), ""));
+    }
+    errors.extend(file_mode(secret.and_then(|s| s.default_mode), &path.child("defaultMode")));
+    errors.extend(key_to_paths(secret.and_then(|s| s.items.as_deref()), &path.child("items")));
+    errors
+}
+
+/// `validateConfigMapVolumeSource`.
+fn config_map_source(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
+    let config_map = volume.config_map.as_ref();
+    let mut errors = Vec::new();
+    if config_map.map(|c| c.name.as_str()).unwrap_or("").is_empty() {
+        errors.push(FieldError::required(path.child("name"), ""));
+    }
+    errors.extend(file_mode(config_map.and_then(|c| c.default_mode), &path.child("defaultMode")));
+    errors.extend(key_to_paths(config_map.and_then(|c| c.items.as_deref()), &path.child("items")));
     errors
 }
 
@@ -544,246 +537,6 @@ fn local_non_reserved_path(target: &str, path: &FieldPath) -> Vec<FieldError> {
             target,
             "must not start with '..'",
         ));
-    }
-    errors
-}
-
-/// `ValidateVolumeMounts` and `ValidateVolumeDevices` for one container.
-pub fn validate_container_mounts(
-    container: &Container,
-    volumes: &VolumeIndex,
-    path: &FieldPath,
-) -> Vec<FieldError> {
-    let mounts = container.volume_mounts.as_deref().unwrap_or_default();
-    let devices = container.volume_devices.as_deref().unwrap_or_default();
-    let device_names: BTreeMap<&str, &str> = devices
-        .iter()
-        .map(|d| (d.name.as_str(), d.device_path.as_str()))
-        .collect();
-    let mut errors = Vec::new();
-    let mut mount_points = BTreeSet::new();
-    let mounts_path = path.child("volumeMounts");
-    for (i, mount) in mounts.iter().enumerate() {
-        errors.extend(validate_mount(
-            mount,
-            volumes,
-            &device_names,
-            &mut mount_points,
-            container,
-            &mounts_path,
-            i,
-        ));
-    }
-    let mount_names: BTreeMap<&str, &str> = mounts
-        .iter()
-        .map(|m| (m.name.as_str(), m.mount_path.as_str()))
-        .collect();
-    errors.extend(validate_devices(
-        container,
-        volumes,
-        &mount_names,
-        &path.child("volumeDevices"),
-    ));
-    errors
-}
-
-fn validate_mount(
-    mount: &VolumeMount,
-    volumes: &VolumeIndex,
-    devices: &BTreeMap<&str, &str>,
-    mount_points: &mut BTreeSet<String>,
-    container: &Container,
-    mounts_path: &FieldPath,
-    i: usize,
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let item = mounts_path.index(i);
-    if mount.name.is_empty() {
-        errors.push(FieldError::required(item.child("name"), ""));
-    }
-    if !volumes.contains_key(&mount.name) {
-        errors.push(
-            FieldError::new(item.child("name"), FieldErrorType::NotFound).value_str(&mount.name),
-        );
-    }
-    if mount.mount_path.is_empty() {
-        errors.push(FieldError::required(item.child("mountPath"), ""));
-    }
-    if !mount_points.insert(mount.mount_path.clone()) {
-        errors.push(FieldError::invalid_str(
-            item.child("mountPath"),
-            &mount.mount_path,
-            "must be unique",
-        ));
-    }
-    if devices.contains_key(mount.name.as_str()) {
-        errors.push(FieldError::invalid_str(
-            item.child("name"),
-            &mount.name,
-            "must not already exist in volumeDevices",
-        ));
-    }
-    if devices.values().any(|p| *p == mount.mount_path) {
-        errors.push(FieldError::invalid_str(
-            item.child("mountPath"),
-            &mount.mount_path,
-            "must not already exist as a path in volumeDevices",
-        ));
-    }
-    let sub_path = mount.sub_path.as_deref().unwrap_or("");
-    let sub_path_expr = mount.sub_path_expr.as_deref().unwrap_or("");
-    // Upstream reports sub-path errors at the list's path, without the index.
-    if !sub_path.is_empty() {
-        errors.extend(local_descending_path(
-            sub_path,
-            &mounts_path.child("subPath"),
-        ));
-    }
-    if !sub_path_expr.is_empty() {
-        if !sub_path.is_empty() {
-            errors.push(FieldError::invalid_str(
-                item.child("subPathExpr"),
-                sub_path_expr,
-                "subPathExpr and subPath are mutually exclusive",
-            ));
-        }
-        errors.extend(local_descending_path(
-            sub_path_expr,
-            &mounts_path.child("subPathExpr"),
-        ));
-    }
-    errors.extend(mount_propagation(
-        mount,
-        container,
-        &mounts_path.child("mountPropagation"),
-    ));
-    errors.extend(recursive_read_only(
-        mount,
-        &mounts_path.child("recursiveReadOnly"),
-    ));
-    errors
-}
-
-fn mount_propagation(
-    mount: &VolumeMount,
-    container: &Container,
-    path: &FieldPath,
-) -> Vec<FieldError> {
-    let Some(propagation) = mount.mount_propagation.as_deref() else {
-        return Vec::new();
-    };
-    let supported = ["Bidirectional", "HostToContainer", "None"];
-    let mut errors = Vec::new();
-    if !supported.contains(&propagation) {
-        errors.push(FieldError::not_supported(path, propagation, &supported));
-    }
-    let privileged = container
-        .security_context
-        .as_ref()
-        .and_then(|s| s.privileged)
-        == Some(true);
-    if propagation == "Bidirectional" && !privileged {
-        errors.push(FieldError::forbidden(
-            path,
-            "Bidirectional mount propagation is available only to privileged containers",
-        ));
-    }
-    errors
-}
-
-fn recursive_read_only(mount: &VolumeMount, path: &FieldPath) -> Vec<FieldError> {
-    match mount.recursive_read_only.as_deref() {
-        None | Some("Disabled") => Vec::new(),
-        Some("Enabled") | Some("IfPossible") => {
-            let mut errors = Vec::new();
-            if mount.read_only != Some(true) {
-                errors.push(FieldError::forbidden(
-                    path,
-                    "may only be specified when readOnly is true",
-                ));
-            }
-            if mount
-                .mount_propagation
-                .as_deref()
-                .is_some_and(|p| p != "None")
-            {
-                errors.push(FieldError::forbidden(
-                    path,
-                    "may only be specified when mountPropagation is None or not specified",
-                ));
-            }
-            errors
-        }
-        Some(other) => vec![FieldError::not_supported(
-            path,
-            other,
-            &["Disabled", "Enabled", "IfPossible"],
-        )],
-    }
-}
-
-fn validate_devices(
-    container: &Container,
-    volumes: &VolumeIndex,
-    mounts: &BTreeMap<&str, &str>,
-    path: &FieldPath,
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let mut seen_paths = BTreeSet::new();
-    let mut seen_names = BTreeSet::new();
-    for (i, device) in container.volume_devices.iter().flatten().enumerate() {
-        let item = path.index(i);
-        if device.name.is_empty() {
-            errors.push(FieldError::required(item.child("name"), ""));
-        }
-        if seen_names.contains(&device.name) {
-            errors.push(FieldError::invalid_str(
-                item.child("name"),
-                &device.name,
-                "must be unique",
-            ));
-        }
-        match volumes.get(&device.name) {
-            Some(false) => errors.push(FieldError::invalid_str(item.child("name"), &device.name, "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode")),
-            None => errors.push(FieldError::new(item.child("name"), FieldErrorType::NotFound).value_str(&device.name)),
-            Some(true) => {}
-        }
-        if device.device_path.is_empty() {
-            errors.push(FieldError::required(item.child("devicePath"), ""));
-        }
-        if seen_paths.contains(&device.device_path) {
-            errors.push(FieldError::invalid_str(
-                item.child("devicePath"),
-                &device.device_path,
-                "must be unique",
-            ));
-        }
-        if !device.device_path.is_empty() && !no_backsteps(&device.device_path, &item).is_empty() {
-            errors.push(FieldError::invalid_str(
-                item.child("devicePath"),
-                &device.device_path,
-                "can not contain backsteps ('..')",
-            ));
-        } else {
-            seen_paths.insert(device.device_path.clone());
-        }
-        if mounts.contains_key(device.name.as_str()) {
-            errors.push(FieldError::invalid_str(
-                item.child("name"),
-                &device.name,
-                "must not already exist in volumeMounts",
-            ));
-        }
-        if mounts.values().any(|p| *p == device.device_path) {
-            errors.push(FieldError::invalid_str(
-                item.child("devicePath"),
-                &device.device_path,
-                "must not already exist as a path in volumeMounts",
-            ));
-        }
-        if !device.name.is_empty() {
-            seen_names.insert(device.name.clone());
-        }
     }
     errors
 }

