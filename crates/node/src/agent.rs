@@ -166,10 +166,17 @@ impl NodeAgentCore {
 
     /// A pod from the API bound to this node (added or changed).
     pub fn handle_pod_update(&mut self, pod: &Pod, now: Timestamp) {
-        if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(self.config.node_name.as_str()) {
+        if pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+            != Some(self.config.node_name.as_str())
+        {
             return;
         }
-        if pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(MIRROR_ANNOTATION)) {
+        if pod
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION))
+        {
             return;
         }
         self.admit_or_update(pod.clone(), false, now);
@@ -179,7 +186,11 @@ impl NodeAgentCore {
     /// if it has none, and a mirror pod in the API.
     pub fn handle_static_pod(&mut self, pod: &Pod, now: Timestamp) {
         let mut pod = pod.clone();
-        let namespace = pod.metadata.namespace.get_or_insert_with(|| "default".to_string()).clone();
+        let namespace = pod
+            .metadata
+            .namespace
+            .get_or_insert_with(|| "default".to_string())
+            .clone();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let node = self.config.node_name.clone();
         if pod.metadata.uid.is_none() {
@@ -219,12 +230,18 @@ impl NodeAgentCore {
 
     /// The pod is gone from the API (or the file): stop its containers at once.
     pub fn handle_pod_removed(&mut self, key: &ObjectKey, now: Timestamp) {
-        let uids: Vec<Uid> = self.pods.iter().filter(|(_, e)| &e.worker.key == key && !e.worker.static_pod).map(|(u, _)| u.clone()).collect();
+        let uids: Vec<Uid> = self
+            .pods
+            .iter()
+            .filter(|(_, e)| &e.worker.key == key && !e.worker.static_pod)
+            .map(|(u, _)| u.clone())
+            .collect();
         for uid in uids {
             if let Some(entry) = self.pods.get_mut(&uid) {
                 let mut pod = entry.worker.pod.clone();
                 if pod.metadata.deletion_timestamp.is_none() {
-                    pod.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+                    pod.metadata.deletion_timestamp =
+                        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
                     pod.metadata.deletion_grace_period_seconds = Some(0);
                 }
                 entry.worker.update_pod(pod);
@@ -269,17 +286,56 @@ impl NodeAgentCore {
                     let result = result.map(|p| (p.image_id, p.size_bytes));
                     worker.handle_pull(&image, result, started, &mut ctx, now);
                 }
-                RuntimeEvent::ContainerStarted { container, container_id, image_id, .. } => {
+                RuntimeEvent::ContainerStarted {
+                    container,
+                    container_id,
+                    image_id,
+                    ..
+                } => {
                     worker.handle_started(&container, container_id, image_id, &mut ctx, now);
                 }
-                RuntimeEvent::ContainerStartFailed { container, reason, message, .. } => {
+                RuntimeEvent::ContainerStartFailed {
+                    container,
+                    reason,
+                    message,
+                    ..
+                } => {
                     worker.handle_start_failed(&container, &reason, &message, &mut ctx, now);
                 }
-                RuntimeEvent::ContainerExited { container, container_id, exit_code, signal, oom_killed, .. } => {
-                    worker.handle_exited(&container, &container_id, exit_code, signal, oom_killed, now);
+                RuntimeEvent::ContainerExited {
+                    container,
+                    container_id,
+                    exit_code,
+                    signal,
+                    oom_killed,
+                    ..
+                } => {
+                    worker.handle_exited(
+                        &container,
+                        &container_id,
+                        exit_code,
+                        signal,
+                        oom_killed,
+                        now,
+                    );
                 }
-                RuntimeEvent::ProbeResult { container, container_id, kind, success, output, .. } => {
-                    worker.handle_probe(&container, &container_id, kind, success, &output, &mut ctx, now);
+                RuntimeEvent::ProbeResult {
+                    container,
+                    container_id,
+                    kind,
+                    success,
+                    output,
+                    ..
+                } => {
+                    worker.handle_probe(
+                        &container,
+                        &container_id,
+                        kind,
+                        success,
+                        &output,
+                        &mut ctx,
+                        now,
+                    );
                 }
             }
         }
@@ -300,7 +356,9 @@ impl NodeAgentCore {
                 for entry in self.pods.values_mut().filter(|e| e.worker.key == key) {
                     entry.reported = None;
                     entry.dirty = true;
-                    if matches!(action, Action::Create { .. }) && error.reason != StatusReason::AlreadyExists {
+                    if matches!(action, Action::Create { .. })
+                        && error.reason != StatusReason::AlreadyExists
+                    {
                         entry.mirror_sent = false;
                     }
                 }
@@ -329,7 +387,9 @@ impl NodeAgentCore {
     }
 
     fn sync_pod(&mut self, uid: &Uid, now: Timestamp) {
-        let Some(mut entry) = self.pods.remove(uid) else { return };
+        let Some(mut entry) = self.pods.remove(uid) else {
+            return;
+        };
         let before = self.commands.len();
         {
             let (mut ctx, _) = self.context();
@@ -337,10 +397,13 @@ impl NodeAgentCore {
         }
         for command in self.commands.iter().skip(before) {
             if let RuntimeCommand::PullImage { pod_uid, image } = command {
-                self.pulls_started.insert((pod_uid.clone(), image.clone()), now);
+                self.pulls_started
+                    .insert((pod_uid.clone(), image.clone()), now);
             }
         }
-        let status = entry.worker.status(&self.config.host_ip, entry.reported.as_ref(), now);
+        let status = entry
+            .worker
+            .status(&self.config.host_ip, entry.reported.as_ref(), now);
         if entry.reported.as_ref() != Some(&status) {
             entry.dirty = true;
         }
@@ -358,7 +421,9 @@ impl NodeAgentCore {
         let due: Vec<Uid> = self
             .pods
             .iter()
-            .filter(|(_, e)| e.worker.next_wakeup().is_some_and(|t| t <= now) || self.image_wait_due(e, now))
+            .filter(|(_, e)| {
+                e.worker.next_wakeup().is_some_and(|t| t <= now) || self.image_wait_due(e, now)
+            })
             .map(|(u, _)| u.clone())
             .collect();
         for uid in due {
@@ -379,7 +444,10 @@ impl NodeAgentCore {
             .worker
             .waiting_images()
             .iter()
-            .filter_map(|image| self.image_backoff.expiry_since_update(&format!("{}_{image}", entry.worker.uid)))
+            .filter_map(|image| {
+                self.image_backoff
+                    .expiry_since_update(&format!("{}_{image}", entry.worker.uid))
+            })
             .min()
     }
 
@@ -388,13 +456,19 @@ impl NodeAgentCore {
             self.next_lease = Some(clock::add(now, self.config.lease_renew_interval));
             let action = if self.lease_created {
                 Action::Patch {
-                    key: ObjectKey::new(ResourceKind::Lease, "kube-node-lease", &self.config.node_name),
+                    key: ObjectKey::new(
+                        ResourceKind::Lease,
+                        "kube-node-lease",
+                        &self.config.node_name,
+                    ),
                     subresource: Subresource::Main,
                     patch: PatchBody::Merge(json!({"spec": {"renewTime": MicroTime(now)}})),
                 }
             } else {
                 self.lease_created = true;
-                Action::Create { object: self.lease(now).into() }
+                Action::Create {
+                    object: self.lease(now).into(),
+                }
             };
             self.actions.push_back(action);
         }
@@ -430,7 +504,9 @@ impl NodeAgentCore {
 
     /// The node status heartbeat: the four kubelet conditions with `lastHeartbeatTime`.
     fn node_status(&mut self, now: Timestamp) -> Action {
-        let since = *self.ready_since.get_or_insert(clock::truncate_to_seconds(now));
+        let since = *self
+            .ready_since
+            .get_or_insert(clock::truncate_to_seconds(now));
         let heartbeat = clock::truncate_to_seconds(now).to_string();
         let since = since.to_string();
         let condition = |type_: &str, status: &str, reason: &str, message: &str| {
@@ -466,7 +542,9 @@ impl NodeAgentCore {
         self.handle_timeout(now);
         let (uid, entry) = self.pods.iter_mut().find(|(_, e)| e.dirty)?;
         entry.dirty = false;
-        let status = entry.worker.status(&self.config.host_ip, entry.reported.as_ref(), now);
+        let status = entry
+            .worker
+            .status(&self.config.host_ip, entry.reported.as_ref(), now);
         entry.reported = Some(status.clone());
         Some(StatusUpdate {
             key: entry.worker.key.clone(),
@@ -524,7 +602,10 @@ impl NodeAgentCore {
 
     /// Whether any output is waiting to be polled.
     pub fn has_output(&self) -> bool {
-        !self.commands.is_empty() || !self.events.is_empty() || !self.actions.is_empty() || self.pods.values().any(|e| e.dirty)
+        !self.commands.is_empty()
+            || !self.events.is_empty()
+            || !self.actions.is_empty()
+            || self.pods.values().any(|e| e.dirty)
     }
 
     /// Uids of the pods being handled, in order.
@@ -548,10 +629,16 @@ fn node_owner(config: &NodeConfig) -> OwnerReference {
 pub fn mirror_pod(pod: &Pod, config: &NodeConfig) -> Pod {
     let mut mirror = pod.clone();
     let hash = mirror.metadata.uid.clone().unwrap_or_default();
-    let annotations = mirror.metadata.annotations.get_or_insert_with(BTreeMap::new);
+    let annotations = mirror
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new);
     annotations.insert(MIRROR_ANNOTATION.to_string(), hash.clone());
     annotations.insert("kubernetes.io/config.hash".to_string(), hash);
-    annotations.insert("kubernetes.io/config.source".to_string(), "file".to_string());
+    annotations.insert(
+        "kubernetes.io/config.source".to_string(),
+        "file".to_string(),
+    );
     mirror.metadata.uid = None;
     mirror.metadata.resource_version = None;
     mirror.metadata.owner_references = Some(vec![node_owner(config)]);

@@ -63,7 +63,13 @@ impl Backoff {
         } else {
             (self.get(key) * 2).min(self.max)
         };
-        self.entries.insert(key.to_string(), Entry { backoff, last_update: now });
+        self.entries.insert(
+            key.to_string(),
+            Entry {
+                backoff,
+                last_update: now,
+            },
+        );
     }
 
     /// Whether `now` is still inside the delay measured from `event_time` (the last exit).
@@ -86,7 +92,9 @@ impl Backoff {
 
     /// When the delay measured from the last update ends.
     pub fn expiry_since_update(&self, key: &str) -> Option<Timestamp> {
-        self.entries.get(key).map(|e| clock::add(e.last_update, e.backoff))
+        self.entries
+            .get(key)
+            .map(|e| clock::add(e.last_update, e.backoff))
     }
 
     /// Drops every key with this prefix (a pod's entries when it goes away).
@@ -97,7 +105,8 @@ impl Backoff {
     /// Drops entries untouched for `2 × max` (upstream's `GC`).
     pub fn gc(&mut self, now: Timestamp) {
         let max = self.max;
-        self.entries.retain(|_, e| clock::since(now, e.last_update) <= max * 2);
+        self.entries
+            .retain(|_, e| clock::since(now, e.last_update) <= max * 2);
     }
 }
 

@@ -18,7 +18,8 @@ pub struct ConfigSources {
 
 impl ConfigSources {
     fn config_map(&self, namespace: &str, name: &str) -> Option<&ConfigMap> {
-        self.config_maps.get(&(namespace.to_string(), name.to_string()))
+        self.config_maps
+            .get(&(namespace.to_string(), name.to_string()))
     }
 
     fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
@@ -49,7 +50,11 @@ fn secret_value(secret: &Secret, key: &str) -> Option<String> {
 }
 
 /// Resolves a container's environment, in order.
-pub fn resolve_env(pod: &Pod, container: &Container, context: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
+pub fn resolve_env(
+    pod: &Pod,
+    container: &Container,
+    context: &EnvContext<'_>,
+) -> Result<Vec<(String, String)>, String> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("");
     let mut out: Vec<(String, String)> = Vec::new();
     let set = |out: &mut Vec<(String, String)>, name: String, value: String| {
@@ -98,7 +103,12 @@ pub fn resolve_env(pod: &Pod, container: &Container, context: &EnvContext<'_>) -
                     Some(map) => match map.data.as_ref().and_then(|d| d.get(&key.key)) {
                         Some(v) => v.clone(),
                         None if key.optional == Some(true) => continue,
-                        None => return Err(format!("couldn't find key {} in ConfigMap {namespace}/{}", key.key, key.name)),
+                        None => {
+                            return Err(format!(
+                                "couldn't find key {} in ConfigMap {namespace}/{}",
+                                key.key, key.name
+                            ));
+                        }
                     },
                     None if key.optional == Some(true) => continue,
                     None => return Err(format!("configmap \"{}\" not found", key.name)),
@@ -108,7 +118,12 @@ pub fn resolve_env(pod: &Pod, container: &Container, context: &EnvContext<'_>) -
                     Some(secret) => match secret_value(secret, &key.key) {
                         Some(v) => v,
                         None if key.optional == Some(true) => continue,
-                        None => return Err(format!("couldn't find key {} in Secret {namespace}/{}", key.key, key.name)),
+                        None => {
+                            return Err(format!(
+                                "couldn't find key {} in Secret {namespace}/{}",
+                                key.key, key.name
+                            ));
+                        }
                     },
                     None if key.optional == Some(true) => continue,
                     None => return Err(format!("secret \"{}\" not found", key.name)),
@@ -136,16 +151,16 @@ pub fn expand(input: &str, defined: &[(String, String)]) -> String {
                 i += 2;
                 continue;
             }
-            if bytes[i + 1] == b'(' {
-                if let Some(end) = input[i + 2..].find(')') {
-                    let name = &input[i + 2..i + 2 + end];
-                    match defined.iter().find(|(n, _)| n == name) {
-                        Some((_, v)) => out.push_str(v),
-                        None => out.push_str(&input[i..i + 3 + end]),
-                    }
-                    i += 3 + end;
-                    continue;
+            if bytes[i + 1] == b'('
+                && let Some(end) = input[i + 2..].find(')')
+            {
+                let name = &input[i + 2..i + 2 + end];
+                match defined.iter().find(|(n, _)| n == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => out.push_str(&input[i..i + 3 + end]),
                 }
+                i += 3 + end;
+                continue;
             }
         }
         let ch = input[i..].chars().next().unwrap_or('\u{fffd}');
@@ -164,17 +179,29 @@ fn field_value(pod: &Pod, path: &str, context: &EnvContext<'_>) -> Result<String
             .map(str::to_string)
     };
     if let Some(key) = subscript("metadata.labels['") {
-        return Ok(meta.labels.as_ref().and_then(|l| l.get(&key)).cloned().unwrap_or_default());
+        return Ok(meta
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(&key))
+            .cloned()
+            .unwrap_or_default());
     }
     if let Some(key) = subscript("metadata.annotations['") {
-        return Ok(meta.annotations.as_ref().and_then(|a| a.get(&key)).cloned().unwrap_or_default());
+        return Ok(meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&key))
+            .cloned()
+            .unwrap_or_default());
     }
     Ok(match path {
         "metadata.name" => meta.name.clone().unwrap_or_default(),
         "metadata.namespace" => meta.namespace.clone().unwrap_or_default(),
         "metadata.uid" => meta.uid.clone().unwrap_or_default(),
         "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
         "status.hostIP" | "status.hostIPs" => context.host_ip.to_string(),
         "status.podIP" | "status.podIPs" => context.pod_ip.to_string(),
         other => return Err(format!("unsupported fieldPath: {other}")),
@@ -187,11 +214,20 @@ fn resource_value(
     reference: &k8s_openapi::api::core::v1::ResourceFieldSelector,
     context: &EnvContext<'_>,
 ) -> Result<String, String> {
-    let target = match reference.container_name.as_deref().filter(|n| !n.is_empty()) {
+    let target = match reference
+        .container_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
         Some(name) => pod
             .spec
             .as_ref()
-            .and_then(|s| s.containers.iter().chain(s.init_containers.iter().flatten()).find(|c| c.name == name))
+            .and_then(|s| {
+                s.containers
+                    .iter()
+                    .chain(s.init_containers.iter().flatten())
+                    .find(|c| c.name == name)
+            })
             .ok_or_else(|| format!("container {name} not found"))?,
         None => container,
     };
@@ -212,12 +248,20 @@ fn resource_value(
     let is_limit = reference.resource.starts_with("limits.");
     match name {
         "cpu" => {
-            let milli = quantity.map(|q| q.milli_value()).unwrap_or(if is_limit { context.node_milli_cpu } else { 0 });
+            let milli = quantity.map(|q| q.milli_value()).unwrap_or(if is_limit {
+                context.node_milli_cpu
+            } else {
+                0
+            });
             let divisor = divisor.map_or(1000, |d| d.milli_value().max(1));
             Ok(div_ceil(milli, divisor).to_string())
         }
         "memory" | "ephemeral-storage" => {
-            let default = if is_limit && name == "memory" { context.node_memory } else { 0 };
+            let default = if is_limit && name == "memory" {
+                context.node_memory
+            } else {
+                0
+            };
             let value = quantity.map(|q| q.value()).unwrap_or(default);
             let divisor = divisor.map_or(1, |d| d.value().max(1));
             Ok(div_ceil(value, divisor).to_string())
@@ -233,7 +277,9 @@ fn div_ceil(value: i64, divisor: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, ResourceFieldSelector};
+    use k8s_openapi::api::core::v1::{
+        EnvVar, EnvVarSource, ObjectFieldSelector, ResourceFieldSelector,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     #[test]

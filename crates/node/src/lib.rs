@@ -26,5 +26,8 @@ pub mod worker;
 pub use agent::{NodeAgentCore, NodeConfig, StatusUpdate};
 pub use backoff::Backoff;
 pub use lifecycle::{LifecycleConfig, NodeLifecycleController};
-pub use runtime::{AllPresent, ImageAvailability, ImageCatalog, ProbeKind, PulledImage, RuntimeCommand, RuntimeEvent, Signal};
+pub use runtime::{
+    AllPresent, ImageAvailability, ImageCatalog, ProbeKind, PulledImage, RuntimeCommand,
+    RuntimeEvent, Signal,
+};
 pub use worker::{ContainerKind, PodWorker, TerminationReason};

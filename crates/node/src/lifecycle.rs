@@ -97,7 +97,12 @@ impl NodeLifecycleController {
 }
 
 fn ready_condition(node: &Node) -> Option<&k8s_openapi::api::core::v1::NodeCondition> {
-    node.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
 }
 
 fn desired_taints(node: &Node, ready: &str, now: Timestamp) -> Vec<Taint> {
@@ -109,7 +114,11 @@ fn desired_taints(node: &Node, ready: &str, now: Timestamp) -> Vec<Taint> {
         .into_iter()
         .filter(|t| t.key != TAINT_UNREACHABLE && t.key != TAINT_NOT_READY)
         .collect();
-    let existing = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+    let existing = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
     let key = match ready {
         "Unknown" => Some(TAINT_UNREACHABLE),
         "False" => Some(TAINT_NOT_READY),
@@ -117,7 +126,10 @@ fn desired_taints(node: &Node, ready: &str, now: Timestamp) -> Vec<Taint> {
     };
     if let Some(key) = key {
         for effect in ["NoSchedule", "NoExecute"] {
-            let kept = existing.iter().find(|t| t.key == key && t.effect == effect).cloned();
+            let kept = existing
+                .iter()
+                .find(|t| t.key == key && t.effect == effect)
+                .cloned();
             taints.push(kept.unwrap_or_else(|| Taint {
                 key: key.to_string(),
                 effect: effect.to_string(),
@@ -130,11 +142,23 @@ fn desired_taints(node: &Node, ready: &str, now: Timestamp) -> Vec<Taint> {
 }
 
 /// When a pod must leave a node with these NoExecute taints (`None`: never).
-pub fn eviction_time(pod: &Pod, taints: &[Taint], default_seconds: Option<i64>, now: Timestamp) -> Option<Timestamp> {
-    let tolerations: Vec<Toleration> = pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
+pub fn eviction_time(
+    pod: &Pod,
+    taints: &[Taint],
+    default_seconds: Option<i64>,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let tolerations: Vec<Toleration> = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.clone())
+        .unwrap_or_default();
     let mut earliest: Option<Timestamp> = None;
     for taint in taints.iter().filter(|t| t.effect == "NoExecute") {
-        let matching: Vec<&Toleration> = tolerations.iter().filter(|t| crate::taints::tolerates(t, taint)).collect();
+        let matching: Vec<&Toleration> = tolerations
+            .iter()
+            .filter(|t| crate::taints::tolerates(t, taint))
+            .collect();
         let seconds = if matching.is_empty() {
             let defaulted = taint.key == TAINT_UNREACHABLE || taint.key == TAINT_NOT_READY;
             match default_seconds.filter(|_| defaulted) {
@@ -168,14 +192,25 @@ impl Reconciler for NodeLifecycleController {
         &WATCHED
     }
 
-    fn handle_event(&mut self, event: &ObjectEvent, _previous: Option<&KubeObject>, _cache: &ObjectCache, _now: Timestamp) -> Vec<Enqueue> {
+    fn handle_event(
+        &mut self,
+        event: &ObjectEvent,
+        _previous: Option<&KubeObject>,
+        _cache: &ObjectCache,
+        _now: Timestamp,
+    ) -> Vec<Enqueue> {
         let node = match &*event.object {
             KubeObject::Node(node) => node.metadata.name.clone(),
-            KubeObject::Lease(lease) if lease.metadata.namespace.as_deref() == Some("kube-node-lease") => lease.metadata.name.clone(),
+            KubeObject::Lease(lease)
+                if lease.metadata.namespace.as_deref() == Some("kube-node-lease") =>
+            {
+                lease.metadata.name.clone()
+            }
             KubeObject::Pod(pod) => pod.spec.as_ref().and_then(|s| s.node_name.clone()),
             _ => None,
         };
-        node.map(|n| vec![Enqueue::now(ObjectKey::cluster(ResourceKind::Node, &n))]).unwrap_or_default()
+        node.map(|n| vec![Enqueue::now(ObjectKey::cluster(ResourceKind::Node, &n))])
+            .unwrap_or_default()
     }
 
     fn reconcile(&mut self, cache: &ObjectCache, key: &ObjectKey, now: Timestamp) -> Plan {
@@ -202,7 +237,11 @@ impl Reconciler for NodeLifecycleController {
             plan.requeue_at_most(clock::since(silent_until, now) + Duration::from_millis(1));
         }
         let taints = desired_taints(&node, &ready, now);
-        let current = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+        let current = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
         if taints != current {
             plan.push(Action::Patch {
                 key: key.clone(),
@@ -216,24 +255,51 @@ impl Reconciler for NodeLifecycleController {
         plan
     }
 
-    fn handle_outcomes(&mut self, _key: &ObjectKey, plan: &Plan, outcomes: &[Outcome], _now: Timestamp) -> SyncResult {
-        let conflict = outcomes.iter().any(|o| o.error().is_some_and(|e| e.reason == corral_api::StatusReason::Conflict));
+    fn handle_outcomes(
+        &mut self,
+        _key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        _now: Timestamp,
+    ) -> SyncResult {
+        let conflict = outcomes.iter().any(|o| {
+            o.error()
+                .is_some_and(|e| e.reason == corral_api::StatusReason::Conflict)
+        });
         if conflict {
-            return SyncResult::Retry { reason: "conflict".to_string() };
+            return SyncResult::Retry {
+                reason: "conflict".to_string(),
+            };
         }
-        SyncResult::Done { requeue_after: plan.requeue_after }
+        SyncResult::Done {
+            requeue_after: plan.requeue_after,
+        }
     }
 }
 
 impl NodeLifecycleController {
-    fn evict(&self, cache: &ObjectCache, node: &str, taints: &[Taint], plan: &mut Plan, now: Timestamp) {
+    fn evict(
+        &self,
+        cache: &ObjectCache,
+        node: &str,
+        taints: &[Taint],
+        plan: &mut Plan,
+        now: Timestamp,
+    ) {
         for object in cache.pods_on_node(node) {
-            let Some(pod) = object.as_typed::<Pod>() else { continue };
+            let Some(pod) = object.as_typed::<Pod>() else {
+                continue;
+            };
             let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-            if matches!(phase, Some("Succeeded" | "Failed")) || pod.metadata.deletion_timestamp.is_some() {
+            if matches!(phase, Some("Succeeded" | "Failed"))
+                || pod.metadata.deletion_timestamp.is_some()
+            {
                 continue;
             }
-            let Some(at) = eviction_time(pod, taints, self.config.default_toleration_seconds, now) else { continue };
+            let Some(at) = eviction_time(pod, taints, self.config.default_toleration_seconds, now)
+            else {
+                continue;
+            };
             if at > now {
                 plan.requeue_at_most(clock::since(at, now));
                 continue;
@@ -262,10 +328,19 @@ impl NodeLifecycleController {
 }
 
 fn mark_unknown(node: &Node, now: Timestamp) -> Action {
-    let conditions = node.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let conditions = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     let mut patched: Vec<serde_json::Value> = conditions
         .iter()
-        .filter(|c| matches!(c.type_.as_str(), "Ready" | "MemoryPressure" | "DiskPressure" | "PIDPressure"))
+        .filter(|c| {
+            matches!(
+                c.type_.as_str(),
+                "Ready" | "MemoryPressure" | "DiskPressure" | "PIDPressure"
+            )
+        })
         .map(|c| {
             json!({"type": c.type_, "status": "Unknown", "reason": "NodeStatusUnknown",
                    "message": "Kubelet stopped posting node status.",
@@ -274,12 +349,17 @@ fn mark_unknown(node: &Node, now: Timestamp) -> Action {
         })
         .collect();
     if !conditions.iter().any(|c| c.type_ == "Ready") {
-        patched.push(json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusNeverUpdated",
+        patched.push(
+            json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusNeverUpdated",
             "message": "Kubelet never posted node status.",
-            "lastTransitionTime": clock::truncate_to_seconds(now).to_string()}));
+            "lastTransitionTime": clock::truncate_to_seconds(now).to_string()}),
+        );
     }
     Action::Patch {
-        key: ObjectKey::cluster(ResourceKind::Node, node.metadata.name.as_deref().unwrap_or("")),
+        key: ObjectKey::cluster(
+            ResourceKind::Node,
+            node.metadata.name.as_deref().unwrap_or(""),
+        ),
         subresource: Subresource::Status,
         patch: PatchBody::Strategic(json!({"status": {"conditions": patched}})),
     }

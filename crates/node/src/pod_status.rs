@@ -5,16 +5,16 @@
 //! status and no write.
 
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    HostIP, PodCondition, PodIP, PodStatus,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, HostIP, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use corral_core::{Timestamp, clock};
 
 use crate::status::{
-    ConditionFacts, containers_ready_condition, get_phase, initialized_condition, owned_by_kubelet, qos_class,
-    ready_condition, stamp,
+    ConditionFacts, containers_ready_condition, get_phase, initialized_condition, owned_by_kubelet,
+    qos_class, ready_condition, stamp,
 };
 use crate::worker::{ContainerKind, ContainerSlot, Instance, PodWorker};
 
@@ -50,7 +50,11 @@ fn waiting(reason: &str, message: Option<&str>) -> ContainerState {
     }
 }
 
-fn container_status(slot: &ContainerSlot, default_waiting: &str, pod_terminal: bool) -> ContainerStatus {
+fn container_status(
+    slot: &ContainerSlot,
+    default_waiting: &str,
+    pod_terminal: bool,
+) -> ContainerStatus {
     let instance = slot.instance.as_ref();
     let previous_terminated = slot.previous.as_ref().and_then(terminated);
     let (mut state, last_state) = match (&slot.waiting, instance) {
@@ -76,7 +80,9 @@ fn container_status(slot: &ContainerSlot, default_waiting: &str, pod_terminal: b
             terminated: Some(ContainerStateTerminated {
                 exit_code: 137,
                 reason: Some("ContainerStatusUnknown".to_string()),
-                message: Some("The container could not be located when the pod was terminated".to_string()),
+                message: Some(
+                    "The container could not be located when the pod was terminated".to_string(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -100,11 +106,22 @@ fn container_status(slot: &ContainerSlot, default_waiting: &str, pod_terminal: b
 impl PodWorker {
     /// The container statuses (init, regular).
     pub fn container_statuses(&self) -> (Vec<ContainerStatus>, Vec<ContainerStatus>) {
-        let has_init = self.containers.iter().any(|c| c.kind != ContainerKind::Regular);
-        let default_waiting = if has_init { "PodInitializing" } else { "ContainerCreating" };
+        let has_init = self
+            .containers
+            .iter()
+            .any(|c| c.kind != ContainerKind::Regular);
+        let default_waiting = if has_init {
+            "PodInitializing"
+        } else {
+            "ContainerCreating"
+        };
         // TerminatePod leaves waiting containers alone when init containers never let the
         // pod initialise: the init failure already explains the pod's failure.
-        let initialized = !has_init || self.containers.iter().any(|c| c.kind == ContainerKind::Regular && c.instance.is_some());
+        let initialized = !has_init
+            || self
+                .containers
+                .iter()
+                .any(|c| c.kind == ContainerKind::Regular && c.instance.is_some());
         let override_unknown = self.terminal && initialized;
         let mut init = Vec::new();
         let mut regular = Vec::new();
@@ -124,7 +141,10 @@ impl PodWorker {
     pub fn status(&self, host_ip: &str, previous: Option<&PodStatus>, now: Timestamp) -> PodStatus {
         let (init, regular) = self.container_statuses();
         let all: Vec<ContainerStatus> = regular.iter().chain(init.iter()).cloned().collect();
-        let has_initialized = self.containers.iter().any(|c| c.kind == ContainerKind::Regular && c.instance.is_some());
+        let has_initialized = self
+            .containers
+            .iter()
+            .any(|c| c.kind == ContainerKind::Regular && c.instance.is_some());
         let mut phase = get_phase(&self.pod, &all, self.terminal, has_initialized).to_string();
         let api_status = self.pod.status.as_ref();
         let api_phase = api_status.and_then(|s| s.phase.as_deref());
@@ -133,7 +153,10 @@ impl PodWorker {
             phase = "Failed".to_string();
             reason = Some("DeadlineExceeded".to_string());
             message = Some(DEADLINE_MESSAGE.to_string());
-        } else if self.terminal && !self.static_pod && matches!(phase.as_str(), "Pending" | "Running") {
+        } else if self.terminal
+            && !self.static_pod
+            && matches!(phase.as_str(), "Pending" | "Running")
+        {
             phase = "Failed".to_string();
         }
         if let Some(terminal) = api_phase.filter(|p| matches!(*p, "Succeeded" | "Failed")) {
@@ -176,15 +199,26 @@ impl PodWorker {
         for fact in facts {
             conditions.push(stamp(fact, &previous_conditions, at.clone()));
         }
-        let host_network = self.pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
-        let pod_ip = if host_network { host_ip.to_string() } else { self.pod_ip.clone() };
+        let host_network = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
+        let pod_ip = if host_network {
+            host_ip.to_string()
+        } else {
+            self.pod_ip.clone()
+        };
         PodStatus {
             phase: Some(phase),
             reason,
             message,
             conditions: Some(conditions),
             host_ip: Some(host_ip.to_string()),
-            host_ips: Some(vec![HostIP { ip: host_ip.to_string() }]),
+            host_ips: Some(vec![HostIP {
+                ip: host_ip.to_string(),
+            }]),
             pod_ip: Some(pod_ip.clone()),
             pod_ips: Some(vec![PodIP { ip: pod_ip }]),
             start_time: Some(Time(self.start_time)),

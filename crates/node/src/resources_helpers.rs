@@ -21,7 +21,9 @@ pub fn go_duration(d: std::time::Duration) -> String {
     }
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
     let seconds = if millis > 0 {
-        format!("{s}.{:03}s", millis).trim_end_matches('0').to_string()
+        format!("{s}.{:03}s", millis)
+            .trim_end_matches('0')
+            .to_string()
     } else {
         format!("{s}s")
     };

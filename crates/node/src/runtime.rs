@@ -178,7 +178,11 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// `imagePullPolicy` with upstream's default: `Always` for `:latest` or no tag (and no
 /// digest), else `IfNotPresent`.
 pub fn pull_policy(container: &Container) -> &str {
-    if let Some(policy) = container.image_pull_policy.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(policy) = container
+        .image_pull_policy
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         return policy;
     }
     let image = container.image.as_deref().unwrap_or("");

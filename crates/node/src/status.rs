@@ -23,21 +23,41 @@ fn state_kind(status: &ContainerStatus) -> (bool, bool, bool) {
 }
 
 fn terminated_exit(status: &ContainerStatus) -> Option<i32> {
-    status.state.as_ref()?.terminated.as_ref().map(|t| t.exit_code)
+    status
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
 }
 
 fn last_terminated_exit(status: &ContainerStatus) -> Option<i32> {
-    status.last_state.as_ref()?.terminated.as_ref().map(|t| t.exit_code)
+    status
+        .last_state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
 }
 
 /// Upstream `getPhase`. `statuses` holds init and regular container statuses.
-pub fn get_phase(pod: &Pod, statuses: &[ContainerStatus], pod_is_terminal: bool, pod_has_initialized: bool) -> &'static str {
+pub fn get_phase(
+    pod: &Pod,
+    statuses: &[ContainerStatus],
+    pod_is_terminal: bool,
+    pod_has_initialized: bool,
+) -> &'static str {
     let Some(spec) = pod.spec.as_ref() else {
         return "Pending";
     };
     let restart_policy = spec.restart_policy.as_deref().unwrap_or("Always");
     let (mut pending_restartable_init, mut pending_regular_init, mut failed_init) = (0, 0, 0);
-    for container in spec.init_containers.iter().flatten().filter(|c| !is_restartable(c)) {
+    for container in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| !is_restartable(c))
+    {
         let Some(status) = status_of(statuses, &container.name) else {
             pending_regular_init += 1;
             continue;
@@ -58,7 +78,12 @@ pub fn get_phase(pod: &Pod, statuses: &[ContainerStatus], pod_is_terminal: bool,
         }
     }
     let (mut unknown, mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0, 0);
-    for container in spec.init_containers.iter().flatten().filter(|c| is_restartable(c)) {
+    for container in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| is_restartable(c))
+    {
         let Some(status) = status_of(statuses, &container.name) else {
             unknown += 1;
             continue;
@@ -109,7 +134,10 @@ pub fn get_phase(pod: &Pod, statuses: &[ContainerStatus], pod_is_terminal: bool,
     if failed_init > 0 && restart_policy == "Never" {
         return "Failed";
     }
-    if pending_regular_init > 0 || (pending_restartable_init > 0 && !pod_has_initialized) || waiting > 0 {
+    if pending_regular_init > 0
+        || (pending_restartable_init > 0 && !pod_has_initialized)
+        || waiting > 0
+    {
         return "Pending";
     }
     if running > 0 && unknown == 0 {
@@ -117,7 +145,11 @@ pub fn get_phase(pod: &Pod, statuses: &[ContainerStatus], pod_is_terminal: bool,
     }
     if running == 0 && stopped > 0 && unknown == 0 {
         if pod_is_terminal {
-            return if stopped == succeeded { "Succeeded" } else { "Failed" };
+            return if stopped == succeeded {
+                "Succeeded"
+            } else {
+                "Failed"
+            };
         }
         return match restart_policy {
             "Always" => "Running",
@@ -138,7 +170,11 @@ pub fn qos_class(pod: &Pod) -> &'static str {
     };
     let mut any = false;
     let mut guaranteed = true;
-    for container in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+    for container in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
         let resources = container.resources.as_ref();
         let requests = resources.and_then(|r| r.requests.as_ref());
         let limits = resources.and_then(|r| r.limits.as_ref());
@@ -199,7 +235,11 @@ fn go_list(names: &[String]) -> String {
 }
 
 /// `GeneratePodInitializedCondition`.
-pub fn initialized_condition(pod: &Pod, statuses: &[ContainerStatus], phase: &str) -> ConditionFacts {
+pub fn initialized_condition(
+    pod: &Pod,
+    statuses: &[ContainerStatus],
+    phase: &str,
+) -> ConditionFacts {
     let spec = pod.spec.clone().unwrap_or_default();
     let (mut unknown, mut incomplete) = (Vec::new(), Vec::new());
     for container in spec.init_containers.iter().flatten() {
@@ -221,7 +261,11 @@ pub fn initialized_condition(pod: &Pod, statuses: &[ContainerStatus], phase: &st
     let regular_started = spec.containers.iter().any(|c| {
         status_of(statuses, &c.name).is_some_and(|s| {
             let (running, terminated, _) = state_kind(s);
-            running || terminated || s.last_state.as_ref().is_some_and(|l| l.terminated.is_some())
+            running
+                || terminated
+                || s.last_state
+                    .as_ref()
+                    .is_some_and(|l| l.terminated.is_some())
         })
     });
     if regular_started {
@@ -229,23 +273,38 @@ pub fn initialized_condition(pod: &Pod, statuses: &[ContainerStatus], phase: &st
     }
     let mut messages = Vec::new();
     if !unknown.is_empty() {
-        messages.push(format!("containers with unknown status: {}", go_list(&unknown)));
+        messages.push(format!(
+            "containers with unknown status: {}",
+            go_list(&unknown)
+        ));
     }
     if !incomplete.is_empty() {
-        messages.push(format!("containers with incomplete status: {}", go_list(&incomplete)));
+        messages.push(format!(
+            "containers with incomplete status: {}",
+            go_list(&incomplete)
+        ));
     }
     if messages.is_empty() {
         ConditionFacts::new("Initialized", "True")
     } else {
-        ConditionFacts::new("Initialized", "False").with("ContainersNotInitialized", Some(messages.join(", ")))
+        ConditionFacts::new("Initialized", "False")
+            .with("ContainersNotInitialized", Some(messages.join(", ")))
     }
 }
 
 /// `GenerateContainersReadyCondition`.
-pub fn containers_ready_condition(pod: &Pod, statuses: &[ContainerStatus], phase: &str) -> ConditionFacts {
+pub fn containers_ready_condition(
+    pod: &Pod,
+    statuses: &[ContainerStatus],
+    phase: &str,
+) -> ConditionFacts {
     let spec = pod.spec.clone().unwrap_or_default();
     let (mut unknown, mut unready) = (Vec::new(), Vec::new());
-    let sidecars = spec.init_containers.iter().flatten().filter(|c| is_restartable(c));
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| is_restartable(c));
     for container in sidecars.chain(spec.containers.iter()) {
         match status_of(statuses, &container.name) {
             Some(status) if !status.ready => unready.push(container.name.clone()),
@@ -261,15 +320,22 @@ pub fn containers_ready_condition(pod: &Pod, statuses: &[ContainerStatus], phase
     }
     let mut messages = Vec::new();
     if !unknown.is_empty() {
-        messages.push(format!("containers with unknown status: {}", go_list(&unknown)));
+        messages.push(format!(
+            "containers with unknown status: {}",
+            go_list(&unknown)
+        ));
     }
     if !unready.is_empty() {
-        messages.push(format!("containers with unready status: {}", go_list(&unready)));
+        messages.push(format!(
+            "containers with unready status: {}",
+            go_list(&unready)
+        ));
     }
     if messages.is_empty() {
         ConditionFacts::new("ContainersReady", "True")
     } else {
-        ConditionFacts::new("ContainersReady", "False").with("ContainersNotReady", Some(messages.join(", ")))
+        ConditionFacts::new("ContainersReady", "False")
+            .with("ContainersNotReady", Some(messages.join(", ")))
     }
 }
 
@@ -312,5 +378,9 @@ pub fn stamp(
 
 /// Names in a set, for deterministic messages.
 pub fn sorted(names: impl IntoIterator<Item = String>) -> Vec<String> {
-    names.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
+    names
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }

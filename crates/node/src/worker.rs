@@ -20,7 +20,9 @@ use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, Probe};
 use crate::backoff::Backoff;
 use crate::env::{ConfigSources, EnvContext, resolve_env};
 use crate::resources_helpers::{format_pod, go_duration, is_restartable};
-use crate::runtime::{ImageAvailability, ImageCatalog, ProbeKind, RuntimeCommand, Signal, pull_policy};
+use crate::runtime::{
+    ImageAvailability, ImageCatalog, ProbeKind, RuntimeCommand, Signal, pull_policy,
+};
 
 /// The pod worker's sync-error requeue (upstream 10 s, here without jitter).
 pub const SYNC_ERROR_REQUEUE: Duration = Duration::from_secs(10);
@@ -191,7 +193,11 @@ impl PodWorker {
         let spec = pod.spec.clone().unwrap_or_default();
         let mut containers = Vec::new();
         for c in spec.init_containers.iter().flatten() {
-            let kind = if is_restartable(c) { ContainerKind::Sidecar } else { ContainerKind::Init };
+            let kind = if is_restartable(c) {
+                ContainerKind::Sidecar
+            } else {
+                ContainerKind::Init
+            };
             containers.push(ContainerSlot::new(c.clone(), kind));
         }
         for c in &spec.containers {
@@ -221,7 +227,11 @@ impl PodWorker {
     }
 
     pub fn restart_policy(&self) -> &str {
-        self.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
+        self.pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.restart_policy.as_deref())
+            .unwrap_or("Always")
     }
 
     pub fn is_terminating(&self) -> bool {
@@ -236,14 +246,27 @@ impl PodWorker {
         format_pod(&self.key.name, &self.key.namespace, self.uid.as_str())
     }
 
-    fn event(&self, ctx: &mut SyncContext<'_>, container: Option<&str>, event_type: EventType, reason: &str, message: String) {
+    fn event(
+        &self,
+        ctx: &mut SyncContext<'_>,
+        container: Option<&str>,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
         let mut involved = self.reference.clone();
         if let Some(name) = container {
-            let list = self
-                .containers
-                .iter()
-                .find(|c| c.name() == name)
-                .map_or("containers", |c| if c.kind == ContainerKind::Regular { "containers" } else { "initContainers" });
+            let list =
+                self.containers
+                    .iter()
+                    .find(|c| c.name() == name)
+                    .map_or("containers", |c| {
+                        if c.kind == ContainerKind::Regular {
+                            "containers"
+                        } else {
+                            "initContainers"
+                        }
+                    });
             involved.field_path = Some(format!("spec.{list}{{{name}}}"));
         }
         ctx.events.push_back(EventRecord {
@@ -257,7 +280,11 @@ impl PodWorker {
     }
 
     fn grace_period(&self) -> Duration {
-        let seconds = self.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds);
+        let seconds = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds);
         seconds.map_or(DEFAULT_GRACE, |s| Duration::from_secs(s.max(0) as u64))
     }
 
@@ -273,11 +300,10 @@ impl PodWorker {
             self.check_deadline(ctx, now);
         }
         if self.termination.is_none() && self.pod.metadata.deletion_timestamp.is_some() {
-            let grace = self
-                .pod
-                .metadata
-                .deletion_grace_period_seconds
-                .map_or_else(|| self.grace_period(), |s| Duration::from_secs(s.max(0) as u64));
+            let grace = self.pod.metadata.deletion_grace_period_seconds.map_or_else(
+                || self.grace_period(),
+                |s| Duration::from_secs(s.max(0) as u64),
+            );
             self.termination = Some(Termination {
                 reason: TerminationReason::Deleted,
                 grace,
@@ -305,13 +331,19 @@ impl PodWorker {
     }
 
     fn check_deadline(&mut self, ctx: &mut SyncContext<'_>, now: Timestamp) {
-        let Some(seconds) = self.pod.spec.as_ref().and_then(|s| s.active_deadline_seconds) else {
+        let Some(seconds) = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.active_deadline_seconds)
+        else {
             return;
         };
         let deadline = clock::add(self.start_time, Duration::from_secs(seconds.max(0) as u64));
         if now >= deadline {
             self.deadline_exceeded = true;
-            let message = "Pod was active on the node longer than the specified deadline".to_string();
+            let message =
+                "Pod was active on the node longer than the specified deadline".to_string();
             self.event(ctx, None, EventType::Normal, "DeadlineExceeded", message);
             self.termination = Some(Termination {
                 reason: TerminationReason::DeadlineExceeded,
@@ -323,7 +355,10 @@ impl PodWorker {
     /// The active deadline, if the pod has one.
     pub fn deadline(&self) -> Option<Timestamp> {
         let seconds = self.pod.spec.as_ref()?.active_deadline_seconds?;
-        Some(clock::add(self.start_time, Duration::from_secs(seconds.max(0) as u64)))
+        Some(clock::add(
+            self.start_time,
+            Duration::from_secs(seconds.max(0) as u64),
+        ))
     }
 
     /// Whether a container would be started again after this exit.
@@ -342,17 +377,24 @@ impl PodWorker {
     /// Upstream terminates a pod whose regular containers all exited for good, and one
     /// whose regular init container failed under `restartPolicy: Never`.
     fn finished_by_itself(&self) -> bool {
-        let init_failed = self
-            .containers
-            .iter()
-            .any(|c| c.kind == ContainerKind::Init && c.exit().is_some_and(|e| e.exit_code != 0) && self.restart_policy() == "Never");
+        let init_failed = self.containers.iter().any(|c| {
+            c.kind == ContainerKind::Init
+                && c.exit().is_some_and(|e| e.exit_code != 0)
+                && self.restart_policy() == "Never"
+        });
         if init_failed {
             return true;
         }
-        let regular: Vec<&ContainerSlot> = self.containers.iter().filter(|c| c.kind == ContainerKind::Regular).collect();
+        let regular: Vec<&ContainerSlot> = self
+            .containers
+            .iter()
+            .filter(|c| c.kind == ContainerKind::Regular)
+            .collect();
         !regular.is_empty()
             && regular.iter().all(|c| {
-                !c.starting && c.exit().is_some_and(|e| !self.should_restart(c, e.exit_code))
+                !c.starting
+                    && c.exit()
+                        .is_some_and(|e| !self.should_restart(c, e.exit_code))
             })
     }
 
@@ -410,10 +452,19 @@ impl PodWorker {
     }
 
     /// `doBackOff`: restart at once, or wait out the ladder measured from the last exit.
-    fn restart_with_backoff(&mut self, index: usize, exit: &Exit, ctx: &mut SyncContext<'_>, now: Timestamp) {
+    fn restart_with_backoff(
+        &mut self,
+        index: usize,
+        exit: &Exit,
+        ctx: &mut SyncContext<'_>,
+        now: Timestamp,
+    ) {
         let name = self.containers[index].name().to_string();
         let key = format!("{}_{}", self.uid, name);
-        if ctx.restart_backoff.is_in_backoff_since(&key, exit.finished_at, now) {
+        if ctx
+            .restart_backoff
+            .is_in_backoff_since(&key, exit.finished_at, now)
+        {
             let delay = ctx.restart_backoff.get(&key);
             let until = clock::add(exit.finished_at, delay);
             if self.containers[index].backoff_until != Some(until) {
@@ -425,7 +476,10 @@ impl PodWorker {
                     "BackOff",
                     format!("Back-off restarting failed container {name} in pod {pod}"),
                 );
-                let message = format!("back-off {} restarting failed container={name} pod={pod}", go_duration(delay));
+                let message = format!(
+                    "back-off {} restarting failed container={name} pod={pod}",
+                    go_duration(delay)
+                );
                 let slot = &mut self.containers[index];
                 slot.waiting = Some(("CrashLoopBackOff".to_string(), message));
                 slot.backoff_until = Some(until);
@@ -455,14 +509,25 @@ impl PodWorker {
         let env = match resolve_env(&self.pod, &self.containers[index].spec, &context) {
             Ok(env) => env,
             Err(message) => {
-                self.event(ctx, Some(&name), EventType::Warning, "Failed", format!("Error: {message}"));
-                self.containers[index].waiting = Some(("CreateContainerConfigError".to_string(), message));
+                self.event(
+                    ctx,
+                    Some(&name),
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {message}"),
+                );
+                self.containers[index].waiting =
+                    Some(("CreateContainerConfigError".to_string(), message));
                 self.retry_at = Some(clock::add(now, SYNC_ERROR_REQUEUE));
                 return;
             }
         };
         let slot = &mut self.containers[index];
-        let restart_count = if slot.instance.is_some() { slot.restart_count + 1 } else { slot.restart_count };
+        let restart_count = if slot.instance.is_some() {
+            slot.restart_count + 1
+        } else {
+            slot.restart_count
+        };
         slot.starting = true;
         slot.image_pulled = false;
         ctx.commands.push_back(RuntimeCommand::StartContainer {
@@ -481,19 +546,39 @@ impl PodWorker {
         let image = slot.spec.image.clone().unwrap_or_default();
         let policy = pull_policy(&slot.spec).to_string();
         let present = ctx.present.contains_key(&image)
-            || matches!(ctx.catalog.resolve(&image), ImageAvailability::Present { .. });
+            || matches!(
+                ctx.catalog.resolve(&image),
+                ImageAvailability::Present { .. }
+            );
         if policy == "Never" {
             if present {
                 return true;
             }
-            let message = format!("Container image \"{image}\" is not present with pull policy of Never");
-            self.event(ctx, Some(&name), EventType::Warning, "ErrImageNeverPull", message.clone());
-            self.event(ctx, Some(&name), EventType::Warning, "Failed", "Error: ErrImageNeverPull".to_string());
+            let message =
+                format!("Container image \"{image}\" is not present with pull policy of Never");
+            self.event(
+                ctx,
+                Some(&name),
+                EventType::Warning,
+                "ErrImageNeverPull",
+                message.clone(),
+            );
+            self.event(
+                ctx,
+                Some(&name),
+                EventType::Warning,
+                "Failed",
+                "Error: ErrImageNeverPull".to_string(),
+            );
             self.containers[index].waiting = Some(("ErrImageNeverPull".to_string(), message));
             self.retry_at = Some(clock::add(now, SYNC_ERROR_REQUEUE));
             return false;
         }
-        let need_pull = if policy == "Always" { !slot.image_pulled } else { !present };
+        let need_pull = if policy == "Always" {
+            !slot.image_pulled
+        } else {
+            !present
+        };
         if !need_pull {
             if !slot.image_pulled {
                 let message = format!("Container image \"{image}\" already present on machine");
@@ -507,14 +592,36 @@ impl PodWorker {
         let key = format!("{}_{}", self.uid, image);
         if ctx.image_backoff.is_in_backoff_since_update(&key, now) {
             let message = format!("Back-off pulling image \"{image}\"");
-            if self.containers[index].waiting.as_ref().is_none_or(|(r, _)| r != "ImagePullBackOff") {
-                self.event(ctx, Some(&name), EventType::Normal, "BackOff", message.clone());
-                self.event(ctx, Some(&name), EventType::Warning, "Failed", "Error: ImagePullBackOff".to_string());
+            if self.containers[index]
+                .waiting
+                .as_ref()
+                .is_none_or(|(r, _)| r != "ImagePullBackOff")
+            {
+                self.event(
+                    ctx,
+                    Some(&name),
+                    EventType::Normal,
+                    "BackOff",
+                    message.clone(),
+                );
+                self.event(
+                    ctx,
+                    Some(&name),
+                    EventType::Warning,
+                    "Failed",
+                    "Error: ImagePullBackOff".to_string(),
+                );
             }
             self.containers[index].waiting = Some(("ImagePullBackOff".to_string(), message));
             return false;
         }
-        self.event(ctx, Some(&name), EventType::Normal, "Pulling", format!("Pulling image \"{image}\""));
+        self.event(
+            ctx,
+            Some(&name),
+            EventType::Normal,
+            "Pulling",
+            format!("Pulling image \"{image}\""),
+        );
         self.pulls_in_flight.insert(image.clone());
         ctx.commands.push_back(RuntimeCommand::PullImage {
             pod_uid: self.uid.clone(),
@@ -524,19 +631,34 @@ impl PodWorker {
     }
 
     /// A pull finished.
-    pub fn handle_pull(&mut self, image: &str, result: Result<(String, u64), String>, pull_started: Option<Timestamp>, ctx: &mut SyncContext<'_>, now: Timestamp) {
+    pub fn handle_pull(
+        &mut self,
+        image: &str,
+        result: Result<(String, u64), String>,
+        pull_started: Option<Timestamp>,
+        ctx: &mut SyncContext<'_>,
+        now: Timestamp,
+    ) {
         if !self.pulls_in_flight.remove(image) {
             return;
         }
         let users: Vec<usize> = (0..self.containers.len())
-            .filter(|&i| self.containers[i].spec.image.as_deref() == Some(image) && !self.containers[i].is_running())
+            .filter(|&i| {
+                self.containers[i].spec.image.as_deref() == Some(image)
+                    && !self.containers[i].is_running()
+            })
             .collect();
-        let first = users.first().map(|&i| self.containers[i].name().to_string());
+        let first = users
+            .first()
+            .map(|&i| self.containers[i].name().to_string());
         match result {
             Ok((image_id, size)) => {
                 ctx.present.insert(image.to_string(), image_id);
-                let took = go_duration(pull_started.map_or(Duration::ZERO, |t| clock::since(now, t)));
-                let message = format!("Successfully pulled image \"{image}\" in {took} ({took} including waiting). Image size: {size} bytes.");
+                let took =
+                    go_duration(pull_started.map_or(Duration::ZERO, |t| clock::since(now, t)));
+                let message = format!(
+                    "Successfully pulled image \"{image}\" in {took} ({took} including waiting). Image size: {size} bytes."
+                );
                 self.event(ctx, first.as_deref(), EventType::Normal, "Pulled", message);
                 for i in users {
                     self.containers[i].image_pulled = true;
@@ -548,7 +670,13 @@ impl PodWorker {
                 ctx.image_backoff.next(&key, now, now);
                 let message = format!("Failed to pull image \"{image}\": {error}");
                 self.event(ctx, first.as_deref(), EventType::Warning, "Failed", message);
-                self.event(ctx, first.as_deref(), EventType::Warning, "Failed", "Error: ErrImagePull".to_string());
+                self.event(
+                    ctx,
+                    first.as_deref(),
+                    EventType::Warning,
+                    "Failed",
+                    "Error: ErrImagePull".to_string(),
+                );
                 for i in users {
                     self.containers[i].waiting = Some(("ErrImagePull".to_string(), error.clone()));
                 }
@@ -558,12 +686,31 @@ impl PodWorker {
     }
 
     /// The runtime started a container.
-    pub fn handle_started(&mut self, name: &str, container_id: String, image_id: String, ctx: &mut SyncContext<'_>, now: Timestamp) {
+    pub fn handle_started(
+        &mut self,
+        name: &str,
+        container_id: String,
+        image_id: String,
+        ctx: &mut SyncContext<'_>,
+        now: Timestamp,
+    ) {
         let Some(index) = self.containers.iter().position(|c| c.name() == name) else {
             return;
         };
-        self.event(ctx, Some(name), EventType::Normal, "Created", format!("Created container: {name}"));
-        self.event(ctx, Some(name), EventType::Normal, "Started", format!("Started container {name}"));
+        self.event(
+            ctx,
+            Some(name),
+            EventType::Normal,
+            "Created",
+            format!("Created container: {name}"),
+        );
+        self.event(
+            ctx,
+            Some(name),
+            EventType::Normal,
+            "Started",
+            format!("Started container {name}"),
+        );
         let slot = &mut self.containers[index];
         if let Some(old) = slot.instance.take() {
             slot.previous = Some(old);
@@ -581,9 +728,14 @@ impl PodWorker {
         slot.started = slot.spec.startup_probe.is_none();
         slot.ready = slot.started && slot.spec.readiness_probe.is_none();
         slot.probes.clear();
-        for kind in [ProbeKind::Startup, ProbeKind::Liveness, ProbeKind::Readiness] {
+        for kind in [
+            ProbeKind::Startup,
+            ProbeKind::Liveness,
+            ProbeKind::Readiness,
+        ] {
             if let Some(probe) = slot.probe(kind) {
-                let delay = Duration::from_secs(probe.initial_delay_seconds.unwrap_or(0).max(0) as u64);
+                let delay =
+                    Duration::from_secs(probe.initial_delay_seconds.unwrap_or(0).max(0) as u64);
                 slot.probes.insert(
                     kind,
                     ProbeState {
@@ -596,11 +748,24 @@ impl PodWorker {
     }
 
     /// The runtime could not start a container: a terminated instance with exit code 128.
-    pub fn handle_start_failed(&mut self, name: &str, reason: &str, message: &str, ctx: &mut SyncContext<'_>, now: Timestamp) {
+    pub fn handle_start_failed(
+        &mut self,
+        name: &str,
+        reason: &str,
+        message: &str,
+        ctx: &mut SyncContext<'_>,
+        now: Timestamp,
+    ) {
         let Some(index) = self.containers.iter().position(|c| c.name() == name) else {
             return;
         };
-        self.event(ctx, Some(name), EventType::Warning, "Failed", format!("Error: {message}"));
+        self.event(
+            ctx,
+            Some(name),
+            EventType::Warning,
+            "Failed",
+            format!("Error: {message}"),
+        );
         let slot = &mut self.containers[index];
         if let Some(old) = slot.instance.take() {
             slot.previous = Some(old);
@@ -626,11 +791,23 @@ impl PodWorker {
     }
 
     /// A container exited.
-    pub fn handle_exited(&mut self, name: &str, container_id: &str, exit_code: i32, signal: Option<i32>, oom_killed: bool, now: Timestamp) {
+    pub fn handle_exited(
+        &mut self,
+        name: &str,
+        container_id: &str,
+        exit_code: i32,
+        signal: Option<i32>,
+        oom_killed: bool,
+        now: Timestamp,
+    ) {
         let Some(slot) = self.containers.iter_mut().find(|c| c.name() == name) else {
             return;
         };
-        let Some(instance) = slot.instance.as_mut().filter(|i| i.container_id == container_id && i.exit.is_none()) else {
+        let Some(instance) = slot
+            .instance
+            .as_mut()
+            .filter(|i| i.container_id == container_id && i.exit.is_none())
+        else {
             return;
         };
         let reason = if oom_killed {
@@ -653,7 +830,14 @@ impl PodWorker {
         slot.probes.clear();
     }
 
-    fn kill(&mut self, index: usize, grace: Duration, message: String, ctx: &mut SyncContext<'_>, now: Timestamp) {
+    fn kill(
+        &mut self,
+        index: usize,
+        grace: Duration,
+        message: String,
+        ctx: &mut SyncContext<'_>,
+        now: Timestamp,
+    ) {
         let slot = &self.containers[index];
         let Some(instance) = slot.instance.as_ref().filter(|i| i.exit.is_none()) else {
             return;
@@ -668,7 +852,11 @@ impl PodWorker {
             pod_uid: self.uid.clone(),
             container: name,
             container_id,
-            signal: if grace.is_zero() { Signal::Kill } else { Signal::Term },
+            signal: if grace.is_zero() {
+                Signal::Kill
+            } else {
+                Signal::Term
+            },
             grace_period: grace,
         });
         self.containers[index].kill = Some(KillState {
@@ -680,8 +868,12 @@ impl PodWorker {
     /// Sends SIGKILL to containers whose grace period ran out.
     fn drive_kills(&mut self, ctx: &mut SyncContext<'_>, now: Timestamp) {
         for slot in &mut self.containers {
-            let Some(kill) = slot.kill.as_mut() else { continue };
-            let Some(instance) = slot.instance.as_ref().filter(|i| i.exit.is_none()) else { continue };
+            let Some(kill) = slot.kill.as_mut() else {
+                continue;
+            };
+            let Some(instance) = slot.instance.as_ref().filter(|i| i.exit.is_none()) else {
+                continue;
+            };
             if !kill.kill_sent && now >= kill.kill_at {
                 kill.kill_sent = true;
                 ctx.commands.push_back(RuntimeCommand::KillContainer {
@@ -696,7 +888,9 @@ impl PodWorker {
     }
 
     fn drive_termination(&mut self, ctx: &mut SyncContext<'_>, now: Timestamp) {
-        let Some(termination) = self.termination.clone() else { return };
+        let Some(termination) = self.termination.clone() else {
+            return;
+        };
         // Regular containers first; sidecars once the regular containers are gone, in
         // reverse order (upstream stops sidecars after the main containers).
         let regular_running = self
@@ -723,7 +917,9 @@ impl PodWorker {
 
     fn drive_probes(&mut self, ctx: &mut SyncContext<'_>, now: Timestamp) {
         for slot in &mut self.containers {
-            let Some(instance) = slot.instance.as_ref().filter(|i| i.exit.is_none()) else { continue };
+            let Some(instance) = slot.instance.as_ref().filter(|i| i.exit.is_none()) else {
+                continue;
+            };
             if slot.kill.is_some() {
                 continue;
             }
@@ -734,8 +930,12 @@ impl PodWorker {
                     ProbeKind::Startup => !slot.started,
                     _ => slot.started,
                 };
-                let Some(probe) = slot.probe(kind).cloned() else { continue };
-                let Some(state) = slot.probes.get_mut(&kind) else { continue };
+                let Some(probe) = slot.probe(kind).cloned() else {
+                    continue;
+                };
+                let Some(state) = slot.probes.get_mut(&kind) else {
+                    continue;
+                };
                 if !runnable || state.in_flight || state.next_due.is_none_or(|t| t > now) {
                     continue;
                 }
@@ -755,14 +955,33 @@ impl PodWorker {
     }
 
     /// A probe finished.
-    pub fn handle_probe(&mut self, name: &str, container_id: &str, kind: ProbeKind, success: bool, output: &str, ctx: &mut SyncContext<'_>, now: Timestamp) {
-        let Some(index) = self.containers.iter().position(|c| c.name() == name) else { return };
+    pub fn handle_probe(
+        &mut self,
+        name: &str,
+        container_id: &str,
+        kind: ProbeKind,
+        success: bool,
+        output: &str,
+        ctx: &mut SyncContext<'_>,
+        now: Timestamp,
+    ) {
+        let Some(index) = self.containers.iter().position(|c| c.name() == name) else {
+            return;
+        };
         let slot = &mut self.containers[index];
-        if slot.instance.as_ref().is_none_or(|i| i.container_id != container_id || i.exit.is_some()) {
+        if slot
+            .instance
+            .as_ref()
+            .is_none_or(|i| i.container_id != container_id || i.exit.is_some())
+        {
             return;
         }
-        let Some(probe) = slot.probe(kind).cloned() else { return };
-        let Some(state) = slot.probes.get_mut(&kind) else { return };
+        let Some(probe) = slot.probe(kind).cloned() else {
+            return;
+        };
+        let Some(state) = slot.probes.get_mut(&kind) else {
+            return;
+        };
         state.in_flight = false;
         let failure_threshold = probe.failure_threshold.unwrap_or(3).max(1);
         let success_threshold = probe.success_threshold.unwrap_or(1).max(1);
@@ -796,10 +1015,15 @@ impl PodWorker {
         match kind {
             ProbeKind::Readiness => self.containers[index].ready = false,
             ProbeKind::Liveness | ProbeKind::Startup => {
-                let what = if kind == ProbeKind::Liveness { "liveness" } else { "startup" };
-                let grace = probe
-                    .termination_grace_period_seconds
-                    .map_or_else(|| self.grace_period(), |s| Duration::from_secs(s.max(0) as u64));
+                let what = if kind == ProbeKind::Liveness {
+                    "liveness"
+                } else {
+                    "startup"
+                };
+                let grace = probe.termination_grace_period_seconds.map_or_else(
+                    || self.grace_period(),
+                    |s| Duration::from_secs(s.max(0) as u64),
+                );
                 let message = format!("Container {name} failed {what} probe, will be restarted");
                 self.kill(index, grace, message, ctx, now);
             }
@@ -817,13 +1041,21 @@ impl PodWorker {
             times.extend(self.deadline());
         }
         for slot in &self.containers {
-            times.extend(slot.backoff_until.filter(|_| slot.waiting.as_ref().is_some_and(|(r, _)| r == "CrashLoopBackOff")));
+            times.extend(slot.backoff_until.filter(|_| {
+                slot.waiting
+                    .as_ref()
+                    .is_some_and(|(r, _)| r == "CrashLoopBackOff")
+            }));
             if let Some(kill) = slot.kill.as_ref().filter(|k| !k.kill_sent) {
                 times.push(kill.kill_at);
             }
             if slot.is_running() && slot.kill.is_none() {
                 for (kind, state) in &slot.probes {
-                    let runnable = if *kind == ProbeKind::Startup { !slot.started } else { slot.started };
+                    let runnable = if *kind == ProbeKind::Startup {
+                        !slot.started
+                    } else {
+                        slot.started
+                    };
                     if runnable && !state.in_flight {
                         times.extend(state.next_due);
                     }
@@ -837,7 +1069,11 @@ impl PodWorker {
     pub fn waiting_images(&self) -> Vec<String> {
         self.containers
             .iter()
-            .filter(|c| c.waiting.as_ref().is_some_and(|(r, _)| r == "ImagePullBackOff" || r == "ErrImagePull"))
+            .filter(|c| {
+                c.waiting
+                    .as_ref()
+                    .is_some_and(|(r, _)| r == "ImagePullBackOff" || r == "ErrImagePull")
+            })
             .filter_map(|c| c.spec.image.clone())
             .collect()
     }

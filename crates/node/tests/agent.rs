@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use corral_core::Timestamp;
 use corral_core::clock::{self, epoch};
 use corral_core::plan::{Action, EventRecord};
-use corral_core::Timestamp;
 use corral_node::runtime::PulledImage;
 use corral_node::{
-    ImageAvailability, ImageCatalog, NodeAgentCore, NodeConfig, ProbeKind, RuntimeCommand, RuntimeEvent, Signal,
-    StatusUpdate,
+    ImageAvailability, ImageCatalog, NodeAgentCore, NodeConfig, ProbeKind, RuntimeCommand,
+    RuntimeEvent, Signal, StatusUpdate,
 };
 use k8s_openapi::api::core::v1::{Container, ExecAction, Pod, PodSpec, PodStatus, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -30,7 +30,9 @@ impl ImageCatalog for Catalog {
         } else if image.starts_with("remote") {
             ImageAvailability::Pullable
         } else {
-            ImageAvailability::Present { image_id: format!("sha256:{image}") }
+            ImageAvailability::Present {
+                image_id: format!("sha256:{image}"),
+            }
         }
     }
 }
@@ -71,7 +73,10 @@ impl Harness {
         Harness {
             agent: NodeAgentCore::new(NodeConfig::new("node-1", "10.0.0.1"), Box::new(Catalog)),
             now: epoch(),
-            behaviours: behaviours.iter().map(|(n, b)| (n.to_string(), *b)).collect(),
+            behaviours: behaviours
+                .iter()
+                .map(|(n, b)| (n.to_string(), *b))
+                .collect(),
             probes: BTreeMap::new(),
             pending: BTreeMap::new(),
             sequence: 0,
@@ -90,51 +95,135 @@ impl Harness {
 
     fn schedule(&mut self, after: u64, event: RuntimeEvent) {
         self.sequence += 1;
-        self.pending.insert((clock::add(self.now, Duration::from_secs(after)), self.sequence), event);
+        self.pending.insert(
+            (
+                clock::add(self.now, Duration::from_secs(after)),
+                self.sequence,
+            ),
+            event,
+        );
     }
 
     fn execute(&mut self, command: &RuntimeCommand) {
         match command.clone() {
             RuntimeCommand::PullImage { pod_uid, image } => {
                 let result = if image.starts_with("missing") {
-                    Err(format!("rpc error: code = NotFound desc = failed to resolve reference \"{image}\""))
+                    Err(format!(
+                        "rpc error: code = NotFound desc = failed to resolve reference \"{image}\""
+                    ))
                 } else {
-                    Ok(PulledImage { image_id: format!("sha256:{image}"), size_bytes: 1000 })
+                    Ok(PulledImage {
+                        image_id: format!("sha256:{image}"),
+                        size_bytes: 1000,
+                    })
                 };
-                self.schedule(0, RuntimeEvent::ImagePulled { pod_uid, image, result });
+                self.schedule(
+                    0,
+                    RuntimeEvent::ImagePulled {
+                        pod_uid,
+                        image,
+                        result,
+                    },
+                );
             }
-            RuntimeCommand::StartContainer { pod_uid, container, restart_count, .. } => {
+            RuntimeCommand::StartContainer {
+                pod_uid,
+                container,
+                restart_count,
+                ..
+            } => {
                 let name = container.name.clone();
                 let id = format!("containerd://{name}-{restart_count}");
-                let behaviour = self.behaviours.get(&name).copied().unwrap_or(Behaviour::Run);
+                let behaviour = self
+                    .behaviours
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(Behaviour::Run);
                 if let Behaviour::NotFound = behaviour {
                     let message = "failed to create containerd task: exec: \"nope\": executable file not found in $PATH".to_string();
-                    self.schedule(0, RuntimeEvent::ContainerStartFailed { pod_uid, container: name, reason: "StartError".into(), message });
+                    self.schedule(
+                        0,
+                        RuntimeEvent::ContainerStartFailed {
+                            pod_uid,
+                            container: name,
+                            reason: "StartError".into(),
+                            message,
+                        },
+                    );
                     return;
                 }
                 self.running.insert(name.clone(), id.clone());
                 let image_id = format!("sha256:{}", container.image.unwrap_or_default());
-                self.schedule(0, RuntimeEvent::ContainerStarted { pod_uid: pod_uid.clone(), container: name.clone(), container_id: id.clone(), image_id });
+                self.schedule(
+                    0,
+                    RuntimeEvent::ContainerStarted {
+                        pod_uid: pod_uid.clone(),
+                        container: name.clone(),
+                        container_id: id.clone(),
+                        image_id,
+                    },
+                );
                 match behaviour {
-                    Behaviour::Exit(after, code) => self.schedule(after, exited(&pod_uid, &name, &id, code, false)),
-                    Behaviour::Oom(after) => self.schedule(after, exited(&pod_uid, &name, &id, 137, true)),
+                    Behaviour::Exit(after, code) => {
+                        self.schedule(after, exited(&pod_uid, &name, &id, code, false))
+                    }
+                    Behaviour::Oom(after) => {
+                        self.schedule(after, exited(&pod_uid, &name, &id, 137, true))
+                    }
                     _ => {}
                 }
             }
-            RuntimeCommand::KillContainer { pod_uid, container, container_id, signal, .. } => {
-                let behaviour = self.behaviours.get(&container).copied().unwrap_or(Behaviour::Run);
+            RuntimeCommand::KillContainer {
+                pod_uid,
+                container,
+                container_id,
+                signal,
+                ..
+            } => {
+                let behaviour = self
+                    .behaviours
+                    .get(&container)
+                    .copied()
+                    .unwrap_or(Behaviour::Run);
                 match (signal, behaviour) {
                     (Signal::Term, Behaviour::Stubborn) => {}
-                    (Signal::Term, _) => self.schedule(0, exited(&pod_uid, &container, &container_id, 143, false)),
-                    (Signal::Kill, _) => self.schedule(0, exited(&pod_uid, &container, &container_id, 137, false)),
+                    (Signal::Term, _) => {
+                        self.schedule(0, exited(&pod_uid, &container, &container_id, 143, false))
+                    }
+                    (Signal::Kill, _) => {
+                        self.schedule(0, exited(&pod_uid, &container, &container_id, 137, false))
+                    }
                 }
             }
-            RuntimeCommand::RunProbe { pod_uid, container, container_id, kind, .. } => {
-                let results = self.probes.get(&(container.clone(), kind)).cloned().unwrap_or_else(|| vec![true]);
-                let count = self.probe_count.entry((container.clone(), kind)).or_insert(0);
+            RuntimeCommand::RunProbe {
+                pod_uid,
+                container,
+                container_id,
+                kind,
+                ..
+            } => {
+                let results = self
+                    .probes
+                    .get(&(container.clone(), kind))
+                    .cloned()
+                    .unwrap_or_else(|| vec![true]);
+                let count = self
+                    .probe_count
+                    .entry((container.clone(), kind))
+                    .or_insert(0);
                 let success = results[(*count).min(results.len() - 1)];
                 *count += 1;
-                self.schedule(0, RuntimeEvent::ProbeResult { pod_uid, container, container_id, kind, success, output: "exit status 1".into() });
+                self.schedule(
+                    0,
+                    RuntimeEvent::ProbeResult {
+                        pod_uid,
+                        container,
+                        container_id,
+                        kind,
+                        success,
+                        output: "exit status 1".into(),
+                    },
+                );
             }
         }
     }
@@ -159,7 +248,11 @@ impl Harness {
                 self.actions.push((self.t(), action));
                 progressed = true;
             }
-            let due: Vec<(Timestamp, u64)> = self.pending.range(..=(self.now, u64::MAX)).map(|(k, _)| *k).collect();
+            let due: Vec<(Timestamp, u64)> = self
+                .pending
+                .range(..=(self.now, u64::MAX))
+                .map(|(k, _)| *k)
+                .collect();
             for key in due {
                 let event = self.pending.remove(&key).unwrap();
                 self.agent.handle_runtime_event(event, self.now);
@@ -176,10 +269,13 @@ impl Harness {
         let end = clock::add(epoch(), Duration::from_secs(seconds));
         for _ in 0..100_000 {
             self.drain();
-            let next = [self.agent.next_wakeup(), self.pending.keys().next().map(|(t, _)| *t)]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [
+                self.agent.next_wakeup(),
+                self.pending.keys().next().map(|(t, _)| *t),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             match next {
                 Some(t) if t <= end => self.now = t.max(self.now),
                 _ => {
@@ -197,15 +293,27 @@ impl Harness {
     }
 
     fn last_status(&self) -> PodStatus {
-        self.statuses.last().expect("a status was written").1.status.clone()
+        self.statuses
+            .last()
+            .expect("a status was written")
+            .1
+            .status
+            .clone()
     }
 
     fn command_times(&self, filter: impl Fn(&RuntimeCommand) -> bool) -> Vec<u64> {
-        self.commands.iter().filter(|(_, c)| filter(c)).map(|(t, _)| *t).collect()
+        self.commands
+            .iter()
+            .filter(|(_, c)| filter(c))
+            .map(|(t, _)| *t)
+            .collect()
     }
 
     fn event_count(&self, reason: &str) -> usize {
-        self.events.iter().filter(|(_, e)| e.reason == reason).count()
+        self.events
+            .iter()
+            .filter(|(_, e)| e.reason == reason)
+            .count()
     }
 }
 
@@ -221,7 +329,11 @@ fn exited(pod_uid: &corral_api::Uid, name: &str, id: &str, code: i32, oom: bool)
 }
 
 fn container(name: &str, image: &str) -> Container {
-    Container { name: name.into(), image: Some(image.into()), ..Default::default() }
+    Container {
+        name: name.into(),
+        image: Some(image.into()),
+        ..Default::default()
+    }
 }
 
 fn pod(restart_policy: &str, containers: Vec<Container>) -> Pod {
@@ -255,7 +367,8 @@ fn is_start(c: &RuntimeCommand) -> bool {
 }
 
 #[test]
-fn a_missing_image_is_pulled_at_0_10_30_70_150_310_then_every_300_seconds_and_the_pod_stays_pending() {
+fn a_missing_image_is_pulled_at_0_10_30_70_150_310_then_every_300_seconds_and_the_pod_stays_pending()
+ {
     let mut h = Harness::new(&[]);
     h.add(&pod("Never", vec![container("main", "missing:1")]));
     h.run_until(1000);
@@ -265,18 +378,44 @@ fn a_missing_image_is_pulled_at_0_10_30_70_150_310_then_every_300_seconds_and_th
     assert_eq!(phase(&status), "Pending");
     let waiting = main_state(&status).state.unwrap().waiting.unwrap();
     assert_eq!(waiting.reason.as_deref(), Some("ImagePullBackOff"));
-    assert_eq!(waiting.message.as_deref(), Some("Back-off pulling image \"missing:1\""));
+    assert_eq!(
+        waiting.message.as_deref(),
+        Some("Back-off pulling image \"missing:1\"")
+    );
     // Both waiting reasons were reported along the way.
     let reasons: Vec<String> = h
         .statuses
         .iter()
-        .filter_map(|(_, u)| main_state(&u.status).state.unwrap().waiting.and_then(|w| w.reason))
+        .filter_map(|(_, u)| {
+            main_state(&u.status)
+                .state
+                .unwrap()
+                .waiting
+                .and_then(|w| w.reason)
+        })
         .collect();
     assert!(reasons.contains(&"ErrImagePull".to_string()));
-    assert!(h.events.iter().any(|(_, e)| e.reason == "Failed" && e.message.starts_with("Failed to pull image \"missing:1\": ")));
-    assert!(h.events.iter().any(|(_, e)| e.reason == "Failed" && e.message == "Error: ErrImagePull"));
-    assert!(h.events.iter().any(|(_, e)| e.reason == "BackOff" && e.message == "Back-off pulling image \"missing:1\""));
-    assert!(h.events.iter().all(|(_, e)| e.component == "kubelet" && e.host.as_deref() == Some("node-1")));
+    assert!(h.events.iter().any(|(_, e)| {
+        e.reason == "Failed"
+            && e.message
+                .starts_with("Failed to pull image \"missing:1\": ")
+    }));
+    assert!(
+        h.events
+            .iter()
+            .any(|(_, e)| e.reason == "Failed" && e.message == "Error: ErrImagePull")
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|(_, e)| e.reason == "BackOff"
+                && e.message == "Back-off pulling image \"missing:1\"")
+    );
+    assert!(
+        h.events
+            .iter()
+            .all(|(_, e)| e.component == "kubelet" && e.host.as_deref() == Some("node-1"))
+    );
     assert!(h.commands.iter().all(|(_, c)| !is_start(c)));
 }
 
@@ -292,10 +431,22 @@ fn crash_loop_restarts_at_0_10_30_70_150_310_seconds_after_the_first_exit() {
     let main = main_state(&status);
     let waiting = main.state.unwrap().waiting.unwrap();
     assert_eq!(waiting.reason.as_deref(), Some("CrashLoopBackOff"));
-    assert_eq!(waiting.message.as_deref(), Some("back-off 5m0s restarting failed container=main pod=p_ns(uid-1)"));
+    assert_eq!(
+        waiting.message.as_deref(),
+        Some("back-off 5m0s restarting failed container=main pod=p_ns(uid-1)")
+    );
     assert_eq!(main.restart_count, 7);
-    assert_eq!(main.last_state.unwrap().terminated.unwrap().reason.as_deref(), Some("Error"));
-    assert!(h.events.iter().any(|(_, e)| e.reason == "BackOff" && e.message == "Back-off restarting failed container main in pod p_ns(uid-1)"));
+    assert_eq!(
+        main.last_state
+            .unwrap()
+            .terminated
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("Error")
+    );
+    assert!(h.events.iter().any(|(_, e)| e.reason == "BackOff"
+        && e.message == "Back-off restarting failed container main in pod p_ns(uid-1)"));
 }
 
 #[test]
@@ -303,11 +454,20 @@ fn on_failure_restart_counts_rise_one_per_restart_while_the_pod_stays_running() 
     let mut h = Harness::new(&[("main", Behaviour::Exit(0, 1))]);
     h.add(&pod("OnFailure", vec![container("main", "busybox:1")]));
     h.run_until(320);
-    let counts: Vec<i32> = h.statuses.iter().map(|(_, u)| main_state(&u.status).restart_count).collect();
+    let counts: Vec<i32> = h
+        .statuses
+        .iter()
+        .map(|(_, u)| main_state(&u.status).restart_count)
+        .collect();
     let mut distinct = counts.clone();
     distinct.dedup();
     assert_eq!(distinct, [0, 1, 2, 3, 4, 5, 6]);
-    assert!(h.statuses.iter().skip(1).all(|(_, u)| matches!(phase(&u.status), "Running" | "Pending")));
+    assert!(
+        h.statuses
+            .iter()
+            .skip(1)
+            .all(|(_, u)| matches!(phase(&u.status), "Running" | "Pending"))
+    );
     assert_eq!(phase(&h.last_status()), "Running");
 }
 
@@ -319,7 +479,10 @@ fn on_failure_pods_that_exit_zero_succeed() {
     let status = h.last_status();
     assert_eq!(phase(&status), "Succeeded");
     let terminated = main_state(&status).state.unwrap().terminated.unwrap();
-    assert_eq!((terminated.exit_code, terminated.reason.as_deref()), (0, Some("Completed")));
+    assert_eq!(
+        (terminated.exit_code, terminated.reason.as_deref()),
+        (0, Some("Completed"))
+    );
 }
 
 #[test]
@@ -332,8 +495,16 @@ fn never_with_exit_one_fails_the_pod_without_restarting() {
     assert_eq!(phase(&status), "Failed");
     let main = main_state(&status);
     assert_eq!(main.state.unwrap().terminated.unwrap().exit_code, 1);
-    let ready = status.conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_deref()), ("False", Some("PodFailed")));
+    let ready = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_deref()),
+        ("False", Some("PodFailed"))
+    );
 }
 
 #[test]
@@ -341,8 +512,15 @@ fn an_oom_killed_container_reports_reason_oom_killed() {
     let mut h = Harness::new(&[("main", Behaviour::Oom(2))]);
     h.add(&pod("Never", vec![container("main", "busybox:1")]));
     h.run_until(10);
-    let terminated = main_state(&h.last_status()).state.unwrap().terminated.unwrap();
-    assert_eq!((terminated.exit_code, terminated.reason.as_deref()), (137, Some("OOMKilled")));
+    let terminated = main_state(&h.last_status())
+        .state
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!(
+        (terminated.exit_code, terminated.reason.as_deref()),
+        (137, Some("OOMKilled"))
+    );
 }
 
 #[test]
@@ -353,8 +531,16 @@ fn a_command_that_cannot_start_is_a_start_error_with_exit_code_128() {
     let status = h.last_status();
     assert_eq!(phase(&status), "Failed");
     let terminated = main_state(&status).state.unwrap().terminated.unwrap();
-    assert_eq!((terminated.exit_code, terminated.reason.as_deref()), (128, Some("StartError")));
-    assert!(terminated.message.unwrap().contains("executable file not found"));
+    assert_eq!(
+        (terminated.exit_code, terminated.reason.as_deref()),
+        (128, Some("StartError"))
+    );
+    assert!(
+        terminated
+            .message
+            .unwrap()
+            .contains("executable file not found")
+    );
 }
 
 #[test]
@@ -364,7 +550,16 @@ fn a_failed_init_container_under_never_fails_the_pod_and_the_main_container_neve
     p.spec.as_mut().unwrap().init_containers = Some(vec![container("init", "busybox:1")]);
     h.add(&p);
     let first = h.agent.poll_status_update(h.now).unwrap().status;
-    assert_eq!(main_state(&first).state.unwrap().waiting.unwrap().reason.as_deref(), Some("PodInitializing"));
+    assert_eq!(
+        main_state(&first)
+            .state
+            .unwrap()
+            .waiting
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("PodInitializing")
+    );
     h.run_until(30);
     let starts: Vec<String> = h
         .commands
@@ -377,16 +572,31 @@ fn a_failed_init_container_under_never_fails_the_pod_and_the_main_container_neve
     assert_eq!(starts, ["init"]);
     let status = h.last_status();
     assert_eq!(phase(&status), "Failed");
-    let initialized = status.conditions.unwrap().into_iter().find(|c| c.type_ == "Initialized").unwrap();
+    let initialized = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Initialized")
+        .unwrap();
     assert_eq!(initialized.status, "False");
-    assert_eq!(initialized.message.as_deref(), Some("containers with incomplete status: [init]"));
+    assert_eq!(
+        initialized.message.as_deref(),
+        Some("containers with incomplete status: [init]")
+    );
 }
 
 #[test]
 fn init_containers_run_in_order_before_the_main_container() {
-    let mut h = Harness::new(&[("a", Behaviour::Exit(2, 0)), ("b", Behaviour::Exit(3, 0)), ("main", Behaviour::Exit(1, 0))]);
+    let mut h = Harness::new(&[
+        ("a", Behaviour::Exit(2, 0)),
+        ("b", Behaviour::Exit(3, 0)),
+        ("main", Behaviour::Exit(1, 0)),
+    ]);
     let mut p = pod("Never", vec![container("main", "busybox:1")]);
-    p.spec.as_mut().unwrap().init_containers = Some(vec![container("a", "busybox:1"), container("b", "busybox:1")]);
+    p.spec.as_mut().unwrap().init_containers = Some(vec![
+        container("a", "busybox:1"),
+        container("b", "busybox:1"),
+    ]);
     h.add(&p);
     h.run_until(30);
     let starts: Vec<(u64, String)> = h
@@ -397,7 +607,14 @@ fn init_containers_run_in_order_before_the_main_container() {
             _ => None,
         })
         .collect();
-    assert_eq!(starts, [(0, "a".to_string()), (2, "b".to_string()), (5, "main".to_string())]);
+    assert_eq!(
+        starts,
+        [
+            (0, "a".to_string()),
+            (2, "b".to_string()),
+            (5, "main".to_string())
+        ]
+    );
     assert_eq!(phase(&h.last_status()), "Succeeded");
 }
 
@@ -416,20 +633,31 @@ fn a_native_sidecar_keeps_running_and_is_stopped_after_the_main_container_comple
         .commands
         .iter()
         .filter_map(|(t, c)| match c {
-            RuntimeCommand::KillContainer { container, signal: Signal::Term, .. } => Some((*t, container.clone())),
+            RuntimeCommand::KillContainer {
+                container,
+                signal: Signal::Term,
+                ..
+            } => Some((*t, container.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(kills, [(20, "proxy".to_string())]);
     let status = h.last_status();
     assert_eq!(phase(&status), "Succeeded");
-    let ready_to_start = status.conditions.unwrap().into_iter().find(|c| c.type_ == "PodReadyToStartContainers").unwrap();
+    let ready_to_start = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "PodReadyToStartContainers")
+        .unwrap();
     assert_eq!(ready_to_start.status, "False");
 }
 
 fn exec_probe(period: i32, failure_threshold: i32) -> Probe {
     Probe {
-        exec: Some(ExecAction { command: Some(vec!["true".into()]) }),
+        exec: Some(ExecAction {
+            command: Some(vec!["true".into()]),
+        }),
         period_seconds: Some(period),
         failure_threshold: Some(failure_threshold),
         ..Default::default()
@@ -439,29 +667,52 @@ fn exec_probe(period: i32, failure_threshold: i32) -> Probe {
 #[test]
 fn a_failing_liveness_probe_kills_and_restarts_the_container() {
     let mut h = Harness::new(&[("main", Behaviour::Run)]);
-    h.probes.insert(("main".into(), ProbeKind::Liveness), vec![true, false, false, false, true]);
+    h.probes.insert(
+        ("main".into(), ProbeKind::Liveness),
+        vec![true, false, false, false, true],
+    );
     let mut c = container("main", "busybox:1");
     c.liveness_probe = Some(exec_probe(10, 3));
     h.add(&pod("Always", vec![c]));
     h.run_until(45);
     // Probes at 0 (ok), 10, 20, 30 (three failures) → kill at 30, restart at once.
-    assert_eq!(h.command_times(|c| matches!(c, RuntimeCommand::KillContainer { .. })), [30]);
+    assert_eq!(
+        h.command_times(|c| matches!(c, RuntimeCommand::KillContainer { .. })),
+        [30]
+    );
     assert_eq!(h.command_times(is_start), [0, 30]);
     assert_eq!(h.event_count("Unhealthy"), 3);
-    assert!(h.events.iter().any(|(_, e)| e.reason == "Killing" && e.message == "Container main failed liveness probe, will be restarted"));
+    assert!(h.events.iter().any(|(_, e)| e.reason == "Killing"
+        && e.message == "Container main failed liveness probe, will be restarted"));
     assert_eq!(main_state(&h.last_status()).restart_count, 1);
 }
 
 #[test]
 fn a_readiness_probe_toggles_the_ready_condition() {
     let mut h = Harness::new(&[("main", Behaviour::Run)]);
-    h.probes.insert(("main".into(), ProbeKind::Readiness), vec![true, false, true]);
+    h.probes.insert(
+        ("main".into(), ProbeKind::Readiness),
+        vec![true, false, true],
+    );
     let mut c = container("main", "busybox:1");
     c.readiness_probe = Some(exec_probe(10, 1));
     h.add(&pod("Always", vec![c]));
     let ready_at = |h: &Harness, t: u64| {
-        let status = &h.statuses.iter().rfind(|(at, _)| *at <= t).unwrap().1.status;
-        status.conditions.clone().unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap().status
+        let status = &h
+            .statuses
+            .iter()
+            .rfind(|(at, _)| *at <= t)
+            .unwrap()
+            .1
+            .status;
+        status
+            .conditions
+            .clone()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap()
+            .status
     };
     h.run_until(25);
     assert_eq!(ready_at(&h, 0), "True");
@@ -476,15 +727,22 @@ fn the_active_deadline_fails_the_pod_with_deadline_exceeded() {
     p.spec.as_mut().unwrap().active_deadline_seconds = Some(30);
     h.add(&p);
     h.run_until(100);
-    assert_eq!(h.command_times(|c| matches!(c, RuntimeCommand::KillContainer { .. })), [30]);
+    assert_eq!(
+        h.command_times(|c| matches!(c, RuntimeCommand::KillContainer { .. })),
+        [30]
+    );
     let status = h.last_status();
     assert_eq!(phase(&status), "Failed");
     assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
-    assert_eq!(status.message.as_deref(), Some("Pod was active on the node longer than the specified deadline"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("Pod was active on the node longer than the specified deadline")
+    );
 }
 
 #[test]
-fn graceful_deletion_sends_sigterm_then_sigkill_after_the_grace_period_then_deletes_with_grace_zero() {
+fn graceful_deletion_sends_sigterm_then_sigkill_after_the_grace_period_then_deletes_with_grace_zero()
+ {
     let mut h = Harness::new(&[("main", Behaviour::Stubborn)]);
     let p = pod("Always", vec![container("main", "busybox:1")]);
     h.add(&p);
@@ -503,10 +761,24 @@ fn graceful_deletion_sends_sigterm_then_sigkill_after_the_grace_period_then_dele
         })
         .collect();
     assert_eq!(kills, [(10, Signal::Term), (40, Signal::Kill)]);
-    assert!(h.events.iter().any(|(t, e)| *t == 10 && e.reason == "Killing" && e.message == "Stopping container main"));
-    let deletes: Vec<&(u64, Action)> = h.actions.iter().filter(|(_, a)| matches!(a, Action::Delete { .. })).collect();
+    assert!(
+        h.events.iter().any(|(t, e)| *t == 10
+            && e.reason == "Killing"
+            && e.message == "Stopping container main")
+    );
+    let deletes: Vec<&(u64, Action)> = h
+        .actions
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Delete { .. }))
+        .collect();
     assert_eq!(deletes.len(), 1);
-    assert!(matches!(&deletes[0].1, Action::Delete { grace_period_seconds: Some(0), .. }));
+    assert!(matches!(
+        &deletes[0].1,
+        Action::Delete {
+            grace_period_seconds: Some(0),
+            ..
+        }
+    ));
     assert_eq!(deletes[0].0, 40);
     // The final status (Failed: killed with 137) went out before the delete.
     let last_status_time = h.statuses.last().unwrap().0;
@@ -519,12 +791,17 @@ fn statuses_are_written_only_when_something_changed() {
     let mut h = Harness::new(&[("main", Behaviour::Run)]);
     h.add(&pod("Always", vec![container("main", "busybox:1")]));
     h.run_until(1000);
-    assert_eq!(h.statuses.len(), 2, "ContainerCreating, then Running; heartbeats write no pod status");
+    assert_eq!(
+        h.statuses.len(),
+        2,
+        "ContainerCreating, then Running; heartbeats write no pod status"
+    );
     let status = h.last_status();
     assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
     assert_eq!(status.host_ip.as_deref(), Some("10.0.0.1"));
     assert_eq!(status.pod_ip.as_deref(), Some("10.244.0.2"));
-    assert!(h.events.iter().any(|(_, e)| e.reason == "Pulled" && e.message == "Container image \"busybox:1\" already present on machine"));
+    assert!(h.events.iter().any(|(_, e)| e.reason == "Pulled"
+        && e.message == "Container image \"busybox:1\" already present on machine"));
 }
 
 #[test]
@@ -534,7 +811,10 @@ fn the_agent_renews_its_lease_every_ten_seconds_and_reports_node_status() {
     let lease: Vec<u64> = h
         .actions
         .iter()
-        .filter(|(_, a)| a.key().is_some_and(|k| k.kind == corral_api::ResourceKind::Lease))
+        .filter(|(_, a)| {
+            a.key()
+                .is_some_and(|k| k.kind == corral_api::ResourceKind::Lease)
+        })
         .map(|(t, _)| *t)
         .collect();
     assert_eq!(lease, [0, 10, 20, 30]);
@@ -554,12 +834,19 @@ fn a_static_pod_runs_and_gets_a_mirror_pod_owned_by_the_node() {
         .actions
         .iter()
         .find_map(|(_, a)| match a {
-            Action::Create { object } if object.kind() == corral_api::ResourceKind::Pod => Some(object.clone()),
+            Action::Create { object } if object.kind() == corral_api::ResourceKind::Pod => {
+                Some(object.clone())
+            }
             _ => None,
         })
         .expect("a mirror pod is created");
     let meta = mirror.meta();
-    assert!(meta.annotations.as_ref().unwrap().contains_key("kubernetes.io/config.mirror"));
+    assert!(
+        meta.annotations
+            .as_ref()
+            .unwrap()
+            .contains_key("kubernetes.io/config.mirror")
+    );
     assert_eq!(meta.owner_references.as_ref().unwrap()[0].kind, "Node");
     assert_eq!(phase(&h.last_status()), "Running");
     assert!(h.statuses.last().unwrap().1.uid.is_none());

@@ -11,8 +11,8 @@ use corral_controllers::testing::TestCluster;
 use corral_core::clock::{self, epoch};
 use corral_core::plan::Action;
 use corral_core::{Reconciler, Timestamp};
-use corral_node::lifecycle::{NodeLifecycleController, TAINT_UNREACHABLE};
 use corral_node::LifecycleConfig;
+use corral_node::lifecycle::{NodeLifecycleController, TAINT_UNREACHABLE};
 use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeStatus, Pod, PodSpec, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
@@ -22,7 +22,10 @@ fn at(s: u64) -> Timestamp {
 
 fn node(heartbeat: Timestamp) -> Node {
     Node {
-        metadata: ObjectMeta { name: Some("n1".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some("n1".into()),
+            ..Default::default()
+        },
         status: Some(NodeStatus {
             conditions: Some(vec![NodeCondition {
                 type_: "Ready".into(),
@@ -38,7 +41,11 @@ fn node(heartbeat: Timestamp) -> Node {
 
 fn pod(name: &str, toleration_seconds: Option<i64>) -> Pod {
     Pod {
-        metadata: ObjectMeta { name: Some(name.into()), namespace: Some("ns".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("ns".into()),
+            ..Default::default()
+        },
         spec: Some(PodSpec {
             node_name: Some("n1".into()),
             tolerations: toleration_seconds.map(|s| {
@@ -56,7 +63,11 @@ fn pod(name: &str, toleration_seconds: Option<i64>) -> Pod {
     }
 }
 
-fn sync(controller: &mut NodeLifecycleController, cluster: &mut TestCluster, now: Timestamp) -> corral_core::Plan {
+fn sync(
+    controller: &mut NodeLifecycleController,
+    cluster: &mut TestCluster,
+    now: Timestamp,
+) -> corral_core::Plan {
     let key = ObjectKey::cluster(ResourceKind::Node, "n1");
     let plan = controller.reconcile(&cluster.cache, &key, now);
     cluster.execute(&plan, now);
@@ -64,7 +75,8 @@ fn sync(controller: &mut NodeLifecycleController, cluster: &mut TestCluster, now
 }
 
 #[test]
-fn a_silent_node_turns_unknown_after_the_grace_period_and_its_pods_are_evicted_after_their_tolerations() {
+fn a_silent_node_turns_unknown_after_the_grace_period_and_its_pods_are_evicted_after_their_tolerations()
+ {
     let mut cluster = TestCluster::new();
     let mut controller = NodeLifecycleController::new(LifecycleConfig::default());
     cluster.put(node(at(0)).into(), at(0));
@@ -75,14 +87,37 @@ fn a_silent_node_turns_unknown_after_the_grace_period_and_its_pods_are_evicted_a
     assert_eq!(plan.requeue_after.map(|d| d.as_secs()), Some(40));
 
     // Still within the grace period at 40 s.
-    assert!(sync(&mut controller, &mut cluster, at(40)).stages.is_empty());
+    assert!(
+        sync(&mut controller, &mut cluster, at(40))
+            .stages
+            .is_empty()
+    );
     sync(&mut controller, &mut cluster, at(41));
     let stored = cluster.cache.get_typed::<Node>("", "n1").unwrap().clone();
-    let ready = stored.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_deref()), ("Unknown", Some("NodeStatusUnknown")));
+    let ready = stored
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_deref()),
+        ("Unknown", Some("NodeStatusUnknown"))
+    );
     let taints = stored.spec.unwrap().taints.unwrap();
-    let effects: Vec<(&str, &str)> = taints.iter().map(|t| (t.key.as_str(), t.effect.as_str())).collect();
-    assert_eq!(effects, [(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")]);
+    let effects: Vec<(&str, &str)> = taints
+        .iter()
+        .map(|t| (t.key.as_str(), t.effect.as_str()))
+        .collect();
+    assert_eq!(
+        effects,
+        [
+            (TAINT_UNREACHABLE, "NoSchedule"),
+            (TAINT_UNREACHABLE, "NoExecute")
+        ]
+    );
 
     let deleted = |plan: &corral_core::Plan| -> Vec<String> {
         plan.actions()
@@ -95,10 +130,21 @@ fn a_silent_node_turns_unknown_after_the_grace_period_and_its_pods_are_evicted_a
     let plan = sync(&mut controller, &mut cluster, at(100));
     assert!(deleted(&plan).is_empty());
     assert_eq!(plan.requeue_after.map(|d| d.as_secs()), Some(1));
-    assert_eq!(deleted(&sync(&mut controller, &mut cluster, at(101))), ["short"]);
+    assert_eq!(
+        deleted(&sync(&mut controller, &mut cluster, at(101))),
+        ["short"]
+    );
     assert!(deleted(&sync(&mut controller, &mut cluster, at(340))).is_empty());
-    assert_eq!(deleted(&sync(&mut controller, &mut cluster, at(341))), ["default-toleration"]);
-    assert!(cluster.events.iter().any(|e| e.reason == "TaintManagerEviction"));
+    assert_eq!(
+        deleted(&sync(&mut controller, &mut cluster, at(341))),
+        ["default-toleration"]
+    );
+    assert!(
+        cluster
+            .events
+            .iter()
+            .any(|e| e.reason == "TaintManagerEviction")
+    );
 }
 
 #[test]
@@ -111,6 +157,18 @@ fn a_node_that_keeps_renewing_stays_ready_without_taints() {
         let _ = controller.handle_event(&event, None, &cluster.cache, now);
         assert!(sync(&mut controller, &mut cluster, now).stages.is_empty());
     }
-    let stored: Arc<KubeObject> = cluster.cache.get(&ObjectKey::cluster(ResourceKind::Node, "n1")).unwrap().clone();
-    assert!(stored.as_typed::<Node>().unwrap().spec.as_ref().and_then(|s| s.taints.as_ref()).is_none());
+    let stored: Arc<KubeObject> = cluster
+        .cache
+        .get(&ObjectKey::cluster(ResourceKind::Node, "n1"))
+        .unwrap()
+        .clone();
+    assert!(
+        stored
+            .as_typed::<Node>()
+            .unwrap()
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .is_none()
+    );
 }

@@ -17,7 +17,10 @@ use corral_core::{ChangeKind, ObjectCache, ObjectEvent, Outcome};
 use corral_scheduler::Scheduler;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -29,7 +32,11 @@ fn main() {
     let mut revision = 0u64;
     let mut add = |cache: &mut ObjectCache, scheduler: &mut Scheduler, object: KubeObject| {
         revision += 1;
-        let event = ObjectEvent { change: ChangeKind::Added, object: Arc::new(object), revision: Revision(revision) };
+        let event = ObjectEvent {
+            change: ChangeKind::Added,
+            object: Arc::new(object),
+            revision: Revision(revision),
+        };
         cache.apply(&event);
         let _ = scheduler.handle_event(&event, None, now);
     };
@@ -49,7 +56,11 @@ fn main() {
     let start = Instant::now();
     let mut bound = 0usize;
     let mut unschedulable = 0usize;
-    let done = [Outcome::Done(None), Outcome::Done(None), Outcome::Done(None)];
+    let done = [
+        Outcome::Done(None),
+        Outcome::Done(None),
+        Outcome::Done(None),
+    ];
     while let Some((key, plan)) = scheduler.schedule_next(&cache, now) {
         let is_bind = plan.action_count() == 3;
         scheduler.handle_bind_outcomes(&key, &plan, &done, now);

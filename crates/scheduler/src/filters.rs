@@ -60,7 +60,10 @@ impl PodFacts {
     pub fn of(pod: &Pod) -> PodFacts {
         let spec = pod.spec.clone().unwrap_or_default();
         let non_zero = pod_requests(&spec, true);
-        let node_affinity = spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref());
+        let node_affinity = spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.as_ref());
         PodFacts {
             request: pod_requests(&spec, false),
             non_zero_milli_cpu: non_zero.milli_cpu,
@@ -68,10 +71,16 @@ impl PodFacts {
             tolerations: spec.tolerations.clone().unwrap_or_default(),
             node_selector: spec.node_selector.clone().unwrap_or_default(),
             required_terms: node_affinity
-                .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+                .and_then(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                })
                 .map(|s| s.node_selector_terms.clone()),
             preferred_terms: node_affinity
-                .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.clone())
+                .and_then(|a| {
+                    a.preferred_during_scheduling_ignored_during_execution
+                        .clone()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -82,14 +91,14 @@ pub fn filter_node(pod: &PodFacts, node: &NodeInfo) -> Option<NodeRejection> {
     if node.unschedulable && !tolerates_unschedulable(&pod.tolerations) {
         return Some(NodeRejection::unresolvable(REASON_UNSCHEDULABLE));
     }
-    if !node.taints.is_empty() {
-        if let Some(taint) = find_untolerated_taint(&node.taints, &pod.tolerations) {
-            let value = taint.value.as_deref().unwrap_or("");
-            return Some(NodeRejection::unresolvable(format!(
-                "node(s) had untolerated taint {{{}: {}}}",
-                taint.key, value
-            )));
-        }
+    if !node.taints.is_empty()
+        && let Some(taint) = find_untolerated_taint(&node.taints, &pod.tolerations)
+    {
+        let value = taint.value.as_deref().unwrap_or("");
+        return Some(NodeRejection::unresolvable(format!(
+            "node(s) had untolerated taint {{{}: {}}}",
+            taint.key, value
+        )));
     }
     if !matches_node_selector_and_affinity(pod, node) {
         return Some(NodeRejection::unresolvable(REASON_AFFINITY));
@@ -106,7 +115,9 @@ pub fn fit_node(pod: &PodFacts, node: &NodeInfo) -> Option<NodeRejection> {
     }
     let request = &pod.request;
     let free = |allocatable: i64, requested: i64| allocatable - requested;
-    if request.milli_cpu > 0 && request.milli_cpu > free(node.allocatable.milli_cpu, node.requested.milli_cpu) {
+    if request.milli_cpu > 0
+        && request.milli_cpu > free(node.allocatable.milli_cpu, node.requested.milli_cpu)
+    {
         reasons.push("Insufficient cpu".to_string());
     }
     if request.memory > 0 && request.memory > free(node.allocatable.memory, node.requested.memory) {
@@ -114,7 +125,10 @@ pub fn fit_node(pod: &PodFacts, node: &NodeInfo) -> Option<NodeRejection> {
     }
     if request.ephemeral_storage > 0
         && request.ephemeral_storage
-            > free(node.allocatable.ephemeral_storage, node.requested.ephemeral_storage)
+            > free(
+                node.allocatable.ephemeral_storage,
+                node.requested.ephemeral_storage,
+            )
     {
         reasons.push("Insufficient ephemeral-storage".to_string());
     }
@@ -141,18 +155,20 @@ pub fn fit_node(pod: &PodFacts, node: &NodeInfo) -> Option<NodeRejection> {
 /// `Toleration.ToleratesTaint`: an empty effect or key matches all; an empty operator is
 /// `Equal`.
 pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = toleration.effect.as_deref().filter(|e| !e.is_empty()) {
-        if effect != taint.effect {
-            return false;
-        }
+    if let Some(effect) = toleration.effect.as_deref().filter(|e| !e.is_empty())
+        && effect != taint.effect
+    {
+        return false;
     }
-    if let Some(key) = toleration.key.as_deref().filter(|k| !k.is_empty()) {
-        if key != taint.key {
-            return false;
-        }
+    if let Some(key) = toleration.key.as_deref().filter(|k| !k.is_empty())
+        && key != taint.key
+    {
+        return false;
     }
     match toleration.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        "" | "Equal" => {
+            toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+        }
         "Exists" => true,
         _ => false,
     }
@@ -163,7 +179,10 @@ pub fn tolerations_tolerate(tolerations: &[Toleration], taint: &Taint) -> bool {
 }
 
 /// The first `NoSchedule`/`NoExecute` taint, in the node's order, no toleration covers.
-pub fn find_untolerated_taint<'a>(taints: &'a [Taint], tolerations: &[Toleration]) -> Option<&'a Taint> {
+pub fn find_untolerated_taint<'a>(
+    taints: &'a [Taint],
+    tolerations: &[Toleration],
+) -> Option<&'a Taint> {
     taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
@@ -250,7 +269,10 @@ pub fn least_allocated_score(pod: &PodFacts, node: &NodeInfo) -> i64 {
         node.allocatable.milli_cpu,
         node.non_zero_requested_milli_cpu + pod.non_zero_milli_cpu,
     );
-    let memory = score(node.allocatable.memory, node.non_zero_requested_memory + pod.non_zero_memory);
+    let memory = score(
+        node.allocatable.memory,
+        node.non_zero_requested_memory + pod.non_zero_memory,
+    );
     (cpu + memory) / 2
 }
 
@@ -262,7 +284,11 @@ pub fn intolerable_prefer_no_schedule(pod: &PodFacts, node: &NodeInfo) -> i64 {
     let relevant: Vec<&Toleration> = pod
         .tolerations
         .iter()
-        .filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule"))
+        .filter(|t| {
+            t.effect
+                .as_deref()
+                .is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")
+        })
         .collect();
     node.taints
         .iter()
@@ -291,6 +317,10 @@ pub fn normalize(scores: &mut [i64], reverse: bool) {
     }
     for score in scores.iter_mut() {
         let scaled = MAX_NODE_SCORE * *score / max;
-        *score = if reverse { MAX_NODE_SCORE - scaled } else { scaled };
+        *score = if reverse {
+            MAX_NODE_SCORE - scaled
+        } else {
+            scaled
+        };
     }
 }

@@ -42,8 +42,11 @@ impl Diagnosis {
         match &self.prefilter {
             Some(prefilter) => message.push_str(&format!(" {prefilter}.")),
             None => {
-                let mut histogram: Vec<String> =
-                    self.reasons.iter().map(|(reason, count)| format!("{count} {reason}")).collect();
+                let mut histogram: Vec<String> = self
+                    .reasons
+                    .iter()
+                    .map(|(reason, count)| format!("{count} {reason}"))
+                    .collect();
                 histogram.sort();
                 if !histogram.is_empty() {
                     message.push_str(&format!(" {}.", histogram.join(", ")));
@@ -73,7 +76,10 @@ impl Diagnosis {
         }
         let mut parts: Vec<String> = counts.iter().map(|(r, c)| format!("{c} {r}")).collect();
         parts.sort();
-        format!("preemption: 0/{n} nodes are available: {}.", parts.join(", "))
+        format!(
+            "preemption: 0/{n} nodes are available: {}.",
+            parts.join(", ")
+        )
     }
 }
 
@@ -87,7 +93,10 @@ mod tests {
             node_count: 3,
             prefilter: None,
             reasons: BTreeMap::from([
-                ("node(s) had untolerated taint {dedicated: batch}".to_string(), 2),
+                (
+                    "node(s) had untolerated taint {dedicated: batch}".to_string(),
+                    2,
+                ),
                 ("Insufficient cpu".to_string(), 1),
             ]),
             codes: BTreeMap::from([

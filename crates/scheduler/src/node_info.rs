@@ -107,7 +107,11 @@ pub fn occupies_node(pod: &Pod) -> Option<&str> {
     if matches!(phase, Some("Succeeded" | "Failed")) {
         return None;
     }
-    pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty())
+    pod.spec
+        .as_ref()?
+        .node_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
 }
 
 /// Every node and every placed pod.
@@ -170,7 +174,8 @@ impl NodeTable {
         }
         let mut info = NodeInfo::empty(&name);
         info.set_node(node);
-        let mut accounts: Vec<&PodAccount> = self.pods.values().filter(|a| a.node == name).collect();
+        let mut accounts: Vec<&PodAccount> =
+            self.pods.values().filter(|a| a.node == name).collect();
         accounts.sort_by_key(|a| a.request.milli_cpu);
         for account in accounts {
             info.add_pod(account);
@@ -248,7 +253,9 @@ impl NodeTable {
 mod tests {
     use super::*;
     use corral_api::ResourceKind;
-    use k8s_openapi::api::core::v1::{Container, NodeStatus, PodSpec, PodStatus, ResourceRequirements};
+    use k8s_openapi::api::core::v1::{
+        Container, NodeStatus, PodSpec, PodStatus, ResourceRequirements,
+    };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -311,7 +318,10 @@ mod tests {
         table.observe_pod(&key, Some(&pod("late", "500m", "Pending")));
         table.upsert_node(&node("late", "2"));
         assert_eq!(table.get("late").unwrap().requested.milli_cpu, 500);
-        assert!(!table.upsert_node(&node("late", "2")), "an identical node is no change");
+        assert!(
+            !table.upsert_node(&node("late", "2")),
+            "an identical node is no change"
+        );
         assert!(table.upsert_node(&node("late", "3")));
     }
 }

@@ -125,7 +125,11 @@ impl SchedulingQueue {
     }
 
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.active.len(), self.backoff.len(), self.unschedulable.len())
+        (
+            self.active.len(),
+            self.backoff.len(),
+            self.unschedulable.len(),
+        )
     }
 
     /// A new pending pod: straight to active. A pod already queued is left where it is
@@ -198,7 +202,11 @@ impl SchedulingQueue {
     /// request arrived during the attempt. Returns where the pod went.
     pub fn requeue_unschedulable(&mut self, key: &ObjectKey, now: Timestamp) -> Option<Location> {
         let entry = self.entries.get_mut(key)?;
-        assert_eq!(entry.location, Location::InFlight, "only an attempted pod is requeued");
+        assert_eq!(
+            entry.location,
+            Location::InFlight,
+            "only an attempted pod is requeued"
+        );
         entry.timestamp = now;
         let target = if self.move_request_cycle >= entry.cycle {
             Location::Backoff
@@ -240,14 +248,21 @@ impl SchedulingQueue {
 
     pub fn backoff_expiry(&self, key: &ObjectKey) -> Option<Timestamp> {
         let entry = self.entries.get(key)?;
-        Some(clock::add(entry.timestamp, self.backoff_duration(entry.attempts)))
+        Some(clock::add(
+            entry.timestamp,
+            self.backoff_duration(entry.attempts),
+        ))
     }
 
     /// A relevant cluster event: every unschedulable pod goes to backoff (if still backing
     /// off) or active. Returns the moved pods with their remaining backoff, in queue order.
     pub fn move_all_to_active_or_backoff(&mut self, now: Timestamp) -> Vec<(ObjectKey, Duration)> {
         self.move_request_cycle = self.cycle;
-        let keys: Vec<ObjectKey> = self.unschedulable.iter().map(|(_, _, k)| k.clone()).collect();
+        let keys: Vec<ObjectKey> = self
+            .unschedulable
+            .iter()
+            .map(|(_, _, k)| k.clone())
+            .collect();
         self.move_to_active_or_backoff(keys, now)
     }
 
@@ -256,16 +271,26 @@ impl SchedulingQueue {
         if self.location(key) != Some(Location::Unschedulable) {
             return None;
         }
-        self.move_to_active_or_backoff(vec![key.clone()], now).pop().map(|(_, d)| d)
+        self.move_to_active_or_backoff(vec![key.clone()], now)
+            .pop()
+            .map(|(_, d)| d)
     }
 
-    fn move_to_active_or_backoff(&mut self, keys: Vec<ObjectKey>, now: Timestamp) -> Vec<(ObjectKey, Duration)> {
+    fn move_to_active_or_backoff(
+        &mut self,
+        keys: Vec<ObjectKey>,
+        now: Timestamp,
+    ) -> Vec<(ObjectKey, Duration)> {
         let mut moved = Vec::with_capacity(keys.len());
         for key in keys {
             self.detach(&key);
             let expiry = self.backoff_expiry(&key).unwrap_or(now);
             let remaining = clock::since(expiry, now);
-            let target = if remaining.is_zero() { Location::Active } else { Location::Backoff };
+            let target = if remaining.is_zero() {
+                Location::Active
+            } else {
+                Location::Backoff
+            };
             self.attach(&key, target, now);
             moved.push((key, remaining));
         }
@@ -316,7 +341,8 @@ impl SchedulingQueue {
 
     /// When a pod that entered the unschedulable pool at `entered` will be flushed.
     pub fn flush_time(&self, entered: Timestamp) -> Option<Timestamp> {
-        self.next_flush.map(|tick| self.flush_tick_for(entered, tick))
+        self.next_flush
+            .map(|tick| self.flush_tick_for(entered, tick))
     }
 
     fn flush_tick_for(&self, entered: Timestamp, first_tick: Timestamp) -> Timestamp {
@@ -348,37 +374,50 @@ impl SchedulingQueue {
         };
         match entry.location {
             Location::Active => {
-                self.active
-                    .remove(&(Reverse(entry.priority), entry.timestamp, entry.sequence, key.clone()));
+                self.active.remove(&(
+                    Reverse(entry.priority),
+                    entry.timestamp,
+                    entry.sequence,
+                    key.clone(),
+                ));
             }
             Location::Backoff => {
                 let expiry = clock::add(entry.timestamp, self.backoff_duration(entry.attempts));
                 self.backoff.remove(&(expiry, entry.sequence, key.clone()));
             }
             Location::Unschedulable => {
-                self.unschedulable.remove(&(entry.timestamp, entry.sequence, key.clone()));
+                self.unschedulable
+                    .remove(&(entry.timestamp, entry.sequence, key.clone()));
             }
             Location::InFlight => {}
         }
     }
 
     fn attach(&mut self, key: &ObjectKey, location: Location, _now: Timestamp) {
-        let duration = self.entries.get(key).map(|e| self.backoff_duration(e.attempts));
+        let duration = self
+            .entries
+            .get(key)
+            .map(|e| self.backoff_duration(e.attempts));
         let Some(entry) = self.entries.get_mut(key) else {
             return;
         };
         entry.location = location;
         match location {
             Location::Active => {
-                self.active
-                    .insert((Reverse(entry.priority), entry.timestamp, entry.sequence, key.clone()));
+                self.active.insert((
+                    Reverse(entry.priority),
+                    entry.timestamp,
+                    entry.sequence,
+                    key.clone(),
+                ));
             }
             Location::Backoff => {
                 let expiry = clock::add(entry.timestamp, duration.unwrap_or_default());
                 self.backoff.insert((expiry, entry.sequence, key.clone()));
             }
             Location::Unschedulable => {
-                self.unschedulable.insert((entry.timestamp, entry.sequence, key.clone()));
+                self.unschedulable
+                    .insert((entry.timestamp, entry.sequence, key.clone()));
             }
             Location::InFlight => {}
         }
@@ -405,14 +444,18 @@ mod tests {
         queue.add(&key("low-early"), 0, at(0));
         queue.add(&key("high"), 10, at(1));
         queue.add(&key("low-late"), 0, at(2));
-        let order: Vec<String> = std::iter::from_fn(|| queue.pop(at(3))).map(|k| k.name).collect();
+        let order: Vec<String> = std::iter::from_fn(|| queue.pop(at(3)))
+            .map(|k| k.name)
+            .collect();
         assert_eq!(order, ["high", "low-early", "low-late"]);
     }
 
     #[test]
     fn backoff_doubles_from_one_second_to_ten_per_attempt() {
         let queue = SchedulingQueue::default();
-        let seconds: Vec<u64> = (1..=6).map(|a| queue.backoff_duration(a).as_secs()).collect();
+        let seconds: Vec<u64> = (1..=6)
+            .map(|a| queue.backoff_duration(a).as_secs())
+            .collect();
         assert_eq!(seconds, [1, 2, 4, 8, 10, 10]);
     }
 
@@ -426,7 +469,11 @@ mod tests {
             queue.move_all_to_active_or_backoff(at(100));
             assert_eq!(queue.location(&key("p")), Some(Location::Backoff));
             let expiry = queue.backoff_expiry(&key("p")).unwrap();
-            assert!(queue.pop(clock::sub(expiry, Duration::from_millis(1))).is_none());
+            assert!(
+                queue
+                    .pop(clock::sub(expiry, Duration::from_millis(1)))
+                    .is_none()
+            );
             assert_eq!(queue.next_wakeup(), Some(expiry));
             queue.advance(expiry);
             assert_eq!(queue.location(&key("p")), Some(Location::Active));
@@ -444,7 +491,10 @@ mod tests {
         let mut queue = SchedulingQueue::default();
         queue.add(&key("p"), 0, at(0));
         let popped = queue.pop(at(5)).unwrap();
-        assert_eq!(queue.requeue_unschedulable(&popped, at(5)), Some(Location::Unschedulable));
+        assert_eq!(
+            queue.requeue_unschedulable(&popped, at(5)),
+            Some(Location::Unschedulable)
+        );
         // Ticks run at 30, 60, …; the pod is older than 5 min only after 305 s: tick 330.
         assert_eq!(queue.next_wakeup(), Some(at(330)));
         assert!(queue.advance(at(329)).is_empty());

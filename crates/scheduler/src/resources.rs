@@ -53,7 +53,9 @@ impl Resources {
     pub fn add(&mut self, other: &Resources) {
         self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
         self.memory = self.memory.saturating_add(other.memory);
-        self.ephemeral_storage = self.ephemeral_storage.saturating_add(other.ephemeral_storage);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_add(other.ephemeral_storage);
         for (name, value) in &other.scalar {
             let entry = self.scalar.entry(name.clone()).or_insert(0);
             *entry = entry.saturating_add(*value);
@@ -63,7 +65,9 @@ impl Resources {
     pub fn sub(&mut self, other: &Resources) {
         self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
         self.memory = self.memory.saturating_sub(other.memory);
-        self.ephemeral_storage = self.ephemeral_storage.saturating_sub(other.ephemeral_storage);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_sub(other.ephemeral_storage);
         for (name, value) in &other.scalar {
             let entry = self.scalar.entry(name.clone()).or_insert(0);
             *entry = entry.saturating_sub(*value);
@@ -104,7 +108,10 @@ pub fn is_restartable_init_container(container: &Container) -> bool {
 }
 
 fn container_requests(container: &Container, non_zero: bool) -> Resources {
-    let requests = container.resources.as_ref().and_then(|r| r.requests.as_ref());
+    let requests = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref());
     let mut resources = Resources::from_list(requests);
     if non_zero {
         let has = |name: &str| requests.is_some_and(|r| r.contains_key(name));
@@ -198,7 +205,10 @@ mod tests {
     #[test]
     fn the_largest_init_container_wins_over_a_smaller_sum_of_containers() {
         let spec = PodSpec {
-            containers: vec![container("a", "100m", "64Mi", false), container("b", "200m", "", false)],
+            containers: vec![
+                container("a", "100m", "64Mi", false),
+                container("b", "200m", "", false),
+            ],
             init_containers: Some(vec![container("init", "1", "32Mi", false)]),
             ..Default::default()
         };
@@ -215,7 +225,10 @@ mod tests {
                 container("sidecar", "200m", "", true),
                 container("migrate", "600m", "", false),
             ]),
-            overhead: Some(BTreeMap::from([("cpu".to_string(), WireQuantity("50m".into()))])),
+            overhead: Some(BTreeMap::from([(
+                "cpu".to_string(),
+                WireQuantity("50m".into()),
+            )])),
             ..Default::default()
         };
         // containers: 500 + 200 (sidecar) = 700; init step: 600 + 200 = 800; + 50 overhead.

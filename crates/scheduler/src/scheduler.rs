@@ -155,11 +155,18 @@ impl Scheduler {
         previous: Option<&KubeObject>,
         now: Timestamp,
     ) -> Vec<(ObjectKey, Duration)> {
-        let mut ready = self.queue.advance(now).into_iter().map(|k| (k, Duration::ZERO)).collect::<Vec<_>>();
+        let mut ready = self
+            .queue
+            .advance(now)
+            .into_iter()
+            .map(|k| (k, Duration::ZERO))
+            .collect::<Vec<_>>();
         let key = event.object.key();
         let deleted = event.change == ChangeKind::Deleted;
         match &*event.object {
-            KubeObject::Pod(pod) => ready.extend(self.handle_pod(&key, pod, previous, deleted, now)),
+            KubeObject::Pod(pod) => {
+                ready.extend(self.handle_pod(&key, pod, previous, deleted, now))
+            }
             KubeObject::Node(node) => {
                 if deleted {
                     self.nodes.remove_node(&key.name);
@@ -201,7 +208,9 @@ impl Scheduler {
                     ready.extend(self.queue.move_one(key, now).map(|d| (key.clone(), d)));
                 }
             }
-        } else if self.queue.location(key) != Some(Location::InFlight) || !self.binding.contains_key(key) {
+        } else if self.queue.location(key) != Some(Location::InFlight)
+            || !self.binding.contains_key(key)
+        {
             self.queue.remove(key);
         }
         if released {
@@ -211,7 +220,11 @@ impl Scheduler {
     }
 
     /// Pops the best ready pod and decides for it.
-    pub fn schedule_next(&mut self, cache: &ObjectCache, now: Timestamp) -> Option<(ObjectKey, Plan)> {
+    pub fn schedule_next(
+        &mut self,
+        cache: &ObjectCache,
+        now: Timestamp,
+    ) -> Option<(ObjectKey, Plan)> {
         loop {
             let key = self.queue.pop(now)?;
             if let Some(plan) = self.attempt(cache, &key, now) {
@@ -224,14 +237,19 @@ impl Scheduler {
     /// pod is gone or no longer ours (it left the queue).
     fn attempt(&mut self, cache: &ObjectCache, key: &ObjectKey, now: Timestamp) -> Option<Plan> {
         let object = cache.get(key).cloned();
-        let Some(pod) = object.as_deref().and_then(|o| o.as_typed::<Pod>()).filter(|p| self.wants(p)) else {
+        let Some(pod) = object
+            .as_deref()
+            .and_then(|o| o.as_typed::<Pod>())
+            .filter(|p| self.wants(p))
+        else {
             self.queue.remove(key);
             return None;
         };
         let object = object.as_deref()?;
         match self.decide(pod, cache) {
             Decision::Bind { node } => {
-                self.nodes.set_pod(key, PodAccount::for_pod(pod, &node, true));
+                self.nodes
+                    .set_pod(key, PodAccount::for_pod(pod, &node, true));
                 self.binding.insert(key.clone(), node.clone());
                 Some(bind_plan(object, pod, &node, now))
             }
@@ -245,7 +263,11 @@ impl Scheduler {
     /// Filters and scores: the decision for one pod against the current accounting.
     pub fn decide(&mut self, pod: &Pod, cache: &ObjectCache) -> Decision {
         let node_count = self.nodes.len();
-        let preemption_never = pod.spec.as_ref().and_then(|s| s.preemption_policy.as_deref()) == Some("Never");
+        let preemption_never = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.preemption_policy.as_deref())
+            == Some("Never");
         if let Some(prefilter) = volume_prefilter(pod, cache) {
             return Decision::Unschedulable(Diagnosis {
                 node_count,
@@ -321,7 +343,10 @@ impl Scheduler {
                 .map(|&i| filters::intolerable_prefer_no_schedule(facts, &nodes[i]))
                 .collect();
             filters::normalize(&mut raw, true);
-            totals.iter_mut().zip(raw).for_each(|(t, s)| *t += WEIGHT_TAINT * s);
+            totals
+                .iter_mut()
+                .zip(raw)
+                .for_each(|(t, s)| *t += WEIGHT_TAINT * s);
         }
         if !facts.preferred_terms.is_empty() {
             let mut raw: Vec<i64> = feasible
@@ -329,7 +354,10 @@ impl Scheduler {
                 .map(|&i| filters::preferred_affinity_weight(facts, &nodes[i]))
                 .collect();
             filters::normalize(&mut raw, false);
-            totals.iter_mut().zip(raw).for_each(|(t, s)| *t += WEIGHT_AFFINITY * s);
+            totals
+                .iter_mut()
+                .zip(raw)
+                .for_each(|(t, s)| *t += WEIGHT_AFFINITY * s);
         }
         let mut best = 0;
         for (position, total) in totals.iter().enumerate() {
@@ -353,7 +381,9 @@ impl Scheduler {
             // An unschedulable attempt: the pod waits in the pool until flushed or moved.
             let entered = self.queue.entered_at(key)?;
             return match self.queue.location(key)? {
-                Location::Unschedulable => self.queue.flush_time(entered).map(|t| clock::since(t, now)),
+                Location::Unschedulable => {
+                    self.queue.flush_time(entered).map(|t| clock::since(t, now))
+                }
                 Location::Backoff => self.queue.backoff_expiry(key).map(|t| clock::since(t, now)),
                 _ => Some(Duration::ZERO),
             };
@@ -362,10 +392,10 @@ impl Scheduler {
         match outcomes.first() {
             Some(Outcome::Done(stored)) => {
                 self.queue.done(key);
-                if let Some(pod) = stored.as_ref().and_then(|o| o.as_typed::<Pod>()) {
-                    if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str()) {
-                        self.nodes.observe_pod(key, Some(pod));
-                    }
+                if let Some(pod) = stored.as_ref().and_then(|o| o.as_typed::<Pod>())
+                    && pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str())
+                {
+                    self.nodes.observe_pod(key, Some(pod));
                 }
                 None
             }
@@ -383,7 +413,12 @@ impl Scheduler {
     }
 }
 
-fn pod_scheduled_condition(status: &str, reason: Option<&str>, message: Option<&str>, now: Timestamp) -> serde_json::Value {
+fn pod_scheduled_condition(
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: Timestamp,
+) -> serde_json::Value {
     let mut condition = json!({
         "type": "PodScheduled",
         "status": status,
@@ -408,7 +443,10 @@ fn bind_plan(object: &KubeObject, pod: &Pod, node: &str, now: Timestamp) -> Plan
         subresource: Subresource::Main,
         patch: PatchBody::Merge(json!({"metadata": {"uid": uid}, "spec": {"nodeName": node}})),
     }]);
-    let message = format!("Successfully assigned {}/{} to {}", key.namespace, key.name, node);
+    let message = format!(
+        "Successfully assigned {}/{} to {}",
+        key.namespace, key.name, node
+    );
     plan.then(vec![
         Action::Patch {
             key,
@@ -417,7 +455,13 @@ fn bind_plan(object: &KubeObject, pod: &Pod, node: &str, now: Timestamp) -> Plan
                 "status": {"conditions": [pod_scheduled_condition("True", None, None, now)]}
             })),
         },
-        Action::Event(EventRecord::about(object, EventType::Normal, "Scheduled", message, COMPONENT)),
+        Action::Event(EventRecord::about(
+            object,
+            EventType::Normal,
+            "Scheduled",
+            message,
+            COMPONENT,
+        )),
     ]);
     plan
 }
@@ -430,12 +474,18 @@ fn unschedulable_plan(object: &KubeObject, pod: &Pod, message: &str, now: Timest
         .and_then(|s| s.conditions.as_ref())
         .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
     let unchanged = current.is_some_and(|c| {
-        c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message)
+        c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+            && c.message.as_deref() == Some(message)
     });
     if !unchanged {
         // lastTransitionTime moves only when the status flips (upstream UpdatePodCondition).
-        let mut condition = pod_scheduled_condition("False", Some("Unschedulable"), Some(message), now);
-        if let Some(since) = current.filter(|c| c.status == "False").and_then(|c| c.last_transition_time.as_ref()) {
+        let mut condition =
+            pod_scheduled_condition("False", Some("Unschedulable"), Some(message), now);
+        if let Some(since) = current
+            .filter(|c| c.status == "False")
+            .and_then(|c| c.last_transition_time.as_ref())
+        {
             condition["lastTransitionTime"] = json!(since.0.to_string());
         }
         actions.push(Action::Patch {
@@ -456,7 +506,11 @@ fn unschedulable_plan(object: &KubeObject, pod: &Pod, message: &str, now: Timest
     plan
 }
 
-static WATCHED: [ResourceKind; 3] = [ResourceKind::Pod, ResourceKind::Node, ResourceKind::PersistentVolumeClaim];
+static WATCHED: [ResourceKind; 3] = [
+    ResourceKind::Pod,
+    ResourceKind::Node,
+    ResourceKind::PersistentVolumeClaim,
+];
 
 impl Reconciler for Scheduler {
     fn queue_config(&self) -> QueueConfig {
@@ -464,7 +518,10 @@ impl Reconciler for Scheduler {
             name: "scheduler",
             // Upstream schedules one pod at a time.
             workers: 1,
-            rate_limiter: RateLimiter::item_exponential(self.config.timing.initial_backoff, self.config.timing.max_backoff),
+            rate_limiter: RateLimiter::item_exponential(
+                self.config.timing.initial_backoff,
+                self.config.timing.max_backoff,
+            ),
         }
     }
 
@@ -520,7 +577,13 @@ impl Reconciler for Scheduler {
         }
     }
 
-    fn handle_outcomes(&mut self, key: &ObjectKey, plan: &Plan, outcomes: &[Outcome], now: Timestamp) -> SyncResult {
+    fn handle_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        now: Timestamp,
+    ) -> SyncResult {
         if plan.action_count() == 0 {
             return SyncResult::Done {
                 requeue_after: plan.requeue_after,

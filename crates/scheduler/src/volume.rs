@@ -35,12 +35,18 @@ pub fn volume_prefilter(pod: &Pod, cache: &ObjectCache) -> Option<String> {
             return Some(format!("persistentvolumeclaim \"{claim_name}\" not found"));
         };
         if claim.metadata.deletion_timestamp.is_some() {
-            return Some(format!("persistentvolumeclaim \"{claim_name}\" is being deleted"));
+            return Some(format!(
+                "persistentvolumeclaim \"{claim_name}\" is being deleted"
+            ));
         }
         if claim.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Lost") {
             return Some(format!(
                 "persistentvolumeclaim \"{claim_name}\" bound to non-existent persistentvolume \"{}\"",
-                claim.spec.as_ref().and_then(|s| s.volume_name.as_deref()).unwrap_or("")
+                claim
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.volume_name.as_deref())
+                    .unwrap_or("")
             ));
         }
     }

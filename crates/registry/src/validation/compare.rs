@@ -88,4 +88,3 @@ pub fn normalize(value: serde_json::Value) -> serde_json::Value {
 pub fn opt_i64(value: Option<i64>) -> String {
     value.map_or_else(|| "null".to_string(), |v| v.to_string())
 }
-

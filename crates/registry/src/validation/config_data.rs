@@ -1,23 +1,14 @@
 //! Config maps and secrets: upstream's `ValidateConfigMap`, `ValidateSecret` (keys,
 //! the 1 MiB limit, per-type required keys) and the `immutable` update rules.
 
-use std::collections::BTreeSet;
+use corral_api::{FieldError, FieldPath};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
-use corral_api::{FieldError, FieldErrorType, FieldPath};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, ResourceQuota, ResourceQuotaSpec, Secret, ServiceAccount, Taint,
-};
-
-use crate::gofmt;
 use crate::names;
 use crate::validation::meta::{
-    FinalizerRules, immutable_error, immutable_str, invalid_each, kube_finalizer_name, semantic_eq,
-    validate_label_name, validate_label_selector, validate_object_meta,
+    FinalizerRules, immutable_str, invalid_each, semantic_eq, validate_object_meta,
     validate_object_meta_update,
 };
-use crate::validation::resources::{parse, validate_quantity_value, validate_quota_resource_name};
-use crate::validation::scheduling::validate_taint_effect;
 
 /// `core.MaxSecretSize`: 1 MiB, also the ConfigMap limit.
 pub const MAX_SECRET_SIZE: usize = 1024 * 1024;
@@ -63,7 +54,29 @@ pub fn validate_config_map(config_map: &ConfigMap) -> Vec<FieldError> {
     errors
 }
 
-/// `ValidateConfigMapUpdate` (and the Secret variant): `immutable` locks the data.
+/// `ValidateConfigMapUpdate` (without the metadata rules, which the caller adds).
+pub fn validate_config_map_update(new: &ConfigMap, old: &ConfigMap) -> Vec<FieldError> {
+    let mut errors = validate_immutable_data(
+        new.immutable,
+        old.immutable,
+        &[
+            (
+                "data",
+                &serde_json::to_value(&new.data).ok(),
+                &serde_json::to_value(&old.data).ok(),
+            ),
+            (
+                "binaryData",
+                &serde_json::to_value(&new.binary_data).ok(),
+                &serde_json::to_value(&old.binary_data).ok(),
+            ),
+        ],
+    );
+    errors.extend(validate_config_map(new));
+    errors
+}
+
+/// The `immutable` rule of ConfigMap and Secret updates: it locks the data.
 pub fn validate_immutable_data<T: serde::Serialize>(
     new_immutable: Option<bool>,
     old_immutable: Option<bool>,

@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvFromSource, EnvVar
 
 use crate::names;
 use crate::validation::meta::invalid_each;
+use crate::validation::mounts::validate_container_mounts;
 use crate::validation::probes::{validate_lifecycle, validate_probes, validate_security_context};
 use crate::validation::resources::validate_container_requirements;
-use crate::validation::mounts::validate_container_mounts;
 use crate::validation::volumes::{VolumeIndex, object_field_selector};
 
 /// What container checks need from the pod spec.

@@ -6,19 +6,15 @@
 use std::collections::BTreeSet;
 
 use corral_api::{FieldError, FieldErrorType, FieldPath};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, ResourceQuota, ResourceQuotaSpec, Secret, ServiceAccount, Taint,
-};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount, Taint};
 
 use crate::gofmt;
 use crate::names;
 use crate::validation::meta::{
-    FinalizerRules, immutable_error, immutable_str, invalid_each, kube_finalizer_name, semantic_eq,
-    validate_label_name, validate_label_selector, validate_object_meta,
+    FinalizerRules, invalid_each, kube_finalizer_name, validate_label_name, validate_object_meta,
     validate_object_meta_update,
 };
-use crate::validation::resources::{parse, validate_quantity_value, validate_quota_resource_name};
+use crate::validation::resources::validate_quantity_value;
 use crate::validation::scheduling::validate_taint_effect;
 
 fn meta_path() -> FieldPath {

@@ -11,9 +11,7 @@ use crate::gofmt;
 use crate::names;
 use crate::validation::job_policy::{validate_pod_failure_policy, validate_success_policy};
 use crate::validation::meta::{
-    FinalizerRules, immutable_error, immutable_json, immutable_opt_int, immutable_opt_str,
-    nonnegative, semantic_eq, validate_label_selector, validate_object_meta,
-    validate_object_meta_update,
+    FinalizerRules, nonnegative, validate_label_selector, validate_object_meta,
 };
 use crate::validation::pod_spec::{PodOptions, validate_pod_template_spec};
 
@@ -30,7 +28,7 @@ pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
-fn template_labels(
+pub(crate) fn template_labels(
     template: &PodTemplateSpec,
 ) -> Option<&std::collections::BTreeMap<String, String>> {
     template.metadata.as_ref().and_then(|m| m.labels.as_ref())
@@ -168,6 +166,40 @@ pub fn validate_job_spec(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
 /// `validateJobSpec`: counts, completion mode, policies, the pod template and its
 /// restart policy.
 pub fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
+    let mut errors = validate_counts(spec, path);
+    errors.extend(validate_completion_mode(spec, path));
+    if spec.pod_failure_policy.is_some() {
+        errors.extend(validate_pod_failure_policy(
+            spec,
+            &path.child("podFailurePolicy"),
+        ));
+    }
+    if let Some(policy) = &spec.success_policy {
+        if spec.completion_mode.as_deref() != Some("Indexed") {
+            errors.push(
+                FieldError::new(path.child("successPolicy"), FieldErrorType::Invalid)
+                    .value_plain(gofmt::json(policy))
+                    .detail("requires indexed completion mode"),
+            );
+        } else {
+            errors.extend(validate_success_policy(spec, &path.child("successPolicy")));
+        }
+    }
+    errors.extend(validate_pod_replacement_policy(
+        spec,
+        &path.child("podReplacementPolicy"),
+    ));
+    errors.extend(validate_pod_template_spec(
+        &spec.template,
+        &path.child("template"),
+        PodOptions::default(),
+    ));
+    errors.extend(validate_job_restart_policy(spec, path));
+    errors
+}
+
+/// The non-negative counts, `maxFailedIndexes` and `managedBy` of `validateJobSpec`.
+fn validate_counts(spec: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (value, name) in [
         (spec.parallelism.map(i64::from), "parallelism"),
@@ -208,34 +240,6 @@ pub fn validate_job_spec_inner(spec: &JobSpec, path: &FieldPath) -> Vec<FieldErr
             ));
         }
     }
-    errors.extend(validate_completion_mode(spec, path));
-    if spec.pod_failure_policy.is_some() {
-        errors.extend(validate_pod_failure_policy(
-            spec,
-            &path.child("podFailurePolicy"),
-        ));
-    }
-    if let Some(policy) = &spec.success_policy {
-        if spec.completion_mode.as_deref() != Some("Indexed") {
-            errors.push(
-                FieldError::new(path.child("successPolicy"), FieldErrorType::Invalid)
-                    .value_plain(gofmt::json(policy))
-                    .detail("requires indexed completion mode"),
-            );
-        } else {
-            errors.extend(validate_success_policy(spec, &path.child("successPolicy")));
-        }
-    }
-    errors.extend(validate_pod_replacement_policy(
-        spec,
-        &path.child("podReplacementPolicy"),
-    ));
-    errors.extend(validate_pod_template_spec(
-        &spec.template,
-        &path.child("template"),
-        PodOptions::default(),
-    ));
-    errors.extend(validate_job_restart_policy(spec, path));
     errors
 }
 
@@ -420,192 +424,6 @@ fn domain_prefixed_path(value: &str, path: &FieldPath) -> Vec<FieldError> {
             rest,
             names::regex_error("Invalid path", "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+", &[]),
         ));
-    }
-    errors
-}
-
-/// Options `validationOptionsForJob` derives from the old object on update.
-fn update_options(old: &Job) -> (bool, bool) {
-    let old_spec = old.spec.clone().unwrap_or_default();
-    let suspended = old_spec.suspend == Some(true);
-    let not_started = old
-        .status
-        .as_ref()
-        .and_then(|s| s.start_time.as_ref())
-        .is_none();
-    let labels = template_labels(&old_spec.template);
-    let had_prefixed = labels
-        .is_some_and(|l| l.contains_key(JOB_NAME_LABEL) && l.contains_key(CONTROLLER_UID_LABEL));
-    (suspended && not_started, had_prefixed)
-}
-
-/// `jobStrategy.ValidateUpdate`: `ValidateJob` plus `ValidateJobUpdate`.
-pub fn validate_job_update(new: &Job, old: &Job) -> Vec<FieldError> {
-    let (mutable_scheduling, require_prefixed) = update_options(old);
-    let mut errors = validate_job(new, require_prefixed);
-    errors.extend(validate_object_meta_update(
-        &new.metadata,
-        &old.metadata,
-        FinalizerRules::Core,
-        &FieldPath::root("metadata"),
-    ));
-    let (spec, old_spec) = (
-        new.spec.clone().unwrap_or_default(),
-        old.spec.clone().unwrap_or_default(),
-    );
-    let path = FieldPath::root("spec");
-    errors.extend(validate_job_spec(&spec, &path));
-    errors.extend(validate_completions_update(
-        &spec,
-        &old_spec,
-        &path.child("completions"),
-    ));
-    if !semantic_eq(&spec.selector, &old_spec.selector) {
-        let rendered = spec
-            .selector
-            .as_ref()
-            .map_or_else(|| "null".to_string(), gofmt::label_selector);
-        errors.push(immutable_error(&path.child("selector"), rendered));
-    }
-    errors.extend(validate_template_update(
-        &spec,
-        &old_spec,
-        mutable_scheduling,
-        &path,
-    ));
-    errors.extend(immutable_opt_str(
-        spec.completion_mode.as_deref(),
-        old_spec.completion_mode.as_deref(),
-        &path.child("completionMode"),
-    ));
-    errors.extend(immutable_json(
-        &spec.pod_failure_policy,
-        &old_spec.pod_failure_policy,
-        &path.child("podFailurePolicy"),
-    ));
-    errors.extend(immutable_opt_int(
-        spec.backoff_limit_per_index.map(i64::from),
-        old_spec.backoff_limit_per_index.map(i64::from),
-        &path.child("backoffLimitPerIndex"),
-    ));
-    errors.extend(immutable_opt_str(
-        spec.managed_by.as_deref(),
-        old_spec.managed_by.as_deref(),
-        &path.child("managedBy"),
-    ));
-    errors.extend(immutable_json(
-        &spec.success_policy,
-        &old_spec.success_policy,
-        &path.child("successPolicy"),
-    ));
-    errors
-}
-
-/// `validateCompletions` with elastic indexed jobs enabled (GA since 1.31).
-fn validate_completions_update(spec: &JobSpec, old: &JobSpec, path: &FieldPath) -> Vec<FieldError> {
-    let (new_value, old_value) = (
-        spec.completions.map(i64::from),
-        old.completions.map(i64::from),
-    );
-    if spec.completion_mode.as_deref() != Some("Indexed") {
-        return immutable_opt_int(new_value, old_value, path);
-    }
-    match (spec.completions, new_value == old_value) {
-        (_, true) | (None, _) => Vec::new(),
-        (Some(completions), false) if Some(completions) != spec.parallelism => {
-            vec![FieldError::invalid_int(
-                path,
-                i64::from(completions),
-                "can only be modified in tandem with spec.parallelism",
-            )]
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// `validatePodTemplateUpdate`: the template is immutable, except node affinity, node
-/// selector, tolerations, labels, annotations and scheduling gates of a job that is
-/// suspended and never started.
-fn validate_template_update(
-    spec: &JobSpec,
-    old: &JobSpec,
-    mutable_scheduling: bool,
-    path: &FieldPath,
-) -> Vec<FieldError> {
-    let mut old_template = old.template.clone();
-    if mutable_scheduling {
-        let new_meta = spec.template.metadata.clone().unwrap_or_default();
-        let meta = old_template.metadata.get_or_insert_with(Default::default);
-        meta.labels = new_meta.labels;
-        meta.annotations = new_meta.annotations;
-        let new_spec = spec.template.spec.clone().unwrap_or_default();
-        let old_spec = old_template.spec.get_or_insert_with(Default::default);
-        old_spec.node_selector = new_spec.node_selector;
-        old_spec.tolerations = new_spec.tolerations;
-        old_spec.scheduling_gates = new_spec.scheduling_gates;
-        let new_node_affinity = new_spec
-            .affinity
-            .as_ref()
-            .and_then(|a| a.node_affinity.clone());
-        match (&new_spec.affinity, old_spec.affinity.as_mut()) {
-            (None, Some(old_affinity)) => {
-                old_affinity.node_affinity = None;
-                if old_affinity.pod_affinity.is_none() && old_affinity.pod_anti_affinity.is_none() {
-                    old_spec.affinity = None;
-                }
-            }
-            (Some(_), None) => {
-                old_spec.affinity = Some(k8s_openapi::api::core::v1::Affinity {
-                    node_affinity: new_node_affinity,
-                    ..Default::default()
-                });
-            }
-            (Some(_), Some(old_affinity)) => old_affinity.node_affinity = new_node_affinity,
-            (None, None) => {}
-        }
-    }
-    immutable_json(&spec.template, &old_template, &path.child("template"))
-}
-
-/// `ValidateJobUpdateStatus`: metadata and the status counters (the managed-by status
-/// transition rules are not ported; Corral's own controller is the only writer).
-pub fn validate_job_status_update(new: &Job, old: &Job) -> Vec<FieldError> {
-    let mut errors = validate_object_meta_update(
-        &new.metadata,
-        &old.metadata,
-        FinalizerRules::Core,
-        &FieldPath::root("metadata"),
-    );
-    let Some(status) = &new.status else {
-        return errors;
-    };
-    let path = FieldPath::root("status");
-    for (value, name) in [
-        (status.active, "active"),
-        (status.succeeded, "succeeded"),
-        (status.failed, "failed"),
-        (status.ready, "ready"),
-        (status.terminating, "terminating"),
-    ] {
-        if let Some(value) = value {
-            errors.extend(nonnegative(i64::from(value), &path.child(name)));
-        }
-    }
-    if let Some(uncounted) = &status.uncounted_terminated_pods {
-        let mut seen = std::collections::BTreeSet::new();
-        for (list, name) in [
-            (&uncounted.succeeded, "succeeded"),
-            (&uncounted.failed, "failed"),
-        ] {
-            for (i, uid) in list.iter().flatten().enumerate() {
-                let item = path.child("uncountedTerminatedPods").child(name).index(i);
-                if uid.is_empty() {
-                    errors.push(FieldError::invalid_str(item, "", "must not be empty"));
-                } else if !seen.insert(uid.clone()) {
-                    errors.push(FieldError::duplicate_str(item, uid));
-                }
-            }
-        }
     }
     errors
 }

@@ -43,6 +43,16 @@ fn invalid_quantity(path: FieldPath, value: Quantity, detail: String) -> FieldEr
         .detail(detail)
 }
 
+/// The quantities of one item, by resource name.
+#[derive(Default)]
+struct Bounds {
+    min: BTreeMap<String, Quantity>,
+    max: BTreeMap<String, Quantity>,
+    defaults: BTreeMap<String, Quantity>,
+    requests: BTreeMap<String, Quantity>,
+    ratios: BTreeMap<String, Quantity>,
+}
+
 /// Validates one item; `types` collects the types seen so far for the duplicate check.
 pub fn validate_item(
     item: &LimitRangeItem,
@@ -53,10 +63,38 @@ pub fn validate_item(
     if !types.insert(item.type_.clone()) {
         errors.push(FieldError::duplicate_str(path.child("type"), &item.type_));
     }
+    let bounds = read_bounds(item, path, &mut errors);
+    if item.type_ == "PersistentVolumeClaim"
+        && !bounds.min.contains_key("storage")
+        && !bounds.max.contains_key("storage")
+    {
+        errors.push(FieldError::required(
+            path.child("limits"),
+            "either minimum or maximum storage value is required, but neither was provided",
+        ));
+    }
+    let keys: BTreeSet<&String> = [
+        &bounds.max,
+        &bounds.min,
+        &bounds.defaults,
+        &bounds.requests,
+        &bounds.ratios,
+    ]
+    .into_iter()
+    .flat_map(|m| m.keys())
+    .collect();
+    for key in keys {
+        errors.extend(check_requests(key, &bounds, path));
+        errors.extend(check_defaults(key, &bounds, path));
+    }
+    errors
+}
+
+/// Parses the item's lists (checking resource names); a Pod item may not have defaults.
+fn read_bounds(item: &LimitRangeItem, path: &FieldPath, errors: &mut Vec<FieldError>) -> Bounds {
     let read = |list: &Option<BTreeMap<String, WireQuantity>>,
                 name: &str,
-                errors: &mut Vec<FieldError>|
-     -> BTreeMap<String, Quantity> {
+                errors: &mut Vec<FieldError>| {
         let mut out = BTreeMap::new();
         for (key, quantity) in list.iter().flatten() {
             errors.extend(validate_name(&item.type_, key, &path.child(name).key(key)));
@@ -64,79 +102,42 @@ pub fn validate_item(
         }
         out
     };
-    let max = read(&item.max, "max", &mut errors);
-    let min = read(&item.min, "min", &mut errors);
-    let (defaults, default_requests) = if item.type_ == "Pod" {
-        if item.default.as_ref().is_some_and(|d| !d.is_empty()) {
-            errors.push(FieldError::forbidden(
-                path.child("default"),
-                "may not be specified when `type` is 'Pod'",
-            ));
-        }
-        if item.default_request.as_ref().is_some_and(|d| !d.is_empty()) {
-            errors.push(FieldError::forbidden(
-                path.child("defaultRequest"),
-                "may not be specified when `type` is 'Pod'",
-            ));
-        }
-        (BTreeMap::new(), BTreeMap::new())
-    } else {
-        (
-            read(&item.default, "default", &mut errors),
-            read(&item.default_request, "defaultRequest", &mut errors),
-        )
+    let mut bounds = Bounds {
+        max: read(&item.max, "max", errors),
+        min: read(&item.min, "min", errors),
+        ..Bounds::default()
     };
-    if item.type_ == "PersistentVolumeClaim"
-        && !min.contains_key("storage")
-        && !max.contains_key("storage")
-    {
-        errors.push(FieldError::required(
-            path.child("limits"),
-            "either minimum or maximum storage value is required, but neither was provided",
-        ));
+    if item.type_ == "Pod" {
+        for (list, name) in [
+            (&item.default, "default"),
+            (&item.default_request, "defaultRequest"),
+        ] {
+            if list.as_ref().is_some_and(|d| !d.is_empty()) {
+                errors.push(FieldError::forbidden(
+                    path.child(name),
+                    "may not be specified when `type` is 'Pod'",
+                ));
+            }
+        }
+    } else {
+        bounds.defaults = read(&item.default, "default", errors);
+        bounds.requests = read(&item.default_request, "defaultRequest", errors);
     }
-    let ratios = read(
+    bounds.ratios = read(
         &item.max_limit_request_ratio,
         "maxLimitRequestRatio",
-        &mut errors,
+        errors,
     );
-    let keys: BTreeSet<&String> = max
-        .keys()
-        .chain(min.keys())
-        .chain(defaults.keys())
-        .chain(default_requests.keys())
-        .chain(ratios.keys())
-        .collect();
-    for key in keys {
-        errors.extend(check_ordering(
-            key,
-            &min,
-            &max,
-            &defaults,
-            &default_requests,
-            &ratios,
-            path,
-        ));
-    }
-    errors
+    bounds
 }
 
-fn check_ordering(
-    key: &str,
-    min: &BTreeMap<String, Quantity>,
-    max: &BTreeMap<String, Quantity>,
-    defaults: &BTreeMap<String, Quantity>,
-    requests: &BTreeMap<String, Quantity>,
-    ratios: &BTreeMap<String, Quantity>,
-    path: &FieldPath,
-) -> Vec<FieldError> {
+/// min ≤ max, and min ≤ default request ≤ max and ≤ default limit.
+fn check_requests(key: &str, bounds: &Bounds, path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let (lo, hi, def, req, ratio) = (
-        min.get(key),
-        max.get(key),
-        defaults.get(key),
-        requests.get(key),
-        ratios.get(key),
+    let (lo, hi, def) = (
+        bounds.min.get(key),
+        bounds.max.get(key),
+        bounds.defaults.get(key),
     );
     if let (Some(lo), Some(hi)) = (lo, hi)
         && lo > hi
@@ -147,29 +148,43 @@ fn check_ordering(
             format!("min value {lo} is greater than max value {hi}"),
         ));
     }
-    if let Some(req) = req {
-        if let Some(lo) = lo.filter(|lo| *lo > req) {
-            errors.push(invalid_quantity(
-                path.child("defaultRequest").key(key),
-                *req,
-                format!("min value {lo} is greater than default request value {req}"),
-            ));
-        }
-        if let Some(hi) = hi.filter(|hi| req > *hi) {
-            errors.push(invalid_quantity(
-                path.child("defaultRequest").key(key),
-                *req,
-                format!("default request value {req} is greater than max value {hi}"),
-            ));
-        }
-        if let Some(def) = def.filter(|def| req > *def) {
-            errors.push(invalid_quantity(
-                path.child("defaultRequest").key(key),
-                *req,
-                format!("default request value {req} is greater than default limit value {def}"),
-            ));
-        }
+    let Some(req) = bounds.requests.get(key) else {
+        return errors;
+    };
+    let request_path = || path.child("defaultRequest").key(key);
+    if let Some(lo) = lo.filter(|lo| *lo > req) {
+        errors.push(invalid_quantity(
+            request_path(),
+            *req,
+            format!("min value {lo} is greater than default request value {req}"),
+        ));
     }
+    if let Some(hi) = hi.filter(|hi| req > *hi) {
+        errors.push(invalid_quantity(
+            request_path(),
+            *req,
+            format!("default request value {req} is greater than max value {hi}"),
+        ));
+    }
+    if let Some(def) = def.filter(|def| req > *def) {
+        errors.push(invalid_quantity(
+            request_path(),
+            *req,
+            format!("default request value {req} is greater than default limit value {def}"),
+        ));
+    }
+    errors
+}
+
+/// min ≤ default limit ≤ max, ratio ≥ 1, and no overcommit for non-overcommitable resources.
+fn check_defaults(key: &str, bounds: &Bounds, path: &FieldPath) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let (lo, hi) = (bounds.min.get(key), bounds.max.get(key));
+    let (def, req, ratio) = (
+        bounds.defaults.get(key),
+        bounds.requests.get(key),
+        bounds.ratios.get(key),
+    );
     if let Some(def) = def {
         if let Some(lo) = lo.filter(|lo| *lo > def) {
             errors.push(invalid_quantity(

@@ -11,12 +11,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, ManagedFieldsEntry, ObjectMeta, OwnerReference,
 };
 
-pub use crate::validation::compare::{
-    immutable_error, immutable_json, immutable_opt_int, immutable_opt_str, immutable_str, normalize,
-    opt_i64, semantic_eq,
-};
 use crate::gofmt;
 use crate::names::{self, NameFn};
+pub use crate::validation::compare::{
+    immutable_error, immutable_json, immutable_opt_int, immutable_opt_str, immutable_str,
+    normalize, opt_i64, semantic_eq,
+};
 
 /// `apimachineryvalidation.FieldImmutableErrorMsg`.
 pub const FIELD_IMMUTABLE: &str = "field is immutable";

@@ -111,6 +111,25 @@ pub fn validate_pdb(pdb: &PodDisruptionBudget) -> Vec<FieldError> {
     errors
 }
 
+/// `ValidatePodDisruptionBudgetStatusUpdate`: the counters are not negative.
+pub fn validate_pdb_status(pdb: &PodDisruptionBudget) -> Vec<FieldError> {
+    let status = pdb.status.clone().unwrap_or_default();
+    let path = FieldPath::root("status");
+    let mut errors = Vec::new();
+    for (value, name) in [
+        (status.disruptions_allowed, "disruptionsAllowed"),
+        (status.current_healthy, "currentHealthy"),
+        (status.desired_healthy, "desiredHealthy"),
+        (status.expected_pods, "expectedPods"),
+    ] {
+        errors.extend(nonnegative(
+            i64::from(value.unwrap_or(0)),
+            &path.child(name),
+        ));
+    }
+    errors
+}
+
 /// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent`.
 fn positive_int_or_percent(value: &IntOrString, path: &FieldPath) -> Vec<FieldError> {
     let rendered = gofmt::int_or_string(value);

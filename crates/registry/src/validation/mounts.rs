@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use corral_api::{FieldError, FieldErrorType, FieldPath};
 use k8s_openapi::api::core::v1::{Container, VolumeMount};
 
-use crate::validation::volumes::{local_descending_path, no_backsteps, VolumeIndex};
+use crate::validation::volumes::{VolumeIndex, local_descending_path, no_backsteps};
 
 /// `ValidateVolumeMounts` and `ValidateVolumeDevices` for one container.
 pub fn validate_container_mounts(

@@ -66,6 +66,13 @@ pub fn validate_pod_spec(
         &ctx,
         &path.child("initContainers"),
     ));
+    errors.extend(validate_spec_fields(spec, path, opts));
+    errors
+}
+
+/// The spec-level fields after the containers, in upstream's order.
+fn validate_spec_fields(spec: &PodSpec, path: &FieldPath, opts: PodOptions) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     errors.extend(host_network_deps(spec, path, opts));
     errors.extend(validate_restart_policy(
         spec.restart_policy.as_deref(),
@@ -227,29 +234,47 @@ fn validate_dns_config(
             ));
         }
     }
-    let searches = config.searches.as_deref().unwrap_or_default();
+    errors.extend(validate_searches(
+        config.searches.as_deref().unwrap_or_default(),
+        &path.child("searches"),
+    ));
+    for (i, option) in config.options.iter().flatten().enumerate() {
+        if option.name.as_deref().unwrap_or("").is_empty() {
+            errors.push(FieldError::required(
+                path.child("options").index(i),
+                "must not be empty",
+            ));
+        }
+    }
+    errors
+}
+
+/// The DNS search list: at most 32 entries, each a subdomain (a trailing dot allowed).
+fn validate_searches(searches: &[String], path: &FieldPath) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     if searches.len() > 32 {
         errors.push(
-            FieldError::new(path.child("searches"), FieldErrorType::Invalid)
+            FieldError::new(path, FieldErrorType::Invalid)
                 .value_plain(crate::gofmt::string_slice("string", Some(searches)))
                 .detail("must not have more than 32 search paths"),
+        );
+    }
+    if searches.join(" ").len() > 2048 {
+        errors.push(
+            FieldError::new(path, FieldErrorType::Invalid)
+                .value_plain(crate::gofmt::string_slice("string", Some(searches)))
+                .detail(
+                    "must not have more than 2048 characters (including spaces) in the search list",
+                ),
         );
     }
     for (i, search) in searches.iter().enumerate() {
         if search != "." {
             let trimmed = search.strip_suffix('.').unwrap_or(search);
             errors.extend(invalid_each(
-                &path.child("searches").index(i),
+                &path.index(i),
                 trimmed,
                 names::is_dns1123_subdomain(trimmed),
-            ));
-        }
-    }
-    for (i, option) in config.options.iter().flatten().enumerate() {
-        if option.name.as_deref().unwrap_or("").is_empty() {
-            errors.push(FieldError::required(
-                path.child("options").index(i),
-                "must not be empty",
             ));
         }
     }

@@ -12,7 +12,11 @@ use crate::names;
 use crate::validation::meta::{invalid_each, nonnegative};
 
 /// The liveness, readiness and startup probe rules.
-pub fn validate_probes(container: &Container, grace: Option<i64>, item: &FieldPath) -> Vec<FieldError> {
+pub fn validate_probes(
+    container: &Container,
+    grace: Option<i64>,
+    item: &FieldPath,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if let Some(probe) = &container.liveness_probe {
         let path = item.child("livenessProbe");

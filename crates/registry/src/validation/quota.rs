@@ -5,20 +5,14 @@
 use std::collections::BTreeSet;
 
 use corral_api::{FieldError, FieldErrorType, FieldPath};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, ResourceQuota, ResourceQuotaSpec, Secret, ServiceAccount, Taint,
-};
+use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota, ResourceQuotaSpec};
 
 use crate::gofmt;
 use crate::names;
 use crate::validation::meta::{
-    FinalizerRules, immutable_error, immutable_str, invalid_each, kube_finalizer_name, semantic_eq,
-    validate_label_name, validate_label_selector, validate_object_meta,
-    validate_object_meta_update,
+    FinalizerRules, immutable_error, validate_object_meta, validate_object_meta_update,
 };
-use crate::validation::resources::{parse, validate_quantity_value, validate_quota_resource_name};
-use crate::validation::scheduling::validate_taint_effect;
+use crate::validation::resources::{validate_quantity_value, validate_quota_resource_name};
 
 fn meta_path() -> FieldPath {
     FieldPath::root("metadata")
@@ -225,4 +219,3 @@ pub fn validate_limit_range(limit_range: &LimitRange) -> Vec<FieldError> {
     }
     errors
 }
-

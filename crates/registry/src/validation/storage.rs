@@ -2,23 +2,17 @@
 //! `ValidatePersistentVolumeClaimSpec`, `ValidatePersistentVolumeClaimUpdate` and a
 //! basic `ValidatePersistentVolume`.
 
-use std::collections::BTreeSet;
-
-use corral_api::{FieldError, FieldErrorType, FieldPath};
+use corral_api::{FieldError, FieldPath};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, ResourceQuota, ResourceQuotaSpec, Secret, ServiceAccount, Taint,
+    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
 };
 
-use crate::gofmt;
 use crate::names;
 use crate::validation::meta::{
-    FinalizerRules, immutable_error, immutable_str, invalid_each, kube_finalizer_name, semantic_eq,
-    validate_label_name, validate_label_selector, validate_object_meta,
+    FinalizerRules, invalid_each, semantic_eq, validate_label_selector, validate_object_meta,
     validate_object_meta_update,
 };
-use crate::validation::resources::{parse, validate_quantity_value, validate_quota_resource_name};
-use crate::validation::scheduling::validate_taint_effect;
+use crate::validation::resources::{parse, validate_quantity_value};
 
 fn meta_path() -> FieldPath {
     FieldPath::root("metadata")
@@ -66,6 +60,31 @@ pub fn validate_pvc_spec(
         spec.selector.as_ref(),
         &path.child("selector"),
     ));
+    errors.extend(access_modes(modes, path));
+    errors.extend(storage_request(spec, path));
+    if let Some(class) = spec.storage_class_name.as_deref().filter(|c| !c.is_empty()) {
+        errors.extend(invalid_each(
+            &path.child("storageClassName"),
+            class,
+            names::name_is_dns_subdomain(class, false),
+        ));
+    }
+    if let Some(mode) = spec.volume_mode.as_deref()
+        && mode != "Block"
+        && mode != "Filesystem"
+    {
+        errors.push(FieldError::not_supported(
+            path.child("volumeMode"),
+            mode,
+            &["Block", "Filesystem"],
+        ));
+    }
+    errors
+}
+
+/// The access-mode values and the `ReadWriteOncePod` exclusivity.
+fn access_modes(modes: &[String], path: &FieldPath) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     let (mut rwop, mut other) = (false, false);
     for mode in modes {
         if !ACCESS_MODES.contains(&mode.as_str()) {
@@ -87,6 +106,12 @@ pub fn validate_pvc_spec(
             "may not use ReadWriteOncePod with other access modes",
         ));
     }
+    errors
+}
+
+/// `resources.requests.storage`: required and positive.
+fn storage_request(spec: &PersistentVolumeClaimSpec, path: &FieldPath) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     let storage_path = path.child("resources").key("storage");
     match spec
         .resources
@@ -105,23 +130,6 @@ pub fn validate_pvc_spec(
         Some(quantity) => {
             errors.extend(validate_quantity_value("storage", quantity, &storage_path))
         }
-    }
-    if let Some(class) = spec.storage_class_name.as_deref().filter(|c| !c.is_empty()) {
-        errors.extend(invalid_each(
-            &path.child("storageClassName"),
-            class,
-            names::name_is_dns_subdomain(class, false),
-        ));
-    }
-    if let Some(mode) = spec.volume_mode.as_deref()
-        && mode != "Block"
-        && mode != "Filesystem"
-    {
-        errors.push(FieldError::not_supported(
-            path.child("volumeMode"),
-            mode,
-            &["Block", "Filesystem"],
-        ));
     }
     errors
 }
@@ -234,4 +242,3 @@ pub fn validate_pv(volume: &PersistentVolume) -> Vec<FieldError> {
     }
     errors
 }
-

@@ -168,7 +168,10 @@ fn validate_one_source(
 }
 
 fn empty_dir(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
-    let limit = volume.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref());
+    let limit = volume
+        .empty_dir
+        .as_ref()
+        .and_then(|e| e.size_limit.as_ref());
     if limit.is_some_and(|q| crate::validation::resources::parse(q).nanos() < 0) {
         return vec![FieldError::forbidden(
             path.child("sizeLimit"),
@@ -182,11 +185,21 @@ fn empty_dir(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
 fn secret_source(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
     let secret = volume.secret.as_ref();
     let mut errors = Vec::new();
-    if secret.and_then(|s| s.secret_name.as_deref()).unwrap_or("").is_empty() {
+    if secret
+        .and_then(|s| s.secret_name.as_deref())
+        .unwrap_or("")
+        .is_empty()
+    {
         errors.push(FieldError::required(path.child("secretName"), ""));
     }
-    errors.extend(file_mode(secret.and_then(|s| s.default_mode), &path.child("defaultMode")));
-    errors.extend(key_to_paths(secret.and_then(|s| s.items.as_deref()), &path.child("items")));
+    errors.extend(file_mode(
+        secret.and_then(|s| s.default_mode),
+        &path.child("defaultMode"),
+    ));
+    errors.extend(key_to_paths(
+        secret.and_then(|s| s.items.as_deref()),
+        &path.child("items"),
+    ));
     errors
 }
 
@@ -197,8 +210,14 @@ fn config_map_source(volume: &Volume, path: &FieldPath) -> Vec<FieldError> {
     if config_map.map(|c| c.name.as_str()).unwrap_or("").is_empty() {
         errors.push(FieldError::required(path.child("name"), ""));
     }
-    errors.extend(file_mode(config_map.and_then(|c| c.default_mode), &path.child("defaultMode")));
-    errors.extend(key_to_paths(config_map.and_then(|c| c.items.as_deref()), &path.child("items")));
+    errors.extend(file_mode(
+        config_map.and_then(|c| c.default_mode),
+        &path.child("defaultMode"),
+    ));
+    errors.extend(key_to_paths(
+        config_map.and_then(|c| c.items.as_deref()),
+        &path.child("items"),
+    ));
     errors
 }
 
@@ -442,7 +461,7 @@ fn ephemeral(
         .and_then(|e| e.volume_claim_template.as_ref())
     {
         None => errors.push(FieldError::required(path.child("volumeClaimTemplate"), "")),
-        Some(template) => errors.extend(crate::validation::core_kinds::validate_pvc_spec(
+        Some(template) => errors.extend(crate::validation::storage::validate_pvc_spec(
             Some(&template.spec),
             &path.child("volumeClaimTemplate").child("spec"),
         )),

@@ -156,6 +156,46 @@ fn validate_webhook(
     for (i, rule) in hook.rules.iter().enumerate() {
         errors.extend(validate_rule(rule, &path.child("rules").index(i)));
     }
+    errors.extend(validate_policies(hook, opts, path));
+    if let Some(timeout) = hook.timeout_seconds.filter(|t| !(1..=30).contains(t)) {
+        errors.push(FieldError::invalid_int(
+            path.child("timeoutSeconds"),
+            i64::from(timeout),
+            "the timeout value must be between 1 and 30 seconds",
+        ));
+    }
+    errors.extend(validate_label_selector(
+        hook.namespace_selector,
+        &path.child("namespaceSelector"),
+    ));
+    errors.extend(validate_label_selector(
+        hook.object_selector,
+        &path.child("objectSelector"),
+    ));
+    if let Some(policy) = hook
+        .reinvocation_policy
+        .filter(|p| !REINVOCATION_POLICIES.contains(p))
+    {
+        errors.push(FieldError::not_supported(
+            path.child("reinvocationPolicy"),
+            policy,
+            REINVOCATION_POLICIES,
+        ));
+    }
+    errors.extend(validate_client_config(
+        hook.client_config,
+        &path.child("clientConfig"),
+    ));
+    errors
+}
+
+/// The enumerated fields: failure and match policies, side effects.
+fn validate_policies(
+    hook: &WebhookView<'_>,
+    opts: WebhookOptions,
+    path: &FieldPath,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     if let Some(policy) = hook
         .failure_policy
         .filter(|p| !FAILURE_POLICIES.contains(p))
@@ -190,35 +230,6 @@ fn validate_webhook(
             allowed,
         ));
     }
-    if let Some(timeout) = hook.timeout_seconds.filter(|t| !(1..=30).contains(t)) {
-        errors.push(FieldError::invalid_int(
-            path.child("timeoutSeconds"),
-            i64::from(timeout),
-            "the timeout value must be between 1 and 30 seconds",
-        ));
-    }
-    errors.extend(validate_label_selector(
-        hook.namespace_selector,
-        &path.child("namespaceSelector"),
-    ));
-    errors.extend(validate_label_selector(
-        hook.object_selector,
-        &path.child("objectSelector"),
-    ));
-    if let Some(policy) = hook
-        .reinvocation_policy
-        .filter(|p| !REINVOCATION_POLICIES.contains(p))
-    {
-        errors.push(FieldError::not_supported(
-            path.child("reinvocationPolicy"),
-            policy,
-            REINVOCATION_POLICIES,
-        ));
-    }
-    errors.extend(validate_client_config(
-        hook.client_config,
-        &path.child("clientConfig"),
-    ));
     errors
 }
 

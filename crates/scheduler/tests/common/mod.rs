@@ -16,24 +16,38 @@ pub fn node(name: &str, cpu: &str, memory: &str, pods: &str) -> Node {
         ("pods".to_string(), Quantity(pods.into())),
     ]);
     Node {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
         spec: Some(NodeSpec::default()),
-        status: Some(NodeStatus { allocatable: Some(list.clone()), capacity: Some(list), ..Default::default() }),
+        status: Some(NodeStatus {
+            allocatable: Some(list.clone()),
+            capacity: Some(list),
+            ..Default::default()
+        }),
     }
 }
 
 pub fn tainted(mut node: Node, key: &str, value: &str, effect: &str) -> Node {
-    node.spec.get_or_insert_with(Default::default).taints.get_or_insert_with(Vec::new).push(Taint {
-        key: key.into(),
-        value: Some(value.into()),
-        effect: effect.into(),
-        time_added: None,
-    });
+    node.spec
+        .get_or_insert_with(Default::default)
+        .taints
+        .get_or_insert_with(Vec::new)
+        .push(Taint {
+            key: key.into(),
+            value: Some(value.into()),
+            effect: effect.into(),
+            time_added: None,
+        });
     node
 }
 
 pub fn labelled(mut node: Node, key: &str, value: &str) -> Node {
-    node.metadata.labels.get_or_insert_with(BTreeMap::new).insert(key.into(), value.into());
+    node.metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(key.into(), value.into());
     node
 }
 
@@ -48,7 +62,10 @@ pub fn container(name: &str, cpu: &str, memory: &str) -> Container {
     Container {
         name: name.into(),
         image: Some("busybox:1".into()),
-        resources: Some(ResourceRequirements { requests: Some(requests), ..Default::default() }),
+        resources: Some(ResourceRequirements {
+            requests: Some(requests),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -61,7 +78,10 @@ pub fn pod(name: &str, cpu: &str, memory: &str) -> Pod {
             uid: Some(format!("uid-{name}")),
             ..Default::default()
         },
-        spec: Some(PodSpec { containers: vec![container("main", cpu, memory)], ..Default::default() }),
+        spec: Some(PodSpec {
+            containers: vec![container("main", cpu, memory)],
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

@@ -437,3 +437,78 @@ fn changing_the_active_deadline_schedules_a_sync_at_the_new_deadline() {
         .unwrap();
     assert_eq!(h.secs(target.last_transition_time.unwrap().0), 130);
 }
+
+#[test]
+fn at_most_five_hundred_pods_are_created_or_uncounted_per_sync() {
+    let mut h = Harness::new(all_exit(10, 0));
+    h.submit(job_with("big", |s| {
+        s.parallelism = Some(600);
+        s.completions = Some(600);
+    }));
+    h.run_until_finished("big", secs(3600));
+    assert_eq!(
+        h.finished_condition("big"),
+        Some(("Complete".into(), "CompletionsReached".into()))
+    );
+    assert_eq!(h.status("big").succeeded, Some(600));
+    let creates_per_plan: Vec<usize> = h
+        .plans
+        .iter()
+        .map(|(_, p)| {
+            p.actions()
+                .filter(|a| matches!(a, corral_core::Action::Create { .. }))
+                .count()
+        })
+        .filter(|n| *n > 0)
+        .collect();
+    assert_eq!(creates_per_plan, vec![500, 100]);
+    let most_uncounted = h
+        .plans
+        .iter()
+        .flat_map(|(_, p)| p.actions())
+        .filter_map(|a| match a {
+            corral_core::Action::Update { object, .. } => object
+                .as_typed::<k8s_openapi::api::batch::v1::Job>()
+                .cloned(),
+            _ => None,
+        })
+        .map(|j| {
+            let u = j
+                .status
+                .and_then(|s| s.uncounted_terminated_pods)
+                .unwrap_or_default();
+            u.succeeded.map_or(0, |l| l.len()) + u.failed.map_or(0, |l| l.len())
+        })
+        .max()
+        .unwrap();
+    assert_eq!(most_uncounted, 500, "MaxUncountedPods");
+}
+
+#[test]
+fn an_orphan_pod_loses_its_tracking_finalizer() {
+    let mut h = Harness::new(Box::new(|_, _| Behaviour::Run));
+    let pod = k8s_openapi::api::core::v1::Pod {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("stray".into()),
+            namespace: Some(NS.into()),
+            finalizers: Some(vec![
+                "batch.kubernetes.io/job-tracking".into(),
+                "example.com/keep".into(),
+            ]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let event = h.cluster.put(pod.into(), h.now);
+    h.undelivered.push_back(event);
+    h.advance(secs(1));
+    let stray = h
+        .pods()
+        .into_iter()
+        .find(|p| crate::job::pods::name(p) == "stray")
+        .unwrap();
+    assert_eq!(
+        stray.metadata.finalizers,
+        Some(vec!["example.com/keep".to_string()])
+    );
+}
