@@ -19,7 +19,7 @@ const MAX_STRICT_ERRORS: usize = 100;
 /// Bounds the probe decodes one body may cost; later candidates count as known.
 const MAX_PROBES: usize = 256;
 /// Bounds nesting in the byte scanner.
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 256;
 /// Bounds the decode attempts spent locating a decode error.
 const MAX_LOCATE_ATTEMPTS: usize = 512;
 
@@ -335,6 +335,18 @@ pub fn decode_error_message(kind: ResourceKind, raw: &Value, error: &DecodeError
     format!("{}{detail}", handled_prefix(kind))
 }
 
+/// The 400 message for a body that is not JSON at all. Upstream fails while sniffing
+/// the kind (`couldn't get version/kind; json parse error: …`) with Go's syntax error
+/// text; serde's wording is kept except for the common truncated-body case.
+pub fn json_syntax_error_message(error: &serde_json::Error) -> String {
+    let detail = if error.is_eof() {
+        "unexpected end of JSON input".to_string()
+    } else {
+        error.to_string()
+    };
+    format!("couldn't get version/kind; json parse error: {detail}")
+}
+
 /// The deepest path whose removal makes the body decode.
 fn locate_failure(kind: ResourceKind, raw: &Value) -> Option<Vec<Segment>> {
     let mut attempts = 0usize;
@@ -545,6 +557,15 @@ mod tests {
         assert_eq!(
             unknown_fields(ResourceKind::ConfigMap, &raw),
             vec!["status"]
+        );
+    }
+
+    #[test]
+    fn truncated_bodies_read_like_go() {
+        let error = serde_json::from_slice::<Value>(b"{\"a\":").unwrap_err();
+        assert_eq!(
+            json_syntax_error_message(&error),
+            "couldn't get version/kind; json parse error: unexpected end of JSON input"
         );
     }
 

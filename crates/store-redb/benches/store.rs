@@ -72,14 +72,14 @@ fn ms(duration: Duration) -> f64 {
 }
 
 /// Counts backend commits, to report transactions per fsync.
-struct CountingBackend {
-    inner: RedbBackend,
+struct CountingBackend<B: Backend> {
+    inner: B,
     commits: Arc<AtomicU64>,
 }
 
-impl Backend for CountingBackend {
+impl<B: Backend> Backend for CountingBackend<B> {
     fn name(&self) -> &'static str {
-        "redb"
+        self.inner.name()
     }
     fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
         self.inner.load(sink)
@@ -88,6 +88,26 @@ impl Backend for CountingBackend {
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.inner.commit(batch)
     }
+    fn needs_values(&self) -> bool {
+        self.inner.needs_values()
+    }
+}
+
+/// The raw disk: median and p99 fdatasync of a 160 KB write (one typical batch).
+fn fsync_probe(dir: &std::path::Path) {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let block = vec![7u8; 160 * 1024];
+    let mut samples = Vec::new();
+    for _ in 0..100 {
+        file.write_all(&block).unwrap();
+        let started = Instant::now();
+        file.sync_data().unwrap();
+        samples.push(started.elapsed());
+    }
+    report("disk: fdatasync after a 160 KB write", &mut samples);
+    let _ = std::fs::remove_file(path);
 }
 
 /// Builds an in-memory store of `count` pods and reports resident memory per object.
@@ -148,11 +168,14 @@ fn list_benchmarks(store: &Store<JsonBytes>, count: usize) {
     report("list limit=100, field selector spec.nodeName (1 in 50 match)", &mut by_field);
     let mut full = Vec::new();
     let mut full_with_body = Vec::new();
+    // One reused buffer, as a server streaming into a socket buffer would; a fresh 500 MB
+    // allocation per iteration would measure page faults instead.
+    let mut body = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
         let page = store.list(&ListRequest::all(ResourceKind::Pod)).unwrap();
         full.push(started.elapsed());
-        let mut body = Vec::with_capacity(page.items.iter().map(|v| v.value.json().len() + 1).sum());
+        body.clear();
         for item in &page.items {
             body.extend_from_slice(JsonBytes::to_bytes(&item.value).as_ref());
             body.push(b',');
@@ -164,11 +187,9 @@ fn list_benchmarks(store: &Store<JsonBytes>, count: usize) {
     report(&format!("full list of {count} + copying every object's JSON into one body"), &mut full_with_body);
 }
 
-/// 64 threads create `count` pods durably on redb; reports creates/s and txns per commit.
-fn durable_creates(dir: &std::path::Path, count: usize) {
-    let commits = Arc::new(AtomicU64::new(0));
-    let backend = CountingBackend { inner: RedbBackend::open(dir).unwrap(), commits: Arc::clone(&commits) };
-    let store = ObjectStore::new(Arc::new(Store::<JsonBytes>::open(Box::new(backend), StoreConfig::default()).unwrap()));
+/// 64 threads create `count` pods; reports creates/s and creates per backend commit.
+fn concurrent_creates(label: &str, backend: Box<dyn Backend>, commits: &AtomicU64, count: usize) {
+    let store = ObjectStore::new(Arc::new(Store::<JsonBytes>::open(backend, StoreConfig::default()).unwrap()));
     let templates: Arc<Vec<KubeObject>> = Arc::new((0..LABEL_VALUES).map(|i| pod("", i)).collect());
     let started = Instant::now();
     let threads: Vec<_> = (0..WRITERS)
@@ -190,7 +211,7 @@ fn durable_creates(dir: &std::path::Path, count: usize) {
     let elapsed = started.elapsed();
     let batches = commits.load(Ordering::Relaxed);
     println!(
-        "durable creates on redb, {WRITERS} writer threads: {count} in {:.2} s = {:.0} creates/s, {batches} commits ({:.1} creates per fsync)",
+        "{label}, {WRITERS} writer threads: {count} in {:.2} s = {:.0} creates/s, {batches} commits ({:.1} creates per commit)",
         elapsed.as_secs_f64(),
         count as f64 / elapsed.as_secs_f64(),
         count as f64 / batches.max(1) as f64
@@ -295,7 +316,14 @@ fn main() {
     list_benchmarks(&memory_store, count);
     drop(memory_store);
     let dir = tempfile::tempdir().unwrap();
-    durable_creates(dir.path(), count);
+    fsync_probe(dir.path());
+    let commits = Arc::new(AtomicU64::new(0));
+    let memory = CountingBackend { inner: MemoryBackend, commits: Arc::clone(&commits) };
+    concurrent_creates("creates in memory (CPU ceiling, no disk)", Box::new(memory), &commits, count);
+    let commits = Arc::new(AtomicU64::new(0));
+    let redb = CountingBackend { inner: RedbBackend::open(dir.path()).unwrap(), commits: Arc::clone(&commits) };
+    concurrent_creates("durable creates on redb", Box::new(redb), &commits, count);
+    fsync_probe(dir.path());
     let store = reopen(dir.path());
     watch_latency(store);
 }

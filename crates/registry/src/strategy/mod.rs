@@ -117,6 +117,17 @@ pub fn prepare_for_update(new: &mut KubeObject, old: &KubeObject, subresource: S
     }
 }
 
+/// The `namespaces/{name}/finalize` subresource (`namespaceFinalizeStrategy`): only
+/// `spec.finalizers` change; metadata rules as for any update, the status is kept.
+/// Validate with [`crate::validation::validate_namespace_finalize_update`].
+pub fn prepare_for_finalize(new: &mut KubeObject, old: &KubeObject) {
+    keep_system_metadata(new, old);
+    if let (KubeObject::Namespace(n), KubeObject::Namespace(o)) = (new, old) {
+        n.status.clone_from(&o.status);
+        canonicalize_namespace(n);
+    }
+}
+
 /// `BeforeUpdate`: clients cannot change generation, uid, creation or deletion times,
 /// and an update without `resourceVersion` is unconditional (it takes the stored one).
 fn keep_system_metadata(new: &mut KubeObject, old: &KubeObject) {

@@ -1,0 +1,1 @@
+//! L2: the node agent runtime (in progress).
