@@ -16,7 +16,9 @@ const ROOTS: &[&str] = &[
 ];
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let proto_dir = manifest_dir.join("proto");
     println!("cargo:rerun-if-changed={}", proto_dir.display());
     for root in ROOTS {

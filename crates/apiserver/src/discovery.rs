@@ -42,7 +42,7 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-fn resources_of(group: &str, version: &str) -> impl Iterator<Item = &'static ResourceInfo> + '_ {
+fn resources_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
     all_resources().iter().filter(move |r| r.group == group && r.version == version)
 }
 

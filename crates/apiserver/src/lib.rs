@@ -24,7 +24,7 @@ pub mod pki;
 pub mod server;
 pub mod service;
 
-
+pub use server::{Server, ServerConfig, ServerHandle};
 pub use service::{ApiClient, ApiService};
 
 /// The Kubernetes minor version Corral reports (`/version`): kubectl's version dispatcher

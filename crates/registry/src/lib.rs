@@ -86,3 +86,4 @@ pub fn invalid(object: &KubeObject, errors: &[FieldError]) -> ApiError {
     let kind = object.kind();
     ApiError::invalid(kind.kind_name(), kind.group(), object.name(), errors)
 }
+pub mod authz;

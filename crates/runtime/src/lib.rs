@@ -1,1 +1,40 @@
-//! L2: tokio drivers for the pure cores: informers, work queues, effect execution, processes, webhooks
+//! L2: tokio drivers for the pure cores.
+//!
+//! The controllers, the garbage collector and the scheduler decide in pure cores
+//! (`corral_core::Reconciler`); this crate runs them against the real API service:
+//!
+//! - [`informer`]: one list-then-watch loop per kind feeding one shared
+//!   [`ObjectCache`](corral_core::ObjectCache), dispatching each event to the interested
+//!   controllers (kube-rs's watcher/reflector split, client-go's shared informer);
+//! - [`controller`]: [`ControllerDriver`], the work-queue pump of one core (workers,
+//!   timer, requeues, graceful shutdown);
+//! - [`execute`]: plan execution (stages, skip-rest, events through the recorder, binds
+//!   through `pods/binding`) behind a per-controller client token bucket ([`ratelimit`]);
+//! - [`manager`]: [`ControllerManager`], everything `corral up` runs beside the API server;
+//! - [`clock`]: [`SystemClock`] and the paused-time-friendly [`TokioClock`];
+//! - [`metrics`]: queue depth, work duration, retries, informer counters.
+//!
+//! Nothing here decides anything about Jobs, pods or schedules: the drivers only move
+//! keys, plans and outcomes.
+
+pub mod clock;
+pub mod controller;
+pub mod error;
+pub mod execute;
+pub mod informer;
+pub mod manager;
+pub mod metrics;
+pub mod ratelimit;
+pub mod signal;
+
+pub use clock::{SystemClock, TokioClock};
+pub use controller::{ControllerDriver, QueueStats};
+pub use error::{InformerError, ShutdownError};
+pub use execute::PlanExecutor;
+pub use informer::{CacheReader, EventHandler, InformerConfig, SharedInformer};
+pub use manager::{
+    AdditionalController, BoxedReconciler, ControllerManager, ControllerManagerConfig,
+    ControllerManagerHandle,
+};
+pub use metrics::{ControllerMetrics, RuntimeMetrics};
+pub use ratelimit::{ClientRateLimit, TokenBucket};

@@ -13,8 +13,8 @@ use corral_api::{FieldSelector, KubeObject, LabelSelector, ObjectKey, ResourceKi
 use corral_core::SimRng;
 use corral_core::clock::epoch;
 use corral_store::{
-    Backend, CommitBatch, JsonBytes, ListRequest, LoadSink, MemoryBackend, ObjectStore, Representation, Store,
-    StoreConfig, StoreError, Txn, TxnOp, WatchRequest,
+    Backend, CommitBatch, JsonBytes, ListRequest, LoadSink, MemoryBackend, ObjectStore,
+    Representation, Store, StoreConfig, StoreError, Txn, TxnOp, WatchRequest,
 };
 use corral_store_redb::RedbBackend;
 
@@ -51,7 +51,11 @@ fn pod(name: &str, app: usize) -> KubeObject {
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -64,7 +68,12 @@ fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
 fn report(label: &str, samples: &mut [Duration]) {
     let p50 = percentile(samples, 0.50);
     let p99 = percentile(samples, 0.99);
-    println!("{label}: p50 {:.3} ms, p99 {:.3} ms ({} samples)", ms(p50), ms(p99), samples.len());
+    println!(
+        "{label}: p50 {:.3} ms, p99 {:.3} ms ({} samples)",
+        ms(p50),
+        ms(p99),
+        samples.len()
+    );
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -113,13 +122,20 @@ fn fsync_probe(dir: &std::path::Path) {
 /// Builds an in-memory store of `count` pods and reports resident memory per object.
 fn memory_per_object(count: usize) -> Arc<Store<JsonBytes>> {
     let before = resident_bytes();
-    let store = Arc::new(Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap());
+    let store = Arc::new(
+        Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap(),
+    );
     let mut encoded_total = 0u64;
     for index in 0..count {
-        let txn = Txn { compares: vec![], ops: vec![TxnOp::Put(pod(&format!("pod-{index:06}"), index))] };
+        let txn = Txn {
+            compares: vec![],
+            ops: vec![TxnOp::Put(pod(&format!("pod-{index:06}"), index))],
+        };
         let outcome = store.txn(txn).unwrap();
         if let corral_store::TxnOutcome::Committed { results, .. } = outcome {
-            encoded_total += results[0].as_ref().map_or(0, |v| v.value.json().len() as u64);
+            encoded_total += results[0]
+                .as_ref()
+                .map_or(0, |v| v.value.json().len() as u64);
         }
     }
     store.compact(store.current_revision()).unwrap();
@@ -147,16 +163,27 @@ fn list_benchmarks(store: &Store<JsonBytes>, count: usize) {
         selective.push(started.elapsed());
         assert_eq!(page.items.len(), count / LABEL_VALUES);
     }
-    report(&format!("list by label selector, {} of {count} match", count / LABEL_VALUES), &mut selective);
+    report(
+        &format!(
+            "list by label selector, {} of {count} match",
+            count / LABEL_VALUES
+        ),
+        &mut selective,
+    );
     let mut first_page = Vec::new();
     let mut by_field = Vec::new();
     for _ in 0..300 {
-        let request = ListRequest { label_selector: selector("tier=web"), limit: Some(100), ..ListRequest::all(ResourceKind::Pod) };
+        let request = ListRequest {
+            label_selector: selector("tier=web"),
+            limit: Some(100),
+            ..ListRequest::all(ResourceKind::Pod)
+        };
         let started = Instant::now();
         assert_eq!(store.list(&request).unwrap().items.len(), 100);
         first_page.push(started.elapsed());
         let request = ListRequest {
-            field_selector: FieldSelector::parse(&format!("spec.nodeName=node-{}", rng.below(50))).unwrap(),
+            field_selector: FieldSelector::parse(&format!("spec.nodeName=node-{}", rng.below(50)))
+                .unwrap(),
             limit: Some(100),
             ..ListRequest::all(ResourceKind::Pod)
         };
@@ -164,13 +191,19 @@ fn list_benchmarks(store: &Store<JsonBytes>, count: usize) {
         store.list(&request).unwrap();
         by_field.push(started.elapsed());
     }
-    report("list limit=100, label selector matching all (first page)", &mut first_page);
-    report("list limit=100, field selector spec.nodeName (1 in 50 match)", &mut by_field);
+    report(
+        "list limit=100, label selector matching all (first page)",
+        &mut first_page,
+    );
+    report(
+        "list limit=100, field selector spec.nodeName (1 in 50 match)",
+        &mut by_field,
+    );
     let mut full = Vec::new();
     let mut full_with_body = Vec::new();
     // One reused buffer, as a server streaming into a socket buffer would; a fresh 500 MB
     // allocation per iteration would measure page faults instead.
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(count * 5_100);
     for _ in 0..20 {
         let started = Instant::now();
         let page = store.list(&ListRequest::all(ResourceKind::Pod)).unwrap();
@@ -184,12 +217,17 @@ fn list_benchmarks(store: &Store<JsonBytes>, count: usize) {
         assert_eq!(page.items.len(), count);
     }
     report(&format!("full list of {count}"), &mut full);
-    report(&format!("full list of {count} + copying every object's JSON into one body"), &mut full_with_body);
+    report(
+        &format!("full list of {count} + copying every object's JSON into one body"),
+        &mut full_with_body,
+    );
 }
 
 /// 64 threads create `count` pods; reports creates/s and creates per backend commit.
 fn concurrent_creates(label: &str, backend: Box<dyn Backend>, commits: &AtomicU64, count: usize) {
-    let store = ObjectStore::new(Arc::new(Store::<JsonBytes>::open(backend, StoreConfig::default()).unwrap()));
+    let store = ObjectStore::new(Arc::new(
+        Store::<JsonBytes>::open(backend, StoreConfig::default()).unwrap(),
+    ));
     let templates: Arc<Vec<KubeObject>> = Arc::new((0..LABEL_VALUES).map(|i| pod("", i)).collect());
     let started = Instant::now();
     let threads: Vec<_> = (0..WRITERS)
@@ -220,8 +258,18 @@ fn concurrent_creates(label: &str, backend: Box<dyn Backend>, commits: &AtomicU6
 
 fn reopen(dir: &std::path::Path) -> Arc<Store<JsonBytes>> {
     let started = Instant::now();
-    let store = Arc::new(Store::<JsonBytes>::open(Box::new(RedbBackend::open(dir).unwrap()), StoreConfig::default()).unwrap());
-    println!("reopen of {} objects from redb: {:.2} s", store.stats().objects, started.elapsed().as_secs_f64());
+    let store = Arc::new(
+        Store::<JsonBytes>::open(
+            Box::new(RedbBackend::open(dir).unwrap()),
+            StoreConfig::default(),
+        )
+        .unwrap(),
+    );
+    println!(
+        "reopen of {} objects from redb: {:.2} s",
+        store.stats().objects,
+        started.elapsed().as_secs_f64()
+    );
     store
 }
 
@@ -255,7 +303,11 @@ fn watch_latency(store: Arc<Store<JsonBytes>>) {
     let pollers: Vec<_> = (0..POLLERS)
         .map(|poller| {
             let mut cursors: Vec<_> = (0..CURSORS / POLLERS)
-                .map(|_| store.watch(WatchRequest::all(ResourceKind::Pod, start)).unwrap())
+                .map(|_| {
+                    store
+                        .watch(WatchRequest::all(ResourceKind::Pod, start))
+                        .unwrap()
+                })
                 .collect();
             let (store, signal) = (Arc::clone(&store), Arc::clone(&signal));
             std::thread::spawn(move || poll_until(&store, &signal, poller, &mut cursors, end))
@@ -264,19 +316,36 @@ fn watch_latency(store: Arc<Store<JsonBytes>>) {
     for index in 0..WATCH_COMMITS {
         let key = ObjectKey::new(ResourceKind::Pod, "bench", &format!("pod-{index:06}"));
         let mut object = (*JsonBytes::decode(&store.get(&key).unwrap().value).unwrap()).clone();
-        object.meta_mut().annotations.get_or_insert_default().insert("bench/touch".into(), index.to_string());
-        store.txn(Txn { compares: vec![], ops: vec![TxnOp::Put(object)] }).unwrap();
+        object
+            .meta_mut()
+            .annotations
+            .get_or_insert_default()
+            .insert("bench/touch".into(), index.to_string());
+        store
+            .txn(Txn {
+                compares: vec![],
+                ops: vec![TxnOp::Put(object)],
+            })
+            .unwrap();
         // One commit at a time: wait until every cursor saw it, so each sample is one
         // isolated delivery, not a queue behind earlier commits.
         let revision = Revision(start.0 + index as u64 + 1);
         let progress = signal.progress.lock().unwrap();
         let _unused = signal
             .changed
-            .wait_timeout_while(progress, Duration::from_secs(10), |p| p.pollers_at.iter().any(|r| *r < revision))
+            .wait_timeout_while(progress, Duration::from_secs(10), |p| {
+                p.pollers_at.iter().any(|r| *r < revision)
+            })
             .unwrap();
     }
-    let mut samples: Vec<Duration> = pollers.into_iter().flat_map(|p| p.join().unwrap()).collect();
-    report(&format!("watch delivery commit -> poll, {CURSORS} cursors, {POLLERS} poller threads"), &mut samples);
+    let mut samples: Vec<Duration> = pollers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    report(
+        &format!("watch delivery commit -> poll, {CURSORS} cursors, {POLLERS} poller threads"),
+        &mut samples,
+    );
 }
 
 fn poll_until(
@@ -287,22 +356,36 @@ fn poll_until(
     end: Revision,
 ) -> Vec<Duration> {
     let mut samples = Vec::new();
-    let mut seen = cursors.iter().map(|c| c.position()).min().unwrap_or_default();
+    let mut seen = cursors
+        .iter()
+        .map(|c| c.position())
+        .min()
+        .unwrap_or_default();
     while seen < end {
         let commit_times = {
             let progress = signal.progress.lock().unwrap();
-            let progress = signal.changed.wait_while(progress, |p| p.committed <= seen).unwrap();
+            let progress = signal
+                .changed
+                .wait_while(progress, |p| p.committed <= seen)
+                .unwrap();
             progress.commit_times.clone()
         };
         for cursor in cursors.iter_mut() {
             for event in store.poll_watch(cursor, 16).unwrap() {
-                let at = commit_times.iter().find(|(r, _)| *r >= event.revision()).map(|(_, t)| *t);
+                let at = commit_times
+                    .iter()
+                    .find(|(r, _)| *r >= event.revision())
+                    .map(|(_, t)| *t);
                 if let Some(at) = at {
                     samples.push(at.elapsed());
                 }
             }
         }
-        seen = cursors.iter().map(|c| c.position()).min().unwrap_or_default();
+        seen = cursors
+            .iter()
+            .map(|c| c.position())
+            .min()
+            .unwrap_or_default();
         signal.progress.lock().unwrap().pollers_at[poller] = seen;
         signal.changed.notify_all();
     }
@@ -310,18 +393,35 @@ fn poll_until(
 }
 
 fn main() {
-    let count: usize = std::env::var("CORRAL_BENCH_OBJECTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    println!("corral-store bench: {count} objects, pod JSON {} bytes", pod("pod-000000", 0).to_json_vec().len());
+    let count: usize = std::env::var("CORRAL_BENCH_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    println!(
+        "corral-store bench: {count} objects, pod JSON {} bytes",
+        pod("pod-000000", 0).to_json_vec().len()
+    );
     let memory_store = memory_per_object(count);
     list_benchmarks(&memory_store, count);
     drop(memory_store);
     let dir = tempfile::tempdir().unwrap();
     fsync_probe(dir.path());
     let commits = Arc::new(AtomicU64::new(0));
-    let memory = CountingBackend { inner: MemoryBackend, commits: Arc::clone(&commits) };
-    concurrent_creates("creates in memory (CPU ceiling, no disk)", Box::new(memory), &commits, count);
+    let memory = CountingBackend {
+        inner: MemoryBackend,
+        commits: Arc::clone(&commits),
+    };
+    concurrent_creates(
+        "creates in memory (CPU ceiling, no disk)",
+        Box::new(memory),
+        &commits,
+        count,
+    );
     let commits = Arc::new(AtomicU64::new(0));
-    let redb = CountingBackend { inner: RedbBackend::open(dir.path()).unwrap(), commits: Arc::clone(&commits) };
+    let redb = CountingBackend {
+        inner: RedbBackend::open(dir.path()).unwrap(),
+        commits: Arc::clone(&commits),
+    };
     concurrent_creates("durable creates on redb", Box::new(redb), &commits, count);
     fsync_probe(dir.path());
     let store = reopen(dir.path());

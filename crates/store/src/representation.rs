@@ -233,8 +233,8 @@ impl Representation for JsonBytes {
     fn from_bytes(kind: ResourceKind, bytes: &[u8]) -> Result<EncodedObject, StoreError> {
         let object = KubeObject::from_json_slice(kind, bytes)
             .map_err(|e| StoreError::Decode(e.to_string()))?;
-        // Keep the stored bytes as they are: re-encoding could reorder or drop nothing
-        // today, but the bytes are what the durable state says.
+        // Keep the bytes exactly as stored rather than re-encoding the parsed object:
+        // what clients read back must be what was written.
         Ok(EncodedObject::pack(&object, bytes))
     }
 

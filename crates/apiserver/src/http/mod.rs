@@ -39,7 +39,7 @@ use crate::discovery::DiscoveryDocuments;
 use crate::metrics::Metrics;
 use crate::ops::{Endpoint, HealthState};
 use crate::openapi::{OpenApiDocuments, V2_CONTENT_TYPE, v2_json};
-use crate::service::{ApiService, UserInfo};
+use crate::service::ApiService;
 
 /// What every request handler shares.
 pub struct HttpShared {
@@ -214,6 +214,3 @@ async fn api(State(state): State<HttpState>, request: Request) -> Response {
         ApiPath::NotFound => respond::error(&ApiError::unknown_path()),
     }
 }
-
-/// Keeps `UserInfo` importable for handlers that read it from request extensions.
-pub type RequestUser = UserInfo;

@@ -262,7 +262,7 @@ pub(crate) fn require_subresource(resource: &ResourceInfo, name: &str) -> Result
 }
 
 /// Runs blocking pipeline work on tokio's blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {

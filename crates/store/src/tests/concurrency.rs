@@ -216,3 +216,64 @@ impl JsonBytes {
             .to_string()
     }
 }
+
+/// Persists nothing but asks for values, as a disk backend does (so the store gathers
+/// batches), and refuses batches that do not continue the previous one.
+#[derive(Default)]
+struct SequenceCheckingBackend {
+    last: Mutex<Revision>,
+}
+
+impl crate::Backend for SequenceCheckingBackend {
+    fn name(&self) -> &'static str {
+        "sequence-checking"
+    }
+
+    fn load(&self, _sink: &mut crate::LoadSink<'_>) -> Result<Revision, StoreError> {
+        Ok(Revision::ZERO)
+    }
+
+    fn commit(&self, batch: &crate::CommitBatch<'_>) -> Result<(), StoreError> {
+        let mut last = self.last.lock().unwrap();
+        let expected = last.max(Revision(1)).next();
+        if batch.first_revision != expected {
+            return Err(StoreError::Corrupt(format!(
+                "batch starts at {} instead of {expected}",
+                batch.first_revision
+            )));
+        }
+        *last = batch.last_revision;
+        Ok(())
+    }
+}
+
+#[test]
+fn concurrent_writers_hand_batches_to_the_backend_in_revision_order() {
+    let store = Arc::new(
+        Store::<JsonBytes>::open(
+            Box::new(SequenceCheckingBackend::default()),
+            StoreConfig::default(),
+        )
+        .unwrap(),
+    );
+    let writers: Vec<_> = (0..8)
+        .map(|writer| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                for index in 0..200 {
+                    let name = format!("w{writer}-{index}");
+                    store
+                        .txn(Txn {
+                            compares: vec![],
+                            ops: vec![TxnOp::Put(config_map("ns", &name, "v"))],
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    assert_eq!(store.current_revision(), Revision(1 + 8 * 200));
+}

@@ -1,0 +1,231 @@
+//! Metrics of the drivers (prometheus-client, no global registry). [`RuntimeMetrics`] holds
+//! the families; [`RuntimeMetrics::register`] adds them to a registry (the API server's
+//! `/metrics` one), [`RuntimeMetrics::render`] encodes them alone.
+//!
+//! Per controller (label `name` = the queue name, as client-go's workqueue metrics):
+//! `corral_workqueue_depth` (ready keys), `corral_workqueue_waiting` (delayed keys),
+//! `corral_workqueue_adds_total`, `corral_workqueue_retries_total`,
+//! `corral_workqueue_work_duration_seconds` (one sync: reconcile, writes, outcomes),
+//! `corral_controller_reconcile_duration_seconds` (the pure decision alone) and
+//! `corral_controller_actions_total{result}`. Per informer (label `kind`):
+//! `corral_informer_events_total`, `corral_informer_relists_total` and
+//! `corral_informer_errors_total{phase}`.
+
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub name: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InformerErrorLabels {
+    pub kind: String,
+    pub phase: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+type IntGauge = Gauge<i64, AtomicI64>;
+
+/// 100 µs doubling to about 52 s.
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 20))
+}
+
+/// The driver metric families. Cloning shares them.
+#[derive(Clone, Debug)]
+pub struct RuntimeMetrics {
+    depth: Family<QueueLabels, IntGauge>,
+    waiting: Family<QueueLabels, IntGauge>,
+    adds: Family<QueueLabels, Counter>,
+    retries: Family<QueueLabels, Counter>,
+    work_duration: HistogramFamily<QueueLabels>,
+    reconcile_duration: HistogramFamily<QueueLabels>,
+    actions: Family<ActionLabels, Counter>,
+    informer_events: Family<KindLabels, Counter>,
+    informer_relists: Family<KindLabels, Counter>,
+    informer_errors: Family<InformerErrorLabels, Counter>,
+}
+
+impl Default for RuntimeMetrics {
+    fn default() -> Self {
+        RuntimeMetrics::new()
+    }
+}
+
+impl RuntimeMetrics {
+    pub fn new() -> RuntimeMetrics {
+        RuntimeMetrics {
+            depth: Family::default(),
+            waiting: Family::default(),
+            adds: Family::default(),
+            retries: Family::default(),
+            work_duration: Family::new_with_constructor(duration_histogram),
+            reconcile_duration: Family::new_with_constructor(duration_histogram),
+            actions: Family::default(),
+            informer_events: Family::default(),
+            informer_relists: Family::default(),
+            informer_errors: Family::default(),
+        }
+    }
+
+    /// Adds every family to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("corral_workqueue_depth", "Keys ready to be processed, per controller queue", self.depth.clone());
+        registry.register("corral_workqueue_waiting", "Keys waiting for a delayed or rate-limited add", self.waiting.clone());
+        registry.register("corral_workqueue_adds", "Keys added to a controller queue", self.adds.clone());
+        registry.register("corral_workqueue_retries", "Rate-limited re-adds after failed syncs", self.retries.clone());
+        registry.register(
+            "corral_workqueue_work_duration_seconds",
+            "Seconds one sync took: reconcile, API writes and outcomes",
+            self.work_duration.clone(),
+        );
+        registry.register(
+            "corral_controller_reconcile_duration_seconds",
+            "Seconds the pure reconcile decision took",
+            self.reconcile_duration.clone(),
+        );
+        registry.register("corral_controller_actions", "Plan actions executed, by result (done, failed, skipped)", self.actions.clone());
+        registry.register("corral_informer_events", "Watch and list events applied to the shared cache, per kind", self.informer_events.clone());
+        registry.register("corral_informer_relists", "Complete lists of a kind (first list and re-lists after 410)", self.informer_relists.clone());
+        registry.register("corral_informer_errors", "Informer failures per kind and phase", self.informer_errors.clone());
+    }
+
+    /// The text exposition of these metrics alone.
+    pub fn render(&self) -> String {
+        let mut registry = Registry::default();
+        self.register(&mut registry);
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// The handles of one controller queue.
+    pub fn controller(&self, name: &str) -> ControllerMetrics {
+        let labels = QueueLabels {
+            name: name.to_string(),
+        };
+        let action = |result: &str| {
+            self.actions.get_or_create_owned(&ActionLabels {
+                name: name.to_string(),
+                result: result.to_string(),
+            })
+        };
+        ControllerMetrics {
+            depth: self.depth.get_or_create_owned(&labels),
+            waiting: self.waiting.get_or_create_owned(&labels),
+            adds: self.adds.get_or_create_owned(&labels),
+            retries: self.retries.get_or_create_owned(&labels),
+            work_duration: self.work_duration.get_or_create_owned(&labels),
+            reconcile_duration: self.reconcile_duration.get_or_create_owned(&labels),
+            actions_done: action("done"),
+            actions_failed: action("failed"),
+            actions_skipped: action("skipped"),
+        }
+    }
+
+    pub(crate) fn informer_event(&self, kind: &str, count: u64) {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.informer_events.get_or_create(&labels).inc_by(count);
+    }
+
+    pub(crate) fn informer_relist(&self, kind: &str) {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.informer_relists.get_or_create(&labels).inc();
+    }
+
+    pub(crate) fn informer_error(&self, kind: &str, phase: &str) {
+        let labels = InformerErrorLabels {
+            kind: kind.to_string(),
+            phase: phase.to_string(),
+        };
+        self.informer_errors.get_or_create(&labels).inc();
+    }
+
+    /// Complete lists of `kind` so far (tests, diagnostics).
+    pub fn relists(&self, kind: &str) -> u64 {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.informer_relists.get(&labels).map_or(0, |c| c.get())
+    }
+}
+
+/// Metric handles of one controller, resolved once.
+#[derive(Clone, Debug)]
+pub struct ControllerMetrics {
+    depth: IntGauge,
+    waiting: IntGauge,
+    adds: Counter,
+    retries: Counter,
+    work_duration: Histogram,
+    reconcile_duration: Histogram,
+    actions_done: Counter,
+    actions_failed: Counter,
+    actions_skipped: Counter,
+}
+
+impl ControllerMetrics {
+    pub(crate) fn queue_lengths(&self, ready: usize, waiting: usize) {
+        self.depth.set(i64::try_from(ready).unwrap_or(i64::MAX));
+        self.waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn added(&self, count: u64) {
+        self.adds.inc_by(count);
+    }
+
+    pub(crate) fn retried(&self) {
+        self.retries.inc();
+    }
+
+    pub(crate) fn sync_took(&self, whole: Duration, reconcile: Duration) {
+        self.work_duration.observe(whole.as_secs_f64());
+        self.reconcile_duration.observe(reconcile.as_secs_f64());
+    }
+
+    pub(crate) fn action_results(&self, done: u64, failed: u64, skipped: u64) {
+        self.actions_done.inc_by(done);
+        self.actions_failed.inc_by(failed);
+        self.actions_skipped.inc_by(skipped);
+    }
+
+    /// Syncs finished and their total seconds (work duration), for benchmarks and tests.
+    pub fn work_totals(&self) -> (u64, f64) {
+        (self.work_duration.count(), self.work_duration.sum())
+    }
+
+    /// Reconciles and their total seconds (the pure decision only).
+    pub fn reconcile_totals(&self) -> (u64, f64) {
+        (self.reconcile_duration.count(), self.reconcile_duration.sum())
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.retries.get()
+    }
+}

@@ -1,0 +1,656 @@
+//! The event loop. One heap of timed events (queue wakeups, API calls landing and
+//! answering, kubelet wakeups, container runtime events, timeline actions, samples); after
+//! each event the loop *settles*: watch events of every write are delivered (cache first,
+//! then trace, metrics, checkers, and the components that watch the kind), then every
+//! controller with ready keys and idle workers runs, and every node with output drains it.
+//! Nothing here decides anything about objects: the cores do.
+
+use std::time::Instant;
+
+use corral_api::{ApiError, KubeObject, ResourceKind};
+use corral_core::{Action, ObjectEvent, OnFailure, Outcome, Preconditions, Propagation, Subresource, SyncResult, EventRecord, ChangeKind};
+use corral_core::events::RecordedEvent;
+use corral_node::RuntimeEvent;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::api::ClientId;
+use crate::driver::controller::WorkItem;
+use crate::invariants::Violation;
+use crate::metrics::job_finished;
+use crate::scenario::{ObjectRef, ScenarioAction};
+use crate::sim::{RunReport, Simulation};
+use crate::time::{SimTime, nanos, offset, timestamp};
+use crate::world::{Op, WriteOp};
+
+/// Most events the loop handles at one virtual instant before declaring a livelock.
+const EVENTS_PER_INSTANT_MAX: u64 = 5_000_000;
+
+/// Something due at a virtual time.
+pub(crate) enum Event {
+    ControllerWake(usize),
+    Call(u64),
+    NodeWake(usize),
+    Runtime { node: usize, incarnation: u64, event: RuntimeEvent },
+    Timeline(usize),
+    Sample,
+    End,
+}
+
+/// Who waits for a call's answer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CallOrigin {
+    Worker { controller: usize, worker: usize, stage: usize, index: usize, slot: usize },
+    Node { node: usize, incarnation: u64 },
+    User,
+}
+
+/// A call in flight.
+pub(crate) struct PendingCall {
+    origin: CallOrigin,
+    /// The write, unless it is read from the worker's plan when it lands.
+    op: Option<WriteOp>,
+    client: ClientId,
+    persist_at: Option<SimTime>,
+    respond_at: SimTime,
+    error: Option<ApiError>,
+    persisted: bool,
+    outcome: Option<Outcome>,
+}
+
+fn worker_gone() -> Outcome {
+    Outcome::Failed(ApiError::internal("the calling worker is gone"))
+}
+
+impl Simulation {
+    pub(crate) fn set_now(&mut self, t: SimTime) {
+        debug_assert!(t >= self.now, "virtual time never goes back");
+        self.now = t;
+        self.now_ts = timestamp(self.scenario.start, t);
+    }
+
+    /// Plays the scenario to its end (or to a fatal invariant violation).
+    pub fn run(mut self) -> RunReport {
+        let wall = Instant::now();
+        let bar = crate::report::progress_bar(self.progress, self.until);
+        self.setup();
+        let mut instant = (0, 0u64);
+        while let Some((t, event)) = self.heap.pop() {
+            if t > self.until {
+                break;
+            }
+            self.set_now(t);
+            self.stats.heap_events += 1;
+            instant = if instant.0 == t { (t, instant.1 + 1) } else { (t, 1) };
+            if instant.1 > EVENTS_PER_INSTANT_MAX {
+                self.fatal("livelock", format!("more than {EVENTS_PER_INSTANT_MAX} events at one instant"));
+                break;
+            }
+            let end = matches!(event, Event::End);
+            if matches!(event, Event::Sample) {
+                bar.set_position(t / crate::time::NANOS_PER_SECOND);
+                bar.set_message(crate::time::format_offset(t));
+            }
+            self.handle(event);
+            self.settle();
+            if end || self.stopped_at.is_some() {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        self.stats.wall_seconds = wall.elapsed().as_secs_f64();
+        self.finish_run()
+    }
+
+    fn fatal(&mut self, invariant: &'static str, message: String) {
+        self.invariants.violations.push(Violation { invariant, at: self.now, message, fatal: true });
+        self.stopped_at.get_or_insert(self.now);
+    }
+
+    /// Creates the initial objects, starts the kubelets and schedules the timeline.
+    fn setup(&mut self) {
+        self.add_node_drivers();
+        for object in self.initial_objects() {
+            let key = object.key();
+            let action = Action::Create { object };
+            self.writer = self.user;
+            if let Outcome::Failed(error) = self.world.execute(Op::Action(&action), self.now_ts) {
+                self.fatal("setup", format!("creating {key}: {}", error.message));
+            }
+            self.flush_watch();
+        }
+        for index in 0..self.nodes.len() {
+            self.start_agent(index);
+        }
+        for (index, key) in std::mem::take(&mut self.seed_keys) {
+            self.controllers[index].queue.add(key);
+            self.dirty_controllers.insert(index);
+        }
+        for (index, action) in self.scenario.timeline.iter().enumerate() {
+            self.heap.push(action.at, Event::Timeline(index));
+        }
+        self.heap.push(self.scenario.sample_every, Event::Sample);
+        self.heap.push(self.until, Event::End);
+        self.settle();
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::ControllerWake(index) => {
+                if self.controllers[index].wake_at == Some(self.now) {
+                    self.controllers[index].wake_at = None;
+                }
+                self.dirty_controllers.insert(index);
+            }
+            Event::Call(id) => self.on_call(id),
+            Event::NodeWake(index) => {
+                if self.nodes[index].wake_at == Some(self.now) {
+                    self.nodes[index].wake_at = None;
+                }
+                self.dirty_nodes.insert(index);
+            }
+            Event::Runtime { node, incarnation, event } => {
+                let driver = &mut self.nodes[node];
+                if driver.incarnation != incarnation || !driver.runtime.accept(&event) {
+                    return;
+                }
+                if let Some(agent) = driver.agent.as_mut() {
+                    agent.handle_runtime_event(event, self.now_ts);
+                    self.dirty_nodes.insert(node);
+                }
+            }
+            Event::Timeline(index) => {
+                let action = self.scenario.timeline[index].action.clone();
+                self.run_action(action);
+            }
+            Event::Sample => {
+                self.check_assertions(false);
+                self.take_sample();
+                let next = self.now + self.scenario.sample_every;
+                if next < self.until {
+                    self.heap.push(next, Event::Sample);
+                }
+            }
+            Event::End => {}
+        }
+    }
+
+    /// Delivers watch events and runs every component with work, until quiet.
+    fn settle(&mut self) {
+        loop {
+            if let Some(index) = self.dirty_controllers.pop_first() {
+                self.pump(index);
+            } else if let Some(index) = self.dirty_nodes.pop_first() {
+                self.drain_node(index);
+            } else {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn flush_watch(&mut self) {
+        for event in self.world.poll() {
+            self.dispatch(event);
+        }
+    }
+
+    /// One watch event: the shared informer cache first, then the trace, metrics and
+    /// checkers, then every component watching the kind.
+    fn dispatch(&mut self, event: ObjectEvent) {
+        self.stats.watch_events += 1;
+        let previous = self.world.cache.apply(&event);
+        self.trace.record(self.now, &event, &self.api.clients[self.writer].name);
+        self.metrics.observe(&event, previous.as_deref(), &self.world.cache, self.now);
+        self.invariants.observe(&event, &self.world.cache, self.now);
+        if self.invariants.fatal().is_some() {
+            self.stopped_at.get_or_insert(self.now);
+        }
+        let kind = event.object.kind();
+        for index in 0..self.controllers.len() {
+            let controller = &mut self.controllers[index];
+            if !controller.watches(kind) {
+                continue;
+            }
+            let wanted = controller.reconciler.handle_event(&event, previous.as_deref(), &self.world.cache, self.now_ts);
+            if wanted.is_empty() {
+                continue;
+            }
+            for enqueue in wanted {
+                match enqueue.after {
+                    None => controller.queue.add(enqueue.key),
+                    Some(delay) => controller.queue.add_after(enqueue.key, self.now_ts, delay),
+                }
+            }
+            self.dirty_controllers.insert(index);
+        }
+        match &*event.object {
+            KubeObject::Pod(pod) => self.dispatch_pod(&event, pod),
+            KubeObject::ConfigMap(_) | KubeObject::Secret(_) => {
+                let deleted = event.change == ChangeKind::Deleted;
+                for node in self.nodes.iter_mut() {
+                    if let Some(agent) = node.agent.as_mut() {
+                        agent.handle_config_object(&event.object, deleted);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch_pod(&mut self, event: &ObjectEvent, pod: &Pod) {
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else { return };
+        let Some(&index) = self.node_index.get(node) else { return };
+        let Some(agent) = self.nodes[index].agent.as_mut() else { return };
+        if event.change == ChangeKind::Deleted {
+            agent.handle_pod_removed(&event.object.key(), self.now_ts);
+        } else {
+            agent.handle_pod_update(pod, self.now_ts);
+        }
+        self.dirty_nodes.insert(index);
+    }
+
+    /// Gives ready keys to idle workers; schedules the queue's next wakeup.
+    fn pump(&mut self, index: usize) {
+        loop {
+            let controller = &mut self.controllers[index];
+            let Some(worker) = controller.idle_worker() else { break };
+            let Some(key) = controller.queue.pop(self.now_ts) else { break };
+            controller.syncs += 1;
+            self.stats.reconciles += 1;
+            let plan = controller.reconciler.reconcile(&self.world.cache, &key, self.now_ts);
+            controller.workers[worker] = Some(WorkItem::new(key, plan, self.now));
+            self.advance(index, worker);
+        }
+        let controller = &mut self.controllers[index];
+        if let Some(at) = controller.queue.next_wakeup() {
+            let at = offset(self.scenario.start, at).max(self.now);
+            if controller.wake_at.is_none_or(|w| at < w) {
+                controller.wake_at = Some(at);
+                self.heap.push(at, Event::ControllerWake(index));
+            }
+        }
+    }
+
+    /// Issues the worker's next stage, or finishes the work item when all stages ran.
+    fn advance(&mut self, index: usize, worker: usize) {
+        loop {
+            let Some(mut item) = self.controllers[index].workers[worker].take() else { return };
+            if item.issued {
+                if item.in_flight > 0 {
+                    self.controllers[index].workers[worker] = Some(item);
+                    return;
+                }
+                let stage = item.stage;
+                if item.plan.stages[stage].on_failure == OnFailure::SkipRest && item.stage_failed(stage) {
+                    item.skipping = true;
+                }
+                item.stage += 1;
+                item.issued = false;
+            }
+            if item.stage >= item.plan.stages.len() {
+                self.finish_work(index, item);
+                return;
+            }
+            let stage = item.stage;
+            let first = item.first_action(stage);
+            let client = self.controllers[index].client;
+            item.issued = true;
+            for action_index in 0..item.plan.stages[stage].actions.len() {
+                let slot = first + action_index;
+                if item.skipping {
+                    item.outcomes[slot] = Some(Outcome::Skipped);
+                    continue;
+                }
+                let action = &item.plan.stages[stage].actions[action_index];
+                if let Action::Event(record) = action {
+                    let record = record.clone();
+                    self.record_event(client, &record);
+                    item.outcomes[slot] = Some(Outcome::Done(None));
+                    continue;
+                }
+                let origin = CallOrigin::Worker { controller: index, worker, stage, index: action_index, slot };
+                match self.issue(client, Op::Action(action), origin) {
+                    Some(outcome) => item.outcomes[slot] = Some(outcome),
+                    None => item.in_flight += 1,
+                }
+            }
+            self.controllers[index].workers[worker] = Some(item);
+        }
+    }
+
+    /// `handle_outcomes`, then the key goes back per the result and is released.
+    fn finish_work(&mut self, index: usize, item: WorkItem) {
+        let outcomes: Vec<Outcome> = item.outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped)).collect();
+        let controller = &mut self.controllers[index];
+        let result = controller.reconciler.handle_outcomes(&item.key, &item.plan, &outcomes, self.now_ts);
+        match result {
+            SyncResult::Done { requeue_after } => {
+                controller.queue.forget(&item.key);
+                if let Some(delay) = requeue_after {
+                    controller.queue.add_after(item.key.clone(), self.now_ts, delay);
+                }
+            }
+            SyncResult::Retry { .. } => controller.queue.add_rate_limited(item.key.clone(), self.now_ts),
+        }
+        controller.queue.done(&item.key);
+        controller.busy += self.now - item.started;
+        self.dirty_controllers.insert(index);
+    }
+
+    /// Plans a call; executes it at once when it takes no virtual time (returning the
+    /// outcome), else schedules it.
+    fn issue(&mut self, client: ClientId, op: Op<'_>, origin: CallOrigin) -> Option<Outcome> {
+        self.stats.api_calls += 1;
+        let plan = self.api.plan(client, op, &self.world.cache, self.now);
+        if plan.respond_at == self.now && plan.persist_at.is_none_or(|p| p == self.now) {
+            let outcome = match plan.persist_at {
+                Some(_) => self.persist(client, op),
+                None => Outcome::Failed(plan.error.clone().unwrap_or_else(|| ApiError::internal("rejected"))),
+            };
+            return Some(match plan.error {
+                Some(error) => Outcome::Failed(error),
+                None => outcome,
+            });
+        }
+        let keep = !matches!(origin, CallOrigin::Worker { .. }) || plan.persist_at.is_some_and(|p| p > plan.respond_at);
+        self.schedule_call(PendingCall {
+            origin,
+            op: keep.then(|| op.to_owned()),
+            client,
+            persist_at: plan.persist_at,
+            respond_at: plan.respond_at,
+            error: plan.error,
+            persisted: false,
+            outcome: None,
+        });
+        None
+    }
+
+    /// A call of a node or the user: the outcome goes to its origin either way.
+    fn issue_owned(&mut self, client: ClientId, op: WriteOp, origin: CallOrigin) {
+        if let Some(outcome) = self.issue(client, op.as_op(), origin) {
+            self.deliver(origin, outcome, Some(&op));
+        }
+    }
+
+    fn schedule_call(&mut self, call: PendingCall) {
+        let id = self.next_call;
+        self.next_call += 1;
+        let first = match call.persist_at {
+            Some(p) if !call.persisted => p.min(call.respond_at),
+            _ => call.respond_at,
+        };
+        self.heap.push(first, Event::Call(id));
+        self.calls.insert(id, call);
+    }
+
+    /// The write of `op` lands now.
+    fn persist(&mut self, client: ClientId, op: Op<'_>) -> Outcome {
+        if let Op::Action(Action::Delete { key, .. }) = op {
+            self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
+        }
+        self.writer = client;
+        let outcome = self.world.execute(op, self.now_ts);
+        self.flush_watch();
+        self.writer = self.user;
+        outcome
+    }
+
+    /// The write of a worker's action lands now, read from its plan.
+    fn persist_worker(&mut self, client: ClientId, origin: CallOrigin) -> Outcome {
+        let CallOrigin::Worker { controller, worker, stage, index, .. } = origin else { return worker_gone() };
+        let Some(item) = self.controllers[controller].workers[worker].as_ref() else { return worker_gone() };
+        let action = &item.plan.stages[stage].actions[index];
+        if let Action::Delete { key, .. } = action {
+            self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
+        }
+        self.writer = client;
+        let outcome = self.world.execute(Op::Action(action), self.now_ts);
+        self.flush_watch();
+        self.writer = self.user;
+        outcome
+    }
+
+    fn on_call(&mut self, id: u64) {
+        let Some(mut call) = self.calls.remove(&id) else { return };
+        if call.persist_at == Some(self.now) && !call.persisted {
+            let outcome = match &call.op {
+                Some(op) => self.persist(call.client, op.as_op()),
+                None => self.persist_worker(call.client, call.origin),
+            };
+            call.persisted = true;
+            call.outcome = Some(outcome);
+        }
+        if call.respond_at == self.now {
+            let outcome = match (call.error.take(), call.outcome.take()) {
+                (Some(error), _) => Outcome::Failed(error),
+                (None, Some(outcome)) => outcome,
+                (None, None) => Outcome::Failed(ApiError::internal("no outcome")),
+            };
+            let persist_later = call.persist_at.is_some_and(|p| p > self.now) && !call.persisted;
+            self.deliver(call.origin, outcome, call.op.as_ref());
+            if persist_later {
+                call.respond_at = SimTime::MAX;
+                let at = call.persist_at.unwrap_or(self.now);
+                let id = self.next_call;
+                self.next_call += 1;
+                self.heap.push(at, Event::Call(id));
+                self.calls.insert(id, call);
+            }
+            return;
+        }
+        self.heap.push(call.respond_at, Event::Call(id));
+        self.calls.insert(id, call);
+    }
+
+    fn deliver(&mut self, origin: CallOrigin, outcome: Outcome, op: Option<&WriteOp>) {
+        match origin {
+            CallOrigin::Worker { controller, worker, slot, .. } => {
+                let Some(item) = self.controllers[controller].workers[worker].as_mut() else { return };
+                item.outcomes[slot] = Some(outcome);
+                item.in_flight -= 1;
+                if item.in_flight == 0 {
+                    self.advance(controller, worker);
+                }
+            }
+            CallOrigin::Node { node, incarnation } => {
+                let Outcome::Failed(error) = outcome else { return };
+                let driver = &mut self.nodes[node];
+                if driver.incarnation != incarnation {
+                    return;
+                }
+                let action = match op {
+                    Some(WriteOp::Action(action)) => action.clone(),
+                    Some(WriteOp::PodStatus(update)) => update.to_action(),
+                    None => return,
+                };
+                if let Some(agent) = driver.agent.as_mut() {
+                    agent.handle_api_failure(&action, &error, self.now_ts);
+                    self.dirty_nodes.insert(node);
+                }
+            }
+            CallOrigin::User => {}
+        }
+    }
+
+    /// Runs the kubelet's outputs until it has none; schedules its next wakeup.
+    fn drain_node(&mut self, index: usize) {
+        let incarnation = self.nodes[index].incarnation;
+        let client = self.nodes[index].client;
+        let origin = CallOrigin::Node { node: index, incarnation };
+        loop {
+            let now_ts = self.now_ts;
+            let Some(agent) = self.nodes[index].agent.as_mut() else { return };
+            if let Some(command) = agent.poll_runtime_command(now_ts) {
+                let uid = command_pod_uid(&command);
+                let pod = self.world.cache.get_by_uid(uid).and_then(|o| o.as_typed::<Pod>());
+                let events = self.nodes[index].runtime.handle(command, pod);
+                for (delay, event) in events {
+                    self.heap.push(self.now + nanos(delay), Event::Runtime { node: index, incarnation, event });
+                }
+                continue;
+            }
+            if let Some(update) = agent.poll_status_update(now_ts) {
+                self.issue_owned(client, WriteOp::PodStatus(update), origin);
+                continue;
+            }
+            if let Some(record) = agent.poll_event(now_ts) {
+                self.record_event(client, &record);
+                continue;
+            }
+            if let Some(action) = agent.poll_api_action(now_ts) {
+                self.issue_owned(client, WriteOp::Action(action), origin);
+                continue;
+            }
+            break;
+        }
+        let driver = &mut self.nodes[index];
+        let Some(next) = driver.agent.as_ref().and_then(|a| a.next_wakeup()) else { return };
+        let at = offset(self.scenario.start, next).max(self.now);
+        if at == self.now {
+            // Due already (a timer at this instant): drain again after this event.
+            if driver.wake_at != Some(at) {
+                driver.wake_at = Some(at);
+                self.heap.push(at, Event::NodeWake(index));
+            }
+            return;
+        }
+        if driver.wake_at.is_none_or(|w| at < w || w < self.now) {
+            driver.wake_at = Some(at);
+            self.heap.push(at, Event::NodeWake(index));
+        }
+    }
+
+    /// An event through the client's recorder (dedup, aggregation, spam filter).
+    fn record_event(&mut self, client: ClientId, record: &EventRecord) {
+        let recorded = self.api.clients[client].recorder.record(record, self.now_ts);
+        let namespace = record.involved.namespace.clone().unwrap_or_default();
+        let write = match recorded {
+            RecordedEvent::Dropped => {
+                self.metrics.totals.events_dropped += 1;
+                return;
+            }
+            RecordedEvent::Create(action) => action,
+            RecordedEvent::Update { patch, .. } => patch,
+        };
+        self.metrics.count_event(&record.reason, &namespace);
+        if self.scenario.store_events {
+            self.issue_owned(self.event_writer, WriteOp::Action(write), CallOrigin::User);
+        }
+    }
+
+    /// A scripted action, as a user with kubectl would do it.
+    fn run_action(&mut self, action: ScenarioAction) {
+        let user = self.user;
+        let suspend = matches!(action, ScenarioAction::Suspend(_));
+        match action {
+            ScenarioAction::Suspend(key) | ScenarioAction::Resume(key) => {
+                let Some(mut cronjob) = self.world.cache.get(&key).and_then(|o| o.as_typed::<CronJob>().cloned()) else { return };
+                cronjob.spec.suspend = Some(suspend);
+                self.issue_owned(user, WriteOp::Action(Action::Update { object: cronjob.into(), subresource: Subresource::Main }), CallOrigin::User);
+            }
+            ScenarioAction::DeleteJobs { of, unfinished_only } => {
+                let cronjob_uid = match &of {
+                    ObjectRef::Object(key) => self.world.cache.get(key).map(|o| o.uid()),
+                    ObjectRef::Namespace(_) => None,
+                };
+                let doomed: Vec<(corral_api::ObjectKey, corral_api::Uid)> = self
+                    .world
+                    .cache
+                    .list(ResourceKind::Job)
+                    .filter(|job| match &of {
+                        ObjectRef::Namespace(ns) => job.namespace() == ns,
+                        ObjectRef::Object(_) => cronjob_uid.as_ref().is_some_and(|u| job.controller_ref().is_some_and(|r| r.uid == u.0)),
+                    })
+                    .filter(|job| !unfinished_only || job.as_typed::<Job>().is_some_and(|j| job_finished(j).is_none()))
+                    .map(|job| (job.key(), job.uid()))
+                    .collect();
+                for (key, uid) in doomed {
+                    let delete = Action::delete(key, Some(uid), Some(Propagation::Background));
+                    self.issue_owned(user, WriteOp::Action(delete), CallOrigin::User);
+                }
+            }
+            ScenarioAction::Delete(key) => {
+                let delete = Action::Delete { key, preconditions: Preconditions::default(), propagation: Some(Propagation::Background), grace_period_seconds: None };
+                self.issue_owned(user, WriteOp::Action(delete), CallOrigin::User);
+            }
+            ScenarioAction::NodeDown(name) => {
+                let Some(&index) = self.node_index.get(&name) else { return };
+                let driver = &mut self.nodes[index];
+                driver.agent = None;
+                driver.runtime.reset();
+                driver.incarnation += 1;
+                driver.wake_at = None;
+            }
+            ScenarioAction::NodeUp(name) => {
+                let Some(&index) = self.node_index.get(&name) else { return };
+                if self.nodes[index].agent.is_some() {
+                    return;
+                }
+                self.start_agent(index);
+                let pods: Vec<Pod> = self.world.cache.pods_on_node(&name).filter_map(|o| o.as_typed::<Pod>().cloned()).collect();
+                if let Some(agent) = self.nodes[index].agent.as_mut() {
+                    for pod in &pods {
+                        agent.handle_pod_update(pod, self.now_ts);
+                    }
+                }
+            }
+            ScenarioAction::ScaleJob { job, parallelism } => {
+                let Some(mut object) = self.world.cache.get(&job).and_then(|o| o.as_typed::<Job>().cloned()) else { return };
+                object.spec.get_or_insert_with(Default::default).parallelism = Some(parallelism);
+                self.issue_owned(user, WriteOp::Action(Action::Update { object: object.into(), subresource: Subresource::Main }), CallOrigin::User);
+            }
+            ScenarioAction::Apply(object) => {
+                let mut object = *object;
+                let write = match self.world.cache.get(&object.key()) {
+                    Some(existing) => {
+                        object.meta_mut().resource_version = existing.meta().resource_version.clone();
+                        Action::Update { object, subresource: Subresource::Main }
+                    }
+                    None => Action::Create { object },
+                };
+                self.issue_owned(user, WriteOp::Action(write), CallOrigin::User);
+            }
+        }
+    }
+
+    fn assertion_context(&self) -> crate::assertions::Context<'_> {
+        crate::assertions::Context {
+            cache: &self.world.cache,
+            metrics: &self.metrics,
+            job_queue_depth: self.job_controller.map_or(0, |i| self.controllers[i].depth() as u64),
+            now: self.now_ts,
+        }
+    }
+
+    fn check_assertions(&mut self, end: bool) {
+        let mut assertions = std::mem::take(&mut self.assertions);
+        assertions.check(&self.assertion_context(), self.now, end);
+        self.assertions = assertions;
+    }
+
+    fn take_sample(&mut self) {
+        let (depth, busy) = self
+            .job_controller
+            .map_or((0, 0), |i| (self.controllers[i].depth() as u64, self.controllers[i].busy_workers() as u64));
+        self.metrics.sample(self.now, self.scenario.start, &self.world.cache, depth, busy);
+    }
+
+    fn finish_run(mut self) -> RunReport {
+        let last = self.metrics.samples.last().map_or(0, |s| s.t);
+        if self.now > last || self.metrics.samples.is_empty() {
+            self.check_assertions(false);
+            self.take_sample();
+        }
+        self.check_assertions(true);
+        self.trace.flush();
+        crate::report::build(self)
+    }
+}
+
+fn command_pod_uid(command: &corral_node::RuntimeCommand) -> &corral_api::Uid {
+    use corral_node::RuntimeCommand as C;
+    match command {
+        C::PullImage { pod_uid, .. } | C::StartContainer { pod_uid, .. } | C::KillContainer { pod_uid, .. } | C::RunProbe { pod_uid, .. } => pod_uid,
+    }
+}

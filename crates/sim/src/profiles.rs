@@ -1,0 +1,152 @@
+//! Profiles of control-plane behaviour. A profile picks the *configuration* of the same
+//! cores and the driver's characteristics (workers, client rate limits, API latency); it
+//! never selects alternative logic.
+//!
+//! - `upstream`: current Kubernetes (1.31–1.34): the v2 CronJob controller, 5 Job
+//!   workers creating pods with blocking calls from one FIFO queue, client QPS 20 /
+//!   burst 30, the backoff constants of spec §8 (sync errors 1 s → 60 s, pod failures
+//!   10 s → 600 s).
+//! - `upstream-1.14`: the snowball era: the CronJob v1 poller (10 s passes, serial
+//!   unconditional status writes, the > 500 Jobs pager abort, lost status-write
+//!   bookkeeping), Job sync-error backoff 10 s → 360 s and pod-failure backoff capped at
+//!   360 s.
+//! - `corral`: Corral's own runtime characteristics; for now the upstream settings with
+//!   Corral's defaults (the guards issue adds behaviour here).
+
+use std::time::Duration;
+
+use corral_controllers::cronjob::{CronJobControllerConfig, CronJobProfile, CronJobV1PollerConfig};
+use corral_controllers::job::JobControllerConfig;
+
+use crate::scenario::{ControlPlaneOverrides, Dist};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Upstream,
+    Upstream114,
+    Corral,
+}
+
+impl Profile {
+    pub const NAMES: &'static [&'static str] = &["upstream", "upstream-1.14", "corral"];
+
+    pub fn parse(text: &str) -> Option<Profile> {
+        match text {
+            "upstream" => Some(Profile::Upstream),
+            "upstream-1.14" => Some(Profile::Upstream114),
+            "corral" => Some(Profile::Corral),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Upstream => "upstream",
+            Profile::Upstream114 => "upstream-1.14",
+            Profile::Corral => "corral",
+        }
+    }
+}
+
+/// Rate limit of one API client (client-go's token bucket).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClientLimits {
+    pub qps: f64,
+    pub burst: u32,
+}
+
+/// Everything a profile decides, after scenario overrides.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub profile: Profile,
+    pub job: JobControllerConfig,
+    pub cronjob: CronJobProfile,
+    /// kube-controller-manager clients (one per controller).
+    pub controller_client: ClientLimits,
+    pub scheduler_client: ClientLimits,
+    pub kubelet_client: ClientLimits,
+    /// Per-request latency of the API server (storage and everything but webhooks).
+    pub api_latency: Dist,
+    /// kube-apiserver `--request-timeout`.
+    pub request_timeout: Duration,
+}
+
+impl Settings {
+    pub fn new(profile: Profile, overrides: &ControlPlaneOverrides) -> Settings {
+        let mut job = JobControllerConfig::default();
+        let mut cronjob_v2 = CronJobControllerConfig::default();
+        let cronjob_v1 = CronJobV1PollerConfig {
+            abort_above_jobs: Some(500),
+            ..CronJobV1PollerConfig::default()
+        };
+        if profile == Profile::Upstream114 {
+            job.api_backoff_base = Duration::from_secs(10);
+            job.api_backoff_max = Duration::from_secs(360);
+            job.pod_failure_backoff_max = Duration::from_secs(360);
+        }
+        if let Some(workers) = overrides.job_workers {
+            job.workers = workers;
+        }
+        if let Some(workers) = overrides.cronjob_workers {
+            cronjob_v2.workers = workers;
+        }
+        let cronjob = match profile {
+            Profile::Upstream114 => CronJobProfile::V1(cronjob_v1),
+            Profile::Upstream | Profile::Corral => CronJobProfile::V2(cronjob_v2),
+        };
+        Settings {
+            profile,
+            job,
+            cronjob,
+            controller_client: ClientLimits {
+                qps: overrides.client_qps.unwrap_or(20.0),
+                burst: overrides.client_burst.unwrap_or(30),
+            },
+            scheduler_client: ClientLimits { qps: 50.0, burst: 100 },
+            kubelet_client: ClientLimits { qps: 50.0, burst: 100 },
+            api_latency: overrides
+                .api_latency
+                .clone()
+                .unwrap_or(Dist::Fixed(Duration::from_millis(10))),
+            request_timeout: overrides.request_timeout.unwrap_or(Duration::from_secs(60)),
+        }
+    }
+
+    /// One line per derived setting, printed before the run.
+    pub fn describe(&self) -> Vec<String> {
+        let cronjob = match &self.cronjob {
+            CronJobProfile::V2(c) => format!("v2 controller, {} workers", c.workers),
+            CronJobProfile::V1(c) => format!(
+                "v1 poller every {:?}, pager abort above {} Jobs",
+                c.sync_period,
+                c.abort_above_jobs.map_or("never".to_string(), |n| n.to_string())
+            ),
+        };
+        vec![
+            format!("profile: {}", self.profile.name()),
+            format!(
+                "job controller: {} workers, sync-error backoff {:?} → {:?}, pod-failure backoff {:?} → {:?}, batch period {:?}",
+                self.job.workers,
+                self.job.api_backoff_base,
+                self.job.api_backoff_max,
+                self.job.pod_failure_backoff_base,
+                self.job.pod_failure_backoff_max,
+                self.job.sync_batch_period
+            ),
+            format!("cronjob controller: {cronjob}"),
+            format!(
+                "clients: controllers {} qps / burst {}, scheduler {} / {}, kubelets {} / {}",
+                self.controller_client.qps,
+                self.controller_client.burst,
+                self.scheduler_client.qps,
+                self.scheduler_client.burst,
+                self.kubelet_client.qps,
+                self.kubelet_client.burst
+            ),
+            format!(
+                "api: latency {:?}, request timeout {:?}",
+                self.api_latency, self.request_timeout
+            ),
+        ]
+    }
+}

@@ -1,0 +1,445 @@
+//! The simulated cluster state: the real object store (`ObjectStore<TypedArc>` over the
+//! in-memory backend: revisions, preconditions, finalizers, deletionTimestamp, a watch
+//! log), the shared informer cache fed from one watch cursor per kind, and the execution
+//! of writes with the API server's semantics (defaulting, strategies and validation
+//! through the registry, generated names, graceful pod deletion, deletion propagation,
+//! `pods/binding`).
+
+use std::sync::Arc;
+
+use corral_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use corral_api::{ApiError, GroupResource, KubeObject, ObjectKey, ResourceKind, StatusReason, Uid};
+use corral_core::{
+    Action, ChangeKind, ObjectCache, ObjectEvent, Outcome, Preconditions, Propagation, SimRng,
+    Subresource, Timestamp, clock,
+};
+use corral_node::StatusUpdate;
+use corral_store::{
+    Compare, DeleteOptions, MemoryBackend, ObjectStore, Store, StoreConfig, StoreError, TxnOp,
+    TxnOutcome, TypedArc, WatchCursor, WatchEvent, WatchRequest,
+};
+use k8s_openapi::api::core::v1::{Pod, PodCondition};
+
+use crate::admission;
+use crate::patching;
+
+/// Attempts at a free generated name (upstream retries creates with generateName).
+const GENERATE_NAME_ATTEMPTS: usize = 8;
+const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+const FINALIZER_ORPHAN: &str = "orphan";
+
+/// One write as the simulator's API layer receives it (owned, for calls in flight).
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOp {
+    Action(Action),
+    /// A kubelet status write (a merge patch of the whole status with a uid precondition),
+    /// applied without encoding it to JSON.
+    PodStatus(StatusUpdate),
+}
+
+impl WriteOp {
+    pub fn as_op(&self) -> Op<'_> {
+        match self {
+            WriteOp::Action(action) => Op::Action(action),
+            WriteOp::PodStatus(update) => Op::PodStatus(update),
+        }
+    }
+}
+
+/// A borrowed [`WriteOp`]: controller actions are executed straight from their plan.
+#[derive(Clone, Copy, Debug)]
+pub enum Op<'a> {
+    Action(&'a Action),
+    PodStatus(&'a StatusUpdate),
+}
+
+impl Op<'_> {
+    pub fn key(&self) -> Option<ObjectKey> {
+        match self {
+            Op::Action(action) => action.key(),
+            Op::PodStatus(update) => Some(update.key.clone()),
+        }
+    }
+
+    pub fn to_owned(self) -> WriteOp {
+        match self {
+            Op::Action(action) => WriteOp::Action(action.clone()),
+            Op::PodStatus(update) => WriteOp::PodStatus(update.clone()),
+        }
+    }
+
+    /// `create`, `update`, `patch`, `delete` (`event` for events).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Op::Action(Action::Create { .. }) => "create",
+            Op::Action(Action::Update { .. }) => "update",
+            Op::Action(Action::Patch { .. }) | Op::PodStatus(_) => "patch",
+            Op::Action(Action::Delete { .. }) => "delete",
+            Op::Action(Action::Event(_)) => "event",
+        }
+    }
+
+    /// Whether the write addresses the `/status` subresource.
+    pub fn is_status(&self) -> bool {
+        matches!(
+            self,
+            Op::PodStatus(_)
+                | Op::Action(Action::Update { subresource: Subresource::Status, .. })
+                | Op::Action(Action::Patch { subresource: Subresource::Status, .. })
+        )
+    }
+}
+
+/// Store, cache and the write path.
+pub struct World {
+    pub start: Timestamp,
+    pub store: ObjectStore<TypedArc>,
+    pub cache: ObjectCache,
+    cursors: Vec<WatchCursor>,
+    /// Generated names and uids.
+    rng: SimRng,
+    /// Kinds written since the last poll (bit per `ResourceKind` ordinal).
+    touched: u64,
+}
+
+fn kind_index(kind: ResourceKind) -> usize {
+    ResourceKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+fn resource(kind: ResourceKind) -> GroupResource {
+    GroupResource::new(kind.group(), kind.plural())
+}
+
+fn store_error(kind: ResourceKind, error: &StoreError) -> ApiError {
+    error.to_api_error(&resource(kind))
+}
+
+impl World {
+    pub fn new(start: Timestamp, rng: SimRng) -> World {
+        let store = Store::open(Box::new(MemoryBackend), StoreConfig::default())
+            .expect("the in-memory backend always opens");
+        let store = ObjectStore::new(Arc::new(store));
+        let revision = store.store().current_revision();
+        let cursors = ResourceKind::ALL
+            .iter()
+            .map(|kind| {
+                store
+                    .watch(WatchRequest::all(*kind, revision))
+                    .expect("a watch from the current revision always starts")
+            })
+            .collect();
+        World {
+            start,
+            store,
+            cache: ObjectCache::new(),
+            cursors,
+            rng,
+            touched: 0,
+        }
+    }
+
+    /// Watch events committed since the last poll, in revision order (the informers'
+    /// view; the caller applies them to the cache and dispatches them).
+    pub fn poll(&mut self) -> Vec<ObjectEvent> {
+        let mut events = Vec::new();
+        let touched = std::mem::take(&mut self.touched);
+        for (index, cursor) in self.cursors.iter_mut().enumerate() {
+            if touched & (1 << index) == 0 {
+                continue;
+            }
+            let polled = self
+                .store
+                .poll_watch(cursor, usize::MAX)
+                .expect("the simulator's cursors never fall behind compaction");
+            for event in polled {
+                let (change, versioned) = match event {
+                    WatchEvent::Added(v) => (ChangeKind::Added, v),
+                    WatchEvent::Modified(v) => (ChangeKind::Modified, v),
+                    WatchEvent::Deleted(v) => (ChangeKind::Deleted, v),
+                    WatchEvent::Bookmark(_) => continue,
+                };
+                events.push(ObjectEvent {
+                    change,
+                    object: versioned.value,
+                    revision: versioned.mod_revision,
+                });
+            }
+        }
+        events.sort_by_key(|e| e.revision);
+        events
+    }
+
+    fn touch(&mut self, kind: ResourceKind) {
+        self.touched |= 1 << kind_index(kind);
+    }
+
+    /// Executes one write at `now` (virtual), returning what the client learns.
+    pub fn execute(&mut self, op: Op<'_>, now: Timestamp) -> Outcome {
+        let result = match op {
+            Op::Action(Action::Create { object }) => self.create(object.clone(), now),
+            Op::Action(Action::Update {
+                object,
+                subresource,
+            }) => self.update(object, *subresource, now),
+            Op::Action(Action::Patch {
+                key,
+                subresource,
+                patch,
+            }) => match patching::binding_of(patch) {
+                Some((uid, node)) if key.kind == ResourceKind::Pod && *subresource == Subresource::Main => {
+                    self.bind(key, uid, node, now)
+                }
+                _ => self.patch(key, *subresource, patch, now),
+            },
+            Op::Action(Action::Delete {
+                key,
+                preconditions,
+                propagation,
+                grace_period_seconds,
+            }) => self.delete(key, preconditions, *propagation, *grace_period_seconds, now),
+            Op::Action(Action::Event(_)) => Ok(None),
+            Op::PodStatus(update) => self.pod_status(update, now),
+        };
+        match result {
+            Ok(object) => Outcome::Done(object),
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+
+    /// POST: namespace default, generated name, uid and creation time, then admission
+    /// (defaults, strategy, validation) and a create-if-absent transaction.
+    pub fn create(&mut self, mut object: KubeObject, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+        let kind = object.kind();
+        if kind.namespaced() && object.namespace().is_empty() {
+            object.meta_mut().namespace = Some("default".to_string());
+        }
+        let prefix = object.meta().generate_name.clone().unwrap_or_default();
+        let generate = object.name().is_empty() && !prefix.is_empty();
+        if object.name().is_empty() && !generate {
+            return Err(ApiError::new(
+                StatusReason::Invalid,
+                format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", kind.kind_name()),
+            ));
+        }
+        let meta = object.meta_mut();
+        meta.uid = Some(Uid::from_random_bits(self.rng.next_u128()).0);
+        meta.creation_timestamp = Some(Time(clock::truncate_to_seconds(now)));
+        meta.resource_version = None;
+        let attempts = if generate { GENERATE_NAME_ATTEMPTS } else { 1 };
+        for _ in 0..attempts {
+            let mut candidate = object.clone();
+            if generate {
+                let cut = prefix.len().min(58);
+                let cut = (0..=cut).rev().find(|i| prefix.is_char_boundary(*i)).unwrap_or(0);
+                candidate.meta_mut().name = Some(format!("{}{}", &prefix[..cut], self.rng.name_suffix(5)));
+            }
+            admission::admit_create(&mut candidate)?;
+            let key = candidate.key();
+            let outcome = self
+                .store
+                .commit(vec![Compare::Absent(key.clone())], vec![TxnOp::Put(candidate)])
+                .map_err(|e| store_error(kind, &e))?;
+            if let TxnOutcome::Committed { results, .. } = outcome {
+                self.touch(kind);
+                let stored = results.into_iter().next().flatten().map(|v| (*v.value).clone());
+                return Ok(stored);
+            }
+            if !generate {
+                return Err(ApiError::already_exists(&resource(kind), &key.name));
+            }
+        }
+        Err(ApiError::already_exists(&resource(kind), object.name()))
+    }
+
+    /// Read-modify-write through the registry's update path.
+    fn guarded_update(
+        &mut self,
+        key: &ObjectKey,
+        preconditions: &Preconditions,
+        subresource: Subresource,
+        now: Timestamp,
+        mutate: &mut dyn FnMut(&KubeObject) -> Result<KubeObject, ApiError>,
+    ) -> Result<Option<KubeObject>, ApiError> {
+        let outcome = self
+            .store
+            .guaranteed_update(key, preconditions, now, false, &mut |current| {
+                let mut updated = mutate(current)?;
+                admission::admit_update(&mut updated, current, subresource)?;
+                Ok(updated)
+            })
+            .map_err(|e| store_error(key.kind, &e))?;
+        if outcome.changed {
+            self.touch(key.kind);
+        }
+        Ok(Some((*outcome.value.value).clone()))
+    }
+
+    fn update(&mut self, object: &KubeObject, subresource: Subresource, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+        let key = object.key();
+        self.guarded_update(&key, &Preconditions::default(), subresource, now, &mut |_| Ok(object.clone()))
+    }
+
+    fn patch(&mut self, key: &ObjectKey, subresource: Subresource, body: &corral_core::PatchBody, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+        let preconditions = Preconditions {
+            uid: patching::patch_uid(body).map(|u| Uid(u.to_string())),
+            resource_version: None,
+        };
+        self.guarded_update(key, &preconditions, subresource, now, &mut |current| {
+            patching::apply_patch(current, body)
+        })
+    }
+
+    /// `pods/binding`: sets `spec.nodeName` once, with the uid as precondition, and marks
+    /// the pod scheduled (upstream `assignPod`).
+    fn bind(&mut self, key: &ObjectKey, uid: Option<&str>, node: &str, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+        let preconditions = Preconditions {
+            uid: uid.map(|u| Uid(u.to_string())),
+            resource_version: None,
+        };
+        let stamp = Time(clock::truncate_to_seconds(now));
+        let outcome = self
+            .store
+            .guaranteed_update(key, &preconditions, now, false, &mut |current| {
+                let Some(pod) = current.as_typed::<Pod>() else {
+                    return Err(ApiError::bad_request("only pods can be bound"));
+                };
+                let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("");
+                if !bound.is_empty() {
+                    return Err(ApiError::conflict(
+                        &resource(ResourceKind::Pod),
+                        &key.name,
+                        &format!("pod {} is already assigned to node {bound:?}", key.name),
+                    ));
+                }
+                if pod.metadata.deletion_timestamp.is_some() {
+                    return Err(ApiError::conflict(&resource(ResourceKind::Pod), &key.name, "pod is being deleted"));
+                }
+                let mut pod = pod.clone();
+                pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
+                let conditions = pod.status.get_or_insert_with(Default::default).conditions.get_or_insert_with(Vec::new);
+                if !conditions.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True") {
+                    conditions.retain(|c| c.type_ != "PodScheduled");
+                    conditions.push(PodCondition {
+                        type_: "PodScheduled".into(),
+                        status: "True".into(),
+                        last_transition_time: Some(stamp.clone()),
+                        ..Default::default()
+                    });
+                }
+                Ok(pod.into())
+            })
+            .map_err(|e| store_error(key.kind, &e))?;
+        self.touch(key.kind);
+        Ok(Some((*outcome.value.value).clone()))
+    }
+
+    /// DELETE with propagation (Foreground and Orphan add their finalizer first) and the
+    /// pod grace period (unbound or terminal pods go at once).
+    fn delete(
+        &mut self,
+        key: &ObjectKey,
+        preconditions: &Preconditions,
+        propagation: Option<Propagation>,
+        grace_period_seconds: Option<i64>,
+        now: Timestamp,
+    ) -> Result<Option<KubeObject>, ApiError> {
+        let Some(current) = self.store.get_object(key).map_err(|e| store_error(key.kind, &e))? else {
+            return Err(ApiError::not_found(&resource(key.kind), &key.name));
+        };
+        let propagation = propagation.unwrap_or_else(|| corral_registry::default_propagation(key.kind));
+        let finalizer = match propagation {
+            Propagation::Foreground => Some(FINALIZER_FOREGROUND),
+            Propagation::Orphan => Some(FINALIZER_ORPHAN),
+            Propagation::Background => None,
+        };
+        let dependents = current.meta().uid.as_ref().is_some_and(|u| {
+            self.cache.dependents_of(&Uid(u.clone())).next().is_some()
+        });
+        if let Some(finalizer) = finalizer.filter(|_| !current.is_being_deleted() && (dependents || propagation == Propagation::Orphan)) {
+            if !current.has_finalizer(finalizer) {
+                let outcome = self
+                    .store
+                    .guaranteed_update(key, preconditions, now, false, &mut |object| {
+                        let mut marked = object.clone();
+                        marked.meta_mut().finalizers.get_or_insert_with(Vec::new).push(finalizer.to_string());
+                        Ok(marked)
+                    })
+                    .map_err(|e| store_error(key.kind, &e))?;
+                if outcome.changed {
+                    self.touch(key.kind);
+                }
+            }
+        }
+        let grace = grace_period_seconds.or_else(|| pod_grace_period(&current));
+        let options = DeleteOptions {
+            preconditions: preconditions.clone(),
+            grace_period_seconds: grace,
+        };
+        let outcome = self
+            .store
+            .delete(key, &options, now, false)
+            .map_err(|e| store_error(key.kind, &e))?;
+        self.touch(key.kind);
+        Ok(Some((*outcome.value.value).clone()))
+    }
+
+    /// A kubelet status write: every field the kubelet reports replaces the stored one.
+    fn pod_status(&mut self, update: &StatusUpdate, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+        let preconditions = Preconditions {
+            uid: update.uid.clone(),
+            resource_version: None,
+        };
+        self.guarded_update(&update.key, &preconditions, Subresource::Status, now, &mut |current| {
+            let Some(pod) = current.as_typed::<Pod>() else {
+                return Err(ApiError::bad_request("not a pod"));
+            };
+            let mut pod = pod.clone();
+            merge_pod_status(pod.status.get_or_insert_with(Default::default), &update.status);
+            Ok(pod.into())
+        })
+    }
+}
+
+/// The grace period upstream's pod strategy applies when the client gives none.
+fn pod_grace_period(object: &KubeObject) -> Option<i64> {
+    let pod = object.as_typed::<Pod>()?;
+    let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if !bound || matches!(phase, Some("Succeeded" | "Failed")) {
+        return Some(0);
+    }
+    Some(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30))
+}
+
+/// RFC 7386 of `{"status": new}` on a typed status: set fields replace, unset ones stay.
+pub fn merge_pod_status(stored: &mut k8s_openapi::api::core::v1::PodStatus, new: &k8s_openapi::api::core::v1::PodStatus) {
+    macro_rules! replace_set {
+        ($($field:ident),* $(,)?) => {
+            $( if new.$field.is_some() { stored.$field.clone_from(&new.$field); } )*
+        };
+    }
+    replace_set!(
+        allocated_resources,
+        conditions,
+        container_statuses,
+        ephemeral_container_statuses,
+        extended_resource_claim_status,
+        host_ip,
+        host_ips,
+        init_container_statuses,
+        message,
+        node_allocatable_resource_claim_statuses,
+        nominated_node_name,
+        observed_generation,
+        phase,
+        pod_ip,
+        pod_ips,
+        qos_class,
+        reason,
+        resize,
+        resource_claim_statuses,
+        resources,
+        start_time,
+        volume_health,
+    );
+}
