@@ -505,5 +505,391 @@ impl<K: Clone + Eq + Hash + std::fmt::Debug> ControllerQueue<K> {
 }
 
 #[cfg(test)]
-#[path = "fair_queue_tests.rs"]
-mod tests;
+mod tests {
+    //! Goal: the fair queue keeps `WorkQueue`'s contract and adds bounded waiting.
+    //! Method: table tests for the round robin and the fresh lane, then properties over
+    //! random operation sequences from seeded `SimRng`s (core has no proptest; a failing
+    //! case prints its seed, and `regression_*` tests would pin it).
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::clock::epoch;
+    use crate::rng::SimRng;
+
+    const SEEDS: u64 = 300;
+
+    fn queue(config: FairQueueConfig) -> FairWorkQueue<String> {
+        FairWorkQueue::new(
+            RateLimiter::item_exponential(Duration::from_millis(5), Duration::from_secs(1)),
+            config,
+        )
+    }
+
+    fn no_fresh_lane() -> FairQueueConfig {
+        FairQueueConfig {
+            fresh_lane_capacity: 0,
+            fresh_lane_burst: 0,
+        }
+    }
+
+    fn class(namespace: &str, owner: &str) -> FairClass {
+        FairClass::new(namespace, owner)
+    }
+
+    fn drain(q: &mut FairWorkQueue<String>) -> Vec<String> {
+        let mut served = Vec::new();
+        while let Some(key) = q.pop(epoch()) {
+            q.done(&key);
+            served.push(key);
+        }
+        served
+    }
+
+    #[test]
+    fn namespaces_take_turns_then_owners_then_insertion_order() {
+        let mut q = queue(no_fresh_lane());
+        for (key, ns, owner) in [
+            ("a1", "a", "cron-x"),
+            ("a2", "a", "cron-x"),
+            ("a3", "a", "cron-y"),
+            ("b1", "b", "job-1"),
+            ("a4", "a", "cron-x"),
+            ("c1", "c", "job-2"),
+        ] {
+            q.add(key.to_string(), class(ns, owner));
+        }
+        assert_eq!(drain(&mut q), ["a1", "b1", "c1", "a3", "a2", "a4"]);
+    }
+
+    #[test]
+    fn a_key_is_queued_once_and_never_handed_to_two_workers() {
+        let mut q = queue(no_fresh_lane());
+        q.add("k".into(), class("a", "o"));
+        q.add("k".into(), class("a", "o"));
+        assert_eq!(q.ready_len(), 1);
+        assert_eq!(q.pop(epoch()).as_deref(), Some("k"));
+        q.add("k".into(), class("a", "o"));
+        assert_eq!(q.pop(epoch()), None, "held by a worker: not served again");
+        q.done(&"k".to_string());
+        assert_eq!(q.pop(epoch()).as_deref(), Some("k"), "re-queued on done");
+        q.done(&"k".to_string());
+        assert!(!q.contains(&"k".to_string()));
+        assert!(q.classes.is_empty(), "classes are forgotten with their keys");
+    }
+
+    #[test]
+    fn add_after_keeps_the_earlier_time_and_rate_limits_double() {
+        let mut q = queue(no_fresh_lane());
+        let t0 = epoch();
+        q.add_after("k".into(), class("a", "o"), t0, Duration::from_secs(10));
+        q.add_after("k".into(), class("a", "o"), t0, Duration::from_secs(5));
+        assert_eq!(q.next_wakeup(), Some(clock::add(t0, Duration::from_secs(5))));
+        assert_eq!(q.pop(clock::add(t0, Duration::from_secs(4))), None);
+        assert_eq!(q.pop(clock::add(t0, Duration::from_secs(5))).as_deref(), Some("k"));
+        q.done(&"k".to_string());
+        let mut delays = Vec::new();
+        for _ in 0..4 {
+            q.add_rate_limited("k".into(), class("a", "o"), t0);
+            let at = q.next_wakeup().unwrap();
+            delays.push(clock::since(at, t0).as_millis());
+            assert_eq!(q.pop(at).as_deref(), Some("k"));
+            q.done(&"k".to_string());
+        }
+        assert_eq!(delays, [5, 10, 20, 40]);
+        q.forget(&"k".to_string());
+        assert_eq!(q.num_requeues(&"k".to_string()), 0);
+    }
+
+    #[test]
+    fn an_unrelated_namespace_is_served_at_once_behind_a_flood() {
+        // Ten CronJobs' backlogs in one namespace; one Job in another.
+        let mut q = queue(no_fresh_lane());
+        for i in 0..10_000 {
+            q.add(format!("noisy-{i}"), class("noisy", &format!("cron-{}", i % 10)));
+        }
+        q.add("quiet".into(), class("quiet", "job"));
+        let first_two: Vec<String> = (0..2).filter_map(|_| q.pop(epoch())).collect();
+        assert!(first_two.contains(&"quiet".to_string()), "{first_two:?}");
+    }
+
+    #[test]
+    fn a_fresh_key_jumps_a_restart_backlog_but_resyncs_still_progress() {
+        let mut q = queue(FairQueueConfig {
+            fresh_lane_capacity: 3,
+            fresh_lane_burst: 2,
+        });
+        for i in 0..100 {
+            q.add(format!("old-{i}"), class("ns", &format!("job-{i}")));
+        }
+        for i in 0..5 {
+            q.add(format!("new-{i}"), class("ns", &format!("new-{i}")).with_fresh(true));
+        }
+        assert_eq!(q.fresh_len(), 3, "the lane is bounded; the rest queue as resyncs");
+        let served: Vec<String> = (0..6).filter_map(|_| q.pop(epoch())).collect();
+        assert_eq!(served, ["new-0", "new-1", "old-0", "new-2", "old-1", "old-2"]);
+    }
+
+    /// A reference model of which keys need a worker, for the contract property.
+    #[derive(Default)]
+    struct Model {
+        needs: BTreeSet<String>,
+        held: BTreeSet<String>,
+        waiting: BTreeMap<String, Timestamp>,
+        failures: BTreeMap<String, u32>,
+    }
+
+    impl Model {
+        fn promote(&mut self, now: Timestamp) {
+            let due: Vec<String> = self
+                .waiting
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in due {
+                self.waiting.remove(&key);
+                self.needs.insert(key);
+            }
+        }
+
+        fn add_after(&mut self, key: &str, at: Timestamp, now: Timestamp) {
+            if at <= now {
+                self.needs.insert(key.to_string());
+                return;
+            }
+            let slot = self.waiting.entry(key.to_string()).or_insert(at);
+            *slot = (*slot).min(at);
+        }
+    }
+
+    /// Random operations against the queue and the model; returns the pop sequence.
+    fn run_contract(seed: u64) -> Vec<String> {
+        let mut rng = SimRng::seed_from_u64(seed);
+        let config = FairQueueConfig {
+            fresh_lane_capacity: rng.below(4) as usize,
+            fresh_lane_burst: rng.below(3) as u32,
+        };
+        let mut q = queue(config);
+        let mut model = Model::default();
+        let mut now = epoch();
+        let mut served = Vec::new();
+        for _ in 0..400 {
+            let key = format!("k{}", rng.below(12));
+            let class = class(&format!("ns{}", rng.below(3)), &format!("o{}", rng.below(3)))
+                .with_fresh(rng.chance(0.3));
+            match rng.below(7) {
+                0 | 1 => {
+                    q.add(key.clone(), class);
+                    model.needs.insert(key);
+                }
+                2 => {
+                    let delay = Duration::from_millis(rng.below(50));
+                    q.add_after(key.clone(), class, now, delay);
+                    model.add_after(&key, clock::add(now, delay), now);
+                }
+                3 => {
+                    let failures = model.failures.entry(key.clone()).or_insert(0);
+                    let delay = Duration::from_millis((5u64 << (*failures).min(20)).min(1000));
+                    *failures += 1;
+                    q.add_rate_limited(key.clone(), class, now);
+                    model.add_after(&key, clock::add(now, delay), now);
+                }
+                4 => {
+                    model.promote(now);
+                    if let Some(popped) = q.pop(now) {
+                        assert!(!model.held.contains(&popped), "seed {seed}: {popped} served twice");
+                        assert!(model.needs.remove(&popped), "seed {seed}: {popped} served unasked");
+                        model.held.insert(popped.clone());
+                        served.push(popped);
+                    } else {
+                        let idle: Vec<&String> = model.needs.difference(&model.held).collect();
+                        assert!(idle.is_empty(), "seed {seed}: {idle:?} ready but not served");
+                    }
+                }
+                5 => {
+                    if let Some(held) = model.held.iter().nth(rng.below(4) as usize).cloned() {
+                        model.held.remove(&held);
+                        q.done(&held);
+                    }
+                }
+                _ => {
+                    now = clock::add(now, Duration::from_millis(rng.below(30)));
+                    if rng.chance(0.2) {
+                        q.forget(&key);
+                        model.failures.remove(&key);
+                    }
+                }
+            }
+            let distinct_ready = model.needs.difference(&model.held).count();
+            assert_eq!(q.ready_len(), distinct_ready, "seed {seed}: ready keys are distinct");
+            assert_eq!(q.processing_len(), model.held.len(), "seed {seed}");
+        }
+        // Drain: everything that still needs a worker gets one, nothing else does.
+        for held in std::mem::take(&mut model.held) {
+            q.done(&held);
+        }
+        loop {
+            now = q.next_wakeup().map_or(now, |t| t.max(now));
+            model.promote(now);
+            let Some(popped) = q.pop(now) else {
+                if q.next_wakeup().is_none() {
+                    break;
+                }
+                continue;
+            };
+            assert!(model.needs.remove(&popped), "seed {seed}: {popped} served unasked");
+            q.done(&popped);
+            served.push(popped);
+        }
+        assert!(model.needs.is_empty(), "seed {seed}: lost {:?}", model.needs);
+        assert!(q.classes.is_empty(), "seed {seed}: classes leak");
+        served
+    }
+
+    #[test]
+    fn property_the_work_queue_contract_holds_under_random_operations() {
+        for seed in 0..SEEDS {
+            run_contract(seed);
+        }
+    }
+
+    #[test]
+    fn property_the_same_operations_serve_the_same_keys_in_the_same_order() {
+        for seed in 0..50 {
+            assert_eq!(run_contract(seed), run_contract(seed), "seed {seed}");
+        }
+    }
+
+    /// What the starvation property remembers about a waiting key.
+    struct Wait {
+        namespace: String,
+        owner: String,
+        /// Keys ahead of it in its owner's FIFO, itself included, when it was added.
+        position: u64,
+        pops: u64,
+        namespaces_max: u64,
+        owners_max: u64,
+    }
+
+    /// Keys added and popped at random; every key's wait (in pops) must stay within
+    /// `position × owners × namespaces`, the maxima taken over the wait.
+    fn run_starvation(seed: u64) {
+        let mut rng = SimRng::seed_from_u64(seed);
+        let mut q = queue(no_fresh_lane());
+        let namespaces = 1 + rng.below(6);
+        let owners = 1 + rng.below(6);
+        let mut waits: BTreeMap<String, Wait> = BTreeMap::new();
+        // Ready keys per (namespace, owner): the model of the ring's shape.
+        let mut shape: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for step in 0..600u64 {
+            if rng.chance(0.55) {
+                let namespace = format!("ns{}", rng.below(namespaces));
+                let owner = format!("o{}", rng.below(owners));
+                let key = format!("k{step}");
+                let count = shape
+                    .entry(namespace.clone())
+                    .or_default()
+                    .entry(owner.clone())
+                    .or_insert(0);
+                *count += 1;
+                let position = *count;
+                q.add(key.clone(), class(&namespace, &owner));
+                waits.insert(
+                    key,
+                    Wait {
+                        namespace,
+                        owner,
+                        position,
+                        pops: 0,
+                        namespaces_max: 0,
+                        owners_max: 0,
+                    },
+                );
+                continue;
+            }
+            let namespaces_now = shape.len() as u64;
+            for wait in waits.values_mut() {
+                wait.namespaces_max = wait.namespaces_max.max(namespaces_now);
+                let owners_now = shape.get(&wait.namespace).map_or(0, |o| o.len() as u64);
+                wait.owners_max = wait.owners_max.max(owners_now);
+            }
+            let Some(key) = q.pop(epoch()) else {
+                assert!(waits.is_empty(), "seed {seed}: keys ready but none served");
+                continue;
+            };
+            q.done(&key);
+            for wait in waits.values_mut() {
+                wait.pops += 1;
+            }
+            let wait = waits.remove(&key).unwrap();
+            let bound = wait.position * wait.owners_max * wait.namespaces_max;
+            assert!(
+                wait.pops <= bound,
+                "seed {seed}: {key} waited {} pops, bound {bound}",
+                wait.pops
+            );
+            let owners_of = shape.get_mut(&wait.namespace).unwrap();
+            let count = owners_of.get_mut(&wait.owner).unwrap();
+            *count -= 1;
+            if *count == 0 {
+                owners_of.remove(&wait.owner);
+                if owners_of.is_empty() {
+                    shape.remove(&wait.namespace);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn property_no_key_waits_longer_than_its_groups_bound() {
+        for seed in 0..SEEDS {
+            run_starvation(seed);
+        }
+    }
+
+    #[test]
+    fn property_resyncs_get_a_turn_in_every_burst_plus_one_pops() {
+        for seed in 0..SEEDS {
+            let mut rng = SimRng::seed_from_u64(seed);
+            let burst = 1 + rng.below(5) as u32;
+            let mut q = queue(FairQueueConfig {
+                fresh_lane_capacity: 1 + rng.below(50) as usize,
+                fresh_lane_burst: burst,
+            });
+            for i in 0..200 {
+                let fresh = rng.chance(0.8);
+                q.add(format!("k{i}"), class("ns", &format!("o{}", rng.below(7))).with_fresh(fresh));
+            }
+            let mut fresh_run = 0;
+            while q.ready_len() > 0 {
+                let both = q.fresh_len() > 0 && q.fresh_len() < q.ready_len();
+                let key = q.pop(epoch()).unwrap();
+                q.done(&key);
+                if both && q.fresh_streak > 0 {
+                    fresh_run += 1;
+                    assert!(fresh_run <= burst, "seed {seed}: resyncs starved");
+                } else {
+                    fresh_run = 0;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_controller_queue_asks_for_a_class_only_when_fair() {
+        let mut fifo: ControllerQueue<String> =
+            ControllerQueue::new(RateLimiter::item_exponential(Duration::from_millis(5), Duration::from_secs(1)), QueueDiscipline::Fifo);
+        fifo.add("a".into(), |_| panic!("a FIFO queue needs no class"));
+        assert_eq!(fifo.pop(epoch()).as_deref(), Some("a"));
+        let mut fair: ControllerQueue<String> = ControllerQueue::new(
+            RateLimiter::item_exponential(Duration::from_millis(5), Duration::from_secs(1)),
+            QueueDiscipline::Fair(no_fresh_lane()),
+        );
+        fair.add("a1".into(), |_| class("a", "x"));
+        fair.add("a2".into(), |_| class("a", "x"));
+        fair.add("b1".into(), |_| class("b", "y"));
+        let order: Vec<String> = (0..3).filter_map(|_| fair.pop(epoch())).collect();
+        assert_eq!(order, ["a1", "b1", "a2"]);
+    }
+}

@@ -58,6 +58,41 @@ impl Plan {
         self.then(vec![action]);
     }
 
+    /// Marks every stage appended after this call as *detachable* (guard 1, see
+    /// [`crate::controller`]): a driver may run them in the background after releasing the
+    /// worker and the key, and report their outcomes later through
+    /// `Reconciler::handle_detached_outcomes`. The marker is an empty stage
+    /// ([`OnFailure::Detach`]); a driver that does not detach runs it as a no-op, so the
+    /// plan keeps its meaning. At most one marker per plan.
+    pub fn detach_rest(&mut self) {
+        debug_assert!(self.detach_point().is_none(), "one detach marker per plan");
+        self.stages.push(Stage {
+            actions: Vec::new(),
+            on_failure: OnFailure::Detach,
+        });
+    }
+
+    /// The index of the first detachable stage, if the plan has a marker followed by
+    /// actions.
+    pub fn detach_point(&self) -> Option<usize> {
+        let marker = self
+            .stages
+            .iter()
+            .position(|s| s.on_failure == OnFailure::Detach)?;
+        let first = marker + 1;
+        self.stages[first..]
+            .iter()
+            .any(|s| !s.actions.is_empty())
+            .then_some(first)
+    }
+
+    /// Where the detachable actions start in [`Plan::actions`] (the number of inline
+    /// actions), if the plan has any.
+    pub fn detached_action_start(&self) -> Option<usize> {
+        let first = self.detach_point()?;
+        Some(self.stages[..first].iter().map(|s| s.actions.len()).sum())
+    }
+
     /// The earlier of two requeue requests.
     pub fn requeue_at_most(&mut self, after: Duration) {
         self.requeue_after = Some(self.requeue_after.map_or(after, |d| d.min(after)));
@@ -87,6 +122,10 @@ pub struct Stage {
 pub enum OnFailure {
     Continue,
     SkipRest,
+    /// Not a failure mode: the empty marker stage [`Plan::detach_rest`] adds. The stages
+    /// after it may run detached (guard 1); a driver that does not detach treats the
+    /// marker as an empty stage that continues.
+    Detach,
 }
 
 /// Which part of an object a write addresses.
@@ -293,5 +332,30 @@ mod tests {
         plan.requeue_at_most(Duration::from_secs(3));
         plan.requeue_at_most(Duration::from_secs(5));
         assert_eq!(plan.requeue_after, Some(Duration::from_secs(3)));
+    }
+
+    fn event(reason: &str) -> Action {
+        Action::Event(EventRecord {
+            involved: ObjectReference::default(),
+            event_type: EventType::Normal,
+            reason: reason.to_string(),
+            message: String::new(),
+            component: "test".to_string(),
+            host: None,
+        })
+    }
+
+    #[test]
+    fn the_detach_marker_splits_inline_from_detachable_actions() {
+        let mut plan = Plan::empty();
+        plan.then(vec![event("a"), event("b")]);
+        assert_eq!(plan.detach_point(), None);
+        plan.detach_rest();
+        assert_eq!(plan.detach_point(), None, "a marker with nothing after it detaches nothing");
+        plan.then_or_stop(vec![event("c")]);
+        plan.then_or_stop(vec![event("d"), event("e")]);
+        assert_eq!(plan.detach_point(), Some(2));
+        assert_eq!(plan.detached_action_start(), Some(2));
+        assert_eq!(plan.action_count(), 5, "the marker carries no action");
     }
 }

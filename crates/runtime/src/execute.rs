@@ -25,7 +25,8 @@ use corral_core::{
     Action, Clock, EventRecord, EventRecorder, OnFailure, Outcome, PatchBody, Plan, RecordedEvent,
     Stage, Subresource,
 };
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -118,7 +119,14 @@ impl PlanExecutor {
         if let [action] = stage.actions.as_slice() {
             return vec![self.execute_action(action).await];
         }
-        futures::stream::iter(stage.actions.iter().map(|a| self.execute_action(a)))
+        // Boxed: a stream of borrowing futures trips rustc's higher-ranked `Send` check
+        // when the worker future is spawned.
+        let calls: Vec<BoxFuture<'_, Outcome>> = stage
+            .actions
+            .iter()
+            .map(|action| self.execute_action(action).boxed())
+            .collect();
+        futures::stream::iter(calls)
             .buffered(self.stage_concurrency)
             .collect()
             .await

@@ -11,7 +11,8 @@
 //! `corral_informer_events_total`, `corral_informer_relists_total` and
 //! `corral_informer_errors_total{phase}`.
 
-use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -142,6 +143,7 @@ impl RuntimeMetrics {
             actions_done: action("done"),
             actions_failed: action("failed"),
             actions_skipped: action("skipped"),
+            totals: Arc::new(SyncTotals::default()),
         }
     }
 
@@ -188,6 +190,19 @@ pub struct ControllerMetrics {
     actions_done: Counter,
     actions_failed: Counter,
     actions_skipped: Counter,
+    totals: Arc<SyncTotals>,
+}
+
+/// Exact sync totals (the histograms only expose buckets).
+#[derive(Debug, Default)]
+struct SyncTotals {
+    syncs: AtomicU64,
+    work_nanos: AtomicU64,
+    reconcile_nanos: AtomicU64,
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl ControllerMetrics {
@@ -207,6 +222,9 @@ impl ControllerMetrics {
     pub(crate) fn sync_took(&self, whole: Duration, reconcile: Duration) {
         self.work_duration.observe(whole.as_secs_f64());
         self.reconcile_duration.observe(reconcile.as_secs_f64());
+        self.totals.syncs.fetch_add(1, Ordering::Relaxed);
+        self.totals.work_nanos.fetch_add(nanos(whole), Ordering::Relaxed);
+        self.totals.reconcile_nanos.fetch_add(nanos(reconcile), Ordering::Relaxed);
     }
 
     pub(crate) fn action_results(&self, done: u64, failed: u64, skipped: u64) {
@@ -215,14 +233,19 @@ impl ControllerMetrics {
         self.actions_skipped.inc_by(skipped);
     }
 
-    /// Syncs finished and their total seconds (work duration), for benchmarks and tests.
-    pub fn work_totals(&self) -> (u64, f64) {
-        (self.work_duration.count(), self.work_duration.sum())
+    /// Syncs finished so far.
+    pub fn syncs(&self) -> u64 {
+        self.totals.syncs.load(Ordering::Relaxed)
     }
 
-    /// Reconciles and their total seconds (the pure decision only).
-    pub fn reconcile_totals(&self) -> (u64, f64) {
-        (self.reconcile_duration.count(), self.reconcile_duration.sum())
+    /// Total time of every sync (reconcile, writes, outcomes) so far.
+    pub fn work_time(&self) -> Duration {
+        Duration::from_nanos(self.totals.work_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Total time of the pure reconcile decisions so far.
+    pub fn reconcile_time(&self) -> Duration {
+        Duration::from_nanos(self.totals.reconcile_nanos.load(Ordering::Relaxed))
     }
 
     pub fn retries(&self) -> u64 {

@@ -86,6 +86,10 @@ impl Simulation {
                 self.fatal("livelock", format!("more than {EVENTS_PER_INSTANT_MAX} events at one instant"));
                 break;
             }
+            if instant.1 > 1000 && instant.1 < 1010 {
+                let kind = match &event { Event::ControllerWake(i) => format!("cw {i}"), Event::Call(i) => format!("call {i}"), Event::NodeWake(i) => format!("nw {i} {:?}", self.nodes[*i].agent.as_ref().and_then(|a| a.next_wakeup())), Event::Runtime{..} => "rt".into(), _ => "other".into() };
+                eprintln!("DEBUG livelock {kind} now {}", self.now_ts);
+            }
             let end = matches!(event, Event::End);
             if matches!(event, Event::Sample) {
                 bar.set_position(t / crate::time::NANOS_PER_SECOND);

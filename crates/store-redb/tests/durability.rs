@@ -9,7 +9,7 @@ use std::sync::Arc;
 use corral_api::{ObjectKey, ResourceKind, Revision};
 use corral_core::SimRng;
 use corral_core::clock::epoch;
-use corral_store::testing::conformance::SharedBackend;
+use corral_store::testing::SharedBackend;
 use corral_store::testing::{FaultyBackend, config_map};
 use corral_store::{
     DeleteOptions, JsonBytes, ListRequest, ObjectStore, Representation, Store, StoreConfig,

@@ -12,7 +12,9 @@
 
 pub mod conformance;
 pub mod conformance_reads;
+pub mod conformance_watch;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use corral_api::{KubeObject, ResourceKind, Revision};
@@ -58,7 +60,8 @@ macro_rules! conformance_suite {
                 pages_stay_at_the_first_pages_revision_across_concurrent_writes,
                 an_expired_continue_token_is_410_with_a_resume_token,
                 malformed_continue_tokens_are_invalid_continue,
-                list_at_exact_old_and_future_revisions,
+                list_at_exact_old_and_future_revisions);
+            $crate::conformance_suite!(@watch $representation, $factory;
                 watch_replays_changes_from_any_retained_revision,
                 watch_from_a_compacted_revision_is_compacted,
                 selector_transitions_become_added_and_deleted,
@@ -81,6 +84,14 @@ macro_rules! conformance_suite {
             #[test]
             fn $case() {
                 $crate::testing::conformance_reads::$case::<$representation>(&super::$factory);
+            }
+        )*
+    };
+    (@watch $representation:ty, $factory:ident; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testing::conformance_watch::$case::<$representation>(&super::$factory);
             }
         )*
     };
@@ -205,4 +216,25 @@ pub fn event(
         "type": "Normal",
     });
     KubeObject::from_value(ResourceKind::Event, body).expect("fixture event decodes")
+}
+
+/// Lets a test keep a handle on a backend the store owns.
+pub struct SharedBackend<B: Backend>(pub Arc<B>);
+
+impl<B: Backend> Backend for SharedBackend<B> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
+        self.0.load(sink)
+    }
+    fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
+        self.0.commit(batch)
+    }
+    fn needs_values(&self) -> bool {
+        self.0.needs_values()
+    }
+    fn compact(&self, revision: Revision) -> Result<(), StoreError> {
+        self.0.compact(revision)
+    }
 }

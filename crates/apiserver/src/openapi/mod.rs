@@ -10,6 +10,9 @@
 
 pub mod paths;
 
+#[cfg(feature = "openapi-gen")]
+pub mod generate;
+
 use std::collections::BTreeMap;
 
 use corral_api::resource::group_versions;

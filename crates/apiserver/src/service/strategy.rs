@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use corral_api::k8s_openapi::api::batch::v1::Job;
-use corral_api::k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus, Pod, PodStatus};
+use corral_api::k8s_openapi::api::core::v1::{
+    Namespace, NamespaceSpec, NamespaceStatus, PersistentVolumeClaimStatus, Pod, PodStatus,
+};
 use corral_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as K8sLabelSelector;
 use corral_api::resource::resource_of;
 use corral_api::selector::is_dns_subdomain;
@@ -40,6 +42,12 @@ pub fn prepare_create(object: &mut KubeObject) -> Result<(), ApiError> {
             pod.status = Some(PodStatus {
                 phase: Some("Pending".into()),
                 ..PodStatus::default()
+            });
+        }
+        KubeObject::PersistentVolumeClaim(claim) => {
+            claim.status = Some(PersistentVolumeClaimStatus {
+                phase: Some("Pending".into()),
+                ..PersistentVolumeClaimStatus::default()
             });
         }
         _ => {}

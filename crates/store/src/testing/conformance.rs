@@ -546,7 +546,7 @@ pub fn a_failed_commit_keeps_the_store_readable_and_refuses_writes<R: Representa
     factory: &BackendFactory,
 ) {
     let faulty = Arc::new(FaultyBackend::new(factory()));
-    let shared = SharedBackend(Arc::clone(&faulty));
+    let shared = super::SharedBackend(Arc::clone(&faulty));
     let store = ObjectStore::<R>::new(Arc::new(
         Store::open(Box::new(shared), StoreConfig::default()).unwrap(),
     ));
@@ -588,25 +588,4 @@ pub fn a_failed_commit_keeps_the_store_readable_and_refuses_writes<R: Representa
         store.poll_watch(&mut cursor, 1).unwrap().first(),
         None | Some(WatchEvent::Bookmark(_))
     ));
-}
-
-/// Lets a test keep a handle on a backend the store owns.
-pub struct SharedBackend<B: crate::Backend>(pub Arc<B>);
-
-impl<B: crate::Backend> crate::Backend for SharedBackend<B> {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn load(&self, sink: &mut crate::LoadSink<'_>) -> Result<Revision, StoreError> {
-        self.0.load(sink)
-    }
-    fn commit(&self, batch: &crate::CommitBatch<'_>) -> Result<(), StoreError> {
-        self.0.commit(batch)
-    }
-    fn needs_values(&self) -> bool {
-        self.0.needs_values()
-    }
-    fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        self.0.compact(revision)
-    }
 }

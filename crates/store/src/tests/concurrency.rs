@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use corral_api::{ObjectKey, ResourceKind, Revision};
 
-use crate::testing::{FaultyBackend, config_map, conformance::SharedBackend};
+use crate::testing::{FaultyBackend, SharedBackend, config_map};
 use crate::{
     Compare, JsonBytes, ListRequest, MemoryBackend, Store, StoreConfig, StoreError, Txn, TxnOp,
     TxnOutcome, TypedArc, WatchEvent, WatchRequest,

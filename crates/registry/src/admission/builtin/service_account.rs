@@ -162,7 +162,7 @@ pub fn token_volume_source() -> ProjectedVolumeSource {
                     items: Some(vec![KeyToPath {
                         key: "ca.crt".into(),
                         path: "ca.crt".into(),
-                        mode: None,
+                        ..KeyToPath::default()
                     }]),
                     optional: None,
                 }),
@@ -182,6 +182,7 @@ pub fn token_volume_source() -> ProjectedVolumeSource {
                 ..VolumeProjection::default()
             },
         ]),
+        ..ProjectedVolumeSource::default()
     }
 }
 
