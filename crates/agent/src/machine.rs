@@ -145,7 +145,7 @@ pub fn node_info(name: &str) -> NodeSystemInfo {
         kube_proxy_version: String::new(),
         operating_system: "linux".to_string(),
         architecture: go_arch().to_string(),
-        swap: None,
+        ..Default::default()
     }
     .with_name_hint(name)
 }

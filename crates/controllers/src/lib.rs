@@ -14,5 +14,6 @@ pub mod quota;
 pub mod serviceaccount;
 pub mod ttl;
 
+pub mod holdings;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

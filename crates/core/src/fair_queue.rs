@@ -388,7 +388,9 @@ impl<K: Clone + Eq + Hash + std::fmt::Debug> FairWorkQueue<K> {
 
     /// Whether `key` is ready, waiting or held.
     pub fn contains(&self, key: &K) -> bool {
-        self.dirty.contains(key) || self.processing.contains(key) || self.waiting_at.contains_key(key)
+        self.dirty.contains(key)
+            || self.processing.contains(key)
+            || self.waiting_at.contains_key(key)
     }
 }
 
@@ -437,7 +439,12 @@ impl<K: Clone + Eq + Hash + std::fmt::Debug> ControllerQueue<K> {
         }
     }
 
-    pub fn add_rate_limited(&mut self, key: K, class: impl FnOnce(&K) -> FairClass, now: Timestamp) {
+    pub fn add_rate_limited(
+        &mut self,
+        key: K,
+        class: impl FnOnce(&K) -> FairClass,
+        now: Timestamp,
+    ) {
         match self {
             ControllerQueue::Fifo(q) => q.add_rate_limited(key, now),
             ControllerQueue::Fair(q) => {
@@ -575,7 +582,10 @@ mod tests {
         assert_eq!(q.pop(epoch()).as_deref(), Some("k"), "re-queued on done");
         q.done(&"k".to_string());
         assert!(!q.contains(&"k".to_string()));
-        assert!(q.classes.is_empty(), "classes are forgotten with their keys");
+        assert!(
+            q.classes.is_empty(),
+            "classes are forgotten with their keys"
+        );
     }
 
     #[test]
@@ -584,9 +594,15 @@ mod tests {
         let t0 = epoch();
         q.add_after("k".into(), class("a", "o"), t0, Duration::from_secs(10));
         q.add_after("k".into(), class("a", "o"), t0, Duration::from_secs(5));
-        assert_eq!(q.next_wakeup(), Some(clock::add(t0, Duration::from_secs(5))));
+        assert_eq!(
+            q.next_wakeup(),
+            Some(clock::add(t0, Duration::from_secs(5)))
+        );
         assert_eq!(q.pop(clock::add(t0, Duration::from_secs(4))), None);
-        assert_eq!(q.pop(clock::add(t0, Duration::from_secs(5))).as_deref(), Some("k"));
+        assert_eq!(
+            q.pop(clock::add(t0, Duration::from_secs(5))).as_deref(),
+            Some("k")
+        );
         q.done(&"k".to_string());
         let mut delays = Vec::new();
         for _ in 0..4 {
@@ -606,7 +622,10 @@ mod tests {
         // Ten CronJobs' backlogs in one namespace; one Job in another.
         let mut q = queue(no_fresh_lane());
         for i in 0..10_000 {
-            q.add(format!("noisy-{i}"), class("noisy", &format!("cron-{}", i % 10)));
+            q.add(
+                format!("noisy-{i}"),
+                class("noisy", &format!("cron-{}", i % 10)),
+            );
         }
         q.add("quiet".into(), class("quiet", "job"));
         let first_two: Vec<String> = (0..2).filter_map(|_| q.pop(epoch())).collect();
@@ -623,11 +642,21 @@ mod tests {
             q.add(format!("old-{i}"), class("ns", &format!("job-{i}")));
         }
         for i in 0..5 {
-            q.add(format!("new-{i}"), class("ns", &format!("new-{i}")).with_fresh(true));
+            q.add(
+                format!("new-{i}"),
+                class("ns", &format!("new-{i}")).with_fresh(true),
+            );
         }
-        assert_eq!(q.fresh_len(), 3, "the lane is bounded; the rest queue as resyncs");
+        assert_eq!(
+            q.fresh_len(),
+            3,
+            "the lane is bounded; the rest queue as resyncs"
+        );
         let served: Vec<String> = (0..6).filter_map(|_| q.pop(epoch())).collect();
-        assert_eq!(served, ["new-0", "new-1", "old-0", "new-2", "old-1", "old-2"]);
+        assert_eq!(
+            served,
+            ["new-0", "new-1", "old-0", "new-2", "old-1", "old-2"]
+        );
     }
 
     /// A reference model of which keys need a worker, for the contract property.
@@ -676,8 +705,11 @@ mod tests {
         let mut served = Vec::new();
         for _ in 0..400 {
             let key = format!("k{}", rng.below(12));
-            let class = class(&format!("ns{}", rng.below(3)), &format!("o{}", rng.below(3)))
-                .with_fresh(rng.chance(0.3));
+            let class = class(
+                &format!("ns{}", rng.below(3)),
+                &format!("o{}", rng.below(3)),
+            )
+            .with_fresh(rng.chance(0.3));
             match rng.below(7) {
                 0 | 1 => {
                     q.add(key.clone(), class);
@@ -698,13 +730,22 @@ mod tests {
                 4 => {
                     model.promote(now);
                     if let Some(popped) = q.pop(now) {
-                        assert!(!model.held.contains(&popped), "seed {seed}: {popped} served twice");
-                        assert!(model.needs.remove(&popped), "seed {seed}: {popped} served unasked");
+                        assert!(
+                            !model.held.contains(&popped),
+                            "seed {seed}: {popped} served twice"
+                        );
+                        assert!(
+                            model.needs.remove(&popped),
+                            "seed {seed}: {popped} served unasked"
+                        );
                         model.held.insert(popped.clone());
                         served.push(popped);
                     } else {
                         let idle: Vec<&String> = model.needs.difference(&model.held).collect();
-                        assert!(idle.is_empty(), "seed {seed}: {idle:?} ready but not served");
+                        assert!(
+                            idle.is_empty(),
+                            "seed {seed}: {idle:?} ready but not served"
+                        );
                     }
                 }
                 5 => {
@@ -722,7 +763,11 @@ mod tests {
                 }
             }
             let distinct_ready = model.needs.difference(&model.held).count();
-            assert_eq!(q.ready_len(), distinct_ready, "seed {seed}: ready keys are distinct");
+            assert_eq!(
+                q.ready_len(),
+                distinct_ready,
+                "seed {seed}: ready keys are distinct"
+            );
             assert_eq!(q.processing_len(), model.held.len(), "seed {seed}");
         }
         // Drain: everything that still needs a worker gets one, nothing else does.
@@ -738,11 +783,18 @@ mod tests {
                 }
                 continue;
             };
-            assert!(model.needs.remove(&popped), "seed {seed}: {popped} served unasked");
+            assert!(
+                model.needs.remove(&popped),
+                "seed {seed}: {popped} served unasked"
+            );
             q.done(&popped);
             served.push(popped);
         }
-        assert!(model.needs.is_empty(), "seed {seed}: lost {:?}", model.needs);
+        assert!(
+            model.needs.is_empty(),
+            "seed {seed}: lost {:?}",
+            model.needs
+        );
         assert!(q.classes.is_empty(), "seed {seed}: classes leak");
         served
     }
@@ -859,7 +911,10 @@ mod tests {
             });
             for i in 0..200 {
                 let fresh = rng.chance(0.8);
-                q.add(format!("k{i}"), class("ns", &format!("o{}", rng.below(7))).with_fresh(fresh));
+                q.add(
+                    format!("k{i}"),
+                    class("ns", &format!("o{}", rng.below(7))).with_fresh(fresh),
+                );
             }
             let mut fresh_run = 0;
             while q.ready_len() > 0 {
@@ -878,8 +933,10 @@ mod tests {
 
     #[test]
     fn the_controller_queue_asks_for_a_class_only_when_fair() {
-        let mut fifo: ControllerQueue<String> =
-            ControllerQueue::new(RateLimiter::item_exponential(Duration::from_millis(5), Duration::from_secs(1)), QueueDiscipline::Fifo);
+        let mut fifo: ControllerQueue<String> = ControllerQueue::new(
+            RateLimiter::item_exponential(Duration::from_millis(5), Duration::from_secs(1)),
+            QueueDiscipline::Fifo,
+        );
         fifo.add("a".into(), |_| panic!("a FIFO queue needs no class"));
         assert_eq!(fifo.pop(epoch()).as_deref(), Some("a"));
         let mut fair: ControllerQueue<String> = ControllerQueue::new(

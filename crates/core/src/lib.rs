@@ -25,9 +25,7 @@ pub use cache::{ChangeKind, ObjectCache, ObjectEvent};
 pub use clock::{Clock, ManualClock, Timestamp};
 pub use controller::{Enqueue, QueueConfig, Reconciler, SyncResult};
 pub use events::{EventRecorder, RecordedEvent};
-pub use fair_queue::{
-    ControllerQueue, FairClass, FairQueueConfig, FairWorkQueue, QueueDiscipline,
-};
+pub use fair_queue::{ControllerQueue, FairClass, FairQueueConfig, FairWorkQueue, QueueDiscipline};
 pub use plan::{
     Action, EventRecord, EventType, OnFailure, Outcome, PatchBody, Plan, Preconditions,
     Propagation, Stage, Subresource,

@@ -65,7 +65,13 @@ impl Plan {
     /// ([`OnFailure::Detach`]); a driver that does not detach runs it as a no-op, so the
     /// plan keeps its meaning. At most one marker per plan.
     pub fn detach_rest(&mut self) {
-        debug_assert!(self.detach_point().is_none(), "one detach marker per plan");
+        debug_assert!(
+            !self
+                .stages
+                .iter()
+                .any(|s| s.on_failure == OnFailure::Detach),
+            "one detach marker per plan"
+        );
         self.stages.push(Stage {
             actions: Vec::new(),
             on_failure: OnFailure::Detach,
@@ -351,7 +357,11 @@ mod tests {
         plan.then(vec![event("a"), event("b")]);
         assert_eq!(plan.detach_point(), None);
         plan.detach_rest();
-        assert_eq!(plan.detach_point(), None, "a marker with nothing after it detaches nothing");
+        assert_eq!(
+            plan.detach_point(),
+            None,
+            "a marker with nothing after it detaches nothing"
+        );
         plan.then_or_stop(vec![event("c")]);
         plan.then_or_stop(vec![event("d"), event("e")]);
         assert_eq!(plan.detach_point(), Some(2));

@@ -1,8 +1,9 @@
 //! Jobs and CronJobs: upstream `printJob` and `printCronJob`
-//! (`pkg/printers/internalversion/printers.go`).
+//! (`pkg/printers/internalversion/printers.go`), plus Corral's `Next Run` column on
+//! CronJobs (guard 8, `docs/guards.md`).
 
 use corral_api::KubeObject;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobCondition, JobSpec};
 use k8s_openapi::api::core::v1::Container;
 
@@ -119,14 +120,45 @@ const CRON_JOB_COLUMNS: &[Column] = &[
     Column::typed("Suspend", "boolean", doc::CRON_JOB_SPEC_SUSPEND),
     Column::typed("Active", "integer", doc::CRON_JOB_STATUS_ACTIVE),
     Column::string("Last Schedule", doc::CRON_JOB_STATUS_LAST_SCHEDULE_TIME),
-    // CORRAL EXTENSION POINT (NEXT RUN): Corral adds a `Next Run` column, which is not
-    // upstream's. Add its `Column` here and its cell at the matching place in
-    // `cron_job_cells`; the column-count test keeps the two in step.
+    // Corral's column (not upstream's): the time until the next scheduled run.
+    Column::string("Next Run", NEXT_RUN_DESCRIPTION),
     AGE,
     CONTAINERS,
     IMAGES,
     Column::string("Selector", doc::JOB_SPEC_SELECTOR).wide(),
 ];
+
+/// The CronJob controller's `corral.dev/next-schedule-time` annotation (guard 8): the next
+/// slot, RFC 3339.
+const NEXT_SCHEDULE_TIME_ANNOTATION: &str = "corral.dev/next-schedule-time";
+
+const NEXT_RUN_DESCRIPTION: &str = "Time until the next scheduled run, from the corral.dev/next-schedule-time annotation the CronJob controller maintains.";
+
+/// A next run this far in the past is not about to happen: the annotation is stale.
+const NEXT_RUN_OVERDUE: SignedDuration = SignedDuration::from_secs(1);
+
+/// NEXT RUN: the human duration until the annotated time; `<none>` without the annotation
+/// (a suspended CronJob, or a controller without guard 8), `<overdue>` once it is more than
+/// a second in the past.
+fn next_run(cron_job: &CronJob, now: Timestamp) -> String {
+    let next = cron_job
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(NEXT_SCHEDULE_TIME_ANNOTATION))
+        .and_then(|v| v.parse::<Timestamp>().ok());
+    match next {
+        None => "<none>".into(),
+        Some(next) => {
+            let until = between(now, next);
+            if until < -NEXT_RUN_OVERDUE {
+                "<overdue>".into()
+            } else {
+                human_duration(until.max(SignedDuration::ZERO))
+            }
+        }
+    }
+}
 
 pub(crate) const CRON_JOB_PRINTER: Printer = Printer {
     columns: CRON_JOB_COLUMNS,
@@ -152,7 +184,7 @@ fn cron_job_cells(object: &KubeObject, now: Timestamp) -> Option<Cells> {
         string(format::bool_ptr(spec.suspend)),
         int(i64::try_from(active).unwrap_or(i64::MAX)),
         string(last_schedule),
-        // CORRAL EXTENSION POINT (NEXT RUN): its cell goes here.
+        string(next_run(cron_job, now)),
         format::age(&cron_job.metadata, now),
         string(names),
         string(images),

@@ -5,6 +5,7 @@
 
 use corral_api::KubeObject;
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::descriptions;
 use crate::format;
@@ -26,9 +27,13 @@ pub(crate) const PRINTER: Printer = Printer {
 
 /// `[]interface{}{m.GetName(), m.GetCreationTimestamp().Time.UTC().Format(time.RFC3339)}`.
 fn default_cells(object: &KubeObject, _now: Timestamp) -> Option<Cells> {
-    let meta = object.meta();
-    Some(Cells::new(vec![
+    Some(cells(object.meta()))
+}
+
+/// The default row of any object's metadata (also for computed objects served as JSON).
+pub(crate) fn cells(meta: &ObjectMeta) -> Cells {
+    Cells::new(vec![
         format::name(meta),
         format::string(format::rfc3339(meta.creation_timestamp.as_ref())),
-    ]))
+    ])
 }

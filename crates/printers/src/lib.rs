@@ -15,6 +15,9 @@
 //! Adding a printer is one function and one match arm: write `fn foo_cells(&KubeObject,
 //! Timestamp) -> Option<Cells>` next to a `const` column list in a module, bundle them as a
 //! [`Printer`], and return it from [`printer_for`].
+//!
+//! Computed resources that are not [`KubeObject`]s (Corral's `holdings`) are printed from
+//! the JSON they are served as: [`print_value_table`] / [`print_value_row`].
 
 mod batch;
 mod default_table;
@@ -22,6 +25,7 @@ mod descriptions;
 mod duration;
 mod events;
 mod format;
+mod holdings;
 mod misc;
 mod nodes;
 mod pods;
@@ -85,14 +89,61 @@ pub fn printer_for(resource: &ResourceInfo) -> Printer {
     }
 }
 
-/// Printers of computed resources, by group and plural name.
-// The single arm is the extension point: Corral's own resources get theirs above it.
-#[allow(clippy::match_single_binding)]
+/// Printers of computed resources, by group and plural name. Corral's own resources get
+/// theirs above the default arm.
 fn virtual_printer(resource: &ResourceInfo) -> Printer {
     match (resource.group, resource.resource) {
-        // e.g. `(corral_api::resource::CORRAL_GROUP, "holdings") => holdings::PRINTER,`
+        (corral_api::resource::CORRAL_GROUP, "holdings") => holdings::PRINTER,
         _ => default_table::PRINTER,
     }
+}
+
+/// One row of a resource from the JSON object it serves (e.g. an item of a `HoldingList`):
+/// computed resources get their printer's cells (upstream's default `Name`/`Created At`
+/// cells when they have none); stored kinds are decoded and printed as [`print_row`] does.
+/// `includeObject=Object` embeds `object` itself.
+pub fn print_value_row(
+    resource: &ResourceInfo,
+    object: &Value,
+    options: &PrintOptions,
+) -> TableRow {
+    if let Some(kind) = resource.stored_kind()
+        && let Ok(typed) = KubeObject::from_value(kind, object.clone())
+    {
+        return print_row(resource, &typed, options);
+    }
+    let meta: ObjectMeta = object
+        .get("metadata")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default();
+    let printer = printer_for(resource);
+    let cells = match (resource.backing, resource.group, resource.resource) {
+        (Backing::Virtual, corral_api::resource::CORRAL_GROUP, "holdings") => {
+            holdings::holding_cells(object, &meta, options.now)
+        }
+        (Backing::Virtual, _, _) => Some(default_table::cells(&meta)),
+        _ => None,
+    }
+    .unwrap_or_else(|| placeholder_cells(printer.columns, &meta));
+    TableRow {
+        cells: cells.cells,
+        conditions: cells.conditions,
+        object: row_object(&meta, options.include_object, || object.clone()),
+    }
+}
+
+/// A Table of a computed resource's JSON objects, in the given order. The caller sets
+/// `metadata`, as with [`print_table`].
+pub fn print_value_table(
+    resource: &ResourceInfo,
+    objects: &[Value],
+    options: &PrintOptions,
+) -> Table {
+    let rows = objects
+        .iter()
+        .map(|object| print_value_row(resource, object, options))
+        .collect();
+    Table::new(column_definitions(resource), rows)
 }
 
 fn stored_printer(kind: ResourceKind) -> Printer {

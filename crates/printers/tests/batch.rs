@@ -1,6 +1,6 @@
 //! Goal: job and cronjob rows print what upstream's `printJob` and `printCronJob` print:
 //! every job STATUS, COMPLETIONS for each completion mode, DURATION, AGE, the wide cells,
-//! and cronjob TIMEZONE/SUSPEND/ACTIVE/LAST SCHEDULE.
+//! and cronjob TIMEZONE/SUSPEND/ACTIVE/LAST SCHEDULE, plus Corral's NEXT RUN.
 //!
 //! Method: upstream's `TestPrintJob` and `TestPrintJobList` cases (`printers_test.go`), with
 //! `time.Now()` offsets taken from a fixed `now`, plus cronjob cases built the same way.
@@ -220,6 +220,7 @@ fn cron_job_rows_match_upstream_print_cron_job() {
             "False",
             "#2",
             "2m30s",
+            "<none>",
             "3d",
             "fake-job-container1,fake-job-container2",
             "fake-job-image1,fake-job-image2",
@@ -236,6 +237,7 @@ fn cron_job_rows_match_upstream_print_cron_job() {
             "True",
             "#0",
             "<none>",
+            "<none>",
             "<unknown>",
             "",
             "",
@@ -247,4 +249,34 @@ fn cron_job_rows_match_upstream_print_cron_job() {
         cron_job(json!({"name": "cj3"}), unset, json!({"active": []}))[3..5],
         ["<unset>", "#0"]
     );
+}
+
+#[test]
+fn next_run_shows_the_time_until_the_annotated_slot() {
+    let next_run = |annotation: Option<String>| {
+        let metadata = match annotation {
+            Some(value) => {
+                json!({"name": "cj", "annotations": {"corral.dev/next-schedule-time": value}})
+            }
+            None => json!({"name": "cj"}),
+        };
+        cron_job(
+            metadata,
+            json!({"schedule": "* * * * *", "jobTemplate": {}}),
+            json!({}),
+        )[6]
+        .clone()
+    };
+    let in_seconds = |s: i64| (common::now() + SignedDuration::from_secs(s)).to_string();
+    assert_eq!(next_run(None), "<none>");
+    assert_eq!(next_run(Some(in_seconds(45))), "45s");
+    assert_eq!(next_run(Some(in_seconds(3 * 3600 + 600))), "3h10m");
+    assert_eq!(
+        next_run(Some("2024-06-01T08:30:00-04:00".into())),
+        "30m",
+        "any RFC 3339 offset"
+    );
+    assert_eq!(next_run(Some(in_seconds(0))), "0s");
+    assert_eq!(next_run(Some(in_seconds(-30))), "<overdue>");
+    assert_eq!(next_run(Some("tomorrow".into())), "<none>");
 }

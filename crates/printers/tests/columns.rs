@@ -44,7 +44,7 @@ fn batch_headers_are_what_kubectl_prints() {
     assert_headers(
         "batch",
         "cronjobs",
-        "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE",
+        "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE NEXT RUN AGE",
         "CONTAINERS IMAGES SELECTOR",
     );
 }
@@ -139,7 +139,12 @@ fn other_group_headers_are_what_kubectl_prints() {
         "NAME ROLE AGE",
         "USERS GROUPS SERVICEACCOUNTS",
     );
-    assert_headers("corral.dev", "holdings", "NAME CREATED AT", "");
+    assert_headers(
+        "corral.dev",
+        "holdings",
+        "NAME PODS CPU MEMORY STATE SINCE",
+        "OWNER NODES",
+    );
 }
 
 #[test]
@@ -257,6 +262,7 @@ fn empty_objects_print_upstream_placeholders() {
             "<unset>",
             "#0",
             "<none>",
+            "<none>",
             "<unknown>",
             "",
             "",
@@ -317,10 +323,11 @@ fn empty_objects_print_upstream_placeholders() {
 }
 
 #[test]
-fn events_v1_view_is_the_only_non_stored_printer_with_columns() {
+fn holdings_and_the_events_v1_view_are_the_only_non_stored_printers_with_columns() {
     for info in all_resources() {
         let width = column_definitions(info).len();
         match info.backing {
+            Backing::Virtual if info.resource == "holdings" => assert_eq!(width, 8),
             Backing::Virtual => assert_eq!(width, 2, "{}", info.resource),
             Backing::EventsV1View => assert_eq!(width, 10),
             Backing::Stored(_) => assert!(width >= 2),

@@ -243,6 +243,9 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
         tracing::debug!(controller = self.name, worker, "worker started");
         while let Some(key) = self.next_key(&mut shutdown).await {
             self.process(key).await;
+            // A sync without API calls never yields; keep a busy queue from starving the
+            // informer and other workers on the same thread.
+            tokio::task::coop::consume_budget().await;
         }
         tracing::debug!(controller = self.name, worker, "worker stopped");
     }

@@ -16,6 +16,17 @@
 //!
 //! Nothing here decides anything about Jobs, pods or schedules: the drivers only move
 //! keys, plans and outcomes.
+//!
+//! # Running it beside the API server (`corral up`)
+//!
+//! ```ignore
+//! let service = ApiService::new(store);               // the same service the HTTP front serves
+//! let config = ControllerManagerConfig::default();    // every controller, upstream settings
+//! config.metrics.register(&mut registry);             // optional: expose on /metrics
+//! let controllers = ControllerManager::start(service.clone(), config);
+//! // ... wait for SIGTERM ...
+//! controllers.shutdown().await?;                      // before closing the API server
+//! ```
 
 pub mod clock;
 pub mod controller;

@@ -252,3 +252,33 @@ impl ControllerMetrics {
         self.retries.get()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_families_render_with_their_labels() {
+        let metrics = RuntimeMetrics::new();
+        let job = metrics.controller("job");
+        job.added(3);
+        job.retried();
+        job.queue_lengths(2, 5);
+        job.sync_took(Duration::from_millis(4), Duration::from_micros(50));
+        metrics.informer_relist("Pod");
+        let text = metrics.render();
+        for needle in [
+            "corral_workqueue_adds_total{name=\"job\"} 3",
+            "corral_workqueue_retries_total{name=\"job\"} 1",
+            "corral_workqueue_depth{name=\"job\"} 2",
+            "corral_workqueue_waiting{name=\"job\"} 5",
+            "corral_workqueue_work_duration_seconds_count{name=\"job\"} 1",
+            "corral_informer_relists_total{kind=\"Pod\"} 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        assert_eq!(job.syncs(), 1);
+        assert_eq!(job.work_time(), Duration::from_millis(4));
+        assert_eq!(metrics.relists("Pod"), 1);
+    }
+}

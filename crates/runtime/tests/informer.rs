@@ -102,3 +102,39 @@ fn clock_now(clock: &corral_runtime::TokioClock) -> Timestamp {
     use corral_core::Clock;
     clock.now()
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_one_slot_channel_still_delivers_every_event_in_order() {
+    // Back-pressure: with room for one delta between the watchers and the cache writer,
+    // watchers wait for the writer; nothing is dropped or reordered.
+    let (api, clock) = api_service();
+    let client = api.client(UserInfo::system("test"));
+    let config = InformerConfig {
+        channel_capacity: 1,
+        page_size: 7,
+        ..InformerConfig::default()
+    };
+    for i in 0..20 {
+        client.create(&config_map(&format!("listed-{i:02}"))).await.expect("create");
+    }
+    let mut informer = SharedInformer::new(api.clone(), config, clock, RuntimeMetrics::new());
+    let seen = Arc::new(Seen::default());
+    informer.add_handler(seen.clone());
+    let (trigger, shutdown) = shutdown_channel();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut synced = informer.spawn(&mut tasks, shutdown);
+    assert!(synced.wait().await);
+    assert_eq!(seen.events.lock().len(), 20, "three pages of 7, one consistent list");
+    for i in 0..200 {
+        client.create(&config_map(&format!("watched-{i:03}"))).await.expect("create");
+    }
+    eventually("every watch event", Duration::from_secs(10), || async {
+        (seen.events.lock().len() == 220).then_some(())
+    })
+    .await;
+    let names: Vec<String> = seen.events.lock().iter().skip(20).map(|(_, n)| n.clone()).collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("watched-{i:03}")).collect();
+    assert_eq!(names, expected);
+    trigger.trigger();
+    while tasks.join_next().await.is_some() {}
+}

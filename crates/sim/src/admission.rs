@@ -1,207 +1,206 @@
-//! The single adapter between the simulator's virtual API client and admission.
+//! The single adapter between the simulator and the registry's admission chain,
+//! [`AdmissionFlow`] (namespace lifecycle, LimitRanger, ServiceAccount, priority, default
+//! tolerations, mutating webhooks, validation, validating webhooks, ResourceQuota), a
+//! sans-IO step machine. The simulator drives it in virtual time: a `CallWebhooks` step
+//! becomes latency and an outcome drawn from the scenario's webhook model in force at
+//! that instant (a call longer than its `timeoutSeconds` — which the flow clips to what
+//! remains of the request — is a `Timeout`); `WaitUntil` advances the request's clock.
 //!
-//! TODO(admission): `corral_registry::admission::AdmissionFlow` (the sans-IO admission
-//! step machine: namespace lifecycle, ServiceAccount, LimitRange, mutating webhooks,
-//! validation, validating webhooks, ResourceQuota with atomic charges) is being written.
-//! Until it compiles, writes go through the registry's `prepare_create`/`prepare_update`
-//! only, and [`plan_webhooks`] stands in for the flow's `CallWebhooks` steps with an
-//! interim rule match (operations, API groups and resources of each webhook's rules;
-//! namespace and object selectors are not evaluated). When the flow lands, this file is
-//! the only one to change: `plan_webhooks` becomes "step the flow, model each
-//! `WebhookCall` with the scenario's webhook model, feed `webhook_result` back", and the
-//! ServiceAccount and quota rejections of spec §7.2 follow from the flow.
+//! Creates are admitted when the call starts, so their admission latency delays the write
+//! and the answer (and the worker waiting for it); the admitted object and its quota
+//! charges are committed atomically when the call lands. Updates and patches are admitted
+//! synchronously when they land (their webhooks answer at once: only create latency is
+//! modelled). Deletes are not admitted.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use corral_api::{ApiError, KubeObject, ResourceKind, StatusReason};
-use corral_core::{Action, ObjectCache, SimRng, Subresource};
-use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, RuleWithOperations, ValidatingWebhookConfiguration,
+use corral_api::{ApiError, KubeObject};
+use corral_core::{ObjectCache, SimRng, Subresource, Timestamp, clock};
+use corral_registry::admission::{
+    AdmissionConfig, AdmissionFlow, AdmissionRequest, AdmissionStep, Admitted, CallFailure,
+    WebhookCall, WebhookOutcome as FlowOutcome, WebhookResult,
 };
+use corral_registry::authz::UserInfo;
+use serde_json::json;
 
 use crate::scenario::{Dist, WebhookModel, WebhookOutcome};
-use crate::time::{SimTime, nanos};
-use crate::world::Op;
+use crate::time::{SimTime, offset};
 
-/// Whether the complete admission chain (ServiceAccount, quota, namespace lifecycle)
-/// runs. False until `AdmissionFlow` is integrated; tests of the rows of spec §7.2 that
-/// need it check this flag.
-pub const ADMISSION_CHAIN_COMPLETE: bool = false;
+/// Steps one admission may take before it is declared stuck (a bound, not a tuning).
+const STEPS_MAX: usize = 10_000;
 
-/// Defaults, strategy and validation of a create (the registry's create path).
-pub fn admit_create(object: &mut KubeObject) -> Result<(), ApiError> {
-    corral_registry::prepare_create(object)
-}
-
-/// Defaults, strategy and validation of an update or patch result.
-pub fn admit_update(new: &mut KubeObject, old: &KubeObject, subresource: Subresource) -> Result<(), ApiError> {
-    corral_registry::prepare_update(new, old, subresource)
-}
-
-/// What the webhook phase of one request costs and decides.
+/// Webhook counters for the summary.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct WebhookPlan {
-    /// Virtual time spent calling webhooks.
-    pub latency: Duration,
-    /// A denial, or a failure under `failurePolicy: Fail`.
-    pub rejection: Option<ApiError>,
-    pub calls: u32,
-    /// Calls that failed (timeout or error) under `failurePolicy: Ignore`.
-    pub failed_open: u32,
-    pub timeouts: u32,
+pub struct WebhookStats {
+    pub calls: u64,
+    pub timeouts: u64,
+    pub failed_open: u64,
+    pub rejections: u64,
 }
 
-/// One matched webhook.
-struct Matched<'a> {
-    name: &'a str,
-    timeout: Duration,
-    fail_closed: bool,
+/// A create admitted (or refused) when its call started.
+#[derive(Debug)]
+pub struct CreateAdmission {
+    /// When the chain finished, in virtual time.
+    pub finished: Timestamp,
+    pub result: Result<Admitted, ApiError>,
+    /// Kept for quota retries at commit time.
+    pub flow: Box<AdmissionFlow>,
 }
 
-fn operation(op: Op<'_>) -> Option<(&'static str, ResourceKind, bool)> {
-    match op {
-        Op::Action(Action::Create { object }) => Some(("CREATE", object.kind(), false)),
-        Op::Action(Action::Update { object, subresource }) => {
-            Some(("UPDATE", object.kind(), *subresource == Subresource::Status))
-        }
-        Op::Action(Action::Patch { key, subresource, .. }) => {
-            Some(("UPDATE", key.kind, *subresource == Subresource::Status))
-        }
-        Op::Action(Action::Delete { key, .. }) => Some(("DELETE", key.kind, false)),
-        Op::PodStatus(_) => Some(("UPDATE", ResourceKind::Pod, true)),
-        Op::Action(Action::Event(_)) => None,
-    }
+/// The simulator's side of admission.
+pub struct Admission {
+    pub config: AdmissionConfig,
+    models: BTreeMap<String, WebhookModel>,
+    rng: SimRng,
+    start: Timestamp,
+    pub stats: WebhookStats,
 }
 
-/// Interim rule match (see the module comment).
-fn rule_matches(rules: Option<&Vec<RuleWithOperations>>, verb: &str, kind: ResourceKind, status: bool) -> bool {
-    let resource = if status {
-        format!("{}/status", kind.plural())
-    } else {
-        kind.plural().to_string()
-    };
-    let any = |list: &Option<Vec<String>>, value: &str| {
-        list.as_ref().is_some_and(|l| l.iter().any(|x| x == "*" || x == value))
-    };
-    rules.into_iter().flatten().any(|rule| {
-        any(&rule.operations, verb)
-            && any(&rule.api_groups, kind.group())
-            && (any(&rule.resources, &resource) || (status && any(&rule.resources, "*/status")))
-    })
-}
-
-fn timeout_of(seconds: Option<i32>) -> Duration {
-    Duration::from_secs(seconds.unwrap_or(10).clamp(1, 30) as u64)
-}
-
-/// The webhook phase of a request starting at `start`: mutating webhooks one after
-/// another (configurations by name), then validating ones in parallel. A call longer
-/// than its `timeoutSeconds` (or than what remains of `budget`, the request timeout) is
-/// a timeout; `failurePolicy` decides whether a failed call rejects the request.
-pub fn plan_webhooks(
-    cache: &ObjectCache,
-    models: &BTreeMap<String, WebhookModel>,
-    op: Op<'_>,
-    start: SimTime,
-    budget: Duration,
-    rng: &mut SimRng,
-) -> WebhookPlan {
-    let mut plan = WebhookPlan::default();
-    let Some((verb, kind, status)) = operation(op) else {
-        return plan;
-    };
-    if matches!(kind, ResourceKind::Event | ResourceKind::Lease) {
-        return plan;
-    }
-    let mut mutating = Vec::new();
-    for config in cache.list_typed::<MutatingWebhookConfiguration>() {
-        for hook in config.webhooks.iter().flatten() {
-            if rule_matches(hook.rules.as_ref(), verb, kind, status) {
-                mutating.push(Matched {
-                    name: &hook.name,
-                    timeout: timeout_of(hook.timeout_seconds),
-                    fail_closed: hook.failure_policy.as_deref() != Some("Ignore"),
-                });
-            }
+impl Admission {
+    pub fn new(config: AdmissionConfig, models: &[WebhookModel], rng: SimRng, start: Timestamp) -> Admission {
+        Admission {
+            config,
+            models: models.iter().map(|m| (m.name.clone(), m.clone())).collect(),
+            rng,
+            start,
+            stats: WebhookStats::default(),
         }
     }
-    let mut validating = Vec::new();
-    for config in cache.list_typed::<ValidatingWebhookConfiguration>() {
-        for hook in config.webhooks.iter().flatten() {
-            if rule_matches(hook.rules.as_ref(), verb, kind, status) {
-                validating.push(Matched {
-                    name: &hook.name,
-                    timeout: timeout_of(hook.timeout_seconds),
-                    fail_closed: hook.failure_policy.as_deref() != Some("Ignore"),
-                });
-            }
-        }
-    }
-    for hook in &mutating {
-        let (at, remaining) = (start + nanos(plan.latency), budget.saturating_sub(plan.latency));
-        let spent = call(&mut plan, models, hook, at, remaining, rng);
-        plan.latency += spent;
-        if plan.rejection.is_some() {
-            return plan;
-        }
-    }
-    let before = plan.latency;
-    let mut longest = Duration::ZERO;
-    for hook in &validating {
-        let spent = call(&mut plan, models, hook, start + nanos(before), budget.saturating_sub(before), rng);
-        longest = longest.max(spent);
-    }
-    plan.latency = before + longest;
-    plan
-}
 
-/// One webhook call: returns the time it took and records its result in `plan`.
-fn call(
-    plan: &mut WebhookPlan,
-    models: &BTreeMap<String, WebhookModel>,
-    hook: &Matched,
-    at: SimTime,
-    remaining: Duration,
-    rng: &mut SimRng,
-) -> Duration {
-    plan.calls += 1;
-    let default_latency = Dist::Fixed(Duration::from_millis(5));
-    let (dist, outcome) = match models.get(hook.name) {
-        Some(model) => model.at(at),
-        None => (&default_latency, WebhookOutcome::Allow),
-    };
-    let deadline = hook.timeout.min(remaining);
-    let latency = dist.sample(rng).unwrap_or(Duration::MAX);
-    let (spent, failure) = if latency >= deadline {
-        plan.timeouts += 1;
-        (deadline, Some("context deadline exceeded"))
-    } else {
-        match outcome {
-            WebhookOutcome::Allow => (latency, None),
-            WebhookOutcome::Error => (latency, Some("connect: connection refused")),
-            WebhookOutcome::Deny => {
-                if plan.rejection.is_none() {
-                    plan.rejection = Some(ApiError::new(
-                        StatusReason::BadRequest,
-                        format!("admission webhook {:?} denied the request without explanation", hook.name),
-                    ));
+    fn request_uid(&mut self) -> String {
+        corral_api::Uid::from_random_bits(self.rng.next_u128()).0
+    }
+
+    /// Admits a create starting at `now`, advancing virtual time through webhook calls and
+    /// waits.
+    pub fn admit_create(&mut self, object: KubeObject, user: &UserInfo, cache: &ObjectCache, now: Timestamp) -> CreateAdmission {
+        let uid = self.request_uid();
+        let mut flow = Box::new(AdmissionFlow::new(AdmissionRequest::create(object, user.clone(), &uid), &self.config));
+        let (finished, result) = self.drive(&mut flow, cache, now, true);
+        CreateAdmission { finished, result, flow }
+    }
+
+    /// After a quota conflict at commit time: charge again against the current quotas.
+    pub fn retry_quota(&mut self, admission: &mut CreateAdmission, admitted: Admitted, cache: &ObjectCache, now: Timestamp) -> Result<Admitted, ApiError> {
+        admission.flow.retry_quota(admitted);
+        self.drive(&mut admission.flow, cache, now, false).1
+    }
+
+    /// Admits an update or patch result synchronously (at the write's landing time).
+    pub fn admit_update(&mut self, new: KubeObject, old: &KubeObject, subresource: Subresource, user: &UserInfo, cache: &ObjectCache, now: Timestamp) -> Result<KubeObject, ApiError> {
+        let uid = self.request_uid();
+        let sub = match subresource {
+            Subresource::Main => None,
+            Subresource::Status => Some("status"),
+        };
+        let request = AdmissionRequest::update(new, old.clone(), sub, user.clone(), &uid);
+        let mut flow = AdmissionFlow::new(request, &self.config);
+        let admitted = self.drive(&mut flow, cache, now, false).1?;
+        admitted.object.ok_or_else(|| ApiError::internal("admission returned no object"))
+    }
+
+    /// Steps the flow to its end. With `timed`, webhook latencies and waits advance the
+    /// request's clock; otherwise everything happens at `now`.
+    fn drive(&mut self, flow: &mut AdmissionFlow, cache: &ObjectCache, now: Timestamp, timed: bool) -> (Timestamp, Result<Admitted, ApiError>) {
+        let mut at = now;
+        let records_before = flow.records().len();
+        for _ in 0..STEPS_MAX {
+            match flow.step(cache, at) {
+                AdmissionStep::CallWebhooks(calls) => {
+                    let mut latest = at;
+                    for call in calls {
+                        let (spent, result) = self.model_call(&call, at);
+                        let done = if timed { clock::add(at, spent) } else { at };
+                        flow.webhook_result(call.id, result, done);
+                        latest = latest.max(done);
+                    }
+                    at = latest;
                 }
-                (latency, None)
+                // Waits (a missing namespace, the default ServiceAccount's lookups) move the
+                // request's clock in both modes, or the flow would wait forever.
+                AdmissionStep::WaitUntil(t) => at = at.max(t),
+                AdmissionStep::Pending(_) => {
+                    return (at, Err(ApiError::internal("admission is waiting for a webhook result it was given")));
+                }
+                AdmissionStep::Admitted(admitted) => {
+                    self.count(flow, records_before);
+                    return (at, Ok(admitted));
+                }
+                AdmissionStep::Rejected(error) => {
+                    self.count(flow, records_before);
+                    return (at, Err(error));
+                }
             }
         }
-    };
-    if let Some(reason) = failure {
-        if hook.fail_closed {
-            if plan.rejection.is_none() {
-                plan.rejection = Some(ApiError::internal(format!(
-                    "failed calling webhook {:?}: failed to call webhook: Post \"https://{}/\": {reason}",
-                    hook.name, hook.name
-                )));
+        (at, Err(ApiError::internal("admission did not finish")))
+    }
+
+    fn count(&mut self, flow: &AdmissionFlow, from: usize) {
+        for record in &flow.records()[from..] {
+            self.stats.calls += 1;
+            match &record.outcome {
+                FlowOutcome::FailedOpen { failure } => {
+                    self.stats.failed_open += 1;
+                    if failure.contains("deadline") {
+                        self.stats.timeouts += 1;
+                    }
+                }
+                FlowOutcome::FailedClosed { failure } => {
+                    self.stats.rejections += 1;
+                    if failure.contains("deadline") {
+                        self.stats.timeouts += 1;
+                    }
+                }
+                FlowOutcome::Rejected { .. } => self.stats.rejections += 1,
+                FlowOutcome::Allowed | FlowOutcome::Mutated => {}
             }
-        } else {
-            plan.failed_open += 1;
         }
     }
-    spent
+
+    /// One webhook call answered by the scenario's model in force at `at`.
+    fn model_call(&mut self, call: &WebhookCall, at: Timestamp) -> (Duration, WebhookResult) {
+        let fallback = Dist::Fixed(Duration::from_millis(5));
+        let t: SimTime = offset(self.start, at);
+        let (dist, outcome) = match self.models.get(&call.webhook) {
+            Some(model) => model.at(t),
+            None => (&fallback, WebhookOutcome::Allow),
+        };
+        let latency = dist.sample(&mut self.rng).unwrap_or(Duration::MAX);
+        if latency >= call.timeout {
+            return (call.timeout, WebhookResult::Failed(CallFailure::Timeout));
+        }
+        let review = |allowed: bool| {
+            let mut response = json!({"uid": call.review_uid, "allowed": allowed});
+            if !allowed {
+                response["status"] = json!({"code": 403, "message": "denied by the scenario's webhook model"});
+            }
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
+        };
+        let result = match outcome {
+            WebhookOutcome::Allow => WebhookResult::Reviewed(review(true)),
+            WebhookOutcome::Deny => WebhookResult::Reviewed(review(false)),
+            WebhookOutcome::Error => WebhookResult::Failed(CallFailure::ConnectionRefused {
+                address: format!("{}:443", call.webhook),
+            }),
+        };
+        (latency, result)
+    }
+}
+
+/// The identity a simulated client runs as.
+pub fn user_for(client: &str) -> UserInfo {
+    if let Some(node) = client.strip_prefix("kubelet/") {
+        return UserInfo::new(&format!("system:node:{node}"), &["system:nodes", "system:authenticated"]);
+    }
+    match client {
+        "user" => UserInfo::new("admin", &["system:masters", "system:authenticated"]),
+        "default-scheduler" => UserInfo::new("system:kube-scheduler", &["system:authenticated"]),
+        "event-broadcaster" => UserInfo::new("system:kube-controller-manager", &["system:authenticated"]),
+        controller => UserInfo::new(
+            &format!("system:serviceaccount:kube-system:{controller}"),
+            &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+        ),
+    }
 }

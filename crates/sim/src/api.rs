@@ -8,15 +8,13 @@
 //! Planning a call decides *when* it is persisted and *when* the client hears back; the
 //! simulator executes the write against the store at the persist time.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use corral_api::{ApiError, GroupResource, StatusReason};
-use corral_core::{EventRecorder, ObjectCache, SimRng};
+use corral_core::{EventRecorder, SimRng};
 
-use crate::admission::{self, WebhookPlan};
 use crate::profiles::ClientLimits;
-use crate::scenario::{Dist, Fault, FaultError, WebhookModel};
+use crate::scenario::{Dist, Fault, FaultError};
 use crate::time::{NANOS_PER_SECOND, SimTime, nanos};
 use crate::world::Op;
 
@@ -26,6 +24,8 @@ pub type ClientId = usize;
 #[derive(Debug)]
 pub struct Client {
     pub name: String,
+    /// Who the client authenticates as (admission sees it).
+    pub user: corral_registry::authz::UserInfo,
     limits: Option<ClientLimits>,
     tokens: f64,
     last: SimTime,
@@ -70,9 +70,6 @@ pub struct CallPlan {
 #[derive(Clone, Debug, Default)]
 pub struct ApiStats {
     pub calls: u64,
-    pub webhook_calls: u64,
-    pub webhook_timeouts: u64,
-    pub failed_open: u64,
     pub admission_rejections: u64,
     pub request_timeouts: u64,
     pub persisted_after_timeout: u64,
@@ -85,9 +82,7 @@ pub struct Api {
     pub request_timeout: Duration,
     latency_rng: SimRng,
     fault_rng: SimRng,
-    webhook_rng: SimRng,
     faults: Vec<Fault>,
-    webhooks: BTreeMap<String, WebhookModel>,
     pub stats: ApiStats,
 }
 
@@ -96,7 +91,6 @@ impl Api {
         latency: Dist,
         request_timeout: Duration,
         faults: Vec<Fault>,
-        webhooks: &[WebhookModel],
         rng: &mut SimRng,
     ) -> Api {
         Api {
@@ -105,9 +99,7 @@ impl Api {
             request_timeout,
             latency_rng: rng.fork("api-latency"),
             fault_rng: rng.fork("api-faults"),
-            webhook_rng: rng.fork("webhooks"),
             faults,
-            webhooks: webhooks.iter().map(|w| (w.name.clone(), w.clone())).collect(),
             stats: ApiStats::default(),
         }
     }
@@ -115,6 +107,7 @@ impl Api {
     /// Registers a client; `None` limits: not rate limited.
     pub fn add_client(&mut self, name: &str, limits: Option<ClientLimits>) -> ClientId {
         self.clients.push(Client {
+            user: crate::admission::user_for(name),
             name: name.to_string(),
             limits,
             tokens: limits.map_or(0.0, |l| f64::from(l.burst)),
@@ -126,42 +119,34 @@ impl Api {
         self.clients.len() - 1
     }
 
-    /// Plans one write issued by `client` at `now`.
-    pub fn plan(&mut self, client: ClientId, op: Op<'_>, cache: &ObjectCache, now: SimTime) -> CallPlan {
+    /// When a call issued by `client` at `now` may start (the client's rate limiter).
+    pub fn start(&mut self, client: ClientId, now: SimTime) -> SimTime {
         self.stats.calls += 1;
-        let start = {
-            let c = &mut self.clients[client];
-            c.calls += 1;
-            c.reserve(now)
-        };
-        let base = nanos(self.latency.sample(&mut self.latency_rng).unwrap_or_default());
-        if let Some((error, persisted)) = self.injected(client, op, start) {
-            self.stats.injected_faults += 1;
-            let at = start + base;
-            return CallPlan {
-                persist_at: persisted.then_some(at),
-                respond_at: at,
-                error: Some(error),
-            };
-        }
-        let webhooks: WebhookPlan = if self.webhooks.is_empty() && !has_webhook_configs(cache) {
-            WebhookPlan::default()
-        } else {
-            admission::plan_webhooks(cache, &self.webhooks, op, start, self.request_timeout, &mut self.webhook_rng)
-        };
-        self.stats.webhook_calls += u64::from(webhooks.calls);
-        self.stats.webhook_timeouts += u64::from(webhooks.timeouts);
-        self.stats.failed_open += u64::from(webhooks.failed_open);
-        let admitted_at = start + nanos(webhooks.latency);
-        if let Some(rejection) = webhooks.rejection {
+        let c = &mut self.clients[client];
+        c.calls += 1;
+        c.reserve(now)
+    }
+
+    /// The API server's own latency for one request (storage and everything but
+    /// admission webhooks).
+    pub fn base_latency(&mut self) -> SimTime {
+        nanos(self.latency.sample(&mut self.latency_rng).unwrap_or_default())
+    }
+
+    /// The timing of a call that started at `start`, finished admission at `admitted`
+    /// (or was refused with `rejection`) and takes `base` more to store: a write that
+    /// would land after the request timeout answers 504 at the timeout and still lands
+    /// (the handler goes on: "error but persisted").
+    pub fn timing(&mut self, start: SimTime, admitted: SimTime, base: SimTime, rejection: Option<ApiError>) -> CallPlan {
+        if let Some(error) = rejection {
             self.stats.admission_rejections += 1;
             return CallPlan {
                 persist_at: None,
-                respond_at: admitted_at + base,
-                error: Some(rejection),
+                respond_at: admitted + base,
+                error: Some(error),
             };
         }
-        let persist_at = admitted_at + base;
+        let persist_at = admitted + base;
         let deadline = start + nanos(self.request_timeout);
         if persist_at > deadline {
             self.stats.request_timeouts += 1;
@@ -176,6 +161,17 @@ impl Api {
             persist_at: Some(persist_at),
             respond_at: persist_at,
             error: None,
+        }
+    }
+
+    /// Applies an injected fault to a plan, if one fires for this call.
+    pub fn inject(&mut self, client: ClientId, op: Op<'_>, start: SimTime, plan: &mut CallPlan) {
+        if let Some((error, persisted)) = self.injected(client, op, start) {
+            self.stats.injected_faults += 1;
+            if !persisted {
+                plan.persist_at = None;
+            }
+            plan.error = Some(error);
         }
     }
 
@@ -212,11 +208,6 @@ impl Api {
     }
 }
 
-fn has_webhook_configs(cache: &ObjectCache) -> bool {
-    cache.count(corral_api::ResourceKind::MutatingWebhookConfiguration) > 0
-        || cache.count(corral_api::ResourceKind::ValidatingWebhookConfiguration) > 0
-}
-
 /// kube-apiserver's answer when `--request-timeout` expires.
 pub fn request_timeout_error() -> ApiError {
     ApiError::new(
@@ -232,6 +223,7 @@ mod tests {
     #[test]
     fn the_token_bucket_allows_a_burst_then_paces_at_qps() {
         let mut client = Client {
+            user: Default::default(),
             name: "c".into(),
             limits: Some(ClientLimits { qps: 20.0, burst: 30 }),
             tokens: 30.0,

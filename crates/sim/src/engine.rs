@@ -14,6 +14,7 @@ use corral_node::RuntimeEvent;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::admission::CreateAdmission;
 use crate::api::ClientId;
 use crate::driver::controller::WorkItem;
 use crate::invariants::Violation;
@@ -50,6 +51,8 @@ pub(crate) struct PendingCall {
     origin: CallOrigin,
     /// The write, unless it is read from the worker's plan when it lands.
     op: Option<WriteOp>,
+    /// A create's admission (done when the call started), committed when it lands.
+    create: Option<CreateAdmission>,
     client: ClientId,
     persist_at: Option<SimTime>,
     respond_at: SimTime,
@@ -86,10 +89,6 @@ impl Simulation {
                 self.fatal("livelock", format!("more than {EVENTS_PER_INSTANT_MAX} events at one instant"));
                 break;
             }
-            if instant.1 > 1000 && instant.1 < 1010 {
-                let kind = match &event { Event::ControllerWake(i) => format!("cw {i}"), Event::Call(i) => format!("call {i}"), Event::NodeWake(i) => format!("nw {i} {:?}", self.nodes[*i].agent.as_ref().and_then(|a| a.next_wakeup())), Event::Runtime{..} => "rt".into(), _ => "other".into() };
-                eprintln!("DEBUG livelock {kind} now {}", self.now_ts);
-            }
             let end = matches!(event, Event::End);
             if matches!(event, Event::Sample) {
                 bar.set_position(t / crate::time::NANOS_PER_SECOND);
@@ -118,7 +117,8 @@ impl Simulation {
             let key = object.key();
             let action = Action::Create { object };
             self.writer = self.user;
-            if let Outcome::Failed(error) = self.world.execute(Op::Action(&action), self.now_ts) {
+            let user = self.api.clients[self.user].user.clone();
+            if let Outcome::Failed(error) = self.world.execute(Op::Action(&action), self.now_ts, &mut self.admission, &user) {
                 self.fatal("setup", format!("creating {key}: {}", error.message));
             }
             self.flush_watch();
@@ -265,10 +265,12 @@ impl Simulation {
             controller.workers[worker] = Some(WorkItem::new(key, plan, self.now));
             self.advance(index, worker);
         }
+        // A key due now with every worker busy is served when a worker finishes (which
+        // marks the controller dirty); only future wakeups go on the heap.
         let controller = &mut self.controllers[index];
         if let Some(at) = controller.queue.next_wakeup() {
-            let at = offset(self.scenario.start, at).max(self.now);
-            if controller.wake_at.is_none_or(|w| at < w) {
+            let at = offset(self.scenario.start, at);
+            if at > self.now && controller.wake_at.is_none_or(|w| at < w || w < self.now) {
                 controller.wake_at = Some(at);
                 self.heap.push(at, Event::ControllerWake(index));
             }
@@ -341,15 +343,36 @@ impl Simulation {
         self.dirty_controllers.insert(index);
     }
 
-    /// Plans a call; executes it at once when it takes no virtual time (returning the
-    /// outcome), else schedules it.
+    /// Plans a call: the client's rate limiter, admission for creates (webhook latency in
+    /// virtual time), the API latency, the request timeout and injected faults. Executes
+    /// it at once when it takes no virtual time (returning the outcome), else schedules it.
     fn issue(&mut self, client: ClientId, op: Op<'_>, origin: CallOrigin) -> Option<Outcome> {
         self.stats.api_calls += 1;
-        let plan = self.api.plan(client, op, &self.world.cache, self.now);
+        let start = self.api.start(client, self.now);
+        let base = self.api.base_latency();
+        let mut create = None;
+        let mut plan = match op {
+            Op::Action(Action::Create { object }) => {
+                let start_ts = timestamp(self.scenario.start, start);
+                match self.world.prepare_new(object.clone(), start_ts) {
+                    Err(error) => self.api.timing(start, start, base, Some(error)),
+                    Ok(prepared) => {
+                        let user = &self.api.clients[client].user;
+                        let admission = self.admission.admit_create(prepared, user, &self.world.cache, start_ts);
+                        let admitted = offset(self.scenario.start, admission.finished).max(start);
+                        let rejection = admission.result.as_ref().err().cloned();
+                        create = Some(admission);
+                        self.api.timing(start, admitted, base, rejection)
+                    }
+                }
+            }
+            _ => self.api.timing(start, start, base, None),
+        };
+        self.api.inject(client, op, start, &mut plan);
         if plan.respond_at == self.now && plan.persist_at.is_none_or(|p| p == self.now) {
             let outcome = match plan.persist_at {
-                Some(_) => self.persist(client, op),
-                None => Outcome::Failed(plan.error.clone().unwrap_or_else(|| ApiError::internal("rejected"))),
+                Some(_) => self.persist(client, op, create.as_mut()),
+                None => Outcome::Failed(ApiError::internal("rejected")),
             };
             return Some(match plan.error {
                 Some(error) => Outcome::Failed(error),
@@ -359,7 +382,8 @@ impl Simulation {
         let keep = !matches!(origin, CallOrigin::Worker { .. }) || plan.persist_at.is_some_and(|p| p > plan.respond_at);
         self.schedule_call(PendingCall {
             origin,
-            op: keep.then(|| op.to_owned()),
+            op: (keep && create.is_none()).then(|| op.to_owned()),
+            create,
             client,
             persist_at: plan.persist_at,
             respond_at: plan.respond_at,
@@ -388,16 +412,27 @@ impl Simulation {
         self.calls.insert(id, call);
     }
 
-    /// The write of `op` lands now.
-    fn persist(&mut self, client: ClientId, op: Op<'_>) -> Outcome {
+    /// The write of `op` lands now (a create with its admission already done).
+    fn persist(&mut self, client: ClientId, op: Op<'_>, create: Option<&mut CreateAdmission>) -> Outcome {
         if let Op::Action(Action::Delete { key, .. }) = op {
             self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
         }
         self.writer = client;
-        let outcome = self.world.execute(op, self.now_ts);
+        let outcome = match create {
+            Some(state) => self.commit(state),
+            None => self.world.execute(op, self.now_ts, &mut self.admission, &self.api.clients[client].user),
+        };
         self.flush_watch();
         self.writer = self.user;
         outcome
+    }
+
+    fn commit(&mut self, state: &mut CreateAdmission) -> Outcome {
+        let result = std::mem::replace(&mut state.result, Err(ApiError::internal("committed twice")));
+        match self.world.commit_admitted(result, state, &mut self.admission, self.now_ts) {
+            Ok(object) => Outcome::Done(object),
+            Err(error) => Outcome::Failed(error),
+        }
     }
 
     /// The write of a worker's action lands now, read from its plan.
@@ -409,7 +444,7 @@ impl Simulation {
             self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
         }
         self.writer = client;
-        let outcome = self.world.execute(Op::Action(action), self.now_ts);
+        let outcome = self.world.execute(Op::Action(action), self.now_ts, &mut self.admission, &self.api.clients[client].user);
         self.flush_watch();
         self.writer = self.user;
         outcome
@@ -418,9 +453,16 @@ impl Simulation {
     fn on_call(&mut self, id: u64) {
         let Some(mut call) = self.calls.remove(&id) else { return };
         if call.persist_at == Some(self.now) && !call.persisted {
-            let outcome = match &call.op {
-                Some(op) => self.persist(call.client, op.as_op()),
-                None => self.persist_worker(call.client, call.origin),
+            let outcome = match (&call.op, call.create.as_mut()) {
+                (_, Some(create)) => {
+                    self.writer = call.client;
+                    let outcome = self.commit(create);
+                    self.flush_watch();
+                    self.writer = self.user;
+                    outcome
+                }
+                (Some(op), None) => self.persist(call.client, op.as_op(), None),
+                (None, None) => self.persist_worker(call.client, call.origin),
             };
             call.persisted = true;
             call.outcome = Some(outcome);

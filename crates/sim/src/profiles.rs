@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use corral_controllers::cronjob::{CronJobControllerConfig, CronJobProfile, CronJobV1PollerConfig};
 use corral_controllers::job::JobControllerConfig;
+use corral_registry::admission::AdmissionConfig;
 
 use crate::scenario::{ControlPlaneOverrides, Dist};
 
@@ -69,6 +70,9 @@ pub struct Settings {
     pub api_latency: Dist,
     /// kube-apiserver `--request-timeout`.
     pub request_timeout: Duration,
+    /// The admission chain's settings (the request deadline is enforced in admission
+    /// from 1.15 on; in 1.14 the handler went on after the client's 504).
+    pub admission: AdmissionConfig,
 }
 
 impl Settings {
@@ -76,7 +80,10 @@ impl Settings {
         let mut job = JobControllerConfig::default();
         let mut cronjob_v2 = CronJobControllerConfig::default();
         let cronjob_v1 = CronJobV1PollerConfig {
-            abort_above_jobs: Some(500),
+            abort_above_jobs: match overrides.cronjob_v1_pager_abort {
+                Some(false) => None,
+                _ => Some(500),
+            },
             ..CronJobV1PollerConfig::default()
         };
         if profile == Profile::Upstream114 {
@@ -109,6 +116,11 @@ impl Settings {
                 .clone()
                 .unwrap_or(Dist::Fixed(Duration::from_millis(10))),
             request_timeout: overrides.request_timeout.unwrap_or(Duration::from_secs(60)),
+            admission: AdmissionConfig {
+                request_timeout: overrides.request_timeout.unwrap_or(Duration::from_secs(60)),
+                enforce_request_deadline: profile != Profile::Upstream114,
+                ..AdmissionConfig::default()
+            },
         }
     }
 
@@ -144,8 +156,14 @@ impl Settings {
                 self.kubelet_client.burst
             ),
             format!(
-                "api: latency {:?}, request timeout {:?}",
-                self.api_latency, self.request_timeout
+                "api: latency {:?}, request timeout {:?} ({})",
+                self.api_latency,
+                self.request_timeout,
+                if self.admission.enforce_request_deadline {
+                    "admission stops at the deadline"
+                } else {
+                    "the handler goes on after the client's 504"
+                }
             ),
         ]
     }

@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::{Namespace, Node, NodeCondition, NodeSpec, NodeS
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::admission::Admission;
 use crate::api::{Api, ClientId};
 use crate::assertions::{AssertionResult, Assertions};
 use crate::driver::controller::ControllerDriver;
@@ -92,6 +93,7 @@ pub struct RunReport {
     pub mutations: u64,
     pub stats: RunStats,
     pub api: crate::api::ApiStats,
+    pub webhooks: crate::admission::WebhookStats,
     /// Per controller: (name, reconciles, busy fraction, final queue depth).
     pub controllers: Vec<(String, u64, f64, usize)>,
     /// Set when a fatal invariant violation stopped the run early.
@@ -129,6 +131,7 @@ pub struct Simulation {
     pub(crate) nodes: Vec<NodeDriver>,
     pub(crate) node_index: BTreeMap<String, usize>,
     pub(crate) api: Api,
+    pub(crate) admission: Admission,
     pub(crate) calls: HashMap<u64, PendingCall>,
     pub(crate) next_call: u64,
     pub(crate) metrics: Metrics,
@@ -171,13 +174,14 @@ impl Simulation {
             settings.api_latency.clone(),
             settings.request_timeout,
             scenario.faults.clone(),
-            &scenario.webhooks,
             &mut root,
         );
+        let admission = Admission::new(settings.admission.clone(), &scenario.webhooks, root.fork("admission"), scenario.start);
         let user = api.add_client("user", None);
         let event_writer = api.add_client("event-broadcaster", None);
         let behaviours = Arc::new(scenario.behaviours.clone());
         let mut sim = Simulation {
+            admission,
             settings,
             seed,
             world,

@@ -20,7 +20,10 @@ use corral_store::{
 };
 use k8s_openapi::api::core::v1::{Pod, PodCondition};
 
-use crate::admission;
+use corral_registry::admission::Admitted;
+use corral_registry::authz::UserInfo;
+
+use crate::admission::Admission;
 use crate::patching;
 
 /// Attempts at a free generated name (upstream retries creates with generateName).
@@ -173,14 +176,16 @@ impl World {
         self.touched |= 1 << kind_index(kind);
     }
 
-    /// Executes one write at `now` (virtual), returning what the client learns.
-    pub fn execute(&mut self, op: Op<'_>, now: Timestamp) -> Outcome {
+    /// Executes one write at `now` (virtual), returning what the client learns. Creates
+    /// are admitted here too (setup and inline calls); timed creates go through
+    /// [`World::prepare_new`], [`Admission::admit_create`] and [`World::commit_admitted`].
+    pub fn execute(&mut self, op: Op<'_>, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Outcome {
         let result = match op {
-            Op::Action(Action::Create { object }) => self.create(object.clone(), now),
+            Op::Action(Action::Create { object }) => self.create_now(object.clone(), now, admission, user),
             Op::Action(Action::Update {
                 object,
                 subresource,
-            }) => self.update(object, *subresource, now),
+            }) => self.update(object, *subresource, now, admission, user),
             Op::Action(Action::Patch {
                 key,
                 subresource,
@@ -189,7 +194,7 @@ impl World {
                 Some((uid, node)) if key.kind == ResourceKind::Pod && *subresource == Subresource::Main => {
                     self.bind(key, uid, node, now)
                 }
-                _ => self.patch(key, *subresource, patch, now),
+                _ => self.patch(key, *subresource, patch, now, admission, user),
             },
             Op::Action(Action::Delete {
                 key,
@@ -198,7 +203,7 @@ impl World {
                 grace_period_seconds,
             }) => self.delete(key, preconditions, *propagation, *grace_period_seconds, now),
             Op::Action(Action::Event(_)) => Ok(None),
-            Op::PodStatus(update) => self.pod_status(update, now),
+            Op::PodStatus(update) => self.pod_status(update, now, admission, user),
         };
         match result {
             Ok(object) => Outcome::Done(object),
@@ -206,49 +211,88 @@ impl World {
         }
     }
 
-    /// POST: namespace default, generated name, uid and creation time, then admission
-    /// (defaults, strategy, validation) and a create-if-absent transaction.
-    pub fn create(&mut self, mut object: KubeObject, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+    /// A create admitted and committed at once.
+    fn create_now(&mut self, object: KubeObject, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
+        let prepared = self.prepare_new(object, now)?;
+        let mut admitted = admission.admit_create(prepared, user, &self.cache, now);
+        let result = std::mem::replace(&mut admitted.result, Err(ApiError::internal("taken")));
+        self.commit_admitted(result, &mut admitted, admission, now)
+    }
+
+    /// Commits an admitted create, charging quotas again after a quota conflict.
+    pub fn commit_admitted(
+        &mut self,
+        mut result: Result<Admitted, ApiError>,
+        state: &mut crate::admission::CreateAdmission,
+        admission: &mut Admission,
+        now: Timestamp,
+    ) -> Result<Option<KubeObject>, ApiError> {
+        for _ in 0..=admission.config.quota_conflict_retries {
+            let admitted = result?;
+            match self.commit_create(admitted)? {
+                Ok(stored) => return Ok(stored),
+                Err(again) => result = admission.retry_quota(state, again, &self.cache, now),
+            }
+        }
+        Err(ApiError::internal("resource quota kept changing"))
+    }
+
+    /// What the API server does to a new object before admission: default namespace,
+    /// generated name (retried against taken names), uid and creation time.
+    pub fn prepare_new(&mut self, mut object: KubeObject, now: Timestamp) -> Result<KubeObject, ApiError> {
         let kind = object.kind();
         if kind.namespaced() && object.namespace().is_empty() {
             object.meta_mut().namespace = Some("default".to_string());
         }
         let prefix = object.meta().generate_name.clone().unwrap_or_default();
-        let generate = object.name().is_empty() && !prefix.is_empty();
-        if object.name().is_empty() && !generate {
-            return Err(ApiError::new(
-                StatusReason::Invalid,
-                format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", kind.kind_name()),
-            ));
+        if object.name().is_empty() {
+            if prefix.is_empty() {
+                return Err(ApiError::new(
+                    StatusReason::Invalid,
+                    format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", kind.kind_name()),
+                ));
+            }
+            let cut = (0..=prefix.len().min(58)).rev().find(|i| prefix.is_char_boundary(*i)).unwrap_or(0);
+            for _ in 0..GENERATE_NAME_ATTEMPTS {
+                let name = format!("{}{}", &prefix[..cut], self.rng.name_suffix(5));
+                object.meta_mut().name = Some(name);
+                if self.store.get(&object.key()).is_none() {
+                    break;
+                }
+            }
         }
         let meta = object.meta_mut();
         meta.uid = Some(Uid::from_random_bits(self.rng.next_u128()).0);
         meta.creation_timestamp = Some(Time(clock::truncate_to_seconds(now)));
         meta.resource_version = None;
-        let attempts = if generate { GENERATE_NAME_ATTEMPTS } else { 1 };
-        for _ in 0..attempts {
-            let mut candidate = object.clone();
-            if generate {
-                let cut = prefix.len().min(58);
-                let cut = (0..=cut).rev().find(|i| prefix.is_char_boundary(*i)).unwrap_or(0);
-                candidate.meta_mut().name = Some(format!("{}{}", &prefix[..cut], self.rng.name_suffix(5)));
-            }
-            admission::admit_create(&mut candidate)?;
-            let key = candidate.key();
-            let outcome = self
-                .store
-                .commit(vec![Compare::Absent(key.clone())], vec![TxnOp::Put(candidate)])
-                .map_err(|e| store_error(kind, &e))?;
-            if let TxnOutcome::Committed { results, .. } = outcome {
-                self.touch(kind);
-                let stored = results.into_iter().next().flatten().map(|v| (*v.value).clone());
-                return Ok(stored);
-            }
-            if !generate {
-                return Err(ApiError::already_exists(&resource(kind), &key.name));
-            }
+        Ok(object)
+    }
+
+    /// The create-if-absent transaction with the admission's quota charges. `Ok(Err(_))`:
+    /// a quota changed since it was charged (charge again and retry).
+    pub fn commit_create(&mut self, admitted: Admitted) -> Result<Result<Option<KubeObject>, Admitted>, ApiError> {
+        let Some(object) = admitted.object.clone() else {
+            return Err(ApiError::internal("admission returned no object"));
+        };
+        let kind = object.kind();
+        let key = object.key();
+        let mut compares = vec![Compare::Absent(key.clone())];
+        let mut ops = vec![TxnOp::Put(object)];
+        for charge in &admitted.quota {
+            compares.push(charge.precondition());
+            ops.push(charge.op());
         }
-        Err(ApiError::already_exists(&resource(kind), object.name()))
+        match self.store.commit(compares, ops).map_err(|e| store_error(kind, &e))? {
+            TxnOutcome::Committed { results, .. } => {
+                self.touch(kind);
+                if !admitted.quota.is_empty() {
+                    self.touch(ResourceKind::ResourceQuota);
+                }
+                Ok(Ok(results.into_iter().next().flatten().map(|v| (*v.value).clone())))
+            }
+            TxnOutcome::CompareFailed { index: 0 } => Err(ApiError::already_exists(&resource(kind), &key.name)),
+            TxnOutcome::CompareFailed { .. } => Ok(Err(admitted)),
+        }
     }
 
     /// Read-modify-write through the registry's update path.
@@ -258,14 +302,16 @@ impl World {
         preconditions: &Preconditions,
         subresource: Subresource,
         now: Timestamp,
+        admission: &mut Admission,
+        user: &UserInfo,
         mutate: &mut dyn FnMut(&KubeObject) -> Result<KubeObject, ApiError>,
     ) -> Result<Option<KubeObject>, ApiError> {
+        let cache = &self.cache;
         let outcome = self
             .store
             .guaranteed_update(key, preconditions, now, false, &mut |current| {
-                let mut updated = mutate(current)?;
-                admission::admit_update(&mut updated, current, subresource)?;
-                Ok(updated)
+                let updated = mutate(current)?;
+                admission.admit_update(updated, current, subresource, user, cache, now)
             })
             .map_err(|e| store_error(key.kind, &e))?;
         if outcome.changed {
@@ -274,17 +320,17 @@ impl World {
         Ok(Some((*outcome.value.value).clone()))
     }
 
-    fn update(&mut self, object: &KubeObject, subresource: Subresource, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+    fn update(&mut self, object: &KubeObject, subresource: Subresource, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
         let key = object.key();
-        self.guarded_update(&key, &Preconditions::default(), subresource, now, &mut |_| Ok(object.clone()))
+        self.guarded_update(&key, &Preconditions::default(), subresource, now, admission, user, &mut |_| Ok(object.clone()))
     }
 
-    fn patch(&mut self, key: &ObjectKey, subresource: Subresource, body: &corral_core::PatchBody, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+    fn patch(&mut self, key: &ObjectKey, subresource: Subresource, body: &corral_core::PatchBody, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
         let preconditions = Preconditions {
             uid: patching::patch_uid(body).map(|u| Uid(u.to_string())),
             resource_version: None,
         };
-        self.guarded_update(key, &preconditions, subresource, now, &mut |current| {
+        self.guarded_update(key, &preconditions, subresource, now, admission, user, &mut |current| {
             patching::apply_patch(current, body)
         })
     }
@@ -384,12 +430,12 @@ impl World {
     }
 
     /// A kubelet status write: every field the kubelet reports replaces the stored one.
-    fn pod_status(&mut self, update: &StatusUpdate, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+    fn pod_status(&mut self, update: &StatusUpdate, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
         let preconditions = Preconditions {
             uid: update.uid.clone(),
             resource_version: None,
         };
-        self.guarded_update(&update.key, &preconditions, Subresource::Status, now, &mut |current| {
+        self.guarded_update(&update.key, &preconditions, Subresource::Status, now, admission, user, &mut |current| {
             let Some(pod) = current.as_typed::<Pod>() else {
                 return Err(ApiError::bad_request("not a pod"));
             };

@@ -83,7 +83,9 @@ pub struct WebhookClient {
 
 impl std::fmt::Debug for WebhookClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookClient").field("settings", &self.settings).finish()
+        f.debug_struct("WebhookClient")
+            .field("settings", &self.settings)
+            .finish()
     }
 }
 
@@ -116,7 +118,11 @@ impl WebhookClient {
     }
 
     /// Makes the call within its timeout and, if given, the request's deadline.
-    pub async fn call_with_deadline(&self, call: &WebhookCall, deadline: Option<Instant>) -> CallReport {
+    pub async fn call_with_deadline(
+        &self,
+        call: &WebhookCall,
+        deadline: Option<Instant>,
+    ) -> CallReport {
         let started = Instant::now();
         let mut limit = started + call.timeout;
         if let Some(deadline) = deadline {
@@ -152,16 +158,23 @@ impl WebhookClient {
             .parse()
             .map_err(|e| CallFailure::Unresolved(format!("invalid URL {:?}: {e}", call.url)))?;
         if uri.scheme_str() != Some("https") {
-            return Err(CallFailure::Unresolved(format!("webhook URL {:?} is not https", call.url)));
+            return Err(CallFailure::Unresolved(format!(
+                "webhook URL {:?} is not https",
+                call.url
+            )));
         }
         let host = uri
             .host()
-            .ok_or_else(|| CallFailure::Unresolved(format!("webhook URL {:?} has no host", call.url)))?
+            .ok_or_else(|| {
+                CallFailure::Unresolved(format!("webhook URL {:?} has no host", call.url))
+            })?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
         let port = uri.port_u16().unwrap_or(443);
-        let path_and_query = uri.path_and_query().map_or("/".to_string(), |p| p.to_string());
+        let path_and_query = uri
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.to_string());
         let host_header = match uri.port_u16() {
             Some(p) => format!("{}:{p}", uri.host().unwrap_or_default()),
             None => uri.host().unwrap_or_default().to_string(),
@@ -241,14 +254,21 @@ impl WebhookClient {
         driver.abort();
         let bytes = match collected {
             Ok(c) => c.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
                 return Err(CallFailure::TooLarge { limit });
             }
             Err(e) => return Err(CallFailure::Connect(e.to_string())),
         };
         if status != 200 {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_BODY_MAX)]).into_owned();
-            return Err(CallFailure::BadStatus { code: status, body: text });
+            let text =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_BODY_MAX)]).into_owned();
+            return Err(CallFailure::BadStatus {
+                code: status,
+                body: text,
+            });
         }
         serde_json::from_slice(&bytes)
             .map(WebhookResult::Reviewed)

@@ -84,7 +84,8 @@ impl TlsConfigs {
                 .system
                 .get_or_init(|| {
                     let pem = self.system_pem.clone().or_else(|| {
-                        let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+                        let from_env =
+                            std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
                         from_env
                             .into_iter()
                             .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from))
@@ -111,7 +112,9 @@ pub(crate) async fn handshake(
         .await
         .map_err(|e| {
             let text = e.to_string();
-            if text.contains("UnknownIssuer") {
+            // A candidate issuer with the right name but the wrong key fails as BadSignature;
+            // Go reports both as an unknown authority.
+            if text.contains("UnknownIssuer") || text.contains("BadSignature") {
                 TlsError::Handshake(
                     "tls: failed to verify certificate: x509: certificate signed by unknown authority".into(),
                 )

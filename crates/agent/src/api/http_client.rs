@@ -89,6 +89,7 @@ impl HttpsClient {
             return Ok(None);
         }
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
             .keep_alive_interval(Duration::from_secs(30))
             .handshake(TokioIo::new(tls))
             .await

@@ -45,8 +45,16 @@ const LOG_DRAIN_LIMIT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(crate) struct TargetUse {
     users: usize,
-    /// Paths created (deepest last), removed when the last user goes.
-    created: Vec<PathBuf>,
+    /// The runtime created the mount point (else it existed already).
+    created: bool,
+}
+
+/// Mount points in use, and the parent directories the runtime created for them
+/// (removed when they become empty).
+#[derive(Debug, Default)]
+pub(crate) struct MountTable {
+    targets: std::collections::HashMap<PathBuf, TargetUse>,
+    parents: std::collections::HashSet<PathBuf>,
 }
 
 fn start_error(detail: impl std::fmt::Display) -> String {
@@ -354,43 +362,38 @@ fn acquire_targets(inner: &RuntimeInner, mounts: &[PreparedMount], mode: MountMo
     let mut table = inner.mount_targets.lock();
     for mount in mounts {
         let target = &mount.target;
-        if let Some(entry) = table.get_mut(target) {
+        if let Some(entry) = table.targets.get_mut(target) {
             entry.users += 1;
             acquired.push(target.clone());
             continue;
         }
         let exists = fs::symlink_metadata(target).is_ok();
         let created = match (mode, exists) {
-            (MountMode::Namespace, true) | (MountMode::Symlink, true) => Vec::new(),
+            (_, true) => false,
             (MountMode::Namespace, false) => {
-                let mut created = create_parents(target).map_err(|e| format!("create mount point {}: {e}", target.display()))?;
+                let parents = create_parents(target).map_err(|e| format!("create mount point {}: {e}", target.display()))?;
+                table.parents.extend(parents);
                 let result = if mount.source.is_dir() {
                     fs::create_dir(target)
                 } else {
                     fs::File::create(target).map(|_| ())
                 };
                 result.map_err(|e| format!("create mount point {}: {e}", target.display()))?;
-                created.push(target.clone());
-                created
+                true
             }
-            (MountMode::Symlink, false) => match create_parents(target) {
-                Ok(mut created) => match std::os::unix::fs::symlink(&mount.source, target) {
-                    Ok(()) => {
-                        created.push(target.clone());
-                        created
-                    }
-                    Err(e) => {
-                        tracing::warn!(target = %target.display(), error = %e, "cannot link the volume at its mountPath; it is reachable through CORRAL_VOLUME_*");
-                        continue;
-                    }
-                },
-                Err(e) => {
+            (MountMode::Symlink, false) => {
+                let linked = create_parents(target).and_then(|parents| {
+                    table.parents.extend(parents);
+                    std::os::unix::fs::symlink(&mount.source, target)
+                });
+                if let Err(e) = linked {
                     tracing::warn!(target = %target.display(), error = %e, "cannot link the volume at its mountPath; it is reachable through CORRAL_VOLUME_*");
                     continue;
                 }
-            },
+                true
+            }
         };
-        table.insert(target.clone(), TargetUse { users: 1, created });
+        table.targets.insert(target.clone(), TargetUse { users: 1, created });
         acquired.push(target.clone());
     }
     Ok(acquired)
@@ -417,41 +420,57 @@ fn create_parents(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 fn release_targets(inner: &RuntimeInner, targets: &[PathBuf]) {
     let mut table = inner.mount_targets.lock();
     for target in targets {
-        let Some(entry) = table.get_mut(target) else {
+        let Some(entry) = table.targets.get_mut(target) else {
             continue;
         };
         entry.users = entry.users.saturating_sub(1);
-        if entry.users == 0 {
-            if let Some(entry) = table.remove(target) {
-                remove_created(&entry.created);
-            }
+        if entry.users == 0
+            && let Some(entry) = table.targets.remove(target)
+            && entry.created
+        {
+            remove_created(target);
+            remove_empty_parents(&mut table, target);
         }
     }
 }
 
-/// Removes what the runtime created for mount points, deepest first, only when empty.
-fn remove_created(created: &[PathBuf]) {
-    for path in created.iter().rev() {
-        match fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let _ = fs::remove_file(path);
-            }
-            Ok(m) if m.is_dir() => {
-                let _ = fs::remove_dir(path);
-            }
-            Ok(m) if m.is_file() && m.len() == 0 => {
-                let _ = fs::remove_file(path);
-            }
-            _ => {}
+/// Removes a mount point the runtime created, only when it is empty (or a link).
+fn remove_created(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let _ = fs::remove_file(path);
         }
+        Ok(m) if m.is_dir() => {
+            let _ = fs::remove_dir(path);
+        }
+        Ok(m) if m.is_file() && m.len() == 0 => {
+            let _ = fs::remove_file(path);
+        }
+        _ => {}
+    }
+}
+
+/// Removes the runtime-created parents of `path` that are empty now, innermost first.
+fn remove_empty_parents(table: &mut MountTable, path: &Path) {
+    let mut current = path.parent();
+    while let Some(dir) = current {
+        if !table.parents.contains(dir) || fs::remove_dir(dir).is_err() {
+            return;
+        }
+        table.parents.remove(dir);
+        current = dir.parent();
     }
 }
 
 /// Removes every mount point the runtime created (shutdown).
 pub(crate) fn release_all_targets(inner: &RuntimeInner) {
-    let all: Vec<TargetUse> = inner.mount_targets.lock().drain().map(|(_, v)| v).collect();
-    for entry in all {
-        remove_created(&entry.created);
+    let mut table = inner.mount_targets.lock();
+    let targets: Vec<(PathBuf, TargetUse)> = table.targets.drain().collect();
+    for (target, entry) in targets {
+        if entry.created {
+            remove_created(&target);
+            remove_empty_parents(&mut table, &target);
+        }
     }
 }
 

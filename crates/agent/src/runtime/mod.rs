@@ -141,7 +141,7 @@ pub(crate) struct RuntimeInner {
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
     pub containers: Mutex<HashMap<String, Arc<Running>>>,
     /// Mount points the runtime created on the host, with their users.
-    pub mount_targets: Mutex<HashMap<PathBuf, container::TargetUse>>,
+    pub mount_targets: Mutex<container::MountTable>,
     pub sequence: AtomicU64,
 }
 
@@ -185,7 +185,7 @@ impl ProcessRuntime {
                 objects,
                 events,
                 containers: Mutex::new(HashMap::new()),
-                mount_targets: Mutex::new(HashMap::new()),
+                mount_targets: Mutex::new(container::MountTable::default()),
                 sequence: AtomicU64::new(0),
             }),
         }

@@ -12,32 +12,32 @@ use corral_api::resource::group_versions;
 
 /// Adds the schemas of the listed types to a generator.
 macro_rules! add {
-    ($generator:expr, $($ty:ty),* $(,)?) => { $( $generator.subschema_for::<$ty>(); )* };
+    ($generator:expr, $($ty:ty),* $(,)?) => {{ $( $generator.subschema_for::<$ty>(); )* }};
 }
 
 fn add_types(group: &str, version: &str, generator: &mut SchemaGenerator) {
     use k8s_openapi::api;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
-    add!(generator, meta::Status, meta::DeleteOptions, meta::Patch);
+    add!(generator, meta::Status, meta::DeleteOptions, meta::Patch, meta::ListMeta);
     match (group, version) {
         ("", "v1") => {
             use api::core::v1::*;
-            add!(generator, Namespace, NamespaceList, Node, NodeList, Pod, PodList, Event, EventList, ServiceAccount, ServiceAccountList);
-            add!(generator, PersistentVolumeClaim, PersistentVolumeClaimList, PersistentVolume, PersistentVolumeList);
-            add!(generator, ResourceQuota, ResourceQuotaList, LimitRange, LimitRangeList, ConfigMap, ConfigMapList, Secret, SecretList, Binding);
+            add!(generator, Namespace, Node, Pod, Event, ServiceAccount);
+            add!(generator, PersistentVolumeClaim, PersistentVolume);
+            add!(generator, ResourceQuota, LimitRange, ConfigMap, Secret, Binding);
             add!(generator, api::policy::v1::Eviction);
         }
-        ("batch", "v1") => add!(generator, api::batch::v1::Job, api::batch::v1::JobList, api::batch::v1::CronJob, api::batch::v1::CronJobList),
-        ("coordination.k8s.io", "v1") => add!(generator, api::coordination::v1::Lease, api::coordination::v1::LeaseList),
-        ("events.k8s.io", "v1") => add!(generator, api::events::v1::Event, api::events::v1::EventList),
-        ("policy", "v1") => add!(generator, api::policy::v1::PodDisruptionBudget, api::policy::v1::PodDisruptionBudgetList, api::policy::v1::Eviction),
+        ("batch", "v1") => add!(generator, api::batch::v1::Job, api::batch::v1::CronJob),
+        ("coordination.k8s.io", "v1") => add!(generator, api::coordination::v1::Lease),
+        ("events.k8s.io", "v1") => add!(generator, api::events::v1::Event),
+        ("policy", "v1") => add!(generator, api::policy::v1::PodDisruptionBudget, api::policy::v1::Eviction),
         ("admissionregistration.k8s.io", "v1") => {
             use api::admissionregistration::v1::*;
-            add!(generator, MutatingWebhookConfiguration, MutatingWebhookConfigurationList, ValidatingWebhookConfiguration, ValidatingWebhookConfigurationList);
+            add!(generator, MutatingWebhookConfiguration, ValidatingWebhookConfiguration);
         }
         ("rbac.authorization.k8s.io", "v1") => {
             use api::rbac::v1::*;
-            add!(generator, Role, RoleList, ClusterRole, ClusterRoleList, RoleBinding, RoleBindingList, ClusterRoleBinding, ClusterRoleBindingList);
+            add!(generator, Role, ClusterRole, RoleBinding, ClusterRoleBinding);
         }
         ("authorization.k8s.io", "v1") => {
             use api::authorization::v1::*;
@@ -63,11 +63,35 @@ fn annotate(group: &str, version: &str, schemas: &mut Map<String, Value>) {
     }
 }
 
+/// `<Kind>List` schemas (k8s-openapi has one generic `List<T>` without a schema).
+fn add_lists(group: &str, version: &str, schemas: &mut Map<String, Value>) {
+    for (name, kind) in document_kinds(group, version) {
+        let Some(item) = kind.strip_suffix("List") else { continue };
+        let item_schema = name.trim_end_matches("List").to_string();
+        if schemas.contains_key(&name) || !schemas.contains_key(&item_schema) {
+            continue;
+        }
+        let list = json!({
+            "description": format!("{kind} is a list of {item} objects."),
+            "type": "object",
+            "properties": {
+                "apiVersion": {"description": "APIVersion defines the versioned schema of this representation of an object.", "type": "string"},
+                "kind": {"description": "Kind is a string value representing the REST resource this object represents.", "type": "string"},
+                "items": {"description": format!("List of {item} objects."), "type": "array", "items": {"$ref": format!("#/components/schemas/{item_schema}")}},
+                "metadata": {"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"}], "description": "Standard list metadata."},
+            },
+            "required": ["items"],
+        });
+        schemas.insert(name, list);
+    }
+}
+
 /// The schemas of one group-version's document.
 pub fn group_version_schemas(group: &str, version: &str) -> Map<String, Value> {
     let mut generator = SchemaSettings::openapi3().into_generator();
     add_types(group, version, &mut generator);
     let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    add_lists(group, version, &mut schemas);
     annotate(group, version, &mut schemas);
     schemas
 }

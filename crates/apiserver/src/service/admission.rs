@@ -1,16 +1,24 @@
-//! The admission seam. Every write passes [`Admission::admit`] (mutating, before the
-//! strategy and validation) and [`Admission::validate`] (after them, just before the
-//! store), like upstream's admission chain. The full chain (ServiceAccount, quota,
-//! webhooks, RBAC) will come from corral-registry as a sans-IO flow; plug it in by
-//! implementing [`Admission`] and passing it to `ApiService::with_admission`.
+//! The admission seam. Every write (create, update, patch, delete, and the binding and
+//! eviction subresources) passes one [`Admission::admit`] call, which runs the whole chain
+//! as upstream orders it: mutating plugins, then the registry's defaults, strategy and
+//! validation (handed in as `prepare`, to be called exactly once on the object), then
+//! validating plugins. What it returns ([`Admitted`]) is what gets stored, plus store
+//! compares and writes to commit atomically with a created object (quota charges).
 //!
-//! Namespace lifecycle is built in ([`namespace_lifecycle`]): creating content in a
-//! namespace that does not exist is 404 `namespaces "x" not found`, in one being
-//! terminated 403 `unable to create new content in namespace x because it is being
-//! terminated`, and the immortal namespaces cannot be deleted.
+//! [`NamespaceLifecycle`] is the chain until corral-registry's `AdmissionFlow` is plugged
+//! in: creating content in a namespace that does not exist is 404 `namespaces "x" not
+//! found`, in one being terminated 403 `unable to create new content in namespace x
+//! because it is being terminated`, and the immortal namespaces cannot be deleted. To plug
+//! in the flow: implement [`Admission`] by driving `AdmissionFlow::step` (its
+//! `AdmissionState` built from the [`ClusterView`]; webhook calls may block: `admit` runs
+//! on a blocking thread, so `Handle::block_on` is allowed), and map
+//! `AdmissionStep::Admitted` to [`Admitted`] (quota charges → `compares`/`ops`).
+
+use std::sync::Arc;
 
 use corral_api::k8s_openapi::api::core::v1::Namespace;
 use corral_api::{ApiError, GroupResource, KubeObject, ObjectKey, ResourceInfo, ResourceKind};
+use corral_store::{Compare, TxnOp};
 
 use super::types::UserInfo;
 
@@ -24,49 +32,89 @@ pub enum Operation {
     Connect,
 }
 
-/// Everything admission may look at.
+/// Everything admission may look at besides the object.
 #[derive(Clone, Copy, Debug)]
 pub struct AdmissionRequest<'a> {
     pub operation: Operation,
     pub resource: &'static ResourceInfo,
     pub subresource: Option<&'a str>,
     pub namespace: &'a str,
+    /// The name as requested (empty for a create with `generateName`, even though the
+    /// object already carries the generated name, as upstream).
     pub name: &'a str,
     pub user: &'a UserInfo,
     pub dry_run: bool,
-    /// The stored object (update, delete).
+    /// The stored object (update, delete, connect).
     pub old: Option<&'a KubeObject>,
+    pub field_manager: Option<&'a str>,
 }
 
-/// An admission chain. Implementations must be cheap and must not block for long: they
-/// run inside the write path (on a blocking thread).
+/// The chain's verdict for an admitted request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Admitted {
+    /// The object to store (mutated and prepared); `None` for delete and connect.
+    pub object: Option<KubeObject>,
+    /// `Warning` headers.
+    pub warnings: Vec<String>,
+    /// Extra compares and writes committed in the same transaction as a created object
+    /// (quota charges with their revision preconditions); a failed extra compare re-runs
+    /// admission. Not supported for updates yet (ignored there).
+    pub compares: Vec<Compare>,
+    pub ops: Vec<TxnOp>,
+}
+
+/// Read access to the cluster for admission plugins (the latest durable state).
+pub trait ClusterView {
+    fn get(&self, key: &ObjectKey) -> Option<Arc<KubeObject>>;
+    /// Every object of `kind` (in `namespace`, or everywhere).
+    fn list(&self, kind: ResourceKind, namespace: Option<&str>) -> Vec<Arc<KubeObject>>;
+}
+
+/// The registry step the chain runs between mutating and validating plugins; returns the
+/// strategy's warnings.
+pub type Prepare<'p> = &'p mut dyn FnMut(&mut KubeObject) -> Result<Vec<String>, ApiError>;
+
+/// An admission chain. `admit` runs on a blocking thread inside the write path.
 pub trait Admission: Send + Sync {
-    /// Mutating admission: may change `object`. Warnings are returned to the client.
-    fn admit(&self, request: &AdmissionRequest<'_>, object: &mut KubeObject) -> Result<Vec<String>, ApiError>;
-
-    /// Validating admission on the final object (`None` for deletes).
-    fn validate(&self, request: &AdmissionRequest<'_>, object: Option<&KubeObject>) -> Result<Vec<String>, ApiError>;
+    fn admit(
+        &self,
+        request: &AdmissionRequest<'_>,
+        view: &dyn ClusterView,
+        object: Option<KubeObject>,
+        prepare: Prepare<'_>,
+    ) -> Result<Admitted, ApiError>;
 }
 
-/// Admits everything: the chain until corral-registry provides one.
+/// The built-in chain: namespace lifecycle, then the registry step.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AllowAll;
+pub struct NamespaceLifecycle;
 
-impl Admission for AllowAll {
-    fn admit(&self, _: &AdmissionRequest<'_>, _: &mut KubeObject) -> Result<Vec<String>, ApiError> {
-        Ok(Vec::new())
-    }
-
-    fn validate(&self, _: &AdmissionRequest<'_>, _: Option<&KubeObject>) -> Result<Vec<String>, ApiError> {
-        Ok(Vec::new())
+impl Admission for NamespaceLifecycle {
+    fn admit(
+        &self,
+        request: &AdmissionRequest<'_>,
+        view: &dyn ClusterView,
+        object: Option<KubeObject>,
+        prepare: Prepare<'_>,
+    ) -> Result<Admitted, ApiError> {
+        namespace_lifecycle(request, |key| view.get(key).and_then(|o| o.as_typed::<Namespace>().cloned()))?;
+        let mut object = object;
+        let warnings = match object.as_mut() {
+            Some(object) => prepare(object)?,
+            None => Vec::new(),
+        };
+        Ok(Admitted {
+            object,
+            warnings,
+            ..Admitted::default()
+        })
     }
 }
 
 /// Namespaces that always exist and cannot be deleted (upstream's immortal namespaces).
 pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
-/// The namespace-lifecycle decision for a request; `lookup` reads a namespace from the
-/// store.
+/// The namespace-lifecycle decision for a request; `lookup` reads a namespace.
 pub fn namespace_lifecycle(
     request: &AdmissionRequest<'_>,
     lookup: impl Fn(&ObjectKey) -> Option<Namespace>,
@@ -117,6 +165,7 @@ mod tests {
             user,
             dry_run: false,
             old: None,
+            field_manager: None,
         }
     }
 

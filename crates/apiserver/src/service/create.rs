@@ -3,15 +3,26 @@
 //! key) in the store. Dry runs do everything but the write.
 
 use corral_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use corral_api::{ApiError, Backing, KubeObject, ObjectKey, ResourceKind};
+use corral_api::{ApiError, Backing, KubeObject, ResourceKind};
 use corral_core::clock::truncate_to_seconds;
 use corral_store::{Compare, JsonBytes, Representation, StoreError, TxnOp, TxnOutcome};
 use serde_json::Value;
 
-use super::admission::{AdmissionRequest, Operation, namespace_lifecycle};
+use super::admission::{AdmissionRequest, Admitted, Operation};
 use super::decode::{decode_object, enforce_field_validation, field_problems};
 use super::types::{DecodedBody, FieldValidation, ServedBody, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
 use super::{ApiService, authz, blocking, events_view, require_verb, store_error, strategy};
+
+/// Why a create's store write did not happen.
+enum CreateFailure {
+    Exists,
+    /// A compare admission added (a quota's revision) failed: admit again.
+    ChargeChanged,
+    Store(StoreError),
+}
+
+/// Re-admissions after a quota changed between admission and the write.
+const QUOTA_RETRIES: usize = 3;
 
 /// Upstream: generated names are at most 63 characters (58 of prefix + 5 random).
 const GENERATED_PREFIX_LENGTH_MAX: usize = 58;
@@ -55,7 +66,7 @@ impl ApiService {
         if object.meta().resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
             return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
         }
-        let result = self.create_object(user, target, object, options.dry_run, &mut warnings)?;
+        let result = self.create_object(user, target, object, options, &mut warnings)?;
         if !options.dry_run && kind == ResourceKind::Namespace {
             self.after_namespace_created(result.json().as_ref());
         }
@@ -67,20 +78,21 @@ impl ApiService {
         })
     }
 
-    /// Name generation, system fields, admission, strategy and the store write; retried
-    /// with a fresh name when a generated one is taken.
-    fn create_object(
+    /// Name generation, system fields, admission (with the registry strategy inside) and
+    /// the store write; retried with a fresh name when a generated one is taken, and with
+    /// fresh admission when a quota charged alongside changed.
+    pub(crate) fn create_object(
         &self,
         user: &UserInfo,
         target: &Target,
         object: KubeObject,
-        dry_run: bool,
+        options: &WriteOptions,
         warnings: &mut Vec<String>,
     ) -> Result<ServedObject, ApiError> {
         let resource = target.resource;
         let prefix = object.meta().generate_name.clone().unwrap_or_default();
         let generate = object.name().is_empty() && !prefix.is_empty();
-        let attempts = if generate { self.inner.config.generate_name_attempts.max(1) } else { 1 };
+        let attempts = self.inner.config.generate_name_attempts.max(1) + QUOTA_RETRIES;
         let mut last_key = None;
         for _ in 0..attempts {
             let mut candidate = object.clone();
@@ -88,12 +100,20 @@ impl ApiService {
                 candidate.meta_mut().name = Some(generated_name(&prefix, &self.name_suffix()));
             }
             self.fill_create_fields(&mut candidate);
-            self.admit_create(user, target, &mut candidate, dry_run, warnings)?;
+            let admitted = self.admit_create(user, target, &object, candidate, options)?;
+            let Some(candidate) = admitted.object else {
+                return Err(ApiError::internal("admission returned no object for a create"));
+            };
             let key = candidate.key();
-            match self.store_create(candidate, dry_run) {
-                Ok(encoded) => return Ok(ServedObject::encoded(resource, encoded)),
-                Err(StoreError::AlreadyExists(_)) if generate => last_key = Some(key),
-                Err(e) => return Err(store_error(resource, e)),
+            match self.store_create(candidate, admitted.compares, admitted.ops, options.dry_run) {
+                Ok(encoded) => {
+                    warnings.extend(admitted.warnings);
+                    return Ok(ServedObject::encoded(resource, encoded));
+                }
+                Err(CreateFailure::Exists) if generate => last_key = Some(key),
+                Err(CreateFailure::Exists) => return Err(ApiError::already_exists(&resource.group_resource(), &key.name)),
+                Err(CreateFailure::ChargeChanged) => last_key = Some(key),
+                Err(CreateFailure::Store(e)) => return Err(store_error(resource, e)),
             }
         }
         let name = last_key.map(|k| k.name).unwrap_or_default();
@@ -114,52 +134,60 @@ impl ApiService {
         meta.managed_fields = None;
     }
 
+    /// The admission chain for a create; `requested` is the object as the client sent it
+    /// (its name is empty with `generateName`).
     fn admit_create(
         &self,
         user: &UserInfo,
         target: &Target,
-        object: &mut KubeObject,
-        dry_run: bool,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), ApiError> {
-        let namespace = object.namespace().to_string();
-        let name = object.name().to_string();
+        requested: &KubeObject,
+        candidate: KubeObject,
+        options: &WriteOptions,
+    ) -> Result<Admitted, ApiError> {
+        let namespace = candidate.namespace().to_string();
         let request = AdmissionRequest {
             operation: Operation::Create,
             resource: target.resource,
             subresource: None,
             namespace: &namespace,
-            name: &name,
+            name: requested.name(),
             user,
-            dry_run,
+            dry_run: options.dry_run,
             old: None,
+            field_manager: options.field_manager.as_deref(),
         };
-        namespace_lifecycle(&request, |key| self.namespace(key))?;
-        warnings.extend(self.inner.admission.admit(&request, object)?);
-        strategy::prepare_create(object)?;
-        warnings.extend(self.inner.admission.validate(&request, Some(object))?);
-        Ok(())
+        let mut prepare = |object: &mut KubeObject| strategy::prepare_create(object);
+        self.inner.admission.admit(&request, &self.view(), Some(candidate), &mut prepare)
     }
 
-    /// The store write: a transaction that requires the key to be absent.
-    fn store_create(&self, object: KubeObject, dry_run: bool) -> Result<corral_store::EncodedObject, StoreError> {
+    /// The store write: a transaction that requires the key to be absent (and whatever
+    /// admission charged alongside to be unchanged).
+    fn store_create(
+        &self,
+        object: KubeObject,
+        mut compares: Vec<Compare>,
+        mut ops: Vec<TxnOp>,
+        dry_run: bool,
+    ) -> Result<corral_store::EncodedObject, CreateFailure> {
         let key = object.key();
         let store = self.objects();
         if dry_run {
             if store.get(&key).is_some() {
-                return Err(StoreError::AlreadyExists(key));
+                return Err(CreateFailure::Exists);
             }
             return Ok(JsonBytes::encode_owned(object));
         }
-        let outcome = store.commit(vec![Compare::Absent(key.clone())], vec![TxnOp::Put(object)])?;
-        match outcome {
+        compares.insert(0, Compare::Absent(key.clone()));
+        ops.insert(0, TxnOp::Put(object));
+        match store.commit(compares, ops).map_err(CreateFailure::Store)? {
             TxnOutcome::Committed { results, .. } => results
                 .into_iter()
                 .next()
                 .flatten()
                 .map(|v| v.value)
-                .ok_or(StoreError::NotFound(key)),
-            TxnOutcome::CompareFailed { .. } => Err(StoreError::AlreadyExists(key)),
+                .ok_or(CreateFailure::Store(StoreError::NotFound(key))),
+            TxnOutcome::CompareFailed { index: 0 } => Err(CreateFailure::Exists),
+            TxnOutcome::CompareFailed { .. } => Err(CreateFailure::ChargeChanged),
         }
     }
 
@@ -184,13 +212,6 @@ impl ApiService {
             changed: true,
             warnings: Vec::new(),
         })
-    }
-
-    /// The stored namespace named by `key`, decoded.
-    pub(crate) fn namespace(&self, key: &ObjectKey) -> Option<corral_api::k8s_openapi::api::core::v1::Namespace> {
-        let stored = self.objects().get(key)?;
-        let object = JsonBytes::decode(&stored.value).ok()?;
-        object.as_typed().cloned()
     }
 }
 

@@ -18,7 +18,7 @@ use corral_core::clock::truncate_to_seconds;
 use corral_core::{Preconditions, Propagation};
 use corral_store::{Compare, DeleteOptions, JsonBytes, Representation, StoreError, TxnOp, TxnOutcome};
 
-use super::admission::{AdmissionRequest, Operation, namespace_lifecycle};
+use super::admission::{AdmissionRequest, Operation};
 use super::types::{DeleteRequest, DeleteResult, ListOptions, ServedObject, Target, UserInfo};
 use super::{ApiService, blocking, require_verb, store_error, strategy};
 
@@ -77,9 +77,9 @@ impl ApiService {
             user,
             dry_run: request.dry_run,
             old: Some(&current),
+            field_manager: None,
         };
-        namespace_lifecycle(&admission, |k| self.namespace(k))?;
-        let warnings = self.inner.admission.validate(&admission, None)?;
+        let warnings = self.inner.admission.admit(&admission, &self.view(), None, &mut |_| Ok(Vec::new()))?.warnings;
         if key.kind == ResourceKind::Namespace {
             return self.terminate_namespace(target, &current, request, warnings);
         }

@@ -25,6 +25,7 @@ mod strategy;
 mod subresources;
 mod types;
 mod update;
+mod view;
 mod watch;
 
 use std::sync::Arc;
@@ -35,7 +36,10 @@ use corral_core::{Clock, SimRng, Timestamp};
 use corral_store::{JsonBytes, ObjectStore, Store, StoreError};
 use parking_lot::Mutex;
 
-pub use admission::{Admission, AdmissionRequest, AllowAll as AllowAllAdmission, IMMORTAL_NAMESPACES, Operation};
+pub use admission::{
+    Admission, AdmissionRequest, Admitted, ClusterView, IMMORTAL_NAMESPACES, NamespaceLifecycle, Operation, Prepare,
+    namespace_lifecycle,
+};
 pub use authz::{AllowAll as AllowAllAuthorizer, Attributes, Authorizer, Decision, RuleSet};
 pub use bootstrap::SYSTEM_NAMESPACES;
 pub use client::{ApiClient, DeleteParams, ListParams, TypedList, TypedWatch, TypedWatchEvent};
@@ -116,7 +120,7 @@ impl std::fmt::Debug for ApiService {
 }
 
 /// Builds an [`ApiService`]; every seam has a default (system clock, OS-seeded names,
-/// allow-all admission and authorization, no node logs).
+/// namespace-lifecycle admission, allow-all authorization, no node logs).
 pub struct ApiServiceBuilder {
     store: Arc<Store<JsonBytes>>,
     clock: Arc<dyn Clock>,
@@ -181,7 +185,7 @@ impl ApiService {
             store,
             clock: Arc::new(SystemClock),
             seed: os_seed(),
-            admission: Arc::new(AllowAllAdmission),
+            admission: Arc::new(NamespaceLifecycle),
             authorizer: Arc::new(AllowAllAuthorizer),
             logs: Arc::new(NoNodeLogs),
             config: ServiceConfig::default(),
@@ -225,6 +229,11 @@ impl ApiService {
 
     pub(crate) fn objects(&self) -> &ObjectStore<JsonBytes> {
         &self.inner.store
+    }
+
+    /// The store as admission's read view.
+    pub(crate) fn view(&self) -> view::StoreView<'_> {
+        view::StoreView(&self.inner.store)
     }
 
     pub(crate) fn next_uid(&self) -> String {

@@ -4,6 +4,7 @@
 //! they are.
 
 use corral_api::fields::check_field_selector;
+use corral_api::selector::SelectorError;
 use corral_api::{ApiError, FieldSelector, LabelSelector, ResourceKind, Revision};
 use corral_store::{ListRequest, ReadRevision};
 
@@ -16,10 +17,21 @@ pub(crate) struct Selectors {
     pub fields: FieldSelector,
 }
 
+/// Runs a selector parser; a parser panic (corral-api's field selector parser slices
+/// strings at byte offsets, so some non-ASCII input panics) becomes a 400, never a dropped
+/// connection.
+fn parse_guarded<T>(text: &str, parse: fn(&str) -> Result<T, SelectorError>) -> Result<T, ApiError> {
+    match std::panic::catch_unwind(|| parse(text)) {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(e)) => Err(ApiError::bad_request(e.0)),
+        Err(_) => Err(ApiError::bad_request(format!("invalid selector: {text:?}"))),
+    }
+}
+
 /// Parses and checks `labelSelector` and `fieldSelector` for `kind`.
 pub(crate) fn parse_selectors(kind: ResourceKind, options: &ListOptions) -> Result<Selectors, ApiError> {
-    let labels = LabelSelector::parse(&options.label_selector).map_err(|e| ApiError::bad_request(e.0))?;
-    let fields = FieldSelector::parse(&options.field_selector).map_err(|e| ApiError::bad_request(e.0))?;
+    let labels = parse_guarded(&options.label_selector, LabelSelector::parse)?;
+    let fields = parse_guarded(&options.field_selector, FieldSelector::parse)?;
     check_field_selector(kind, &fields).map_err(|e| ApiError::bad_request(e.0))?;
     Ok(Selectors { labels, fields })
 }

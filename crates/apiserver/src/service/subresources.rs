@@ -9,7 +9,7 @@ use corral_core::clock::truncate_to_seconds;
 use corral_core::{Preconditions, Propagation};
 use serde_json::{Value, json};
 
-use super::admission::{AdmissionRequest, Operation, namespace_lifecycle};
+use super::admission::{AdmissionRequest, Operation};
 use super::types::{DecodedBody, DeleteRequest, Target, UserInfo};
 use super::{ApiService, blocking, require_subresource, store_error};
 
@@ -59,8 +59,9 @@ impl ApiService {
             user,
             dry_run,
             old: None,
+            field_manager: None,
         };
-        namespace_lifecycle(&request, |k| self.namespace(k))?;
+        self.inner.admission.admit(&request, &self.view(), None, &mut |_| Ok(Vec::new()))?;
         let binding = GroupResource::new("", "pods/binding");
         let now = self.now();
         let mut assign = |current: &KubeObject| -> Result<KubeObject, ApiError> {

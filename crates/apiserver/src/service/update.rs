@@ -64,8 +64,19 @@ impl ApiService {
         let mut warnings = enforce_field_validation(kind, options.field_validation, problems)?;
         let mut object = decode_object(kind, body.value)?;
         check_identity(&mut object, target)?;
-        let outcome = self.write_existing(user, target, part, options.dry_run, &mut warnings, &mut |_| Ok(object.clone()))?;
-        Ok(write_result(target, outcome, warnings))
+        match self.write_existing(user, target, part, options, &mut warnings, &mut |_| Ok(object.clone())) {
+            Ok(outcome) => Ok(write_result(target, outcome, warnings)),
+            Err(e) if e.is_not_found() && part == Part::Main && creates_on_update(&object) => {
+                let created = self.create_object(user, target, object, options, &mut warnings)?;
+                Ok(WriteResult {
+                    object: created,
+                    created: true,
+                    changed: true,
+                    warnings,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) fn patch_blocking(
@@ -97,7 +108,7 @@ impl ApiService {
             Ok(object)
         };
         let mut warnings = Vec::new();
-        let outcome = self.write_existing(user, target, part, options.dry_run, &mut warnings, &mut mutate)?;
+        let outcome = self.write_existing(user, target, part, options, &mut warnings, &mut mutate)?;
         patch_warnings.extend(warnings);
         Ok(write_result(target, outcome, patch_warnings))
     }
@@ -109,7 +120,7 @@ impl ApiService {
         user: &UserInfo,
         target: &Target,
         part: Part,
-        dry_run: bool,
+        options: &WriteOptions,
         warnings: &mut Vec<String>,
         produce: &mut dyn FnMut(&KubeObject) -> Result<KubeObject, ApiError>,
     ) -> Result<UpdateOutcome<corral_store::EncodedObject>, ApiError> {
@@ -120,9 +131,10 @@ impl ApiService {
             Part::Status => Some("status"),
             Part::Finalize => Some("finalize"),
         };
+        let view = self.view();
         let mut mutate = |current: &KubeObject| -> Result<KubeObject, ApiError> {
             warnings.clear();
-            let mut object = produce(current)?;
+            let object = produce(current)?;
             let request = AdmissionRequest {
                 operation: Operation::Update,
                 resource,
@@ -130,17 +142,18 @@ impl ApiService {
                 namespace: &key.namespace,
                 name: &key.name,
                 user,
-                dry_run,
+                dry_run: options.dry_run,
                 old: Some(current),
+                field_manager: options.field_manager.as_deref(),
             };
-            warnings.extend(self.inner.admission.admit(&request, &mut object)?);
-            strategy::prepare_update(&mut object, current, part)?;
-            warnings.extend(self.inner.admission.validate(&request, Some(&object))?);
-            Ok(object)
+            let mut prepare = |object: &mut KubeObject| strategy::prepare_update(object, current, part).map(|()| Vec::new());
+            let admitted = self.inner.admission.admit(&request, &view, Some(object), &mut prepare)?;
+            warnings.extend(admitted.warnings);
+            admitted.object.ok_or_else(|| ApiError::internal("admission returned no object for an update"))
         };
         let now = self.now();
         self.objects()
-            .guaranteed_update(&key, &Preconditions::default(), now, dry_run, &mut mutate)
+            .guaranteed_update(&key, &Preconditions::default(), now, options.dry_run, &mut mutate)
             .map_err(|e| store_error(resource, e))
     }
 }
@@ -154,6 +167,12 @@ fn writable_kind(target: &Target, part: Part, verb: &str) -> Result<ResourceKind
         Part::Finalize => require_subresource(resource, "finalize")?,
     }
     resource.stored_kind().ok_or_else(ApiError::method_not_allowed)
+}
+
+/// A PUT of a missing object creates it for kinds that allow it (upstream
+/// `AllowCreateOnUpdate`), unless the body names a revision.
+fn creates_on_update(object: &KubeObject) -> bool {
+    strategy::allow_create_on_update(object.kind()) && object.meta().resource_version.as_deref().is_none_or(str::is_empty)
 }
 
 /// The body's name and namespace against the URL's (upstream's wording for mismatches).

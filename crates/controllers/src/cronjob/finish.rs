@@ -17,6 +17,10 @@
 //!
 //! A sync without writes finishes in one plan. Either way the status is written at most
 //! once and only when a step said it changed (upstream's `updateStatus` flags).
+//!
+//! Guard writes (`super::guards`: suspending or resuming backlog Jobs, the next-run
+//! annotation) go into the final plan: the Job writes before the status write, the
+//! CronJob's annotation after it. Their failures make the sync an error (retried).
 
 use std::time::Duration;
 
@@ -26,6 +30,7 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 
 use super::active::delete_from_active_list;
 use super::events::{self, CronJobEvents};
+use super::guards::GuardWrites;
 use super::job_build::job_reference;
 use super::sync::{self, JobDeletion, JobStart, SlotStart, SyncState, record_start};
 
@@ -48,6 +53,7 @@ pub struct Writes {
     pub replace: Vec<(usize, JobDeletion)>,
     pub start: Option<(Option<usize>, SlotStart)>,
     pub requeue_after: Option<Duration>,
+    pub guard: GuardWrites,
 }
 
 /// A write plan whose outcomes are known, waiting for the key's next reconcile.
@@ -66,6 +72,8 @@ pub struct Finish {
     /// reports it.
     pub error: Option<String>,
     pub requeue_after: Option<Duration>,
+    /// Indexes of guard writes in the plan, and what each was for.
+    pub guard_actions: Vec<(usize, String)>,
 }
 
 /// Step 1: the plan for a sync's decisions.
@@ -94,6 +102,7 @@ pub fn plan_sync(state: SyncState) -> (Plan, Pending) {
             update_status,
             None,
             requeue_after,
+            &state.guard,
         );
         return (plan, Pending::Finish(finish));
     }
@@ -123,6 +132,7 @@ pub fn plan_sync(state: SyncState) -> (Plan, Pending) {
         replace,
         start,
         requeue_after: state.requeue_after,
+        guard: state.guard,
     };
     (plan, Pending::Writes(Box::new(writes)))
 }
@@ -151,7 +161,8 @@ fn event_actions(events: &CronJobEvents) -> Vec<Action> {
     events.records.iter().cloned().map(Action::Event).collect()
 }
 
-/// Appends the status write (when flagged) and describes how the sync ends.
+/// Appends the guards' Job writes, the status write (when flagged) and the guards'
+/// CronJob annotation, and describes how the sync ends.
 fn finish_plan(
     plan: &mut Plan,
     cron_job: &CronJob,
@@ -159,12 +170,21 @@ fn finish_plan(
     update_status: bool,
     error: Option<String>,
     requeue_after: Option<Duration>,
+    guard: &GuardWrites,
 ) -> Finish {
     let mut finish = Finish {
         status_update: None,
         requeue_after: if error.is_some() { None } else { requeue_after },
         error,
+        guard_actions: Vec::new(),
     };
+    let first = plan.action_count();
+    for (offset, write) in guard.jobs.iter().enumerate() {
+        finish
+            .guard_actions
+            .push((first + offset, write.what.clone()));
+    }
+    plan.then(guard.jobs.iter().map(|w| w.action.clone()).collect());
     if update_status {
         let mut updated = cron_job.clone();
         updated.status = Some(status);
@@ -173,6 +193,12 @@ fn finish_plan(
             object: updated.into(),
             subresource: Subresource::Status,
         });
+    }
+    if let Some(write) = &guard.cron_job {
+        finish
+            .guard_actions
+            .push((plan.action_count(), write.what.clone()));
+        plan.push(write.action.clone());
     }
     plan.requeue_after = finish.requeue_after;
     finish
@@ -214,6 +240,7 @@ pub fn plan_follow_up(follow_up: FollowUp, cache: &ObjectCache) -> (Plan, Pendin
         result.update_status,
         result.error,
         result.requeue_after,
+        &writes.guard,
     );
     (plan, Pending::Finish(finish))
 }

@@ -15,6 +15,7 @@
 pub mod active;
 pub mod events;
 pub mod finish;
+pub mod guards;
 pub mod history;
 pub mod job_build;
 pub mod job_state;
@@ -41,6 +42,7 @@ use self::finish::{FollowUp, Pending};
 use self::job_build::{JobBuildOptions, JobNameSuffix};
 use self::sync::{SyncOptions, SyncState};
 
+pub use self::guards::CronJobGuards;
 pub use self::v1::{CronJobV1Poller, CronJobV1PollerConfig};
 
 /// Settings of the v2 controller (kube-controller-manager flags and feature gates).
@@ -52,6 +54,8 @@ pub struct CronJobControllerConfig {
     pub local_zone: TimeZone,
     /// Feature `CronJobsScheduledAnnotation` (beta, on by default since 1.30).
     pub scheduled_timestamp_annotation: bool,
+    /// Corral's guards; `CronJobGuards::default()` (all off) is upstream.
+    pub guards: CronJobGuards,
 }
 
 impl Default for CronJobControllerConfig {
@@ -60,6 +64,7 @@ impl Default for CronJobControllerConfig {
             workers: 5,
             local_zone: TimeZone::UTC,
             scheduled_timestamp_annotation: true,
+            guards: CronJobGuards::default(),
         }
     }
 }
@@ -144,6 +149,7 @@ impl CronJobController {
                 suffix: JobNameSuffix::UnixMinutes,
                 scheduled_timestamp_annotation: self.config.scheduled_timestamp_annotation,
             },
+            guards: self.config.guards.clone(),
         }
     }
 
@@ -235,7 +241,8 @@ impl Reconciler for CronJobController {
     }
 }
 
-/// Upstream `sync`'s error: a failed status write, else `syncCronJob`'s error.
+/// Upstream `sync`'s error: a failed status write, else `syncCronJob`'s error, else a
+/// guard's failed write (a retry redoes the whole, idempotent, sync).
 fn sync_error(finish: &finish::Finish, outcomes: &[Outcome]) -> Option<String> {
     if let Some(index) = finish.status_update {
         match outcomes.get(index) {
@@ -248,5 +255,16 @@ fn sync_error(finish: &finish::Finish, outcomes: &[Outcome]) -> Option<String> {
             Some(Outcome::Done(_)) => {}
         }
     }
-    finish.error.clone()
+    if finish.error.is_some() {
+        return finish.error.clone();
+    }
+    finish
+        .guard_actions
+        .iter()
+        .find_map(|(index, what)| match outcomes.get(*index) {
+            Some(Outcome::Failed(error)) if !error.is_not_found() => {
+                Some(format!("{what}: {error}"))
+            }
+            _ => None,
+        })
 }

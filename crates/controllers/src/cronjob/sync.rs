@@ -24,6 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::active::{self, delete_from_active_list, in_active_list, in_active_list_by_name};
 use super::events::{self, CronJobEvents};
+use super::guards::{self, CronJobGuards, GuardWrites};
 use super::job_build::{self, JobBuildOptions};
 use super::job_state::{Finished, completion_time, finished_condition, is_job_succeeded};
 use super::schedule::{self, DueSlot, ZonedSchedule};
@@ -34,6 +35,8 @@ pub struct SyncOptions {
     /// The controller manager's `time.Local`.
     pub local_zone: TimeZone,
     pub job_build: JobBuildOptions,
+    /// Corral's guards; `CronJobGuards::default()` (all off) is upstream.
+    pub guards: CronJobGuards,
 }
 
 /// A Job the sync wants deleted (Background propagation).
@@ -97,6 +100,8 @@ pub struct SyncState<'a> {
     pub replace: Vec<JobDeletion>,
     pub start: Option<SlotStart>,
     pub requeue_after: Option<Duration>,
+    /// Guards 4 and 8: writes that do not change the status.
+    pub guard: GuardWrites,
 }
 
 impl<'a> SyncState<'a> {
@@ -110,6 +115,7 @@ impl<'a> SyncState<'a> {
             replace: Vec::new(),
             start: None,
             requeue_after: None,
+            guard: GuardWrites::default(),
         }
     }
 
@@ -153,7 +159,10 @@ pub fn sync_cron_job(
 ) {
     reconcile_children(state, jobs);
     forget_missing_jobs(state, jobs, cache);
-    let Some(schedule) = schedulable(state, options) else {
+    guards::reconcile_backlog(state, cache, now, &options.guards);
+    let schedule = schedulable(state, options);
+    guards::next_run(state, now, schedule.as_ref(), &options.guards);
+    let Some(schedule) = schedule else {
         return;
     };
     schedule_slot(state, cache, now, &schedule, options);
@@ -336,13 +345,30 @@ fn schedule_slot(
     {
         return;
     }
-    if concurrency_policy(cron_job) == "Forbid" && !active::active(&state.status).is_empty() {
+    if concurrency_policy(cron_job) == "Forbid"
+        && (!active::active(&state.status).is_empty()
+            || (options.guards.forbid_by_owner
+                && guards::unfinished_besides(cache, cron_job, &job_name) > 0))
+    {
         state.events.normal(
             cron_job,
             "JobAlreadyActive",
             events::JOB_ALREADY_ACTIVE.to_string(),
         );
         return;
+    }
+    if !matches!(concurrency_policy(cron_job), "Forbid" | "Replace")
+        && let Some(cap) = options.guards.unfinished_cap(cron_job)
+    {
+        let unfinished = guards::unfinished_besides(cache, cron_job, &job_name);
+        if unfinished >= usize::try_from(cap).unwrap_or(usize::MAX) {
+            state.events.warning(
+                cron_job,
+                guards::REASON_TOO_MANY_UNFINISHED_JOBS,
+                guards::too_many_unfinished_jobs(unfinished, cap),
+            );
+            return;
+        }
     }
     if concurrency_policy(cron_job) == "Replace" {
         replace_active_jobs(state, cache);

@@ -12,11 +12,17 @@
 //!    status goes first with the facts (so `startTime` is recorded while every create
 //!    fails), and `active` never counts a pod that was not created.
 //!
+//! With guard 1's detached creates (`non_blocking_creates`) the creates always go last,
+//! after a detach marker, so a driver can run them without holding the worker; the status
+//! before them still counts them in `active` unless this Job's last creates failed. Guard
+//! 5's start-deadline failures (status patch, then a Background DELETE) take the place of
+//! step 2's pod calls in the sync that finds them.
+//!
 //! Expectations are raised here, before the plan runs, as upstream raises them before
 //! its API calls; `handle_outcomes` lowers them for calls that failed or never ran.
 
 use corral_api::ObjectKey;
-use corral_core::{Action, EventRecord, PatchBody, Subresource, Timestamp};
+use corral_core::{Action, EventRecord, PatchBody, Propagation, Subresource, Timestamp};
 use k8s_openapi::api::batch::v1::JobCondition;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 
@@ -25,6 +31,7 @@ use super::events;
 use super::manage::ManageDecision;
 use super::outcomes::{PlanBuilder, Purpose};
 use super::pods;
+use super::start_deadline;
 use super::status;
 use super::sync::{PodDecision, SyncContext};
 use super::template::pod_for;
@@ -50,8 +57,11 @@ impl JobController {
                 .collect(),
             true,
         );
+        self.stage_start_deadline(builder, key, &decision, now);
         self.stage_manage_deletes(builder, key, &manage.deletes, now);
-        if !decision.status_first {
+        let detach = self.config.guards.non_blocking_creates && !manage.creates.is_empty();
+        let creates_last = decision.status_first || detach;
+        if !creates_last {
             self.stage_creates(builder, key, &ctx, manage, now);
         }
         ctx.status.active = Some(ctx.active);
@@ -79,8 +89,14 @@ impl JobController {
             false,
         );
         self.stage_finalizer_removals(builder, key, &tracking);
-        if decision.status_first {
+        if creates_last {
+            if detach {
+                builder.detach_rest();
+            }
             self.stage_creates(builder, key, &ctx, manage, now);
+        }
+        if let Some(after) = decision.start_deadline_requeue {
+            builder.requeue_at_most(after);
         }
         let follow_up = !decision.finishing_deletes.is_empty() || !manage.deletes.is_empty();
         if follow_up {
@@ -90,6 +106,41 @@ impl JobController {
         if let Some(after) = manage.requeue_after {
             builder.requeue_at_most(after);
         }
+    }
+
+    /// Guard 5: expectations raised, the `Failed` status patches (a failure stops the
+    /// plan: a pod that changed meanwhile is not deleted), then Background DELETEs that keep
+    /// the tracking finalizer, so each pod is counted as failed exactly once.
+    fn stage_start_deadline(
+        &mut self,
+        builder: &mut PlanBuilder,
+        key: &ObjectKey,
+        decision: &PodDecision,
+        now: Timestamp,
+    ) {
+        let deletes = decision.start_failures.len() + decision.start_deletes.len();
+        if deletes == 0 {
+            return;
+        }
+        self.expectations
+            .expect_deletions(key.clone(), deletes, now);
+        let patches = decision
+            .start_failures
+            .iter()
+            .map(|(pod, message)| {
+                let action = start_deadline::fail_pod_action(pod, message, now);
+                (action, Purpose::FailPod)
+            })
+            .collect();
+        builder.stage(patches, true);
+        let pods = decision
+            .start_failures
+            .iter()
+            .map(|(pod, _)| *pod)
+            .chain(decision.start_deletes.iter().copied());
+        builder.stage(pods.map(background_delete_action).collect(), true);
+        // The pods' watch events bring the accounting; this is a backstop.
+        builder.requeue_at_most(self.config.sync_batch_period);
     }
 
     /// `deleteJobPods`: expectations raised, then finalizer PATCHes (a failure stops the
@@ -215,6 +266,17 @@ fn delete_action(pod: &Pod, expected: bool) -> (Action, Purpose) {
     let purpose = Purpose::DeletePod {
         name: pods::name(pod).to_string(),
         expected,
+    };
+    (action, purpose)
+}
+
+/// A DELETE with Background propagation and the pod's UID, counted in the expectations.
+fn background_delete_action(pod: &Pod) -> (Action, Purpose) {
+    let uid = corral_api::Uid(pods::uid(pod).to_string());
+    let action = Action::delete(pod_key(pod), Some(uid), Some(Propagation::Background));
+    let purpose = Purpose::DeletePod {
+        name: pods::name(pod).to_string(),
+        expected: true,
     };
     (action, purpose)
 }

@@ -62,6 +62,25 @@
 //! - **Suspend deletes are capped** at `max_pod_create_delete_per_sync` per reconcile,
 //!   like surplus deletes.
 //!
+//! # Corral's guards (`docs/guards.md`), all off by default
+//!
+//! [`JobGuards`] in [`JobControllerConfig::guards`]: guard 1 (fair queue, detached pod
+//! creates) and guard 5 ([`start_deadline`], [`creation_failure`]). With
+//! `JobGuards::default()` none of the code paths below is taken and the controller behaves
+//! as described above.
+//!
+//! - **Detached creates** (`non_blocking_creates`): a plan that creates pods puts them after
+//!   a detach marker, behind the status write, which counts them in `active` as upstream's
+//!   does unless this Job's last creates failed. A driver that detaches reports the inline
+//!   outcomes to `handle_outcomes` and the creates' outcomes later to
+//!   `handle_detached_outcomes`; meanwhile the Job's expectations stay pinned (no new
+//!   creates or deletes) however long admission takes, for at most twice the expectations
+//!   timeout. Failed detached creates back off per Job, 1 s doubling to 60 s, as upstream's
+//!   sync-error retries do.
+//! - **Fair queue** (`fair_queue`): the Job's class is its namespace and its controller
+//!   (`CronJob/<name>`, or the Job itself); a Job no Job controller has ever written a
+//!   status for is *fresh*. Orphan-finalizer pod keys share one turn per namespace.
+//!
 //! # Upstream behaviours kept on purpose
 //!
 //! - `Complete`/`SuccessCriteriaMet` carry reason `CompletionsReached` and upstream's
@@ -74,7 +93,9 @@
 
 mod assemble;
 pub mod backoff;
+pub mod creation_failure;
 pub mod events;
+pub mod guards;
 mod handlers;
 pub mod indexed;
 mod manage;
@@ -83,6 +104,7 @@ mod outcomes;
 pub mod pod_failure_policy;
 pub mod pods;
 pub mod spec;
+pub mod start_deadline;
 pub mod status;
 pub mod success_policy;
 mod sync;
@@ -97,14 +119,18 @@ use std::time::Duration;
 
 use corral_api::{KubeObject, ObjectKey, ResourceKind, Revision};
 use corral_core::{
-    Enqueue, EventRecord, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig, RateLimiter,
-    Reconciler, SyncResult, Timestamp,
+    Enqueue, EventRecord, FairClass, FairQueueConfig, ObjectCache, ObjectEvent, Outcome, Plan,
+    QueueConfig, QueueDiscipline, RateLimiter, Reconciler, SyncResult, Timestamp, clock,
 };
+use k8s_openapi::api::batch::v1::Job;
 
 use crate::expectations::{Expectations, UidExpectations};
 
 use backoff::BackoffStore;
+use creation_failure::CreateState;
 use outcomes::InFlight;
+
+pub use guards::JobGuards;
 
 /// Settings, defaulting to upstream's constants.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +157,8 @@ pub struct JobControllerConfig {
     /// Pending pod-control events kept per Job before the oldest are dropped (the event
     /// spam filter would drop them anyway).
     pub max_pending_events_per_job: usize,
+    /// Corral's guards; `JobGuards::default()` (all off) is upstream.
+    pub guards: JobGuards,
 }
 
 impl Default for JobControllerConfig {
@@ -147,6 +175,7 @@ impl Default for JobControllerConfig {
             expectations_timeout: crate::expectations::EXPECTATIONS_TIMEOUT,
             slow_start_initial_batch_size: 1,
             max_pending_events_per_job: 1024,
+            guards: JobGuards::default(),
         }
     }
 }
@@ -194,6 +223,14 @@ pub struct JobController {
     status_first: BTreeSet<ObjectKey>,
     /// The revision of each Job after our last status write, until the cache has it.
     written: BTreeMap<ObjectKey, Revision>,
+    /// Guard 5: the latest outcome of each Job's creates, for its `PodCreationFailing`
+    /// condition.
+    creation: BTreeMap<ObjectKey, CreateState>,
+    /// Guard 1: when each outstanding detached plan of a Job was handed out.
+    detached: BTreeMap<ObjectKey, Vec<Timestamp>>,
+    /// Guard 1: retry backoff of detached creates that failed (upstream's sync-error
+    /// backoff, which a detached failure cannot reach through the queue).
+    create_retry: RateLimiter<ObjectKey>,
 }
 
 impl Default for JobController {
@@ -206,6 +243,10 @@ impl JobController {
     pub fn new(config: JobControllerConfig) -> Self {
         JobController {
             expectations: Expectations::new(config.expectations_timeout),
+            create_retry: RateLimiter::item_exponential(
+                config.api_backoff_base,
+                config.api_backoff_max,
+            ),
             config,
             finalizer_expectations: UidExpectations::default(),
             backoff: BackoffStore::default(),
@@ -213,6 +254,8 @@ impl JobController {
             in_flight: BTreeMap::new(),
             status_first: BTreeSet::new(),
             written: BTreeMap::new(),
+            creation: BTreeMap::new(),
+            detached: BTreeMap::new(),
         }
     }
 
@@ -245,6 +288,39 @@ impl JobController {
         self.backoff.remove(key);
         self.status_first.remove(key);
         self.written.remove(key);
+        self.creation.remove(key);
+        self.create_retry.forget(key);
+        self.detached.remove(key);
+    }
+
+    /// Guard 1: whether a detached plan of the Job is still out. Its creates are counted
+    /// in the expectations; until their outcomes arrive the Job must not create or delete
+    /// again, however long admission takes. A plan the driver never answers is forgotten
+    /// after twice the expectations timeout.
+    fn detach_pinned(&mut self, key: &ObjectKey, now: Timestamp) -> bool {
+        let Some(handed_out) = self.detached.get_mut(key) else {
+            return false;
+        };
+        let limit = self.config.expectations_timeout.saturating_mul(2);
+        handed_out.retain(|at| clock::since(now, *at) <= limit);
+        if handed_out.is_empty() {
+            self.detached.remove(key);
+            return false;
+        }
+        true
+    }
+
+    /// Guard 1: one detached plan of the Job was answered (the oldest is released; any
+    /// will do, they only count).
+    fn release_detached(&mut self, key: &ObjectKey) {
+        if let Some(handed_out) = self.detached.get_mut(key) {
+            if !handed_out.is_empty() {
+                handed_out.remove(0);
+            }
+            if handed_out.is_empty() {
+                self.detached.remove(key);
+            }
+        }
     }
 
     /// Whether the cached Job predates our own last status write. Syncing from it would
@@ -318,4 +394,52 @@ impl Reconciler for JobController {
     ) -> SyncResult {
         self.record_outcomes(key, plan, outcomes, now)
     }
+
+    fn queue_discipline(&self) -> QueueDiscipline {
+        if self.config.guards.fair_queue {
+            QueueDiscipline::Fair(FairQueueConfig::default())
+        } else {
+            QueueDiscipline::Fifo
+        }
+    }
+
+    /// Jobs queue by namespace and controller (a CronJob's Jobs share a turn); a Job no
+    /// Job controller ever wrote a status for is fresh. Pod keys (orphan finalizers) share
+    /// one turn per namespace.
+    fn fairness_class(&self, cache: &ObjectCache, key: &ObjectKey) -> FairClass {
+        if key.kind != ResourceKind::Job {
+            return FairClass::new(key.namespace.clone(), "orphan-pods");
+        }
+        let object = cache.get(key);
+        let owner = object.and_then(|o| o.controller_ref()).map_or_else(
+            || format!("Job/{}", key.name),
+            |r| format!("{}/{}", r.kind, r.name),
+        );
+        let fresh = object
+            .and_then(|o| o.as_typed::<Job>())
+            .is_some_and(never_synced);
+        FairClass::new(key.namespace.clone(), owner).with_fresh(fresh)
+    }
+
+    fn handle_detached_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        now: Timestamp,
+    ) -> SyncResult {
+        self.record_detached_outcomes(key, plan, outcomes, now)
+    }
+}
+
+/// A Job no Job controller has written a status for yet: the first status write always
+/// sets `ready` and `uncountedTerminatedPods`.
+fn never_synced(job: &Job) -> bool {
+    job.metadata.deletion_timestamp.is_none()
+        && job.status.as_ref().is_none_or(|s| {
+            s.ready.is_none()
+                && s.uncounted_terminated_pods.is_none()
+                && s.start_time.is_none()
+                && s.conditions.as_ref().is_none_or(Vec::is_empty)
+        })
 }

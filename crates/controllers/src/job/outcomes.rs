@@ -8,15 +8,21 @@
 //! lower it too, a failed delete lowers the deletion expectation, a NotFound pod is not an
 //! error, a status conflict is, and the backoff record is stored only once the status
 //! write that recorded the new pods succeeded.
+//!
+//! Guard 1: when a driver detaches a plan's creates, `handle_outcomes` gets only the
+//! inline outcomes (as many as `plan.detached_action_start()`); the creates' outcomes come
+//! later to `handle_detached_outcomes`, which needs no ledger: a detached tail holds only
+//! pod creates, and the Job they are for is their controller reference.
 
 use std::time::Duration;
 
-use corral_api::{ApiError, ObjectKey};
+use corral_api::{ApiError, KubeObject, ObjectKey, ResourceKind};
 use corral_core::{Action, Outcome, Plan, SyncResult, Timestamp};
 use k8s_openapi::api::core::v1::ObjectReference;
 
 use super::JobController;
 use super::backoff::BackoffRecord;
+use super::creation_failure::CreateState;
 use super::events;
 
 /// Why an action is in the plan.
@@ -39,6 +45,8 @@ pub(crate) enum Purpose {
     },
     /// `syncOrphanPod`'s finalizer PATCH.
     OrphanFinalizer,
+    /// Guard 5: the status PATCH failing a pod past its start deadline.
+    FailPod,
 }
 
 /// Builds a plan and its ledger side by side, so purposes stay index-aligned with
@@ -67,6 +75,11 @@ impl PlanBuilder {
 
     pub fn requeue_at_most(&mut self, after: Duration) {
         self.plan.requeue_at_most(after);
+    }
+
+    /// Guard 1: the stages appended from now on may run detached.
+    pub fn detach_rest(&mut self) {
+        self.plan.detach_rest();
     }
 
     pub fn finish(self) -> (Plan, Vec<Purpose>) {
@@ -110,7 +123,7 @@ impl JobController {
         key: &ObjectKey,
         plan: &Plan,
         outcomes: &[Outcome],
-        _now: Timestamp,
+        now: Timestamp,
     ) -> SyncResult {
         let done = SyncResult::Done {
             requeue_after: plan.requeue_after,
@@ -118,11 +131,19 @@ impl JobController {
         let Some(flight) = self.in_flight.remove(key) else {
             return done;
         };
-        if flight.purposes.len() != outcomes.len() || plan.action_count() != outcomes.len() {
+        let total = plan.action_count();
+        // Guard 1: only the inline outcomes; the detached creates answer later.
+        let detached = plan
+            .detached_action_start()
+            .is_some_and(|start| outcomes.len() == start && start < total);
+        if flight.purposes.len() != total || (outcomes.len() != total && !detached) {
             // A driver that lost track of the plan: trust nothing, let expectations expire.
             return SyncResult::Retry {
                 reason: "outcomes do not match the plan".to_string(),
             };
+        }
+        if detached {
+            self.detached.entry(key.clone()).or_default().push(now);
         }
         self.note_create_results(key, &flight.purposes, outcomes);
         let mut first_error: Option<String> = None;
@@ -161,6 +182,70 @@ impl JobController {
         } else {
             self.status_first.remove(key);
         }
+        if self.config.guards.tracks_creation_failures() {
+            let created = creates.iter().any(|o| matches!(o, Outcome::Done(_)));
+            let error = creates.iter().find_map(|o| match o {
+                Outcome::Failed(e) if !namespace_terminating(e) => Some(e.message.clone()),
+                _ => None,
+            });
+            if created {
+                self.creation.insert(key.clone(), CreateState::Succeeded);
+            } else if let Some(message) = error {
+                self.creation
+                    .insert(key.clone(), CreateState::Failing { message });
+            }
+        }
+    }
+
+    /// Guard 1: the outcomes of a detached tail of pod creates. Lowers the expectations of
+    /// creates that failed or never ran, queues the pod-control events, and says when the
+    /// Job syncs again: soon on success (to emit the events), after a per-Job backoff
+    /// (1 s doubling to 60 s, upstream's sync-error backoff) on failure.
+    pub(crate) fn record_detached_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        now: Timestamp,
+    ) -> SyncResult {
+        self.release_detached(key);
+        let retry_soon = SyncResult::Done {
+            requeue_after: Some(self.config.sync_batch_period),
+        };
+        let Some(start) = plan.detached_action_start() else {
+            return retry_soon;
+        };
+        let tail: Vec<&Action> = plan.actions().skip(start).collect();
+        if tail.len() != outcomes.len() {
+            // A driver that lost track: the expectations expire on their own.
+            return retry_soon;
+        }
+        let mut purposes = Vec::new();
+        let mut results = Vec::new();
+        let mut first_error = None;
+        for (action, outcome) in tail.into_iter().zip(outcomes) {
+            let Action::Create { object } = action else {
+                continue;
+            };
+            if object.kind() != ResourceKind::Pod {
+                continue;
+            }
+            let involved = owning_job_reference(object);
+            let error = self.create_outcome(key, involved.as_ref(), outcome);
+            first_error = first_error.or(error);
+            purposes.push(Purpose::CreatePod);
+            results.push(outcome.clone());
+        }
+        self.note_create_results(key, &purposes, &results);
+        match first_error {
+            Some(_) => SyncResult::Done {
+                requeue_after: Some(self.create_retry.when(key, now)),
+            },
+            None => {
+                self.create_retry.forget(key);
+                retry_soon
+            }
+        }
     }
 
     /// Applies one outcome; returns the sync error it amounts to, if any.
@@ -178,7 +263,16 @@ impl JobController {
         );
         match purpose {
             Purpose::Event => None,
-            Purpose::CreatePod => self.create_outcome(key, flight, outcome),
+            Purpose::CreatePod => self.create_outcome(key, flight.involved.as_ref(), outcome),
+            Purpose::FailPod => match outcome {
+                // Gone, or changed since the decision (it may have started): the next sync
+                // looks again.
+                Outcome::Failed(e) if !gone(e) => Some(format!(
+                    "failing pod past its start deadline: {}",
+                    e.message
+                )),
+                _ => None,
+            },
             Purpose::PrepareDelete => match outcome {
                 Outcome::Failed(e) if !gone(e) => {
                     Some(format!("removing completion finalizer: {}", e.message))
@@ -224,12 +318,12 @@ impl JobController {
     fn create_outcome(
         &mut self,
         key: &ObjectKey,
-        flight: &InFlight,
+        involved: Option<&ObjectReference>,
         outcome: &Outcome,
     ) -> Option<String> {
         match outcome {
             Outcome::Done(created) => {
-                if let (Some(involved), Some(pod)) = (&flight.involved, created) {
+                if let (Some(involved), Some(pod)) = (involved, created) {
                     self.queue_pending_event(key, events::successful_create(involved, pod.name()));
                 }
                 None
@@ -238,7 +332,7 @@ impl JobController {
             Outcome::Failed(e) if namespace_terminating(e) => None,
             Outcome::Failed(e) => {
                 self.expectations.creation_observed(key);
-                if let Some(involved) = &flight.involved {
+                if let Some(involved) = involved {
                     self.queue_pending_event(key, events::failed_create(involved, &e.message));
                 }
                 Some(e.message.clone())
@@ -279,6 +373,20 @@ impl JobController {
     }
 }
 
+/// The Job a created pod belongs to, from its controller reference (what the Job's own
+/// events point at, minus the resourceVersion, which the recorder does not compare).
+fn owning_job_reference(pod: &KubeObject) -> Option<ObjectReference> {
+    let owner = pod.controller_ref()?;
+    Some(ObjectReference {
+        api_version: Some(owner.api_version.clone()),
+        kind: Some(owner.kind.clone()),
+        name: Some(owner.name.clone()),
+        namespace: pod.meta().namespace.clone(),
+        uid: Some(owner.uid.clone()),
+        ..Default::default()
+    })
+}
+
 /// NotFound, or our UID precondition failing (the pod was replaced by a namesake): either
 /// way the pod we meant is gone.
 fn gone(e: &ApiError) -> bool {
@@ -302,7 +410,8 @@ fn purpose_fits(purpose: &Purpose, action: &Action) -> bool {
         Purpose::StatusWrite => matches!(action, Action::Update { .. }),
         Purpose::PrepareDelete
         | Purpose::RemoveTrackingFinalizer { .. }
-        | Purpose::OrphanFinalizer => {
+        | Purpose::OrphanFinalizer
+        | Purpose::FailPod => {
             matches!(action, Action::Patch { .. })
         }
     }

@@ -130,11 +130,15 @@ pub fn restart_count_sum(pod: &Pod) -> i64 {
 /// `getFinishedTime`: when a pod finished, by the first source that knows.
 ///
 /// 1. all containers terminated: the latest `finishedAt`;
-/// 2. a `Ready=False` condition: its transition time (the kubelet sets it on termination);
-/// 3. a deletion timestamp: minus the grace period (orphans deleted by pod GC);
-/// 4. the creation time (a pod nobody ever ran).
+/// 2. (guard 5) a pod the Job controller failed for its start deadline: when it did;
+/// 3. a `Ready=False` condition: its transition time (the kubelet sets it on termination);
+/// 4. a deletion timestamp: minus the grace period (orphans deleted by pod GC);
+/// 5. the creation time (a pod nobody ever ran).
 pub fn finished_time(pod: &Pod) -> Timestamp {
     if let Some(t) = finish_time_from_containers(pod) {
+        return t;
+    }
+    if let Some(t) = super::start_deadline::failed_at(pod) {
         return t;
     }
     if let Some(t) = condition(pod, "Ready")

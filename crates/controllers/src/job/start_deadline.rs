@@ -313,7 +313,9 @@ mod tests {
     fn a_pod_waiting_on_its_image_is_reported_and_a_running_one_is_not() {
         assert_eq!(
             waiting_for(&pod(Some("n1"), Some("ImagePullBackOff"), false), false).as_deref(),
-            Some("container \"main\" is waiting: ImagePullBackOff (Back-off pulling image \"nope\")")
+            Some(
+                "container \"main\" is waiting: ImagePullBackOff (Back-off pulling image \"nope\")"
+            )
         );
         assert_eq!(waiting_for(&pod(Some("n1"), None, true), false), None);
         assert_eq!(
@@ -339,10 +341,20 @@ mod tests {
         young.metadata.creation_timestamp = Some(Time(add(epoch(), Duration::from_secs(100))));
         let pods = [&stuck, &young];
         let deadline = Duration::from_secs(600);
-        let before = check(&pods, deadline, false, add(epoch(), Duration::from_secs(599)));
+        let before = check(
+            &pods,
+            deadline,
+            false,
+            add(epoch(), Duration::from_secs(599)),
+        );
         assert!(!before.has_work());
         assert_eq!(before.next, Some(Duration::from_secs(1)));
-        let at = check(&pods, deadline, false, add(epoch(), Duration::from_secs(600)));
+        let at = check(
+            &pods,
+            deadline,
+            false,
+            add(epoch(), Duration::from_secs(600)),
+        );
         assert_eq!(at.expired.len(), 1);
         assert_eq!(at.next, Some(Duration::from_secs(100)));
     }

@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 
 use super::JobController;
 use super::backoff::BackoffRecord;
+use super::creation_failure;
 use super::events;
 use super::indexed::{self, OrderedIntervals};
 use super::manage::{ManageDecision, manage_job};
@@ -22,6 +23,7 @@ use super::outcomes::{PlanBuilder, Purpose};
 use super::pod_failure_policy::match_pod_failure_policy;
 use super::pods;
 use super::spec::{JobView, ViewError, managed_by_other};
+use super::start_deadline;
 use super::status::{
     self, CONDITION_FAILURE_TARGET, CONDITION_SUCCESS_CRITERIA_MET, new_condition,
 };
@@ -103,8 +105,9 @@ impl JobController {
                 return self.seal(key, builder, None, None);
             }
         };
-        // Expectations first: a pod added after this point is simply seen next time.
-        let satisfied = self.expectations.satisfied(key, now);
+        // Expectations first: a pod added after this point is simply seen next time. Pod
+        // creates still out in a detached plan count as unfulfilled expectations.
+        let satisfied = self.expectations.satisfied(key, now) && !self.detach_pinned(key, now);
         if let Some(expiry) = self.expectations.expires_in(key, now) {
             // A lost watch event must not wedge the Job until some other event.
             builder.requeue_at_most(expiry);
@@ -114,18 +117,83 @@ impl JobController {
         let (mut ctx, new_succeeded, new_failed) =
             SyncContext::new(view, pods, expected_removed, now);
         ctx.new_backoff = self.backoff.new_record(key, &new_succeeded, &new_failed);
+        let guard_events = self.creation_condition(key, &mut ctx, &involved);
         let deadline_requeue = decide_failure(&mut ctx);
+        let creation_deadline = self
+            .config
+            .guards
+            .creation_failure_deadline_for(ctx.view.job);
+        let creation_requeue = creation_failure::decide_deadline(&mut ctx, creation_deadline);
         if ctx.view.indexed {
             decide_indexed(&mut ctx);
         }
         let status_first = self.status_first.contains(key);
-        let (decision, job_events) = self.decide_pods(&mut ctx, satisfied, status_first, &involved);
+        let (decision, mut job_events) =
+            self.decide_pods(&mut ctx, satisfied, status_first, &involved);
+        job_events.splice(0..0, guard_events);
         let backoff = ctx.new_backoff;
         self.assemble(&mut builder, key, ctx, decision, job_events, &involved);
-        if let Some(after) = deadline_requeue {
+        for after in [deadline_requeue, creation_requeue].into_iter().flatten() {
             builder.requeue_at_most(after);
         }
         self.seal(key, builder, Some(involved), Some(backoff))
+    }
+
+    /// Guard 5: the `PodCreationFailing` condition from the latest creates (nothing when
+    /// the guard is off).
+    fn creation_condition(
+        &mut self,
+        key: &ObjectKey,
+        ctx: &mut SyncContext,
+        involved: &ObjectReference,
+    ) -> Vec<EventRecord> {
+        if !self.config.guards.tracks_creation_failures() {
+            return Vec::new();
+        }
+        if ctx.view.suspended {
+            self.creation.remove(key);
+        }
+        let deadline = self
+            .config
+            .guards
+            .creation_failure_deadline_for(ctx.view.job);
+        creation_failure::reconcile_condition(ctx, self.creation.get(key), deadline, involved)
+            .into_iter()
+            .collect()
+    }
+
+    /// Guard 5: active pods past their start deadline are failed and deleted instead of
+    /// running `manageJob` (deletes and creates never share a sync). Returns whether it
+    /// took over the sync.
+    fn start_deadline_step<'a>(
+        &self,
+        ctx: &mut SyncContext<'a>,
+        decision: &mut PodDecision<'a>,
+        job_events: &mut Vec<EventRecord>,
+        involved: &ObjectReference,
+    ) -> bool {
+        let Some(deadline) = self.config.guards.start_deadline_for(ctx.view.job) else {
+            return false;
+        };
+        let unscheduled = self.config.guards.start_deadline_unscheduled;
+        let check = start_deadline::check(&ctx.pods, deadline, unscheduled, ctx.now);
+        decision.start_deadline_requeue = check.next;
+        if !check.has_work() {
+            return false;
+        }
+        // Failed pods are terminal: no longer active, never terminating.
+        ctx.active = ctx.active.saturating_sub(count(check.expired.iter()));
+        for expired in &check.expired {
+            let message = start_deadline::pod_message(deadline, &expired.waiting_for);
+            job_events.push(events::warning(
+                involved,
+                start_deadline::REASON_START_DEADLINE_EXCEEDED,
+                start_deadline::job_event_message(expired.pod, deadline, &expired.waiting_for),
+            ));
+            decision.start_failures.push((expired.pod, message));
+        }
+        decision.start_deletes = check.undeleted;
+        true
     }
 
     /// Steps 11–12: delete the active pods of a finishing Job, or run `manageJob`, test
@@ -154,6 +222,12 @@ impl JobController {
             return (decision, job_events);
         }
         let manage_called = satisfied && !ctx.view.is_being_deleted();
+        if manage_called
+            && !ctx.view.suspended
+            && self.start_deadline_step(ctx, &mut decision, &mut job_events, involved)
+        {
+            return (decision, job_events);
+        }
         if manage_called {
             decision.manage = manage_job(&self.config, ctx);
             ctx.count_deletes(&decision.manage.deletes);
@@ -190,6 +264,12 @@ pub(crate) struct PodDecision<'a> {
     pub manage: ManageDecision<'a>,
     /// The last creates of this Job failed: write the status before creating.
     pub status_first: bool,
+    /// Guard 5: pods to fail for their start deadline, with their status message.
+    pub start_failures: Vec<(&'a Pod, String)>,
+    /// Guard 5: pods failed for their start deadline earlier and not deleted yet.
+    pub start_deletes: Vec<&'a Pod>,
+    /// Guard 5: when the next not-started pod reaches its start deadline.
+    pub start_deadline_requeue: Option<Duration>,
 }
 
 impl<'a> SyncContext<'a> {
@@ -407,7 +487,7 @@ fn decide_indexed(ctx: &mut SyncContext) {
 
 /// `newFailureCondition` with the terminal condition delayed (current gates):
 /// `FailureTarget` first, `Failed` once every pod is accounted for.
-fn failure_target(reason: &str, message: &str, now: Timestamp) -> JobCondition {
+pub(crate) fn failure_target(reason: &str, message: &str, now: Timestamp) -> JobCondition {
     new_condition(CONDITION_FAILURE_TARGET, "True", reason, message, now)
 }
 

@@ -18,8 +18,7 @@ use super::quota::{self, QuotaInput};
 use super::request::{AdmissionConfig, AdmissionRequest, Operation};
 use super::state::AdmissionState;
 use super::types::{
-    AdmissionStep, Admitted, CallId, FailurePolicy, WebhookOutcome, WebhookRecord,
-    WebhookResult,
+    AdmissionStep, Admitted, CallId, FailurePolicy, WebhookOutcome, WebhookRecord, WebhookResult,
 };
 use super::webhook::dispatch::{self, CallPlan, derive_uid};
 use super::webhook::hooks::{self, HookSpec};
@@ -170,7 +169,10 @@ impl AdmissionFlow {
                 Phase::LimitRanger => {
                     if limit_ranger::supports_object(&self.request, self.object.as_ref()) {
                         if let Some(object) = self.object.as_mut() {
-                            limit_ranger::mutate(object, &state.limit_ranges(&self.request.namespace));
+                            limit_ranger::mutate(
+                                object,
+                                &state.limit_ranges(&self.request.namespace),
+                            );
                         }
                     }
                     self.phase = Phase::ServiceAccount;
@@ -181,7 +183,10 @@ impl AdmissionFlow {
                 Phase::Tolerations => {
                     if self.is_pod_main_resource() {
                         if let Some(KubeObject::Pod(pod)) = self.object.as_mut() {
-                            if matches!(self.request.operation, Operation::Create | Operation::Update) {
+                            if matches!(
+                                self.request.operation,
+                                Operation::Create | Operation::Update
+                            ) {
                                 pod_defaults::default_toleration_seconds(pod);
                             }
                         }
@@ -264,7 +269,8 @@ impl AdmissionFlow {
 
     /// The namespace the attributes report: a namespace object's own name.
     fn attribute_namespace(&self) -> &str {
-        if self.request.resource.group.is_empty() && self.request.resource.resource == "namespaces" {
+        if self.request.resource.group.is_empty() && self.request.resource.resource == "namespaces"
+        {
             if !self.request.name.is_empty() {
                 return &self.request.name;
             }
@@ -318,7 +324,11 @@ impl AdmissionFlow {
         self.deadline.map(|d| since(d, now))
     }
 
-    fn run_namespace(&mut self, state: &dyn AdmissionState, now: Timestamp) -> Option<AdmissionStep> {
+    fn run_namespace(
+        &mut self,
+        state: &dyn AdmissionState,
+        now: Timestamp,
+    ) -> Option<AdmissionStep> {
         let name = self.name_before_storage();
         let outcome = namespace::admit(
             &self.request,
@@ -341,7 +351,11 @@ impl AdmissionFlow {
         }
     }
 
-    fn run_service_account(&mut self, state: &dyn AdmissionState, now: Timestamp) -> Option<AdmissionStep> {
+    fn run_service_account(
+        &mut self,
+        state: &dyn AdmissionState,
+        now: Timestamp,
+    ) -> Option<AdmissionStep> {
         let applies = self.request.operation == Operation::Create && self.is_pod_main_resource();
         let Some(KubeObject::Pod(pod)) = self.object.as_mut().filter(|_| applies) else {
             self.phase = Phase::Priority;
@@ -365,7 +379,10 @@ impl AdmissionFlow {
                 1
             };
             if self.service_account_lookups < attempts {
-                return Some(AdmissionStep::WaitUntil(add(now, self.service_account_retry_interval())));
+                return Some(AdmissionStep::WaitUntil(add(
+                    now,
+                    self.service_account_retry_interval(),
+                )));
             }
             let reason = format!(
                 "error looking up service account {namespace}/{account_name}: serviceaccount {} not found",
@@ -376,7 +393,12 @@ impl AdmissionFlow {
         };
         let suffix = token_volume_suffix(&self.request.uid);
         if let Some(KubeObject::Pod(pod)) = self.object.as_mut() {
-            service_account::mutate(pod, account, self.config.mount_service_account_token, &suffix);
+            service_account::mutate(
+                pod,
+                account,
+                self.config.mount_service_account_token,
+                &suffix,
+            );
         }
         self.service_account = Some(account.clone());
         self.phase = Phase::Priority;
@@ -387,7 +409,9 @@ impl AdmissionFlow {
     fn service_account_retry_interval(&self) -> Duration {
         let (min, max) = (
             self.config.service_account_retry_min,
-            self.config.service_account_retry_max.max(self.config.service_account_retry_min),
+            self.config
+                .service_account_retry_max
+                .max(self.config.service_account_retry_min),
         );
         let span = (max - min).as_millis() as u64 + 1;
         let pick = fnv64(self.request.uid.as_bytes()) % span;
@@ -426,7 +450,11 @@ impl AdmissionFlow {
         }
     }
 
-    fn run_mutating_webhooks(&mut self, state: &dyn AdmissionState, now: Timestamp) -> Option<AdmissionStep> {
+    fn run_mutating_webhooks(
+        &mut self,
+        state: &dyn AdmissionState,
+        now: Timestamp,
+    ) -> Option<AdmissionStep> {
         while self.next_hook < self.hooks.len() {
             let index = self.next_hook;
             self.next_hook += 1;
@@ -503,7 +531,10 @@ impl AdmissionFlow {
             return Err((pending, failure));
         };
         if self.past_deadline(now) {
-            return Err((pending, WebhookResult::Failed(super::types::CallFailure::Timeout)));
+            return Err((
+                pending,
+                WebhookResult::Failed(super::types::CallFailure::Timeout),
+            ));
         }
         let (object, old_object) = self.review_objects();
         let call = dispatch::prepare(
@@ -570,7 +601,13 @@ impl AdmissionFlow {
         }
     }
 
-    fn record(&mut self, pending: &Pending, now: Timestamp, mutating: bool, outcome: WebhookOutcome) {
+    fn record(
+        &mut self,
+        pending: &Pending,
+        now: Timestamp,
+        mutating: bool,
+        outcome: WebhookOutcome,
+    ) {
         let hook = &self.hooks[pending.hook];
         self.records.push(WebhookRecord {
             configuration: hook.configuration.clone(),
@@ -584,7 +621,12 @@ impl AdmissionFlow {
     }
 
     /// `callAttrMutatingHook` plus the dispatcher's handling of its result.
-    fn finish_mutating(&mut self, pending: &Pending, result: WebhookResult, now: Timestamp) -> Result<(), ApiError> {
+    fn finish_mutating(
+        &mut self,
+        pending: &Pending,
+        result: WebhookResult,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
         let hook = self.hooks[pending.hook].clone();
         let key = format!("round_{}_index_{}", self.round, pending.hook);
         let outcome = match result {
@@ -610,7 +652,9 @@ impl AdmissionFlow {
             self.reinvocation.should_reinvoke = true;
         }
         if hook.reinvoke_if_needed {
-            self.reinvocation.previously_invoked.insert(hook.uid.clone());
+            self.reinvocation
+                .previously_invoked
+                .insert(hook.uid.clone());
         }
         match outcome {
             Ok(changed) => {
@@ -623,16 +667,31 @@ impl AdmissionFlow {
                 Ok(())
             }
             Err(HookError::Reject(error)) => {
-                self.record(pending, now, true, WebhookOutcome::Rejected { code: error.code });
+                self.record(
+                    pending,
+                    now,
+                    true,
+                    WebhookOutcome::Rejected { code: error.code },
+                );
                 Err(error)
             }
             Err(HookError::Call(reason)) => {
                 let failed = format!("failed calling webhook {}: {reason}", go_quote(&hook.name));
                 if hook.failure_policy == FailurePolicy::Fail {
-                    self.record(pending, now, true, WebhookOutcome::FailedClosed { failure: reason });
+                    self.record(
+                        pending,
+                        now,
+                        true,
+                        WebhookOutcome::FailedClosed { failure: reason },
+                    );
                     return Err(ApiError::internal(failed));
                 }
-                self.record(pending, now, true, WebhookOutcome::FailedOpen { failure: reason });
+                self.record(
+                    pending,
+                    now,
+                    true,
+                    WebhookOutcome::FailedOpen { failure: reason },
+                );
                 self.annotations.insert(
                     format!("failed-open.mutation.webhook.admission.k8s.io/{key}"),
                     hook.name.clone(),
@@ -647,24 +706,39 @@ impl AdmissionFlow {
 
     /// Annotations, warnings, the verdict, and the JSON patch of a mutating response.
     /// `Ok(true)`: the object changed.
-    fn apply_response(&mut self, hook: &HookSpec, response: review::ReviewResponse, key: &str) -> Result<bool, HookError> {
+    fn apply_response(
+        &mut self,
+        hook: &HookSpec,
+        response: review::ReviewResponse,
+        key: &str,
+    ) -> Result<bool, HookError> {
         for (k, v) in &response.audit_annotations {
-            self.annotations.insert(format!("{}/{k}", hook.name), v.clone());
+            self.annotations
+                .insert(format!("{}/{k}", hook.name), v.clone());
         }
         self.warnings.extend(response.warnings.iter().cloned());
         if !response.allowed {
-            return Err(HookError::Reject(review::to_status_err(&hook.name, response.status.as_ref())));
+            return Err(HookError::Reject(review::to_status_err(
+                &hook.name,
+                response.status.as_ref(),
+            )));
         }
         let Some(patch) = response.patch else {
             return Ok(false);
         };
         let operations: Value = serde_json::from_slice(&patch).map_err(|e| {
-            HookError::Call(format!("received undecodable patch in webhook response: {e}"))
+            HookError::Call(format!(
+                "received undecodable patch in webhook response: {e}"
+            ))
         })?;
         let Value::Array(list) = &operations else {
             return Err(HookError::Call(format!(
                 "received undecodable patch in webhook response: json: cannot unmarshal {} into Go value of type jsonpatch.Patch",
-                if operations.is_object() { "object" } else { "value" }
+                if operations.is_object() {
+                    "object"
+                } else {
+                    "value"
+                }
             )));
         };
         if list.is_empty() {
@@ -672,7 +746,10 @@ impl AdmissionFlow {
         }
         let patch_type = response.patch_type.unwrap_or_default();
         if patch_type != "JSONPatch" {
-            return Err(HookError::Call(format!("unsupported patch type {}", go_quote(&patch_type))));
+            return Err(HookError::Call(format!(
+                "unsupported patch type {}",
+                go_quote(&patch_type)
+            )));
         }
         let Some(original) = self.object.as_ref() else {
             return Err(HookError::Reject(ApiError::internal(format!(
@@ -681,8 +758,9 @@ impl AdmissionFlow {
             ))));
         };
         let view = self.review_view(original);
-        let patched = corral_patch::apply_patch(&view, PatchType::Json, &patch, PatchSchema::none())
-            .map_err(|e| HookError::Reject(ApiError::internal(e.to_string())))?;
+        let patched =
+            corral_patch::apply_patch(&view, PatchType::Json, &patch, PatchSchema::none())
+                .map_err(|e| HookError::Reject(ApiError::internal(e.to_string())))?;
         let mut updated = KubeObject::from_value(original.kind(), patched)
             .map_err(|e| HookError::Reject(ApiError::internal(e.to_string())))?;
         self.restore_system_fields(&mut updated, original);
@@ -762,7 +840,9 @@ impl AdmissionFlow {
                 }
             }
         }
-        if let (Some(KubeObject::Pod(pod)), Some(account)) = (self.object.as_ref(), self.service_account.as_ref()) {
+        if let (Some(KubeObject::Pod(pod)), Some(account)) =
+            (self.object.as_ref(), self.service_account.as_ref())
+        {
             if let Err(reason) = service_account::validate(pod, account) {
                 let error = self.forbidden(&self.name_after_storage(), &reason);
                 return self.reject(error);
@@ -771,7 +851,11 @@ impl AdmissionFlow {
         None
     }
 
-    fn run_validating_webhooks(&mut self, state: &dyn AdmissionState, now: Timestamp) -> Option<AdmissionStep> {
+    fn run_validating_webhooks(
+        &mut self,
+        state: &dyn AdmissionState,
+        now: Timestamp,
+    ) -> Option<AdmissionStep> {
         if !self.validating_started {
             self.validating_started = true;
             // First entry: the validating built-ins, then issue every matching webhook.
@@ -799,10 +883,20 @@ impl AdmissionFlow {
         None
     }
 
-    fn issue_validating(&mut self, state: &dyn AdmissionState, now: Timestamp) -> Option<AdmissionStep> {
+    fn issue_validating(
+        &mut self,
+        state: &dyn AdmissionState,
+        now: Timestamp,
+    ) -> Option<AdmissionStep> {
         let mut relevant = Vec::new();
         for (index, hook) in self.hooks.iter().enumerate() {
-            match hooks::should_call(hook, &self.request, self.object.as_ref(), self.attribute_namespace(), state) {
+            match hooks::should_call(
+                hook,
+                &self.request,
+                self.object.as_ref(),
+                self.attribute_namespace(),
+                state,
+            ) {
                 Err(error) => return self.reject(error),
                 Ok(true) => relevant.push(index),
                 Ok(false) => {}
@@ -833,24 +927,35 @@ impl AdmissionFlow {
     }
 
     /// `callHook` of the validating dispatcher plus its goroutine's result handling.
-    fn finish_validating(&mut self, pending: &Pending, result: WebhookResult, now: Timestamp) -> Result<(), ApiError> {
+    fn finish_validating(
+        &mut self,
+        pending: &Pending,
+        result: WebhookResult,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
         let hook = self.hooks[pending.hook].clone();
         let outcome = match result {
             WebhookResult::Failed(failure) => Err(HookError::Call(failure.describe(&pending.url))),
-            WebhookResult::Reviewed(body) => match review::verify(&body, pending.version, &pending.review_uid, false) {
-                Err(e) => Err(HookError::Call(e.describe())),
-                Ok(response) => {
-                    for (k, v) in &response.audit_annotations {
-                        self.annotations.insert(format!("{}/{k}", hook.name), v.clone());
-                    }
-                    self.warnings.extend(response.warnings.iter().cloned());
-                    if response.allowed {
-                        Ok(())
-                    } else {
-                        Err(HookError::Reject(review::to_status_err(&hook.name, response.status.as_ref())))
+            WebhookResult::Reviewed(body) => {
+                match review::verify(&body, pending.version, &pending.review_uid, false) {
+                    Err(e) => Err(HookError::Call(e.describe())),
+                    Ok(response) => {
+                        for (k, v) in &response.audit_annotations {
+                            self.annotations
+                                .insert(format!("{}/{k}", hook.name), v.clone());
+                        }
+                        self.warnings.extend(response.warnings.iter().cloned());
+                        if response.allowed {
+                            Ok(())
+                        } else {
+                            Err(HookError::Reject(review::to_status_err(
+                                &hook.name,
+                                response.status.as_ref(),
+                            )))
+                        }
                     }
                 }
-            },
+            }
         };
         match outcome {
             Ok(()) => {
@@ -858,18 +963,35 @@ impl AdmissionFlow {
                 Ok(())
             }
             Err(HookError::Reject(error)) => {
-                self.record(pending, now, false, WebhookOutcome::Rejected { code: error.code });
+                self.record(
+                    pending,
+                    now,
+                    false,
+                    WebhookOutcome::Rejected { code: error.code },
+                );
                 Err(error)
             }
             Err(HookError::Call(reason)) => {
                 if hook.failure_policy == FailurePolicy::Fail {
-                    self.record(pending, now, false, WebhookOutcome::FailedClosed { failure: reason.clone() });
+                    self.record(
+                        pending,
+                        now,
+                        false,
+                        WebhookOutcome::FailedClosed {
+                            failure: reason.clone(),
+                        },
+                    );
                     return Err(ApiError::internal(format!(
                         "failed calling webhook {}: {reason}",
                         go_quote(&hook.name)
                     )));
                 }
-                self.record(pending, now, false, WebhookOutcome::FailedOpen { failure: reason });
+                self.record(
+                    pending,
+                    now,
+                    false,
+                    WebhookOutcome::FailedOpen { failure: reason },
+                );
                 self.annotations.insert(
                     format!(
                         "failed-open.validating.webhook.admission.k8s.io/round_0_index_{}",

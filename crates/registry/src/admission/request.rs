@@ -91,7 +91,13 @@ impl AdmissionRequest {
     }
 
     /// An update of `old` to `new` through the main resource (or `subresource`).
-    pub fn update(new: KubeObject, old: KubeObject, subresource: Option<&str>, user: UserInfo, uid: &str) -> Self {
+    pub fn update(
+        new: KubeObject,
+        old: KubeObject,
+        subresource: Option<&str>,
+        user: UserInfo,
+        uid: &str,
+    ) -> Self {
         let kind = new.kind();
         AdmissionRequest {
             operation: Operation::Update,

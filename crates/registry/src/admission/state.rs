@@ -50,6 +50,7 @@ impl AdmissionState for ObjectCache {
     }
 
     fn validating_webhook_configurations(&self) -> Vec<&ValidatingWebhookConfiguration> {
-        self.list_typed::<ValidatingWebhookConfiguration>().collect()
+        self.list_typed::<ValidatingWebhookConfiguration>()
+            .collect()
     }
 }

@@ -193,7 +193,10 @@ impl CallFailure {
                 format!("failed to call webhook: Post {url:?}: {detail}")
             }
             CallFailure::BadStatus { code, body } => {
-                format!("failed to call webhook: {}", generic_status_message(*code, body))
+                format!(
+                    "failed to call webhook: {}",
+                    generic_status_message(*code, body)
+                )
             }
             CallFailure::Malformed(detail) => format!("failed to call webhook: {detail}"),
             CallFailure::TooLarge { limit } => format!(
@@ -249,11 +252,17 @@ pub enum WebhookOutcome {
     /// Allowed with a patch that changed the object.
     Mutated,
     /// `allowed: false` (or a patch that could not be applied): the request failed.
-    Rejected { code: u16 },
+    Rejected {
+        code: u16,
+    },
     /// The call failed and `failurePolicy: Ignore` let the request through.
-    FailedOpen { failure: String },
+    FailedOpen {
+        failure: String,
+    },
     /// The call failed and `failurePolicy: Fail` rejected the request.
-    FailedClosed { failure: String },
+    FailedClosed {
+        failure: String,
+    },
 }
 
 /// One finished call, for per-webhook metrics (latency, timeouts, rejections).

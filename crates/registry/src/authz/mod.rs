@@ -176,7 +176,10 @@ pub fn forbidden_message(attributes: &Attributes<'_>) -> String {
             )
         };
     };
-    format!("User {:?} cannot {} path {:?}", username, attributes.verb, path)
+    format!(
+        "User {:?} cannot {} path {:?}",
+        username, attributes.verb, path
+    )
 }
 
 /// The 403 the API layer returns when no authorizer allowed the request
@@ -253,7 +256,11 @@ fn add_rule(review: &mut RulesReview, rule: &PolicyRule) {
             resource_names: list(&rule.resource_names),
         });
     }
-    if rule.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty()) {
+    if rule
+        .non_resource_urls
+        .as_ref()
+        .is_some_and(|u| !u.is_empty())
+    {
         review.non_resource_rules.push(NonResourceRule {
             verbs: rule.verbs.clone(),
             non_resource_urls: list(&rule.non_resource_urls),
@@ -283,8 +290,9 @@ pub const RESOURCE_VERBS: &[&str] = &[
 ];
 
 /// Verbs a non-resource rule may name (lower-case HTTP methods).
-pub const NON_RESOURCE_VERBS: &[&str] =
-    &["*", "delete", "get", "head", "options", "patch", "post", "put"];
+pub const NON_RESOURCE_VERBS: &[&str] = &[
+    "*", "delete", "get", "head", "options", "patch", "post", "put",
+];
 
 /// Corral's verb check for a Role's or ClusterRole's `rules` (the path is `rules`):
 /// `rules[0].verbs[1]: Unsupported value: "gett": supported values: …`. Upstream accepts
@@ -292,7 +300,10 @@ pub const NON_RESOURCE_VERBS: &[&str] =
 pub fn validate_rules(rules: &[PolicyRule], path: &FieldPath) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        let non_resource = rule.non_resource_urls.as_ref().is_some_and(|u| !u.is_empty());
+        let non_resource = rule
+            .non_resource_urls
+            .as_ref()
+            .is_some_and(|u| !u.is_empty());
         let supported = if non_resource {
             NON_RESOURCE_VERBS
         } else {

@@ -39,7 +39,11 @@ fn describe_subject(subject: &Subject, binding_namespace: &str) -> String {
         format!(
             "{} {:?}",
             subject.kind,
-            format!("{}/{}", subject.name, namespace.unwrap_or(binding_namespace))
+            format!(
+                "{}/{}",
+                subject.name,
+                namespace.unwrap_or(binding_namespace)
+            )
         )
     } else {
         format!("{} {:?}", subject.kind, subject.name)
@@ -95,7 +99,11 @@ fn applies_to_user(user: &UserInfo, subject: &Subject, namespace: &str) -> bool 
     }
 }
 
-fn applies_to<'a>(user: &UserInfo, subjects: &'a Option<Vec<Subject>>, namespace: &str) -> Option<&'a Subject> {
+fn applies_to<'a>(
+    user: &UserInfo,
+    subjects: &'a Option<Vec<Subject>>,
+    namespace: &str,
+) -> Option<&'a Subject> {
     subjects
         .iter()
         .flatten()
@@ -112,7 +120,12 @@ pub fn role_reference_rules<'s>(
         "Role" => state
             .role(binding_namespace, &role_ref.name)
             .map(|r| Cow::Borrowed(r.rules.as_deref().unwrap_or_default()))
-            .ok_or_else(|| format!("role.rbac.authorization.k8s.io {:?} not found", role_ref.name)),
+            .ok_or_else(|| {
+                format!(
+                    "role.rbac.authorization.k8s.io {:?} not found",
+                    role_ref.name
+                )
+            }),
         "ClusterRole" => state
             .cluster_role(&role_ref.name)
             .map(|r| cluster_role_rules(state, r))
@@ -128,7 +141,10 @@ pub fn role_reference_rules<'s>(
 
 /// A ClusterRole's effective rules: its own, or for an aggregated role the union of the
 /// rules of every other ClusterRole matching one of its selectors (by name order).
-pub fn cluster_role_rules<'s>(state: &'s dyn RbacState, role: &'s ClusterRole) -> Cow<'s, [PolicyRule]> {
+pub fn cluster_role_rules<'s>(
+    state: &'s dyn RbacState,
+    role: &'s ClusterRole,
+) -> Cow<'s, [PolicyRule]> {
     if role.aggregation_rule.is_none() {
         return Cow::Borrowed(role.rules.as_deref().unwrap_or_default());
     }

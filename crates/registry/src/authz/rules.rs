@@ -16,7 +16,9 @@ pub fn verb_matches(rule: &PolicyRule, verb: &str) -> bool {
 }
 
 pub fn api_group_matches(rule: &PolicyRule, group: &str) -> bool {
-    list(&rule.api_groups).iter().any(|g| g == "*" || g == group)
+    list(&rule.api_groups)
+        .iter()
+        .any(|g| g == "*" || g == group)
 }
 
 /// `combined` is `resource` or `resource/subresource`.
@@ -40,9 +42,7 @@ pub fn resource_name_matches(rule: &PolicyRule, name: &str) -> bool {
 
 pub fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
     list(&rule.non_resource_urls).iter().any(|u| {
-        u == "*"
-            || u == path
-            || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
+        u == "*" || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
     })
 }
 

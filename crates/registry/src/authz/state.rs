@@ -63,7 +63,9 @@ impl StaticRbac {
     }
 }
 
-fn ns_name<'a>(meta: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (&'a str, &'a str) {
+fn ns_name<'a>(
+    meta: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> (&'a str, &'a str) {
     (
         meta.namespace.as_deref().unwrap_or(""),
         meta.name.as_deref().unwrap_or(""),

@@ -32,8 +32,19 @@ pub struct Cluster {
     pub manager: ControllerManagerHandle,
 }
 
+/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=corral_runtime=debug`).
+pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A fresh API service (system namespaces created) whose clock follows tokio's.
 pub fn api_service() -> (ApiService, Arc<TokioClock>) {
+    init_logging();
     let store = Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).expect("memory store opens");
     let clock = Arc::new(TokioClock::new(epoch()));
     let api = ApiService::builder(Arc::new(store)).clock(clock.clone()).seed(7).build();

@@ -67,6 +67,7 @@ pub(crate) fn build(sim: Simulation) -> RunReport {
         mutations: sim.trace.mutations,
         stats,
         api: sim.api.stats.clone(),
+        webhooks: sim.admission.stats.clone(),
         controllers: sim
             .controllers
             .iter()

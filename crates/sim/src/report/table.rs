@@ -53,11 +53,11 @@ pub fn render(report: &RunReport) -> String {
         "\ntotals: {} jobs created, {} pods created, {} jobs completed, {} jobs failed",
         t.jobs_created, t.pods_created, t.jobs_completed, t.jobs_failed
     );
-    let a = &report.api;
+    let (a, w) = (&report.api, &report.webhooks);
     let _ = writeln!(
         out,
-        "api: {} calls; webhooks: {} calls, {} timeouts, {} failed open, {} rejections; {} request timeouts ({} persisted anyway); {} injected faults",
-        a.calls, a.webhook_calls, a.webhook_timeouts, a.failed_open, a.admission_rejections, a.request_timeouts, a.persisted_after_timeout, a.injected_faults
+        "api: {} calls, {} refused by admission, {} request timeouts ({} persisted anyway), {} injected faults; webhooks: {} calls, {} timeouts, {} failed open, {} rejections",
+        a.calls, a.admission_rejections, a.request_timeouts, a.persisted_after_timeout, a.injected_faults, w.calls, w.timeouts, w.failed_open, w.rejections
     );
     let mut events: Vec<(&String, &u64)> = t.events.iter().collect();
     events.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));

@@ -218,6 +218,7 @@ impl Resolver<'_> {
             client_burst: cp.client_burst,
             api_latency: cp.api_latency.as_ref().map(|d| self.dist(d)).transpose()?,
             request_timeout: cp.request_timeout.as_ref().map(|d| self.duration(d)).transpose()?,
+            cronjob_v1_pager_abort: cp.cron_job_v1_pager_abort,
         })
     }
 

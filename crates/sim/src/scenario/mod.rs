@@ -107,6 +107,7 @@ pub struct ControlPlaneOverrides {
     pub client_burst: Option<u32>,
     pub api_latency: Option<Dist>,
     pub request_timeout: Option<Duration>,
+    pub cronjob_v1_pager_abort: Option<bool>,
 }
 
 /// An object created at the start.

@@ -97,6 +97,10 @@ pub struct ControlPlaneFile {
     /// Per-request API latency (a distribution).
     pub api_latency: Option<Text>,
     pub request_timeout: Option<Text>,
+    /// `upstream-1.14` only: whether the v1 CronJob poller has the unpatched pager defect
+    /// (the whole pass aborts above 500 Jobs cluster-wide). Default true; vendors
+    /// back-ported the fix to their 1.14 builds (GKE 1.14.10 of the snowball had it).
+    pub cron_job_v1_pager_abort: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,7 @@
 //! the shared [`Harness`] (a `TestCluster`, client-go work queues, and a scripted Job runner
 //! in place of the Job controller); single-sync tests call the reconciler directly.
 
+mod guards;
 mod single_sync;
 mod timelines;
 mod v1_poller;

@@ -6,10 +6,12 @@
 //! to a bound, and asserts counts, conditions, events and timing.
 
 mod failing;
+mod guards;
 mod harness;
 mod indexed;
 mod kubelet;
 mod lifecycle;
 mod policies;
 mod properties;
+mod rig;
 mod units;

@@ -65,17 +65,32 @@ pub fn mutate(object: &mut KubeObject, limit_ranges: &[&LimitRange]) {
         let mut notes: Vec<String> = Vec::new();
         if let Some(spec) = pod.spec.as_mut() {
             for container in spec.containers.iter_mut() {
-                merge_container(container, &default_requests, &default_limits, "container", &mut notes);
+                merge_container(
+                    container,
+                    &default_requests,
+                    &default_limits,
+                    "container",
+                    &mut notes,
+                );
             }
             for container in spec.init_containers.iter_mut().flatten() {
-                merge_container(container, &default_requests, &default_limits, "init container", &mut notes);
+                merge_container(
+                    container,
+                    &default_requests,
+                    &default_limits,
+                    "init container",
+                    &mut notes,
+                );
             }
         }
         if !notes.is_empty() {
             pod.metadata
                 .annotations
                 .get_or_insert_with(BTreeMap::new)
-                .insert(ANNOTATION.into(), format!("LimitRanger plugin set: {}", notes.join("; ")));
+                .insert(
+                    ANNOTATION.into(),
+                    format!("LimitRanger plugin set: {}", notes.join("; ")),
+                );
         }
     }
 }
@@ -90,7 +105,9 @@ fn merge_container(
     if default_requests.is_empty() && default_limits.is_empty() {
         return;
     }
-    let resources = container.resources.get_or_insert_with(ResourceRequirements::default);
+    let resources = container
+        .resources
+        .get_or_insert_with(ResourceRequirements::default);
     let mut set_limits = Vec::new();
     let limits = resources.limits.get_or_insert_with(BTreeMap::new);
     for (k, v) in default_limits {
@@ -114,19 +131,37 @@ fn merge_container(
         resources.requests = None;
     }
     if !set_requests.is_empty() {
-        notes.push(format!("{} request for {prefix} {}", set_requests.join(", "), container.name));
+        notes.push(format!(
+            "{} request for {prefix} {}",
+            set_requests.join(", "),
+            container.name
+        ));
     }
     if !set_limits.is_empty() {
-        notes.push(format!("{} limit for {prefix} {}", set_limits.join(", "), container.name));
+        notes.push(format!(
+            "{} limit for {prefix} {}",
+            set_limits.join(", "),
+            container.name
+        ));
     }
 }
 
-fn min_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &List, limit: &List) -> Option<String> {
+fn min_constraint(
+    kind: &str,
+    resource: &str,
+    enforced: &Quantity,
+    request: &List,
+    limit: &List,
+) -> Option<String> {
     let Some(req) = request.get(resource) else {
-        return Some(format!("minimum {resource} usage per {kind} is {enforced}.  No request is specified"));
+        return Some(format!(
+            "minimum {resource} usage per {kind} is {enforced}.  No request is specified"
+        ));
     };
     if req.milli_value() < enforced.milli_value() {
-        return Some(format!("minimum {resource} usage per {kind} is {enforced}, but request is {req}"));
+        return Some(format!(
+            "minimum {resource} usage per {kind} is {enforced}, but request is {req}"
+        ));
     }
     match limit.get(resource) {
         Some(lim) if lim.milli_value() < enforced.milli_value() => Some(format!(
@@ -136,12 +171,22 @@ fn min_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &Lis
     }
 }
 
-fn max_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &List, limit: &List) -> Option<String> {
+fn max_constraint(
+    kind: &str,
+    resource: &str,
+    enforced: &Quantity,
+    request: &List,
+    limit: &List,
+) -> Option<String> {
     let Some(lim) = limit.get(resource) else {
-        return Some(format!("maximum {resource} usage per {kind} is {enforced}.  No limit is specified"));
+        return Some(format!(
+            "maximum {resource} usage per {kind} is {enforced}.  No limit is specified"
+        ));
     };
     if lim.milli_value() > enforced.milli_value() {
-        return Some(format!("maximum {resource} usage per {kind} is {enforced}, but limit is {lim}"));
+        return Some(format!(
+            "maximum {resource} usage per {kind} is {enforced}, but limit is {lim}"
+        ));
     }
     match request.get(resource) {
         Some(req) if req.milli_value() > enforced.milli_value() => Some(format!(
@@ -151,16 +196,28 @@ fn max_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &Lis
     }
 }
 
-fn max_request_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &List) -> Option<String> {
+fn max_request_constraint(
+    kind: &str,
+    resource: &str,
+    enforced: &Quantity,
+    request: &List,
+) -> Option<String> {
     let Some(req) = request.get(resource) else {
-        return Some(format!("maximum {resource} usage per {kind} is {enforced}.  No request is specified"));
+        return Some(format!(
+            "maximum {resource} usage per {kind} is {enforced}.  No request is specified"
+        ));
     };
-    (req.milli_value() > enforced.milli_value()).then(|| {
-        format!("maximum {resource} usage per {kind} is {enforced}, but request is {req}")
-    })
+    (req.milli_value() > enforced.milli_value())
+        .then(|| format!("maximum {resource} usage per {kind} is {enforced}, but request is {req}"))
 }
 
-fn ratio_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &List, limit: &List) -> Option<String> {
+fn ratio_constraint(
+    kind: &str,
+    resource: &str,
+    enforced: &Quantity,
+    request: &List,
+    limit: &List,
+) -> Option<String> {
     let req = request.get(resource).map_or(0, Quantity::milli_value);
     if req == 0 {
         return Some(format!(
@@ -179,7 +236,13 @@ fn ratio_constraint(kind: &str, resource: &str, enforced: &Quantity, request: &L
     })
 }
 
-fn check_item(kind: &str, item: &k8s_openapi::api::core::v1::LimitRangeItem, requests: &List, limits: &List, errors: &mut Vec<String>) {
+fn check_item(
+    kind: &str,
+    item: &k8s_openapi::api::core::v1::LimitRangeItem,
+    requests: &List,
+    limits: &List,
+    errors: &mut Vec<String>,
+) {
     for (resource, enforced) in parse(item.min.as_ref()) {
         errors.extend(min_constraint(kind, &resource, &enforced, requests, limits));
     }
@@ -187,7 +250,9 @@ fn check_item(kind: &str, item: &k8s_openapi::api::core::v1::LimitRangeItem, req
         errors.extend(max_constraint(kind, &resource, &enforced, requests, limits));
     }
     for (resource, enforced) in parse(item.max_limit_request_ratio.as_ref()) {
-        errors.extend(ratio_constraint(kind, &resource, &enforced, requests, limits));
+        errors.extend(ratio_constraint(
+            kind, &resource, &enforced, requests, limits,
+        ));
     }
 }
 
@@ -199,9 +264,11 @@ pub fn validate(object: &KubeObject, limit_range: &LimitRange) -> Option<String>
         match (object, item.type_.as_str()) {
             (KubeObject::Pod(pod), "Container") => {
                 let spec = pod.spec.as_ref();
-                let containers = spec
-                    .iter()
-                    .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()));
+                let containers = spec.iter().flat_map(|s| {
+                    s.containers
+                        .iter()
+                        .chain(s.init_containers.iter().flatten())
+                });
                 for container in containers {
                     let resources = container.resources.as_ref();
                     let requests = parse(resources.and_then(|r| r.requests.as_ref()));
@@ -222,10 +289,21 @@ pub fn validate(object: &KubeObject, limit_range: &LimitRange) -> Option<String>
                         .and_then(|r| r.requests.as_ref()),
                 );
                 for (resource, enforced) in parse(item.min.as_ref()) {
-                    errors.extend(min_constraint("PersistentVolumeClaim", &resource, &enforced, &requests, &List::new()));
+                    errors.extend(min_constraint(
+                        "PersistentVolumeClaim",
+                        &resource,
+                        &enforced,
+                        &requests,
+                        &List::new(),
+                    ));
                 }
                 for (resource, enforced) in parse(item.max.as_ref()) {
-                    errors.extend(max_request_constraint("PersistentVolumeClaim", &resource, &enforced, &requests));
+                    errors.extend(max_request_constraint(
+                        "PersistentVolumeClaim",
+                        &resource,
+                        &enforced,
+                        &requests,
+                    ));
                 }
             }
             _ => {}

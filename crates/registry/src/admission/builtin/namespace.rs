@@ -22,10 +22,14 @@ pub fn admit(
     config: &AdmissionConfig,
     waited: bool,
 ) -> PluginOutcome {
-    let is_namespace = request.resource.group.is_empty() && request.resource.resource == "namespaces";
+    let is_namespace =
+        request.resource.group.is_empty() && request.resource.resource == "namespaces";
     if request.operation == Operation::Delete
         && is_namespace
-        && config.immortal_namespaces.iter().any(|n| n == &request.name)
+        && config
+            .immortal_namespaces
+            .iter()
+            .any(|n| n == &request.name)
     {
         return PluginOutcome::Reject(ApiError::forbidden(
             &request.resource.group_resource(),
@@ -53,11 +57,7 @@ pub fn admit(
             namespace,
         ));
     };
-    let terminating = found
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        == Some("Terminating");
+    let terminating = found.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
     if request.operation == Operation::Create && terminating {
         let error = ApiError::forbidden(
             &request.resource.group_resource(),

@@ -7,8 +7,8 @@
 
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, DownwardAPIProjection, DownwardAPIVolumeFile, KeyToPath,
-    LocalObjectReference, ObjectFieldSelector, Pod, PodSpec, ProjectedVolumeSource,
-    ServiceAccount, ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
+    LocalObjectReference, ObjectFieldSelector, Pod, PodSpec, ProjectedVolumeSource, ServiceAccount,
+    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 
 use crate::defaults::pod::default_service_account;
@@ -40,11 +40,18 @@ pub fn check_mirror_pod(pod: &Pod) -> Result<(), String> {
     let Some(spec) = &pod.spec else {
         return Ok(());
     };
-    if spec.service_account_name.as_deref().is_some_and(|s| !s.is_empty()) {
+    if spec
+        .service_account_name
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
         return Err("a mirror pod may not reference service accounts".into());
     }
     let references_secret = spec.volumes.iter().flatten().any(|v| v.secret.is_some())
-        || spec.image_pull_secrets.as_ref().is_some_and(|s| !s.is_empty())
+        || spec
+            .image_pull_secrets
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
         || spec
             .containers
             .iter()
@@ -87,13 +94,18 @@ pub fn mutate(pod: &mut Pod, account: &ServiceAccount, mount_token: bool, suffix
     if mount_token && should_automount(account, spec) {
         mount_service_account_token(spec, suffix);
     }
-    let pod_has_pull_secrets = spec.image_pull_secrets.as_ref().is_some_and(|s| !s.is_empty());
+    let pod_has_pull_secrets = spec
+        .image_pull_secrets
+        .as_ref()
+        .is_some_and(|s| !s.is_empty());
     let account_secrets = account.image_pull_secrets.as_deref().unwrap_or_default();
     if !pod_has_pull_secrets && !account_secrets.is_empty() {
         spec.image_pull_secrets = Some(
             account_secrets
                 .iter()
-                .map(|s| LocalObjectReference { name: s.name.clone() })
+                .map(|s| LocalObjectReference {
+                    name: s.name.clone(),
+                })
                 .collect(),
         );
     }
@@ -224,12 +236,19 @@ pub fn validate(pod: &Pod, account: &ServiceAccount) -> Result<(), String> {
         }
     }
     for (prefix, containers) in [
-        ("init container", spec.init_containers.as_deref().unwrap_or_default()),
+        (
+            "init container",
+            spec.init_containers.as_deref().unwrap_or_default(),
+        ),
         ("container", spec.containers.as_slice()),
     ] {
         for container in containers {
             for env in container.env.iter().flatten() {
-                let Some(reference) = env.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) else {
+                let Some(reference) = env
+                    .value_from
+                    .as_ref()
+                    .and_then(|v| v.secret_key_ref.as_ref())
+                else {
                     continue;
                 };
                 if !mountable.contains(&reference.name.as_str()) {

@@ -61,7 +61,9 @@ pub enum Evaluator {
     PersistentVolumeClaims,
     /// The generic object-count evaluator: `count/<resource>[.<group>]` plus the legacy
     /// names (`configmaps`, `secrets`, `resourcequotas`).
-    Count { names: Vec<String> },
+    Count {
+        names: Vec<String>,
+    },
 }
 
 const POD_RESOURCES: &[&str] = &[
@@ -154,7 +156,9 @@ impl Evaluator {
                 Evaluator::PersistentVolumeClaims => {
                     matches!(
                         *name,
-                        "count/persistentvolumeclaims" | "persistentvolumeclaims" | "requests.storage"
+                        "count/persistentvolumeclaims"
+                            | "persistentvolumeclaims"
+                            | "requests.storage"
                     ) || (name.contains(STORAGE_CLASS_SUFFIX)
                         && (name.ends_with("/requests.storage")
                             || name.ends_with("/persistentvolumeclaims")))
@@ -180,9 +184,11 @@ impl Evaluator {
         }
         let mut missing: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let spec = pod.spec.as_ref();
-        let containers = spec
-            .iter()
-            .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()));
+        let containers = spec.iter().flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        });
         for container in containers {
             let (requests, limits) = container_resources(container);
             let usage = compute_usage(&requests, &limits);
@@ -239,7 +245,12 @@ impl Evaluator {
             }
             (Evaluator::Count { names }, _) => Ok(names
                 .iter()
-                .map(|n| (n.clone(), Quantity::from_units(1, corral_api::quantity::QuantityFormat::DecimalSI)))
+                .map(|n| {
+                    (
+                        n.clone(),
+                        Quantity::from_units(1, corral_api::quantity::QuantityFormat::DecimalSI),
+                    )
+                })
                 .collect()),
             _ => Ok(Usage::new()),
         }
@@ -249,8 +260,8 @@ impl Evaluator {
 fn parse_list(list: Option<&BTreeMap<String, WireQuantity>>) -> Result<Usage, String> {
     let mut out = Usage::new();
     for (name, value) in list.into_iter().flatten() {
-        let quantity = Quantity::parse(&value.0)
-            .map_err(|e| format!("quantity {name}={:?}: {e}", value.0))?;
+        let quantity =
+            Quantity::parse(&value.0).map_err(|e| format!("quantity {name}={:?}: {e}", value.0))?;
         out.insert(name.clone(), quantity);
     }
     Ok(out)
@@ -414,7 +425,10 @@ fn pvc_usage(claim: &PersistentVolumeClaim) -> Result<Usage, String> {
         .and_then(|s| s.storage_class_name.as_deref())
         .filter(|c| !c.is_empty());
     if let Some(class) = class {
-        result.insert(format!("{class}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"), one());
+        result.insert(
+            format!("{class}{STORAGE_CLASS_SUFFIX}persistentvolumeclaims"),
+            one(),
+        );
     }
     let requests = parse_list(
         claim
@@ -426,7 +440,10 @@ fn pvc_usage(claim: &PersistentVolumeClaim) -> Result<Usage, String> {
     if let Some(storage) = requests.get("storage") {
         result.insert("requests.storage".into(), *storage);
         if let Some(class) = class {
-            result.insert(format!("{class}{STORAGE_CLASS_SUFFIX}requests.storage"), *storage);
+            result.insert(
+                format!("{class}{STORAGE_CLASS_SUFFIX}requests.storage"),
+                *storage,
+            );
         }
     }
     Ok(result)
@@ -464,14 +481,20 @@ fn uses_cross_namespace_affinity(pod: &Pod) -> bool {
         t.namespaces.as_ref().is_some_and(|n| !n.is_empty()) || t.namespace_selector.is_some()
     };
     let pod_affinity = affinity.pod_affinity.as_ref().is_some_and(|a| {
-        a.required_during_scheduling_ignored_during_execution.iter().flatten().any(cross)
+        a.required_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten()
+            .any(cross)
             || a.preferred_during_scheduling_ignored_during_execution
                 .iter()
                 .flatten()
                 .any(|w| cross(&w.pod_affinity_term))
     });
     let anti = affinity.pod_anti_affinity.as_ref().is_some_and(|a| {
-        a.required_during_scheduling_ignored_during_execution.iter().flatten().any(cross)
+        a.required_during_scheduling_ignored_during_execution
+            .iter()
+            .flatten()
+            .any(cross)
             || a.preferred_during_scheduling_ignored_during_execution
                 .iter()
                 .flatten()

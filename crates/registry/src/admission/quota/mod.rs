@@ -76,7 +76,10 @@ pub fn applies(request: &AdmissionRequest) -> Option<Evaluator> {
 
 /// Upstream `CheckRequest` over the namespace's quotas. Returns the charges (quotas whose
 /// `status.used` the request raises, with their revisions), or the 403 refusing it.
-pub fn check_request(input: &QuotaInput<'_>, quotas: &[&ResourceQuota]) -> Result<Vec<QuotaCharge>, ApiError> {
+pub fn check_request(
+    input: &QuotaInput<'_>,
+    quotas: &[&ResourceQuota],
+) -> Result<Vec<QuotaCharge>, ApiError> {
     let Some(evaluator) = applies(input.request) else {
         return Ok(Vec::new());
     };
@@ -95,7 +98,10 @@ pub fn check_request(input: &QuotaInput<'_>, quotas: &[&ResourceQuota]) -> Resul
         let restricted = evaluator.matching_resources(hard.keys().map(String::as_str));
         let name = quota.metadata.name.as_deref().unwrap_or("");
         if let Err(message) = evaluator.constraints(&restricted, object) {
-            return Err(forbidden(input, &format!("failed quota: {name}: {message}")));
+            return Err(forbidden(
+                input,
+                &format!("failed quota: {name}: {message}"),
+            ));
         }
         let missing_usage = restricted.iter().any(|r| !used.contains_key(r));
         if missing_usage {
@@ -103,7 +109,10 @@ pub fn check_request(input: &QuotaInput<'_>, quotas: &[&ResourceQuota]) -> Resul
             names.sort();
             return Err(forbidden(
                 input,
-                &format!("status unknown for quota: {name}, resources: {}", names.join(",")),
+                &format!(
+                    "status unknown for quota: {name}, resources: {}",
+                    names.join(",")
+                ),
             ));
         }
         interesting.push((index, hard, used));
@@ -201,10 +210,18 @@ fn delta_usage(
             "unable to get previous usage since prior version of object was not found",
         ));
     };
-    if old.meta().resource_version.as_deref().unwrap_or("").is_empty() {
+    if old
+        .meta()
+        .resource_version
+        .as_deref()
+        .unwrap_or("")
+        .is_empty()
+    {
         return Ok(interesting.iter().map(|_| nonzero(usage.clone())).collect());
     }
-    let previous = evaluator.usage(old, input.now).map_err(ApiError::internal)?;
+    let previous = evaluator
+        .usage(old, input.now)
+        .map_err(ApiError::internal)?;
     let mut difference = Usage::new();
     for (name, quantity) in &usage {
         let mut d = *quantity;
@@ -242,12 +259,10 @@ fn charge(quota: &ResourceQuota, used: &Usage) -> Result<QuotaCharge, ApiError> 
             ))
         })?;
     let mut charged = quota.clone();
-    let status = charged.status.get_or_insert_with(ResourceQuotaStatus::default);
-    status.used = Some(
-        used.iter()
-            .map(|(k, v)| (k.clone(), v.to_wire()))
-            .collect(),
-    );
+    let status = charged
+        .status
+        .get_or_insert_with(ResourceQuotaStatus::default);
+    status.used = Some(used.iter().map(|(k, v)| (k.clone(), v.to_wire())).collect());
     Ok(QuotaCharge {
         quota: charged,
         revision,

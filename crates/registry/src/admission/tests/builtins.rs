@@ -27,7 +27,11 @@ fn a_missing_service_account_is_upstreams_403() {
         error.message,
         "pods \"p\" is forbidden: error looking up service account ns/robot: serviceaccount \"robot\" not found"
     );
-    assert_eq!(driven.elapsed, Duration::ZERO, "non-default accounts are looked up once");
+    assert_eq!(
+        driven.elapsed,
+        Duration::ZERO,
+        "non-default accounts are looked up once"
+    );
 }
 
 #[test]
@@ -54,52 +58,93 @@ fn a_missing_default_account_is_retried_before_the_403() {
         driven.rejected().message,
         "pods \"p\" is forbidden: error looking up service account ns/default: serviceaccount \"default\" not found"
     );
-    assert!(driven.elapsed >= ms(900) && driven.elapsed <= ms(1800), "9 waits of 100–200 ms: {:?}", driven.elapsed);
+    assert!(
+        driven.elapsed >= ms(900) && driven.elapsed <= ms(1800),
+        "9 waits of 100–200 ms: {:?}",
+        driven.elapsed
+    );
 
     // The controller creates it meanwhile: admitted.
     let mut state = TestState::new();
     state.service_accounts.clear();
-    let driven = drive_with(create(pod("ns", "p"), "r"), &AdmissionConfig::default(), &mut state, &mut no_webhooks, &mut |state, waits| {
-        if waits == 3 {
-            state.service_accounts.push(service_account("ns", "default"));
-        }
-    });
+    let driven = drive_with(
+        create(pod("ns", "p"), "r"),
+        &AdmissionConfig::default(),
+        &mut state,
+        &mut no_webhooks,
+        &mut |state, waits| {
+            if waits == 3 {
+                state
+                    .service_accounts
+                    .push(service_account("ns", "default"));
+            }
+        },
+    );
     assert!(matches!(driven.step, AdmissionStep::Admitted(_)));
 }
 
 #[test]
 fn the_api_access_volume_is_projected_unless_automount_is_off() {
     let mut state = TestState::new();
-    let driven = drive(create(pod("ns", "p"), "req-7"), &mut state, &mut no_webhooks);
+    let driven = drive(
+        create(pod("ns", "p"), "req-7"),
+        &mut state,
+        &mut no_webhooks,
+    );
     let p = admitted_pod(&driven);
     let spec = p.spec.unwrap();
     assert_eq!(spec.service_account_name.as_deref(), Some("default"));
     let volume = &spec.volumes.as_ref().unwrap()[0];
-    assert_eq!(volume.name, format!("kube-api-access-{}", token_volume_suffix("req-7")));
+    assert_eq!(
+        volume.name,
+        format!("kube-api-access-{}", token_volume_suffix("req-7"))
+    );
     assert_eq!(volume.name.len(), "kube-api-access-".len() + 5);
     let sources = volume.projected.as_ref().unwrap().sources.as_ref().unwrap();
-    assert_eq!(sources[0].service_account_token.as_ref().unwrap().expiration_seconds, Some(3607));
-    assert_eq!(sources[1].config_map.as_ref().unwrap().name, "kube-root-ca.crt");
+    assert_eq!(
+        sources[0]
+            .service_account_token
+            .as_ref()
+            .unwrap()
+            .expiration_seconds,
+        Some(3607)
+    );
+    assert_eq!(
+        sources[1].config_map.as_ref().unwrap().name,
+        "kube-root-ca.crt"
+    );
     let mount = &spec.containers[0].volume_mounts.as_ref().unwrap()[0];
     assert_eq!(mount.mount_path, TOKEN_MOUNT_PATH);
     assert_eq!(mount.read_only, Some(true));
 
     let mut state = TestState::new();
     state.service_accounts[0].automount_service_account_token = Some(false);
-    let p = admitted_pod(&drive(create(pod("ns", "p"), "r"), &mut state, &mut no_webhooks));
+    let p = admitted_pod(&drive(
+        create(pod("ns", "p"), "r"),
+        &mut state,
+        &mut no_webhooks,
+    ));
     assert!(p.spec.unwrap().volumes.is_none());
 }
 
 #[test]
 fn webhooks_see_the_pod_after_the_built_in_plugins() {
     let mut state = TestState::new();
-    state.mutating.push(mutating_config("c", vec![mutating("m", vec![pod_rule()], "Fail", 10)]));
+    state.mutating.push(mutating_config(
+        "c",
+        vec![mutating("m", vec![pod_rule()], "Fail", 10)],
+    ));
     drive(create(pod("ns", "p"), "r"), &mut state, &mut |call| {
         let spec = &call.review["request"]["object"]["spec"];
         assert_eq!(spec["serviceAccountName"], "default");
         assert_eq!(spec["priority"], 0);
         assert_eq!(spec["tolerations"].as_array().unwrap().len(), 2);
-        assert!(spec["volumes"][0]["name"].as_str().unwrap().starts_with("kube-api-access-"));
+        assert!(
+            spec["volumes"][0]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("kube-api-access-")
+        );
         (allow(call), ms(1))
     });
 }
@@ -107,7 +152,11 @@ fn webhooks_see_the_pod_after_the_built_in_plugins() {
 #[test]
 fn a_missing_namespace_is_waited_for_once_then_404() {
     let mut state = TestState::new();
-    let driven = drive(create(pod("nowhere", "p"), "r"), &mut state, &mut no_webhooks);
+    let driven = drive(
+        create(pod("nowhere", "p"), "r"),
+        &mut state,
+        &mut no_webhooks,
+    );
     let error = driven.rejected();
     assert_eq!(error.code, 404);
     assert_eq!(error.message, "namespaces \"nowhere\" not found");
@@ -125,7 +174,10 @@ fn a_terminating_namespace_refuses_new_content() {
         error.message,
         "jobs.batch \"j\" is forbidden: unable to create new content in namespace ns because it is being terminated"
     );
-    assert_eq!(error.details.as_ref().unwrap().causes[0].reason, "NamespaceTerminating");
+    assert_eq!(
+        error.details.as_ref().unwrap().causes[0].reason,
+        "NamespaceTerminating"
+    );
 }
 
 #[test]
@@ -133,8 +185,15 @@ fn immortal_namespaces_cannot_be_deleted() {
     let mut state = TestState::new();
     state.add_namespace("default", &[]);
     let stored: KubeObject = state.namespaces.last().unwrap().clone().into();
-    let driven = drive(AdmissionRequest::delete(stored, alice(), "r"), &mut state, &mut no_webhooks);
-    assert_eq!(driven.rejected().message, "namespaces \"default\" is forbidden: this namespace may not be deleted");
+    let driven = drive(
+        AdmissionRequest::delete(stored, alice(), "r"),
+        &mut state,
+        &mut no_webhooks,
+    );
+    assert_eq!(
+        driven.rejected().message,
+        "namespaces \"default\" is forbidden: this namespace may not be deleted"
+    );
 }
 
 fn limit_range(items: Vec<LimitRangeItem>) -> LimitRange {
@@ -149,7 +208,12 @@ fn limit_range(items: Vec<LimitRangeItem>) -> LimitRange {
 }
 
 fn list(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, WireQuantity>> {
-    Some(pairs.iter().map(|(k, v)| (k.to_string(), WireQuantity(v.to_string()))).collect())
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), WireQuantity(v.to_string())))
+            .collect(),
+    )
 }
 
 #[test]
@@ -162,8 +226,15 @@ fn limit_ranges_default_requests_and_limits_and_enforce_bounds() {
         max: list(&[("cpu", "1")]),
         ..LimitRangeItem::default()
     }]));
-    let p = admitted_pod(&drive(create(pod("ns", "p"), "r"), &mut state, &mut no_webhooks));
-    let resources = p.spec.as_ref().unwrap().containers[0].resources.clone().unwrap();
+    let p = admitted_pod(&drive(
+        create(pod("ns", "p"), "r"),
+        &mut state,
+        &mut no_webhooks,
+    ));
+    let resources = p.spec.as_ref().unwrap().containers[0]
+        .resources
+        .clone()
+        .unwrap();
     assert_eq!(resources.requests.unwrap()["cpu"].0, "250m");
     assert_eq!(resources.limits.unwrap()["cpu"].0, "500m");
     assert_eq!(
@@ -187,22 +258,35 @@ fn limit_ranges_default_requests_and_limits_and_enforce_bounds() {
 #[test]
 fn priority_is_computed_and_explicit_conflicts_refused() {
     let mut state = TestState::new();
-    let p = admitted_pod(&drive(create(pod("ns", "p"), "r"), &mut state, &mut no_webhooks));
+    let p = admitted_pod(&drive(
+        create(pod("ns", "p"), "r"),
+        &mut state,
+        &mut no_webhooks,
+    ));
     let spec = p.spec.unwrap();
     assert_eq!(spec.priority, Some(0));
-    assert_eq!(spec.preemption_policy.as_deref(), Some("PreemptLowerPriority"));
-    assert!(spec.tolerations.unwrap().iter().any(|t| t.key.as_deref() == Some("node.kubernetes.io/unreachable") && t.toleration_seconds == Some(300)));
+    assert_eq!(
+        spec.preemption_policy.as_deref(),
+        Some("PreemptLowerPriority")
+    );
+    assert!(spec.tolerations.unwrap().iter().any(|t| t.key.as_deref()
+        == Some("node.kubernetes.io/unreachable")
+        && t.toleration_seconds == Some(300)));
 
     let mut p = pod("ns", "p");
     p.spec.as_mut().unwrap().priority_class_name = Some("gold".into());
     assert_eq!(
-        drive(create(p, "r"), &mut state, &mut no_webhooks).rejected().message,
+        drive(create(p, "r"), &mut state, &mut no_webhooks)
+            .rejected()
+            .message,
         "pods \"p\" is forbidden: no PriorityClass with name gold was found"
     );
     let mut p = pod("ns", "p");
     p.spec.as_mut().unwrap().priority = Some(7);
     assert_eq!(
-        drive(create(p, "r"), &mut state, &mut no_webhooks).rejected().message,
+        drive(create(p, "r"), &mut state, &mut no_webhooks)
+            .rejected()
+            .message,
         "pods \"p\" is forbidden: the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 0 from the given PriorityClass name"
     );
 }
@@ -210,11 +294,26 @@ fn priority_is_computed_and_explicit_conflicts_refused() {
 #[test]
 fn object_validation_runs_after_mutation() {
     let mut state = TestState::new();
-    state.mutating.push(mutating_config("c", vec![mutating("breaks-policy", vec![pod_rule()], "Fail", 10)]));
+    state.mutating.push(mutating_config(
+        "c",
+        vec![mutating("breaks-policy", vec![pod_rule()], "Fail", 10)],
+    ));
     let driven = drive(create(pod("ns", "p"), "r"), &mut state, &mut |call| {
-        (patch(call, json!([{"op": "replace", "path": "/spec/restartPolicy", "value": "Sometimes"}])), ms(1))
+        (
+            patch(
+                call,
+                json!([{"op": "replace", "path": "/spec/restartPolicy", "value": "Sometimes"}]),
+            ),
+            ms(1),
+        )
     });
     let error = driven.rejected();
     assert_eq!(error.code, 422);
-    assert!(error.message.starts_with("Pod \"p\" is invalid: spec.restartPolicy"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .starts_with("Pod \"p\" is invalid: spec.restartPolicy"),
+        "{}",
+        error.message
+    );
 }

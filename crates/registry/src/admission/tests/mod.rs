@@ -44,11 +44,14 @@ pub struct TestState {
 
 impl AdmissionState for TestState {
     fn namespace(&self, name: &str) -> Option<&Namespace> {
-        self.namespaces.iter().find(|n| n.metadata.name.as_deref() == Some(name))
+        self.namespaces
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(name))
     }
     fn service_account(&self, namespace: &str, name: &str) -> Option<&ServiceAccount> {
         self.service_accounts.iter().find(|s| {
-            s.metadata.namespace.as_deref() == Some(namespace) && s.metadata.name.as_deref() == Some(name)
+            s.metadata.namespace.as_deref() == Some(namespace)
+                && s.metadata.name.as_deref() == Some(name)
         })
     }
     fn limit_ranges(&self, namespace: &str) -> Vec<&LimitRange> {
@@ -86,7 +89,12 @@ impl TestState {
         self.namespaces.push(Namespace {
             metadata: ObjectMeta {
                 name: Some(name.into()),
-                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 ..ObjectMeta::default()
             },
             status: Some(NamespaceStatus {
@@ -100,9 +108,14 @@ impl TestState {
     /// Adds a quota whose status the controller already filled (hard = spec, used = 0).
     pub fn add_quota(&mut self, namespace: &str, name: &str, hard: &[(&str, &str)]) {
         self.revision += 1;
-        let hard: BTreeMap<String, WireQuantity> =
-            hard.iter().map(|(k, v)| (k.to_string(), WireQuantity(v.to_string()))).collect();
-        let used = hard.keys().map(|k| (k.clone(), WireQuantity("0".into()))).collect();
+        let hard: BTreeMap<String, WireQuantity> = hard
+            .iter()
+            .map(|(k, v)| (k.to_string(), WireQuantity(v.to_string())))
+            .collect();
+        let used = hard
+            .keys()
+            .map(|k| (k.clone(), WireQuantity("0".into())))
+            .collect();
         self.quotas.push(ResourceQuota {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -127,7 +140,11 @@ impl TestState {
         for charge in charges {
             let key = charge.key();
             let current = self.quotas.iter().find(|q| {
-                ObjectKey::new(ResourceKind::ResourceQuota, q.metadata.namespace.as_deref().unwrap_or(""), q.metadata.name.as_deref().unwrap_or("")) == key
+                ObjectKey::new(
+                    ResourceKind::ResourceQuota,
+                    q.metadata.namespace.as_deref().unwrap_or(""),
+                    q.metadata.name.as_deref().unwrap_or(""),
+                ) == key
             });
             let current_rv = current.and_then(|q| q.metadata.resource_version.clone());
             if current_rv != Some(charge.revision.0.to_string()) {
@@ -141,7 +158,10 @@ impl TestState {
             let slot = self
                 .quotas
                 .iter_mut()
-                .find(|q| q.metadata.name == quota.metadata.name && q.metadata.namespace == quota.metadata.namespace)
+                .find(|q| {
+                    q.metadata.name == quota.metadata.name
+                        && q.metadata.namespace == quota.metadata.namespace
+                })
                 .expect("charged quota exists");
             *slot = quota;
         }
@@ -151,8 +171,18 @@ impl TestState {
     pub fn used(&self, namespace: &str, name: &str, resource: &str) -> String {
         self.quotas
             .iter()
-            .find(|q| q.metadata.namespace.as_deref() == Some(namespace) && q.metadata.name.as_deref() == Some(name))
-            .and_then(|q| q.status.as_ref()?.used.as_ref()?.get(resource).map(|v| v.0.clone()))
+            .find(|q| {
+                q.metadata.namespace.as_deref() == Some(namespace)
+                    && q.metadata.name.as_deref() == Some(name)
+            })
+            .and_then(|q| {
+                q.status
+                    .as_ref()?
+                    .used
+                    .as_ref()?
+                    .get(resource)
+                    .map(|v| v.0.clone())
+            })
             .unwrap_or_default()
     }
 }
@@ -242,7 +272,12 @@ fn client_config(name: &str) -> WebhookClientConfig {
 }
 
 /// A mutating webhook named `name` with `failurePolicy`/`timeoutSeconds` as given.
-pub fn mutating(name: &str, rules: Vec<RuleWithOperations>, policy: &str, timeout: i32) -> MutatingWebhook {
+pub fn mutating(
+    name: &str,
+    rules: Vec<RuleWithOperations>,
+    policy: &str,
+    timeout: i32,
+) -> MutatingWebhook {
     MutatingWebhook {
         name: name.into(),
         admission_review_versions: vec!["v1".into()],
@@ -256,7 +291,12 @@ pub fn mutating(name: &str, rules: Vec<RuleWithOperations>, policy: &str, timeou
     }
 }
 
-pub fn validating(name: &str, rules: Vec<RuleWithOperations>, policy: &str, timeout: i32) -> ValidatingWebhook {
+pub fn validating(
+    name: &str,
+    rules: Vec<RuleWithOperations>,
+    policy: &str,
+    timeout: i32,
+) -> ValidatingWebhook {
     ValidatingWebhook {
         name: name.into(),
         admission_review_versions: vec!["v1".into()],
@@ -279,7 +319,10 @@ pub fn mutating_config(name: &str, hooks: Vec<MutatingWebhook>) -> MutatingWebho
     }
 }
 
-pub fn validating_config(name: &str, hooks: Vec<ValidatingWebhook>) -> ValidatingWebhookConfiguration {
+pub fn validating_config(
+    name: &str,
+    hooks: Vec<ValidatingWebhook>,
+) -> ValidatingWebhookConfiguration {
     ValidatingWebhookConfiguration {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -308,7 +351,10 @@ pub fn allow(call: &WebhookCall) -> WebhookResult {
 pub fn patch(call: &WebhookCall, operations: Value) -> WebhookResult {
     let bytes = serde_json::to_vec(&operations).unwrap();
     let encoded = serde_json::to_value(k8s_openapi::ByteString(bytes)).unwrap();
-    respond(call, json!({"allowed": true, "patchType": "JSONPatch", "patch": encoded}))
+    respond(
+        call,
+        json!({"allowed": true, "patchType": "JSONPatch", "patch": encoded}),
+    )
 }
 
 /// How a drive ended, and the calls made on the way.
@@ -402,7 +448,13 @@ pub fn drive(
     state: &mut TestState,
     answer: &mut dyn FnMut(&WebhookCall) -> (WebhookResult, Duration),
 ) -> Driven {
-    drive_with(request, &AdmissionConfig::default(), state, answer, &mut |_, _| {})
+    drive_with(
+        request,
+        &AdmissionConfig::default(),
+        state,
+        answer,
+        &mut |_, _| {},
+    )
 }
 
 pub fn no_webhooks(call: &WebhookCall) -> (WebhookResult, Duration) {

@@ -8,7 +8,11 @@ use proptest::prelude::*;
 use super::*;
 
 /// Admits and commits like the API server: on a quota conflict, charge again.
-fn create_and_commit(state: &mut TestState, object: impl Into<KubeObject>, uid: &str) -> Result<(), corral_api::ApiError> {
+fn create_and_commit(
+    state: &mut TestState,
+    object: impl Into<KubeObject>,
+    uid: &str,
+) -> Result<(), corral_api::ApiError> {
     let mut flow = AdmissionFlow::new(create(object, uid), &AdmissionConfig::default());
     let now = start();
     loop {
@@ -38,7 +42,11 @@ fn a_job_count_quota_refuses_the_third_job_with_upstreams_message() {
         error.message,
         "jobs.batch \"j3\" is forbidden: exceeded quota: q, requested: count/jobs.batch=1, used: count/jobs.batch=2, limited: count/jobs.batch=2"
     );
-    assert_eq!(state.used("ns", "q", "count/jobs.batch"), "2", "a refusal charges nothing");
+    assert_eq!(
+        state.used("ns", "q", "count/jobs.batch"),
+        "2",
+        "a refusal charges nothing"
+    );
     // Other namespaces are unaffected.
     create_and_commit(&mut state, job("other", "j3"), "4").unwrap();
     // Pods are not jobs.
@@ -66,7 +74,10 @@ fn compute_quotas_sum_requests_and_require_them() {
         "pods \"b\" is forbidden: exceeded quota: compute, requested: requests.cpu=500m, used: requests.cpu=600m, limited: requests.cpu=1"
     );
     let error = create_and_commit(&mut state, pod("ns", "c"), "3").unwrap_err();
-    assert_eq!(error.message, "pods \"c\" is forbidden: failed quota: compute: must specify requests.cpu for: main");
+    assert_eq!(
+        error.message,
+        "pods \"c\" is forbidden: failed quota: compute: must specify requests.cpu for: main"
+    );
 }
 
 #[test]
@@ -77,7 +88,13 @@ fn scoped_quotas_count_only_their_pods() {
     create_and_commit(&mut state, pod("ns", "a"), "1").unwrap();
     create_and_commit(&mut state, with_cpu(pod("ns", "b"), "100m"), "2").unwrap();
     let error = create_and_commit(&mut state, pod("ns", "c"), "3").unwrap_err();
-    assert!(error.message.contains("exceeded quota: best-effort, requested: pods=1, used: pods=1, limited: pods=1"), "{}", error.message);
+    assert!(
+        error.message.contains(
+            "exceeded quota: best-effort, requested: pods=1, used: pods=1, limited: pods=1"
+        ),
+        "{}",
+        error.message
+    );
     // A scoped quota never matches other kinds.
     state.add_quota("ns", "jobs-terminating", &[("count/jobs.batch", "0")]);
     state.quotas[1].spec.as_mut().unwrap().scopes = Some(vec!["Terminating".into()]);
@@ -90,7 +107,10 @@ fn a_quota_without_usage_is_status_unknown_and_one_without_hard_is_not_enforced_
     state.add_quota("ns", "fresh", &[("count/jobs.batch", "5")]);
     state.quotas[0].status.as_mut().unwrap().used = None;
     let error = create_and_commit(&mut state, job("ns", "j"), "1").unwrap_err();
-    assert_eq!(error.message, "jobs.batch \"j\" is forbidden: status unknown for quota: fresh, resources: count/jobs.batch");
+    assert_eq!(
+        error.message,
+        "jobs.batch \"j\" is forbidden: status unknown for quota: fresh, resources: count/jobs.batch"
+    );
     // Upstream: until the controller copies spec.hard into status.hard the quota matches nothing.
     state.quotas[0].status = None;
     create_and_commit(&mut state, job("ns", "j"), "2").unwrap();
@@ -102,14 +122,23 @@ fn a_quota_with_an_unparsable_quantity_fails_closed_without_panicking() {
     state.add_quota("ns", "bad", &[("count/jobs.batch", "two")]);
     let error = create_and_commit(&mut state, job("ns", "j"), "1").unwrap_err();
     assert_eq!(error.code, 500);
-    assert!(error.message.contains("resourcequota bad: count/jobs.batch=\"two\""), "{}", error.message);
+    assert!(
+        error
+            .message
+            .contains("resourcequota bad: count/jobs.batch=\"two\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn a_validating_webhook_refusal_charges_no_quota() {
     let mut state = TestState::new();
     state.add_quota("ns", "q", &[("count/pods", "5")]);
-    state.validating.push(validating_config("v", vec![validating("no", vec![pod_rule()], "Fail", 10)]));
+    state.validating.push(validating_config(
+        "v",
+        vec![validating("no", vec![pod_rule()], "Fail", 10)],
+    ));
     let driven = drive(create(pod("ns", "p"), "r"), &mut state, &mut |call| {
         (respond(call, serde_json::json!({"allowed": false})), ms(1))
     });
@@ -134,17 +163,24 @@ fn a_conflicting_commit_is_charged_again_from_the_fresh_quota() {
     let config = AdmissionConfig::default();
     let mut a = AdmissionFlow::new(create(pod("ns", "a"), "a"), &config);
     let mut b = AdmissionFlow::new(create(pod("ns", "b"), "b"), &config);
-    let (AdmissionStep::Admitted(first), AdmissionStep::Admitted(second)) = (a.step(&state, start()), b.step(&state, start())) else {
+    let (AdmissionStep::Admitted(first), AdmissionStep::Admitted(second)) =
+        (a.step(&state, start()), b.step(&state, start()))
+    else {
         panic!("both admitted against the same quota revision");
     };
     assert!(state.commit(&first.quota));
-    assert!(!state.commit(&second.quota), "the second charge's precondition fails");
+    assert!(
+        !state.commit(&second.quota),
+        "the second charge's precondition fails"
+    );
     b.retry_quota(second);
     let error = match b.step(&state, start()) {
         AdmissionStep::Rejected(e) => e,
         other => panic!("{other:?}"),
     };
-    assert!(error.message.contains("exceeded quota: q, requested: count/pods=1, used: count/pods=1, limited: count/pods=1"));
+    assert!(error.message.contains(
+        "exceeded quota: q, requested: count/pods=1, used: count/pods=1, limited: count/pods=1"
+    ));
 }
 
 proptest! {
@@ -199,5 +235,85 @@ proptest! {
         prop_assert_eq!(committed, limit.min(creations as u32));
         prop_assert_eq!(state.used("ns", "q", "count/pods"), committed.to_string());
         prop_assert_eq!(state.used("ns", "q", "pods"), committed.to_string());
+    }
+}
+
+mod agreement {
+    //! The controller (`corral-controllers`) keeps its own copy of the usage rules; both
+    //! copies must charge and count the same.
+
+    use corral_controllers::quota::usage as controller;
+    use k8s_openapi::api::core::v1::{Container, ResourceRequirements};
+    use proptest::prelude::*;
+
+    use super::super::*;
+    use crate::admission::quota::evaluator as admission;
+
+    fn resources(cpu: u32, memory: u32, limit: bool) -> Option<ResourceRequirements> {
+        let list = |cpu: u32, memory: u32| {
+            let mut l = std::collections::BTreeMap::new();
+            if cpu > 0 {
+                l.insert("cpu".to_string(), WireQuantity(format!("{cpu}m")));
+            }
+            if memory > 0 {
+                l.insert("memory".to_string(), WireQuantity(format!("{memory}Mi")));
+            }
+            (!l.is_empty()).then_some(l)
+        };
+        Some(ResourceRequirements {
+            requests: list(cpu, memory),
+            limits: if limit { list(cpu * 2, memory) } else { None },
+            ..ResourceRequirements::default()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn admission_and_controller_agree_on_pod_usage_and_scopes(
+            containers in proptest::collection::vec((0u32..2000, 0u32..512, any::<bool>()), 1..3),
+            inits in proptest::collection::vec((0u32..4000, 0u32..512, any::<bool>(), any::<bool>()), 0..3),
+            phase in prop_oneof![Just("Pending"), Just("Running"), Just("Succeeded"), Just("Failed")],
+            deadline in proptest::option::of(0i64..100),
+        ) {
+            let mut p = pod("ns", "p");
+            let spec = p.spec.as_mut().unwrap();
+            spec.containers = containers.iter().enumerate().map(|(i, (c, m, l))| Container {
+                name: format!("c{i}"), resources: resources(*c, *m, *l), ..Container::default()
+            }).collect();
+            spec.init_containers = Some(inits.iter().enumerate().map(|(i, (c, m, l, sidecar))| Container {
+                name: format!("i{i}"), resources: resources(*c, *m, *l),
+                restart_policy: sidecar.then(|| "Always".to_string()), ..Container::default()
+            }).collect());
+            spec.active_deadline_seconds = deadline;
+            p.status = Some(k8s_openapi::api::core::v1::PodStatus { phase: Some(phase.into()), ..Default::default() });
+            let now = start();
+            prop_assert_eq!(admission::pod_usage(&p, now).unwrap(), controller::pod_usage(&p, now).unwrap());
+            for scope in ["Terminating", "NotTerminating", "BestEffort", "NotBestEffort"] {
+                let a = admission::ScopeSelector { scope_name: scope.into(), operator: "Exists".into(), values: vec![] };
+                let c = controller::ScopeSelector { scope_name: scope.into(), operator: "Exists".into(), values: vec![] };
+                prop_assert_eq!(admission::pod_matches_scope(&a, &p), controller::pod_matches_scope(&c, &p));
+            }
+        }
+    }
+
+    #[test]
+    fn admission_and_controller_track_the_same_resource_names() {
+        for kind in corral_api::ResourceKind::ALL {
+            let info = corral_api::resource::resource_of(*kind);
+            let names = [
+                "count/jobs.batch",
+                "count/pods",
+                "pods",
+                "requests.cpu",
+                "limits.memory",
+                "configmaps",
+                "requests.storage",
+                "requests.example.com/gpu",
+                "hugepages-2Mi",
+            ];
+            let a = admission::evaluator_for(info).map(|e| e.matching_resources(names));
+            let c = controller::evaluator_for(info).map(|e| e.matching_resources(names));
+            assert_eq!(a, c, "{kind:?}");
+        }
     }
 }

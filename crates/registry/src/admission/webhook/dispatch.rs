@@ -60,7 +60,8 @@ pub struct CallPlan<'a> {
 
 /// The call, ready for the driver.
 pub fn prepare(plan: CallPlan<'_>, request: &AdmissionRequest) -> WebhookCall {
-    let hook_timeout = Duration::from_secs(u64::try_from(plan.hook.timeout_seconds.max(1)).unwrap_or(1));
+    let hook_timeout =
+        Duration::from_secs(u64::try_from(plan.hook.timeout_seconds.max(1)).unwrap_or(1));
     let timeout = plan.remaining.map_or(hook_timeout, |r| r.min(hook_timeout));
     let url = url_with_timeout(&plan.hook.client.base_url(), timeout);
     let review = review::build(

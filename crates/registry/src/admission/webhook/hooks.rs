@@ -178,7 +178,11 @@ fn exact_or_wildcard(items: &Option<Vec<String>>, requested: &str) -> bool {
 
 /// Upstream `rules.Matcher.Matches`. `namespace` is the attribute namespace (the name of
 /// a namespace object itself).
-pub fn rule_matches(rule: &RuleWithOperations, request: &AdmissionRequest, namespace: &str) -> bool {
+pub fn rule_matches(
+    rule: &RuleWithOperations,
+    request: &AdmissionRequest,
+    namespace: &str,
+) -> bool {
     let scope_ok = match rule.scope.as_deref() {
         None | Some("*") => true,
         Some("Namespaced") => !is_namespace_resource(request) && !namespace.is_empty(),
@@ -223,12 +227,17 @@ pub fn should_call(
         Err(e) => Err(ApiError::internal(e.clone())),
         Ok(s) if s.is_everything() => Ok(true),
         Ok(s) => Ok((object.is_some() && s.matches_opt(labels(object)))
-            || (request.old_object.is_some() && s.matches_opt(labels(request.old_object.as_ref())))),
+            || (request.old_object.is_some()
+                && s.matches_opt(labels(request.old_object.as_ref())))),
     };
     if matches!(object_match, Ok(false)) {
         return Ok(false);
     }
-    if !hook.rules.iter().any(|r| rule_matches(r, request, namespace)) {
+    if !hook
+        .rules
+        .iter()
+        .any(|r| rule_matches(r, request, namespace))
+    {
         return Ok(false);
     }
     namespace_match?;
@@ -266,6 +275,9 @@ fn match_namespace(
     }
     match state.namespace(namespace) {
         Some(ns) => Ok(selector.matches_opt(ns.metadata.labels.as_ref())),
-        None => Err(ApiError::not_found(&GroupResource::new("", "namespaces"), namespace)),
+        None => Err(ApiError::not_found(
+            &GroupResource::new("", "namespaces"),
+            namespace,
+        )),
     }
 }

@@ -72,18 +72,21 @@ pub fn build(
     r.insert("object".into(), object.unwrap_or(Value::Null));
     r.insert("oldObject".into(), old_object.unwrap_or(Value::Null));
     r.insert("dryRun".into(), request.dry_run.into());
-    let options = request.operation.options_kind().map_or(Value::Null, |kind| {
-        let mut o = Map::new();
-        o.insert("kind".into(), kind.into());
-        o.insert("apiVersion".into(), "meta.k8s.io/v1".into());
-        if request.dry_run {
-            o.insert("dryRun".into(), json!(["All"]));
-        }
-        if let Some(manager) = &request.field_manager {
-            o.insert("fieldManager".into(), manager.clone().into());
-        }
-        Value::Object(o)
-    });
+    let options = request
+        .operation
+        .options_kind()
+        .map_or(Value::Null, |kind| {
+            let mut o = Map::new();
+            o.insert("kind".into(), kind.into());
+            o.insert("apiVersion".into(), "meta.k8s.io/v1".into());
+            if request.dry_run {
+                o.insert("dryRun".into(), json!(["All"]));
+            }
+            if let Some(manager) = &request.field_manager {
+                o.insert("fieldManager".into(), manager.clone().into());
+            }
+            Value::Object(o)
+        });
     r.insert("options".into(), options);
     json!({
         "kind": "AdmissionReview",
@@ -144,14 +147,23 @@ fn string_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, Respon
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| type_error(i, field, "string")))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| type_error(i, field, "string"))
+            })
             .collect(),
         Some(other) => Err(type_error(other, field, "[]string")),
     }
 }
 
 /// Upstream `VerifyAdmissionResponse`.
-pub fn verify(body: &Value, version: ReviewVersion, uid: &str, mutating: bool) -> Result<ReviewResponse, ResponseError> {
+pub fn verify(
+    body: &Value,
+    version: ReviewVersion,
+    uid: &str,
+    mutating: bool,
+) -> Result<ReviewResponse, ResponseError> {
     let Some(top) = body.as_object() else {
         return Err(ResponseError::Decode(format!(
             "json: cannot unmarshal {} into Go value of type v1.AdmissionReview",
@@ -198,7 +210,9 @@ pub fn verify(body: &Value, version: ReviewVersion, uid: &str, mutating: bool) -
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (k, v) in map {
-                let v = v.as_str().ok_or_else(|| type_error(v, "auditAnnotations", "string"))?;
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| type_error(v, "auditAnnotations", "string"))?;
                 audit_annotations.insert(k.clone(), v.to_string());
             }
         }
@@ -250,7 +264,9 @@ pub fn verify(body: &Value, version: ReviewVersion, uid: &str, mutating: bool) -
                     _ => out.patch_type = patch_type,
                 }
             } else if out.patch.is_some() {
-                return Err(ResponseError::Invalid("validating webhook may not return response.patch".into()));
+                return Err(ResponseError::Invalid(
+                    "validating webhook may not return response.patch".into(),
+                ));
             } else if patch_type.is_some() {
                 return Err(ResponseError::Invalid(
                     "validating webhook may not return response.patchType".into(),
@@ -292,9 +308,24 @@ fn reason_for_code(code: u16) -> StatusReason {
 fn parse_reason(text: &str) -> Option<StatusReason> {
     use StatusReason::*;
     [
-        BadRequest, Unauthorized, Forbidden, NotFound, AlreadyExists, Conflict, Gone, Expired,
-        Invalid, MethodNotAllowed, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType,
-        TooManyRequests, InternalError, ServerTimeout, Timeout, ServiceUnavailable,
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        AlreadyExists,
+        Conflict,
+        Gone,
+        Expired,
+        Invalid,
+        MethodNotAllowed,
+        NotAcceptable,
+        RequestEntityTooLarge,
+        UnsupportedMediaType,
+        TooManyRequests,
+        InternalError,
+        ServerTimeout,
+        Timeout,
+        ServiceUnavailable,
     ]
     .into_iter()
     .find(|r| r.as_str() == text)
@@ -306,7 +337,13 @@ fn parse_reason(text: &str) -> Option<StatusReason> {
 pub fn to_status_err(webhook: &str, status: Option<&Value>) -> ApiError {
     let empty = Map::new();
     let status = status.and_then(Value::as_object).unwrap_or(&empty);
-    let text = |k: &str| status.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |k: &str| {
+        status
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let code = status
         .get("code")
         .and_then(Value::as_u64)
