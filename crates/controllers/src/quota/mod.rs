@@ -174,10 +174,10 @@ fn calculate_usage(
                     used.get_mut(name).expect("initialised").add(q);
                 }
             }
-            if evaluator == Evaluator::Pods {
-                if let Some(until) = object.as_typed::<Pod>().and_then(|p| grace_end(p, now)) {
-                    next_change = Some(next_change.map_or(until, |t| t.min(until)));
-                }
+            if evaluator == Evaluator::Pods
+                && let Some(until) = object.as_typed::<Pod>().and_then(|p| grace_end(p, now))
+            {
+                next_change = Some(next_change.map_or(until, |t| t.min(until)));
             }
         }
     }

@@ -167,13 +167,10 @@ impl AdmissionFlow {
             let next = match self.phase {
                 Phase::Namespace => self.run_namespace(state, now),
                 Phase::LimitRanger => {
-                    if limit_ranger::supports_object(&self.request, self.object.as_ref()) {
-                        if let Some(object) = self.object.as_mut() {
-                            limit_ranger::mutate(
-                                object,
-                                &state.limit_ranges(&self.request.namespace),
-                            );
-                        }
+                    if limit_ranger::supports_object(&self.request, self.object.as_ref())
+                        && let Some(object) = self.object.as_mut()
+                    {
+                        limit_ranger::mutate(object, &state.limit_ranges(&self.request.namespace));
                     }
                     self.phase = Phase::ServiceAccount;
                     None
@@ -181,15 +178,15 @@ impl AdmissionFlow {
                 Phase::ServiceAccount => self.run_service_account(state, now),
                 Phase::Priority => self.run_priority(),
                 Phase::Tolerations => {
-                    if self.is_pod_main_resource() {
-                        if let Some(KubeObject::Pod(pod)) = self.object.as_mut() {
-                            if matches!(
-                                self.request.operation,
-                                Operation::Create | Operation::Update
-                            ) {
-                                pod_defaults::default_toleration_seconds(pod);
-                            }
-                        }
+                    let writes = matches!(
+                        self.request.operation,
+                        Operation::Create | Operation::Update
+                    );
+                    if self.is_pod_main_resource()
+                        && writes
+                        && let Some(KubeObject::Pod(pod)) = self.object.as_mut()
+                    {
+                        pod_defaults::default_toleration_seconds(pod);
                     }
                     self.enter_mutating_webhooks(state);
                     None
@@ -790,9 +787,7 @@ impl AdmissionFlow {
         if !self.config.run_validation || self.request.resource.stored_kind().is_none() {
             return None;
         }
-        let Some(object) = self.object.as_mut() else {
-            return None;
-        };
+        let object = self.object.as_mut()?;
         let result = match self.request.operation {
             Operation::Create => {
                 if object.kind().namespaced() {
@@ -830,23 +825,22 @@ impl AdmissionFlow {
     }
 
     fn run_validating_limits(&mut self, state: &dyn AdmissionState) -> Option<AdmissionStep> {
-        if limit_ranger::supports_object(&self.request, self.object.as_ref()) {
-            if let Some(object) = self.object.as_ref() {
-                for limit_range in state.limit_ranges(&self.request.namespace) {
-                    if let Some(reason) = limit_ranger::validate(object, limit_range) {
-                        let error = self.forbidden(&self.name_after_storage(), &reason);
-                        return self.reject(error);
-                    }
+        if limit_ranger::supports_object(&self.request, self.object.as_ref())
+            && let Some(object) = self.object.as_ref()
+        {
+            for limit_range in state.limit_ranges(&self.request.namespace) {
+                if let Some(reason) = limit_ranger::validate(object, limit_range) {
+                    let error = self.forbidden(&self.name_after_storage(), &reason);
+                    return self.reject(error);
                 }
             }
         }
         if let (Some(KubeObject::Pod(pod)), Some(account)) =
             (self.object.as_ref(), self.service_account.as_ref())
+            && let Err(reason) = service_account::validate(pod, account)
         {
-            if let Err(reason) = service_account::validate(pod, account) {
-                let error = self.forbidden(&self.name_after_storage(), &reason);
-                return self.reject(error);
-            }
+            let error = self.forbidden(&self.name_after_storage(), &reason);
+            return self.reject(error);
         }
         None
     }
@@ -1006,22 +1000,22 @@ impl AdmissionFlow {
 
     fn run_quota(&mut self, state: &dyn AdmissionState, now: Timestamp) -> AdmissionStep {
         let mut charges = Vec::new();
-        if let Some(object) = self.object.as_ref() {
-            if quota::applies(&self.request).is_some() {
-                let quotas = state.resource_quotas(&self.request.namespace);
-                let name = self.name_after_storage();
-                let input = QuotaInput {
-                    request: &self.request,
-                    object,
-                    display_name: &name,
-                    now,
-                };
-                match quota::check_request(&input, &quotas) {
-                    Ok(c) => charges = c,
-                    Err(error) => {
-                        self.reject(error.clone());
-                        return AdmissionStep::Rejected(error);
-                    }
+        if let Some(object) = self.object.as_ref()
+            && quota::applies(&self.request).is_some()
+        {
+            let quotas = state.resource_quotas(&self.request.namespace);
+            let name = self.name_after_storage();
+            let input = QuotaInput {
+                request: &self.request,
+                object,
+                display_name: &name,
+                now,
+            };
+            match quota::check_request(&input, &quotas) {
+                Ok(c) => charges = c,
+                Err(error) => {
+                    self.reject(error.clone());
+                    return AdmissionStep::Rejected(error);
                 }
             }
         }

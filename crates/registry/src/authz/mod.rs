@@ -132,11 +132,11 @@ pub fn authorize_rbac(attributes: &Attributes<'_>, policy: &dyn RbacState) -> De
         attributes.user,
         attributes.namespace,
         &mut |source, rule, error| {
-            if let (Some(source), Some(rule)) = (source, rule) {
-                if rule_allows(attributes, rule) {
-                    allowed_by = Some(format!("RBAC: allowed by {source}"));
-                    return false;
-                }
+            if let (Some(source), Some(rule)) = (source, rule)
+                && rule_allows(attributes, rule)
+            {
+                allowed_by = Some(format!("RBAC: allowed by {source}"));
+                return false;
             }
             if let Some(error) = error {
                 errors.push(error);

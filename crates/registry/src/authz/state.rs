@@ -63,9 +63,7 @@ impl StaticRbac {
     }
 }
 
-fn ns_name<'a>(
-    meta: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> (&'a str, &'a str) {
+fn ns_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (&str, &str) {
     (
         meta.namespace.as_deref().unwrap_or(""),
         meta.name.as_deref().unwrap_or(""),

@@ -33,21 +33,21 @@ pub fn priority(operation: Operation, pod: &mut Pod, old: Option<&Pod>) -> Resul
                 "system-node-critical" => 2_000_001_000,
                 other => return Err(format!("no PriorityClass with name {other} was found")),
             };
-            if let Some(given) = spec.priority {
-                if given != computed {
-                    return Err(format!(
-                        "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {computed} from the given PriorityClass name"
-                    ));
-                }
+            if let Some(given) = spec.priority
+                && given != computed
+            {
+                return Err(format!(
+                    "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {computed} from the given PriorityClass name"
+                ));
             }
             spec.priority = Some(computed);
             let policy = "PreemptLowerPriority";
-            if let Some(given) = spec.preemption_policy.as_deref() {
-                if given != policy {
-                    return Err(format!(
-                        "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {policy} from the given PriorityClass name"
-                    ));
-                }
+            if let Some(given) = spec.preemption_policy.as_deref()
+                && given != policy
+            {
+                return Err(format!(
+                    "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {policy} from the given PriorityClass name"
+                ));
             }
             spec.preemption_policy = Some(policy.to_string());
             Ok(())

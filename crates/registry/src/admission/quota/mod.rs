@@ -122,7 +122,7 @@ pub fn check_request(
     }
     let usage = evaluator
         .usage(object, input.now)
-        .map_err(|e| ApiError::internal(e))?;
+        .map_err(ApiError::internal)?;
     let negative: BTreeSet<&str> = usage
         .iter()
         .filter(|(_, q)| q.nanos() < 0)

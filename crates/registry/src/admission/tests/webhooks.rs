@@ -451,8 +451,10 @@ fn namespace_and_object_selectors_pick_the_requests() {
     };
     let mut request = create(volume, "r");
     request.name = "pv1".into();
-    let mut config = AdmissionConfig::default();
-    config.run_validation = false;
+    let config = AdmissionConfig {
+        run_validation: false,
+        ..AdmissionConfig::default()
+    };
     let driven = drive_with(
         request,
         &config,
@@ -492,8 +494,10 @@ fn namespace_and_object_selectors_pick_the_requests() {
     let mut update =
         AdmissionRequest::update(pod("ns", "p").into(), stored.into(), None, alice(), "r");
     update.object.as_mut().unwrap().meta_mut().resource_version = Some("5".into());
-    let mut config = AdmissionConfig::default();
-    config.run_validation = false;
+    let config = AdmissionConfig {
+        run_validation: false,
+        ..AdmissionConfig::default()
+    };
     assert_eq!(
         drive_with(
             update,
