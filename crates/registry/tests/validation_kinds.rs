@@ -456,6 +456,15 @@ fn webhook_configurations() {
                 )],
             ),
             (
+                "match conditions (CEL) are refused, not ignored",
+                hook(
+                    json!({"matchConditions": [{"name": "not-system", "expression": "!request.userInfo.username.startsWith('system:')"}]}),
+                ),
+                vec![s(
+                    "webhooks[0].matchConditions: Forbidden: matchConditions (CEL) are not supported by Corral",
+                )],
+            ),
+            (
                 "duplicate names",
                 json!({"webhooks": [base["webhooks"][0].clone(), base["webhooks"][0].clone()]}),
                 vec![s(
@@ -474,6 +483,20 @@ fn webhook_configurations() {
         &[
             "webhooks[0].reinvocationPolicy: Unsupported value: \"Sometimes\": supported values: \"IfNeeded\", \"Never\"",
         ],
+    );    let conditioned = merge(
+        base.clone(),
+        &hook(json!({"matchConditions": [{"name": "c", "expression": "true"}]})),
+    );
+    assert_causes(
+        "mutating match conditions",
+        &create_errors(ResourceKind::MutatingWebhookConfiguration, conditioned),
+        &["webhooks[0].matchConditions: Forbidden: matchConditions (CEL) are not supported by Corral"],
+    );
+    let empty = merge(base.clone(), &hook(json!({"matchConditions": []})));
+    assert_causes(
+        "an empty list is no condition",
+        &create_errors(ResourceKind::MutatingWebhookConfiguration, empty),
+        &[],
     );
 }
 
@@ -506,12 +529,27 @@ fn rbac() {
                 )],
             ),
             (
+                "unknown verb",
+                json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "gett"]}]}),
+                vec![s(
+                    "rules[0].verbs[1]: Unsupported value: \"gett\": supported values: \"*\", \"approve\", \"attest\", \"bind\", \"create\", \"delete\", \"deletecollection\", \"escalate\", \"get\", \"impersonate\", \"list\", \"patch\", \"sign\", \"update\", \"use\", \"watch\"",
+                )],
+            ),
+            (
                 "slash in name",
                 json!({"metadata": {"name": "a/b"}}),
                 vec![s(
                     "metadata.name: Invalid value: \"a/b\": may not contain '/'",
                 )],
             ),
+        ],
+    );
+    let cluster_role = json!({"metadata": {"name": "viewer"}, "rules": [{"nonResourceURLs": ["/healthz"], "verbs": ["list"]}]});
+    assert_causes(
+        "cluster role with a verb HTTP has not",
+        &create_errors(ResourceKind::ClusterRole, cluster_role),
+        &[
+            "rules[0].verbs[0]: Unsupported value: \"list\": supported values: \"*\", \"delete\", \"get\", \"head\", \"options\", \"patch\", \"post\", \"put\"",
         ],
     );
     let binding = json!({"metadata": {"name": "b", "namespace": "default"}, "roleRef": {"kind": "Role", "name": "reader"}, "subjects": [{"kind": "User", "name": "alice"}]});

@@ -63,7 +63,9 @@ fn parse_args() -> Args {
         let mut value = || iter.next().cloned().unwrap_or_default();
         match flag.as_str() {
             "--existing" => args.existing = value().parse().unwrap_or(args.existing),
-            "--active-percent" => args.active_percent = value().parse().unwrap_or(args.active_percent),
+            "--active-percent" => {
+                args.active_percent = value().parse().unwrap_or(args.active_percent)
+            }
             "--rate" => args.rate = value().parse().unwrap_or(args.rate),
             "--seconds" => args.seconds = value().parse().unwrap_or(args.seconds),
             "--qps" => args.qps = value().parse().unwrap_or(args.qps),
@@ -102,7 +104,8 @@ fn typed<T: corral_api::TypedObject>(value: Value) -> T {
 
 async fn run(args: Args) {
     println!("args: {args:?}");
-    let store = Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).expect("store");
+    let store =
+        Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).expect("store");
     let api = ApiService::builder(Arc::new(store)).seed(1).build();
     api.ensure_system_namespaces().expect("namespaces");
     let client = api.client(UserInfo::system("bench"));
@@ -124,7 +127,10 @@ async fn run(args: Args) {
     assert!(manager.wait_for_sync().await);
     let synced = started.elapsed();
     wait_for_drain(&manager).await;
-    let job_metrics = manager.controller_metrics("job").expect("job controller").clone();
+    let job_metrics = manager
+        .controller_metrics("job")
+        .expect("job controller")
+        .clone();
     println!(
         "informer synced in {:.1} s; initial Job syncs drained in {:.1} s ({} syncs)",
         synced.as_secs_f64(),
@@ -132,9 +138,17 @@ async fn run(args: Args) {
         job_metrics.syncs()
     );
 
-    let before = (job_metrics.syncs(), job_metrics.work_time(), job_metrics.reconcile_time());
+    let before = (
+        job_metrics.syncs(),
+        job_metrics.work_time(),
+        job_metrics.reconcile_time(),
+    );
     let latencies = load(&client, &api, &args).await;
-    let after = (job_metrics.syncs(), job_metrics.work_time(), job_metrics.reconcile_time());
+    let after = (
+        job_metrics.syncs(),
+        job_metrics.work_time(),
+        job_metrics.reconcile_time(),
+    );
     report(&args, &latencies, before, after);
     manager.shutdown().await.expect("shutdown");
 }
@@ -142,7 +156,10 @@ async fn run(args: Args) {
 /// A Job as the API server defaults it, read back and deleted before the controllers run.
 async fn defaulted_job(api: &ApiService) -> Value {
     let client = api.client(UserInfo::system("bench"));
-    let created = client.create(&typed::<Job>(job_manifest("template"))).await.expect("template job");
+    let created = client
+        .create(&typed::<Job>(job_manifest("template")))
+        .await
+        .expect("template job");
     client
         .delete::<Job>(NAMESPACE, "template", &Default::default())
         .await
@@ -174,13 +191,18 @@ fn manager_config(args: &Args) -> ControllerManagerConfig {
 fn populate(api: &ApiService, template: &Value, args: &Args) {
     let mut rng = SimRng::seed_from_u64(42);
     let now = SystemClock.now();
-    let active_every = if args.active_percent == 0 { usize::MAX } else { 100 / args.active_percent.max(1) };
+    let active_every = if args.active_percent == 0 {
+        usize::MAX
+    } else {
+        100 / args.active_percent.max(1)
+    };
     let mut ops = Vec::with_capacity(BATCH * 2);
     for index in 0..args.existing {
         let name = format!("existing-{index:06}");
         let uid = Uid::from_random_bits(rng.next_u128()).0;
         let active = index % active_every == 0;
-        let stamp = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)).unwrap_or(Value::Null);
+        let stamp = serde_json::to_value(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now))
+            .unwrap_or(Value::Null);
         let (job, pod) = existing_pair(template, &name, &uid, active, &stamp, &mut rng);
         ops.push(TxnOp::Put(job));
         ops.push(TxnOp::Put(pod));
@@ -194,10 +216,22 @@ fn populate(api: &ApiService, template: &Value, args: &Args) {
 }
 
 fn commit(api: &ApiService, ops: Vec<TxnOp>) {
-    api.store().txn(Txn { compares: Vec::new(), ops }).expect("populate commit");
+    api.store()
+        .txn(Txn {
+            compares: Vec::new(),
+            ops,
+        })
+        .expect("populate commit");
 }
 
-fn existing_pair(template: &Value, name: &str, uid: &str, active: bool, stamp: &Value, rng: &mut SimRng) -> (KubeObject, KubeObject) {
+fn existing_pair(
+    template: &Value,
+    name: &str,
+    uid: &str,
+    active: bool,
+    stamp: &Value,
+    rng: &mut SimRng,
+) -> (KubeObject, KubeObject) {
     let mut job = template.clone();
     job["metadata"]["name"] = json!(name);
     job["metadata"]["uid"] = json!(uid);
@@ -250,7 +284,10 @@ fn existing_pair(template: &Value, name: &str, uid: &str, active: bool, stamp: &
 async fn wait_for_drain(manager: &corral_runtime::ControllerManagerHandle) {
     let mut quiet_since: Option<Instant> = None;
     loop {
-        let busy = manager.queue_stats().iter().any(|(_, stats)| !stats.is_idle());
+        let busy = manager
+            .queue_stats()
+            .iter()
+            .any(|(_, stats)| !stats.is_idle());
         match (busy, quiet_since) {
             (true, _) => quiet_since = None,
             (false, None) => quiet_since = Some(Instant::now()),
@@ -262,19 +299,34 @@ async fn wait_for_drain(manager: &corral_runtime::ControllerManagerHandle) {
 }
 
 /// Creates Jobs at the configured rate; returns each Job's create-to-pod latency.
-async fn load(client: &corral_apiserver::ApiClient, api: &ApiService, args: &Args) -> Vec<Duration> {
+async fn load(
+    client: &corral_apiserver::ApiClient,
+    api: &ApiService,
+    args: &Args,
+) -> Vec<Duration> {
     let count = (args.rate * args.seconds as f64).round() as usize;
     let (seen_sender, mut seen) = mpsc::channel::<(String, Instant)>(count.max(1));
     let watch_params = ListParams {
         resource_version: Some(api.store().current_revision()),
         ..ListParams::default()
     };
-    let mut watch = client.watch::<Pod>(Some(NAMESPACE), &watch_params).await.expect("pod watch");
+    let mut watch = client
+        .watch::<Pod>(Some(NAMESPACE), &watch_params)
+        .await
+        .expect("pod watch");
     let watcher = tokio::spawn(async move {
         while let Some(Ok(event)) = watch.next().await {
             if let TypedWatchEvent::Added(pod) = event {
-                let job = pod.metadata.labels.as_ref().and_then(|l| l.get("job-name")).cloned().unwrap_or_default();
-                if job.starts_with("load-") && seen_sender.send((job, Instant::now())).await.is_err() {
+                let job = pod
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("job-name"))
+                    .cloned()
+                    .unwrap_or_default();
+                if job.starts_with("load-")
+                    && seen_sender.send((job, Instant::now())).await.is_err()
+                {
                     return;
                 }
             }
@@ -325,7 +377,12 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn report(args: &Args, latencies: &[Duration], before: (u64, Duration, Duration), after: (u64, Duration, Duration)) {
+fn report(
+    args: &Args,
+    latencies: &[Duration],
+    before: (u64, Duration, Duration),
+    after: (u64, Duration, Duration),
+) {
     let mut sorted = latencies.to_vec();
     sorted.sort();
     let syncs = after.0.saturating_sub(before.0).max(1);

@@ -61,7 +61,10 @@ mod tests {
         let clock = TokioClock::new(clock::epoch());
         assert_eq!(clock.now(), clock::epoch());
         tokio::time::advance(Duration::from_secs(90)).await;
-        assert_eq!(clock::since(clock.now(), clock::epoch()), Duration::from_secs(90));
+        assert_eq!(
+            clock::since(clock.now(), clock::epoch()),
+            Duration::from_secs(90)
+        );
         let later = clock::add(clock::epoch(), Duration::from_secs(100));
         assert_eq!(until(&clock, later), Duration::from_secs(10));
     }

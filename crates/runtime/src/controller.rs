@@ -191,7 +191,8 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
                     Some(delay) => queue.add_after(enqueue.key, now, delay),
                 }
             }
-            self.metrics.queue_lengths(queue.ready_len(), queue.waiting_len());
+            self.metrics
+                .queue_lengths(queue.ready_len(), queue.waiting_len());
             let rearm = earlier(queue.next_wakeup(), wakeup_before);
             (queue.ready_len().saturating_sub(ready_before), rearm)
         };
@@ -220,7 +221,8 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
             let key = {
                 let mut queue = self.queue.lock();
                 let key = queue.pop(self.clock.now());
-                self.metrics.queue_lengths(queue.ready_len(), queue.waiting_len());
+                self.metrics
+                    .queue_lengths(queue.ready_len(), queue.waiting_len());
                 key
             };
             if key.is_some() {
@@ -234,7 +236,12 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
         }
     }
 
-    async fn run_worker(self: Arc<Self>, worker: usize, mut shutdown: Shutdown, mut synced: Synced) {
+    async fn run_worker(
+        self: Arc<Self>,
+        worker: usize,
+        mut shutdown: Shutdown,
+        mut synced: Synced,
+    ) {
         tokio::select! {
             biased;
             _ = shutdown.wait() => return,
@@ -295,8 +302,12 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
                 }
             }
             queue.done(&key);
-            self.metrics.queue_lengths(queue.ready_len(), queue.waiting_len());
-            (queue.ready_len(), earlier(queue.next_wakeup(), wakeup_before))
+            self.metrics
+                .queue_lengths(queue.ready_len(), queue.waiting_len());
+            (
+                queue.ready_len(),
+                earlier(queue.next_wakeup(), wakeup_before),
+            )
         };
         // This worker pops again at once; others may be idle.
         self.wake_workers(ready.saturating_sub(1));
@@ -314,7 +325,8 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
             let (ready, wakeup) = {
                 let mut queue = self.queue.lock();
                 queue.promote(self.clock.now());
-                self.metrics.queue_lengths(queue.ready_len(), queue.waiting_len());
+                self.metrics
+                    .queue_lengths(queue.ready_len(), queue.waiting_len());
                 (queue.ready_len(), queue.next_wakeup())
             };
             self.wake_workers(ready);

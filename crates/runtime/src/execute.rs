@@ -161,11 +161,17 @@ impl PlanExecutor {
     async fn bind(&self, key: &ObjectKey, uid: Option<&str>, node: &str) -> Outcome {
         self.bucket.acquire().await;
         let service = self.client.service();
-        let target = Target::object(resource_of(ResourceKind::Pod), Some(&key.namespace), &key.name);
+        let target = Target::object(
+            resource_of(ResourceKind::Pod),
+            Some(&key.namespace),
+            &key.name,
+        );
         if let Some(uid) = uid {
             match stored_object(service, &target) {
                 Ok(pod) if pod.meta().uid.as_deref() == Some(uid) => {}
-                Ok(pod) => return Outcome::Failed(uid_mismatch(key, uid, pod.meta().uid.as_deref())),
+                Ok(pod) => {
+                    return Outcome::Failed(uid_mismatch(key, uid, pod.meta().uid.as_deref()));
+                }
                 Err(error) => return Outcome::Failed(error),
             }
         }
@@ -175,8 +181,15 @@ impl PlanExecutor {
             "metadata": {"name": key.name, "namespace": key.namespace, "uid": uid},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         });
-        match service.bind(&self.user, &target, DecodedBody::from_value(body), false).await {
-            Ok(_) => Outcome::Done(stored_object(service, &target).ok().map(Arc::unwrap_or_clone)),
+        match service
+            .bind(&self.user, &target, DecodedBody::from_value(body), false)
+            .await
+        {
+            Ok(_) => Outcome::Done(
+                stored_object(service, &target)
+                    .ok()
+                    .map(Arc::unwrap_or_clone),
+            ),
             Err(error) => Outcome::Failed(error),
         }
     }
@@ -251,8 +264,15 @@ mod tests {
             json!({"status": {}, "spec": {"nodeName": "n1"}}),
             json!({"spec": {"nodeName": 3}}),
         ] {
-            assert_eq!(binding_of(&PatchBody::Merge(other.clone())), None, "{other}");
+            assert_eq!(
+                binding_of(&PatchBody::Merge(other.clone())),
+                None,
+                "{other}"
+            );
         }
-        assert_eq!(binding_of(&PatchBody::Strategic(json!({"spec": {"nodeName": "n"}}))), None);
+        assert_eq!(
+            binding_of(&PatchBody::Strategic(json!({"spec": {"nodeName": "n"}}))),
+            None
+        );
     }
 }

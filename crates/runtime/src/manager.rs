@@ -10,10 +10,11 @@
 //! | garbage collector | `garbage_collector_attempt_to_delete` | 20 | `system:generic-garbage-collector` |
 //! | TTL after finished | `ttl_jobs_to_delete` | 5 | `system:ttl-after-finished-controller` |
 //! | pod GC | `pod-garbage-collector` | 1 | `system:pod-garbage-collector` |
+//! | ResourceQuota | `resourcequota_primary` | 5 | `system:resourcequota-controller` |
+//! | ServiceAccounts | `serviceaccount` | 1 | `system:service-account-controller` |
 //! | scheduler | `scheduler` | 1 | `system:kube-scheduler` |
 //!
-//! Further cores (the ResourceQuota and ServiceAccount controllers once they land) are
-//! passed in as [`AdditionalController`]s and run the same way.
+//! Further cores are passed in as [`AdditionalController`]s and run the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,8 @@ use corral_controllers::cronjob::CronJobProfile;
 use corral_controllers::gc::{GarbageCollector, GarbageCollectorConfig};
 use corral_controllers::job::{JobController, JobControllerConfig};
 use corral_controllers::podgc::{PodGcConfig, PodGcController};
+use corral_controllers::quota::{ResourceQuotaConfig, ResourceQuotaController};
+use corral_controllers::serviceaccount::{ServiceAccountsConfig, ServiceAccountsController};
 use corral_controllers::ttl::{TtlAfterFinishedConfig, TtlAfterFinishedController};
 use corral_core::{
     Clock, Enqueue, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig, Reconciler, SyncResult,
@@ -84,6 +87,8 @@ pub struct ControllerManagerConfig {
     pub garbage_collector: Option<GarbageCollectorConfig>,
     pub ttl_after_finished: Option<TtlAfterFinishedConfig>,
     pub pod_gc: Option<PodGcConfig>,
+    pub resource_quota: Option<ResourceQuotaConfig>,
+    pub service_accounts: Option<ServiceAccountsConfig>,
     pub scheduler: Option<SchedulerConfig>,
     pub additional: Vec<AdditionalController>,
 }
@@ -103,6 +108,8 @@ impl Default for ControllerManagerConfig {
             garbage_collector: Some(GarbageCollectorConfig::default()),
             ttl_after_finished: Some(TtlAfterFinishedConfig::default()),
             pod_gc: Some(PodGcConfig::default()),
+            resource_quota: Some(ResourceQuotaConfig::default()),
+            service_accounts: Some(ServiceAccountsConfig::default()),
             scheduler: Some(SchedulerConfig::default()),
             additional: Vec::new(),
         }
@@ -120,6 +127,8 @@ impl std::fmt::Debug for ControllerManagerConfig {
             .field("garbage_collector", &self.garbage_collector)
             .field("ttl_after_finished", &self.ttl_after_finished)
             .field("pod_gc", &self.pod_gc)
+            .field("resource_quota", &self.resource_quota)
+            .field("service_accounts", &self.service_accounts)
             .field("scheduler", &self.scheduler.is_some())
             .field("additional", &self.additional)
             .finish()
@@ -135,6 +144,8 @@ impl ControllerManagerConfig {
             garbage_collector: None,
             ttl_after_finished: None,
             pod_gc: None,
+            resource_quota: None,
+            service_accounts: None,
             scheduler: None,
             ..ControllerManagerConfig::default()
         }
@@ -289,15 +300,35 @@ fn build_controllers(factory: &DriverFactory, config: ControllerManagerConfig) -
     }
     if let Some(gc) = config.garbage_collector {
         let core = GarbageCollector::new(gc);
-        controllers.push(Arc::new(factory.driver(core, "generic-garbage-collector", None)));
+        controllers.push(Arc::new(factory.driver(
+            core,
+            "generic-garbage-collector",
+            None,
+        )));
     }
     if let Some(ttl) = config.ttl_after_finished {
         let core = TtlAfterFinishedController::new(ttl);
-        controllers.push(Arc::new(factory.driver(core, "ttl-after-finished-controller", None)));
+        controllers.push(Arc::new(factory.driver(
+            core,
+            "ttl-after-finished-controller",
+            None,
+        )));
     }
     if let Some(pod_gc) = config.pod_gc {
         let core = PodGcController::new(pod_gc);
-        controllers.push(Arc::new(factory.driver(core, "pod-garbage-collector", None)));
+        controllers.push(Arc::new(factory.driver(
+            core,
+            "pod-garbage-collector",
+            None,
+        )));
+    }
+    if let Some(quota) = config.resource_quota {
+        let core = ResourceQuotaController::new(quota);
+        controllers.push(Arc::new(factory.driver(core, "resourcequota-controller", None)));
+    }
+    if let Some(accounts) = config.service_accounts {
+        let core = ServiceAccountsController::new(accounts);
+        controllers.push(Arc::new(factory.driver(core, "service-account-controller", None)));
     }
     if let Some(scheduler) = config.scheduler {
         let core = Scheduler::new(scheduler);

@@ -91,10 +91,26 @@ impl RuntimeMetrics {
 
     /// Adds every family to `registry`.
     pub fn register(&self, registry: &mut Registry) {
-        registry.register("corral_workqueue_depth", "Keys ready to be processed, per controller queue", self.depth.clone());
-        registry.register("corral_workqueue_waiting", "Keys waiting for a delayed or rate-limited add", self.waiting.clone());
-        registry.register("corral_workqueue_adds", "Keys added to a controller queue", self.adds.clone());
-        registry.register("corral_workqueue_retries", "Rate-limited re-adds after failed syncs", self.retries.clone());
+        registry.register(
+            "corral_workqueue_depth",
+            "Keys ready to be processed, per controller queue",
+            self.depth.clone(),
+        );
+        registry.register(
+            "corral_workqueue_waiting",
+            "Keys waiting for a delayed or rate-limited add",
+            self.waiting.clone(),
+        );
+        registry.register(
+            "corral_workqueue_adds",
+            "Keys added to a controller queue",
+            self.adds.clone(),
+        );
+        registry.register(
+            "corral_workqueue_retries",
+            "Rate-limited re-adds after failed syncs",
+            self.retries.clone(),
+        );
         registry.register(
             "corral_workqueue_work_duration_seconds",
             "Seconds one sync took: reconcile, API writes and outcomes",
@@ -105,10 +121,26 @@ impl RuntimeMetrics {
             "Seconds the pure reconcile decision took",
             self.reconcile_duration.clone(),
         );
-        registry.register("corral_controller_actions", "Plan actions executed, by result (done, failed, skipped)", self.actions.clone());
-        registry.register("corral_informer_events", "Watch and list events applied to the shared cache, per kind", self.informer_events.clone());
-        registry.register("corral_informer_relists", "Complete lists of a kind (first list and re-lists after 410)", self.informer_relists.clone());
-        registry.register("corral_informer_errors", "Informer failures per kind and phase", self.informer_errors.clone());
+        registry.register(
+            "corral_controller_actions",
+            "Plan actions executed, by result (done, failed, skipped)",
+            self.actions.clone(),
+        );
+        registry.register(
+            "corral_informer_events",
+            "Watch and list events applied to the shared cache, per kind",
+            self.informer_events.clone(),
+        );
+        registry.register(
+            "corral_informer_relists",
+            "Complete lists of a kind (first list and re-lists after 410)",
+            self.informer_relists.clone(),
+        );
+        registry.register(
+            "corral_informer_errors",
+            "Informer failures per kind and phase",
+            self.informer_errors.clone(),
+        );
     }
 
     /// The text exposition of these metrics alone.
@@ -223,8 +255,12 @@ impl ControllerMetrics {
         self.work_duration.observe(whole.as_secs_f64());
         self.reconcile_duration.observe(reconcile.as_secs_f64());
         self.totals.syncs.fetch_add(1, Ordering::Relaxed);
-        self.totals.work_nanos.fetch_add(nanos(whole), Ordering::Relaxed);
-        self.totals.reconcile_nanos.fetch_add(nanos(reconcile), Ordering::Relaxed);
+        self.totals
+            .work_nanos
+            .fetch_add(nanos(whole), Ordering::Relaxed);
+        self.totals
+            .reconcile_nanos
+            .fetch_add(nanos(reconcile), Ordering::Relaxed);
     }
 
     pub(crate) fn action_results(&self, done: u64, failed: u64, skipped: u64) {

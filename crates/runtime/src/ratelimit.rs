@@ -20,7 +20,10 @@ pub struct ClientRateLimit {
 
 impl ClientRateLimit {
     /// kube-controller-manager's defaults: 20 requests/s, burst 30.
-    pub const KUBE_CONTROLLER_MANAGER: ClientRateLimit = ClientRateLimit { qps: 20.0, burst: 30 };
+    pub const KUBE_CONTROLLER_MANAGER: ClientRateLimit = ClientRateLimit {
+        qps: 20.0,
+        burst: 30,
+    };
 
     pub const UNLIMITED: ClientRateLimit = ClientRateLimit {
         qps: f64::INFINITY,
@@ -107,7 +110,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_bucket_allows_the_burst_then_paces_at_the_rate() {
-        let bucket = TokenBucket::new(ClientRateLimit { qps: 20.0, burst: 30 });
+        let bucket = TokenBucket::new(ClientRateLimit {
+            qps: 20.0,
+            burst: 30,
+        });
         let start = Instant::now();
         for _ in 0..30 {
             bucket.acquire().await;
@@ -125,7 +131,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_reservations_queue_in_order() {
-        let bucket = TokenBucket::new(ClientRateLimit { qps: 10.0, burst: 1 });
+        let bucket = TokenBucket::new(ClientRateLimit {
+            qps: 10.0,
+            burst: 1,
+        });
         let waits: Vec<Duration> = (0..4).map(|_| bucket.reserve()).collect();
         let millis: Vec<u128> = waits.iter().map(|d| (d.as_micros() + 500) / 1000).collect();
         assert_eq!(millis, vec![0, 100, 200, 300]);

@@ -24,32 +24,52 @@ async fn a_cronjob_creates_jobs_named_after_their_scheduled_minute() {
     // Goal: `*/1 * * * *` from 00:00:00 creates `<cj>-<unix minutes>` at 00:01 and 00:02,
     // each owned by the CronJob, and their pods follow.
     let cluster = Cluster::start_default().await;
-    cluster.create::<CronJob>(cronjob_manifest("tick", "*/1 * * * *")).await;
+    cluster
+        .create::<CronJob>(cronjob_manifest("tick", "*/1 * * * *"))
+        .await;
     let jobs = eventually("two scheduled Jobs", Duration::from_secs(180), || async {
         let jobs = cluster.list::<Job>().await;
         (jobs.len() >= 2).then_some(jobs)
     })
     .await;
-    let mut names: Vec<String> = jobs.iter().filter_map(|j| j.metadata.name.clone()).collect();
+    let mut names: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| j.metadata.name.clone())
+        .collect();
     names.sort();
-    let expected = vec![format!("tick-{}", EPOCH_MINUTES + 1), format!("tick-{}", EPOCH_MINUTES + 2)];
+    let expected = [
+        format!("tick-{}", EPOCH_MINUTES + 1),
+        format!("tick-{}", EPOCH_MINUTES + 2),
+    ];
     assert_eq!(names[..2], expected[..]);
-    let first = jobs.iter().find(|j| j.metadata.name.as_deref() == Some(expected[0].as_str())).expect("first");
-    let created = first.metadata.creation_timestamp.as_ref().expect("created").0;
+    let first = jobs
+        .iter()
+        .find(|j| j.metadata.name.as_deref() == Some(expected[0].as_str()))
+        .expect("first");
+    let created = first
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .expect("created")
+        .0;
     assert_eq!(cluster.seconds(created), 60.0, "the first slot is 00:01:00");
     let cron_job = cluster.get::<CronJob>("tick").await.expect("cronjob");
     let uid = cron_job.metadata.uid.clone().unwrap_or_default();
     assert!(jobs.iter().all(|j| owned_by(&j.metadata, &uid)));
-    eventually("pods of the scheduled Jobs", Duration::from_secs(30), || async {
-        (cluster.list::<Pod>().await.len() >= 2).then_some(())
-    })
+    eventually(
+        "pods of the scheduled Jobs",
+        Duration::from_secs(30),
+        || async { (cluster.list::<Pod>().await.len() >= 2).then_some(()) },
+    )
     .await;
     cluster.manager.shutdown().await.expect("clean shutdown");
 }
 
 /// Creates a CronJob, waits for its first Job and pod; returns the CronJob's uid.
 async fn cronjob_with_a_job(cluster: &Cluster) -> String {
-    let cron_job = cluster.create::<CronJob>(cronjob_manifest("nightly", "*/1 * * * *")).await;
+    let cron_job = cluster
+        .create::<CronJob>(cronjob_manifest("nightly", "*/1 * * * *"))
+        .await;
     eventually("a Job and its pod", Duration::from_secs(120), || async {
         let jobs = cluster.list::<Job>().await.len();
         let pods = cluster.list::<Pod>().await.len();
@@ -72,12 +92,16 @@ async fn delete_cronjob(cluster: &Cluster, propagation: Propagation) {
 }
 
 async fn wait_until_everything_is_gone(cluster: &Cluster) {
-    eventually("the CronJob, its Jobs and their pods to be gone", Duration::from_secs(120), || async {
-        let cron_job = cluster.get::<CronJob>("nightly").await;
-        let jobs = cluster.list::<Job>().await;
-        let pods = cluster.list::<Pod>().await;
-        (cron_job.is_none() && jobs.is_empty() && pods.is_empty()).then_some(())
-    })
+    eventually(
+        "the CronJob, its Jobs and their pods to be gone",
+        Duration::from_secs(120),
+        || async {
+            let cron_job = cluster.get::<CronJob>("nightly").await;
+            let jobs = cluster.list::<Job>().await;
+            let pods = cluster.list::<Pod>().await;
+            (cron_job.is_none() && jobs.is_empty() && pods.is_empty()).then_some(())
+        },
+    )
     .await;
 }
 
@@ -86,7 +110,10 @@ async fn deleting_a_cronjob_in_the_background_removes_its_jobs_and_their_pods() 
     let cluster = Cluster::start_default().await;
     cronjob_with_a_job(&cluster).await;
     delete_cronjob(&cluster, Propagation::Background).await;
-    assert!(cluster.get::<CronJob>("nightly").await.is_none(), "background: the owner goes at once");
+    assert!(
+        cluster.get::<CronJob>("nightly").await.is_none(),
+        "background: the owner goes at once"
+    );
     wait_until_everything_is_gone(&cluster).await;
     cluster.manager.shutdown().await.expect("clean shutdown");
 }
@@ -96,9 +123,19 @@ async fn deleting_a_cronjob_in_the_foreground_removes_dependents_first() {
     let cluster = Cluster::start_default().await;
     cronjob_with_a_job(&cluster).await;
     delete_cronjob(&cluster, Propagation::Foreground).await;
-    let marked = cluster.get::<CronJob>("nightly").await.expect("foreground: the owner waits");
+    let marked = cluster
+        .get::<CronJob>("nightly")
+        .await
+        .expect("foreground: the owner waits");
     assert!(marked.metadata.deletion_timestamp.is_some());
-    assert!(marked.metadata.finalizers.iter().flatten().any(|f| f == "foregroundDeletion"));
+    assert!(
+        marked
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == "foregroundDeletion")
+    );
     wait_until_everything_is_gone(&cluster).await;
     cluster.manager.shutdown().await.expect("clean shutdown");
 }
@@ -108,13 +145,27 @@ async fn deleting_a_cronjob_with_orphan_keeps_its_jobs_without_the_owner_referen
     let cluster = Cluster::start_default().await;
     let uid = cronjob_with_a_job(&cluster).await;
     delete_cronjob(&cluster, Propagation::Orphan).await;
-    eventually("the CronJob to be gone", Duration::from_secs(60), || async {
-        cluster.get::<CronJob>("nightly").await.is_none().then_some(())
-    })
+    eventually(
+        "the CronJob to be gone",
+        Duration::from_secs(60),
+        || async {
+            cluster
+                .get::<CronJob>("nightly")
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
     let jobs = cluster.list::<Job>().await;
     assert!(!jobs.is_empty(), "orphaned Jobs stay");
-    assert!(jobs.iter().all(|j| !owned_by(&j.metadata, &uid)), "their owner reference is removed");
-    assert!(!cluster.list::<Pod>().await.is_empty(), "and so do their pods");
+    assert!(
+        jobs.iter().all(|j| !owned_by(&j.metadata, &uid)),
+        "their owner reference is removed"
+    );
+    assert!(
+        !cluster.list::<Pod>().await.is_empty(),
+        "and so do their pods"
+    );
     cluster.manager.shutdown().await.expect("clean shutdown");
 }

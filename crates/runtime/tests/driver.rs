@@ -43,13 +43,22 @@ impl Reconciler for Counting {
         QueueConfig {
             name: "counting",
             workers: 3,
-            rate_limiter: RateLimiter::item_exponential(Duration::from_secs(1), Duration::from_secs(60)),
+            rate_limiter: RateLimiter::item_exponential(
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+            ),
         }
     }
     fn watched_kinds(&self) -> &'static [ResourceKind] {
         &[]
     }
-    fn handle_event(&mut self, _: &ObjectEvent, _: Option<&KubeObject>, _: &ObjectCache, _: Timestamp) -> Vec<Enqueue> {
+    fn handle_event(
+        &mut self,
+        _: &ObjectEvent,
+        _: Option<&KubeObject>,
+        _: &ObjectCache,
+        _: Timestamp,
+    ) -> Vec<Enqueue> {
         Vec::new()
     }
     fn reconcile(&mut self, _: &ObjectCache, key: &ObjectKey, _: Timestamp) -> Plan {
@@ -60,13 +69,23 @@ impl Reconciler for Counting {
         }
         plan
     }
-    fn handle_outcomes(&mut self, key: &ObjectKey, _: &Plan, _: &[Outcome], _: Timestamp) -> SyncResult {
+    fn handle_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        _: &Plan,
+        _: &[Outcome],
+        _: Timestamp,
+    ) -> SyncResult {
         let syncs = self.syncs.lock().get(&key.name).copied().unwrap_or(0);
         if self.fail {
-            return SyncResult::Retry { reason: "test failure".into() };
+            return SyncResult::Retry {
+                reason: "test failure".into(),
+            };
         }
         let again = syncs <= self.requeues;
-        SyncResult::Done { requeue_after: again.then_some(Duration::ZERO) }
+        SyncResult::Done {
+            requeue_after: again.then_some(Duration::ZERO),
+        }
     }
 }
 
@@ -78,24 +97,58 @@ struct Harness {
 }
 
 fn executor(api: &ApiService, clock: Arc<TokioClock>, limit: ClientRateLimit) -> PlanExecutor {
-    PlanExecutor::new("counting", api, UserInfo::system("counting"), limit, clock, 8)
+    PlanExecutor::new(
+        "counting",
+        api,
+        UserInfo::system("counting"),
+        limit,
+        clock,
+        8,
+    )
 }
 
-fn start(api: &ApiService, clock: Arc<TokioClock>, core: Counting, limit: ClientRateLimit) -> Harness {
+fn start(
+    api: &ApiService,
+    clock: Arc<TokioClock>,
+    core: Counting,
+    limit: ClientRateLimit,
+) -> Harness {
     let syncs = core.syncs.clone();
-    let informer = SharedInformer::new(api.clone(), InformerConfig::default(), clock.clone(), RuntimeMetrics::new());
+    let informer = SharedInformer::new(
+        api.clone(),
+        InformerConfig::default(),
+        clock.clone(),
+        RuntimeMetrics::new(),
+    );
     let metrics = RuntimeMetrics::new().controller("counting");
-    let driver = ControllerDriver::new(core, informer.cache(), executor(api, clock.clone(), limit), clock, metrics, None);
+    let driver = ControllerDriver::new(
+        core,
+        informer.cache(),
+        executor(api, clock.clone(), limit),
+        clock,
+        metrics,
+        None,
+    );
     let (trigger, shutdown) = shutdown_channel();
     let (synced_trigger, synced) = synced_channel();
     synced_trigger.mark_synced();
     let mut tasks = JoinSet::new();
     driver.spawn(&mut tasks, shutdown, synced);
-    Harness { driver, syncs, trigger, tasks }
+    Harness {
+        driver,
+        syncs,
+        trigger,
+        tasks,
+    }
 }
 
 fn counting(actions: Vec<Action>, requeues: usize, fail: bool) -> Counting {
-    Counting { syncs: Arc::default(), actions, requeues, fail }
+    Counting {
+        syncs: Arc::default(),
+        actions,
+        requeues,
+        fail,
+    }
 }
 
 fn key(name: &str) -> ObjectKey {
@@ -122,14 +175,24 @@ async fn a_burst_of_adds_for_one_key_costs_one_more_sync_not_one_per_add() {
     // meanwhile. Upstream's dedup: "hot" runs once more, each other key once.
     let (api, clock) = api_service();
     let limit = ClientRateLimit { qps: 1.0, burst: 1 };
-    let mut h = start(&api, clock, counting(vec![harmless_write(), harmless_write()], 0, false), limit);
+    let mut h = start(
+        &api,
+        clock,
+        counting(vec![harmless_write(), harmless_write()], 0, false),
+        limit,
+    );
     h.driver.enqueue(vec![Enqueue::now(key("hot"))]);
-    eventually("the first sync to start", Duration::from_secs(5), || async {
-        (h.driver.queue_stats().processing == 1).then_some(())
-    })
+    eventually(
+        "the first sync to start",
+        Duration::from_secs(5),
+        || async { (h.driver.queue_stats().processing == 1).then_some(()) },
+    )
     .await;
     for i in 0..1000 {
-        h.driver.enqueue(vec![Enqueue::now(key("hot")), Enqueue::now(key(&format!("other-{}", i % 10)))]);
+        h.driver.enqueue(vec![
+            Enqueue::now(key("hot")),
+            Enqueue::now(key(&format!("other-{}", i % 10))),
+        ]);
     }
     // One entry per key; "hot" is not ready while its worker holds it (it is marked dirty
     // and goes back to the ready queue when that sync is done).
@@ -138,7 +201,12 @@ async fn a_burst_of_adds_for_one_key_costs_one_more_sync_not_one_per_add() {
     let syncs = h.syncs.lock().clone();
     assert_eq!(syncs.get("hot"), Some(&2));
     assert_eq!(syncs.len(), 11);
-    assert!(syncs.iter().filter(|(k, _)| k.starts_with("other")).all(|(_, n)| *n == 1));
+    assert!(
+        syncs
+            .iter()
+            .filter(|(k, _)| k.starts_with("other"))
+            .all(|(_, n)| *n == 1)
+    );
     h.trigger.trigger();
     while h.tasks.join_next().await.is_some() {}
 }
@@ -147,14 +215,23 @@ async fn a_burst_of_adds_for_one_key_costs_one_more_sync_not_one_per_add() {
 async fn zero_delay_requeues_run_at_once() {
     // The CronJob controller's follow-up syncs use `requeue_after: Some(0)`.
     let (api, clock) = api_service();
-    let mut h = start(&api, clock, counting(Vec::new(), 5, false), ClientRateLimit::UNLIMITED);
+    let mut h = start(
+        &api,
+        clock,
+        counting(Vec::new(), 5, false),
+        ClientRateLimit::UNLIMITED,
+    );
     let start = Instant::now();
     h.driver.enqueue(vec![Enqueue::now(key("again"))]);
     eventually("six syncs", Duration::from_secs(5), || async {
         (h.syncs.lock().get("again") == Some(&6)).then_some(())
     })
     .await;
-    assert!(start.elapsed() <= Duration::from_millis(100), "no timer involved: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() <= Duration::from_millis(100),
+        "no timer involved: {:?}",
+        start.elapsed()
+    );
     wait_idle(&h.driver).await;
     assert_eq!(h.syncs.lock().get("again"), Some(&6));
     h.trigger.trigger();
@@ -164,7 +241,12 @@ async fn zero_delay_requeues_run_at_once() {
 #[tokio::test(start_paused = true)]
 async fn failed_syncs_are_retried_with_the_queues_exponential_backoff() {
     let (api, clock) = api_service();
-    let mut h = start(&api, clock, counting(Vec::new(), 0, true), ClientRateLimit::UNLIMITED);
+    let mut h = start(
+        &api,
+        clock,
+        counting(Vec::new(), 0, true),
+        ClientRateLimit::UNLIMITED,
+    );
     let start = Instant::now();
     h.driver.enqueue(vec![Enqueue::now(key("failing"))]);
     // Retries after 1 s, 2 s, 4 s: the 4th sync happens at 7 s.
@@ -173,15 +255,22 @@ async fn failed_syncs_are_retried_with_the_queues_exponential_backoff() {
     })
     .await;
     let at = start.elapsed();
-    assert!(at >= Duration::from_secs(7) && at < Duration::from_millis(7200), "4th sync at {at:?}");
+    assert!(
+        at >= Duration::from_secs(7) && at < Duration::from_millis(7200),
+        "4th sync at {at:?}"
+    );
     assert_eq!(h.driver.metrics().retries(), 4);
     h.trigger.trigger();
     while h.tasks.join_next().await.is_some() {}
 }
 
 fn config_map_create(namespace: &str, name: &str) -> Action {
-    let object: ConfigMap = typed(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}}));
-    Action::Create { object: object.into() }
+    let object: ConfigMap = typed(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}}),
+    );
+    Action::Create {
+        object: object.into(),
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -189,11 +278,22 @@ async fn a_failed_skip_rest_stage_skips_every_later_stage() {
     let (api, clock) = api_service();
     let executor = executor(&api, clock, ClientRateLimit::UNLIMITED);
     let mut plan = Plan::empty();
-    plan.then_or_stop(vec![config_map_create("default", "first"), config_map_create("missing", "doomed")]);
+    plan.then_or_stop(vec![
+        config_map_create("default", "first"),
+        config_map_create("missing", "doomed"),
+    ]);
     plan.then(vec![config_map_create("default", "never")]);
     let outcomes = executor.execute(&plan).await;
-    assert!(matches!(outcomes[0], Outcome::Done(Some(_))), "{:?}", outcomes[0]);
-    assert!(outcomes[1].is_failure(), "namespace missing: {:?}", outcomes[1]);
+    assert!(
+        matches!(outcomes[0], Outcome::Done(Some(_))),
+        "{:?}",
+        outcomes[0]
+    );
+    assert!(
+        outcomes[1].is_failure(),
+        "namespace missing: {:?}",
+        outcomes[1]
+    );
     assert_eq!(outcomes[2], Outcome::Skipped);
 
     let mut continuing = Plan::empty();
@@ -201,7 +301,10 @@ async fn a_failed_skip_rest_stage_skips_every_later_stage() {
     continuing.then(vec![config_map_create("default", "after")]);
     let outcomes = executor.execute(&continuing).await;
     assert!(outcomes[0].is_failure());
-    assert!(matches!(outcomes[1], Outcome::Done(Some(_))), "Continue stages go on");
+    assert!(
+        matches!(outcomes[1], Outcome::Done(Some(_))),
+        "Continue stages go on"
+    );
     let client = api.client(UserInfo::system("test"));
     let names: Vec<String> = client
         .list::<ConfigMap>(Some("default"), &ListParams::default())
@@ -223,22 +326,43 @@ async fn repeated_events_bump_one_event_object_and_a_deleted_one_is_recreated() 
         .create(&typed::<Job>(common::job_manifest("noisy", 6, None)))
         .await
         .expect("job");
-    let record = EventRecord::about(&job.into(), EventType::Warning, "FailedCreate", "Error creating: quota", "job-controller");
+    let record = EventRecord::about(
+        &job.into(),
+        EventType::Warning,
+        "FailedCreate",
+        "Error creating: quota",
+        "job-controller",
+    );
     let list = || async {
-        client.list::<Event>(Some("default"), &ListParams::default()).await.expect("list").items
+        client
+            .list::<Event>(Some("default"), &ListParams::default())
+            .await
+            .expect("list")
+            .items
     };
-    executor.execute_action(&Action::Event(record.clone())).await;
-    executor.execute_action(&Action::Event(record.clone())).await;
+    executor
+        .execute_action(&Action::Event(record.clone()))
+        .await;
+    executor
+        .execute_action(&Action::Event(record.clone()))
+        .await;
     let events = list().await;
     assert_eq!(events.len(), 1, "identical events share one object");
     assert_eq!(events[0].count, Some(2));
     let name = events[0].metadata.name.clone().unwrap_or_default();
-    client.delete::<Event>("default", &name, &DeleteParams::default()).await.expect("delete");
+    client
+        .delete::<Event>("default", &name, &DeleteParams::default())
+        .await
+        .expect("delete");
     let outcome = executor.execute_action(&Action::Event(record)).await;
     assert!(matches!(outcome, Outcome::Done(Some(_))), "{outcome:?}");
     let events = list().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].metadata.name.as_deref(), Some(name.as_str()), "recreated under its name");
+    assert_eq!(
+        events[0].metadata.name.as_deref(),
+        Some(name.as_str()),
+        "recreated under its name"
+    );
     assert_eq!(events[0].count, Some(3));
 }
 
@@ -247,7 +371,10 @@ async fn a_node_name_patch_binds_through_the_binding_subresource_with_a_uid_chec
     let (api, clock) = api_service();
     let executor = executor(&api, clock, ClientRateLimit::UNLIMITED);
     let client = api.client(UserInfo::system("test"));
-    client.create(&typed::<Node>(node_manifest("node-1"))).await.expect("node");
+    client
+        .create(&typed::<Node>(node_manifest("node-1")))
+        .await
+        .expect("node");
     let pod: Pod = client
         .create(&typed::<Pod>(json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "namespace": "default"},
@@ -266,17 +393,29 @@ async fn a_node_name_patch_binds_through_the_binding_subresource_with_a_uid_chec
         panic!("the bind succeeds");
     };
     let bound = bound.as_typed::<Pod>().cloned().expect("a pod");
-    assert_eq!(bound.spec.and_then(|s| s.node_name).as_deref(), Some("node-1"));
+    assert_eq!(
+        bound.spec.and_then(|s| s.node_name).as_deref(),
+        Some("node-1")
+    );
     let again = executor.execute_action(&bind(&uid)).await;
-    assert_eq!(again.error().map(|e| e.code), Some(409), "a bound pod cannot be bound again");
+    assert_eq!(
+        again.error().map(|e| e.code),
+        Some(409),
+        "a bound pod cannot be bound again"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_stops_every_task_and_closes_every_watch() {
     let cluster = Cluster::start(ControllerManagerConfig::default()).await;
     assert!(cluster.manager.running_tasks() > 0);
-    assert!(cluster.api.hub().watcher_count() > 0, "the informer watches");
-    cluster.create::<Job>(common::job_manifest("busy", 6, None)).await;
+    assert!(
+        cluster.api.hub().watcher_count() > 0,
+        "the informer watches"
+    );
+    cluster
+        .create::<Job>(common::job_manifest("busy", 6, None))
+        .await;
     eventually("the pod", Duration::from_secs(30), || async {
         (!cluster.list::<Pod>().await.is_empty()).then_some(())
     })

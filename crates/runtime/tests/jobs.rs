@@ -20,7 +20,12 @@ fn events_about<'a>(events: &'a [Event], kind: &str, name_prefix: &str) -> Vec<&
     events
         .iter()
         .filter(|e| e.involved_object.kind.as_deref() == Some(kind))
-        .filter(|e| e.involved_object.name.as_deref().is_some_and(|n| n.starts_with(name_prefix)))
+        .filter(|e| {
+            e.involved_object
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(name_prefix))
+        })
         .collect()
 }
 
@@ -35,7 +40,10 @@ async fn a_job_runs_its_pod_to_completion_and_records_events() {
     cluster.create::<Job>(job_manifest("pi", 6, None)).await;
 
     let job = eventually("the Job to complete", Duration::from_secs(120), || async {
-        cluster.get::<Job>("pi").await.filter(|j| condition_true(&job_status(j), "Complete").is_some())
+        cluster
+            .get::<Job>("pi")
+            .await
+            .filter(|j| condition_true(&job_status(j), "Complete").is_some())
     })
     .await;
     let status = job.status.clone().unwrap_or_default();
@@ -46,10 +54,20 @@ async fn a_job_runs_its_pod_to_completion_and_records_events() {
     assert_eq!(pods.len(), 1, "one pod for a one-completion Job");
     let pod = &pods[0];
     let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
-    assert_eq!(node, Some("node-1"), "the scheduler's bind went through pods/binding");
-    assert_eq!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded"));
+    assert_eq!(
+        node,
+        Some("node-1"),
+        "the scheduler's bind went through pods/binding"
+    );
+    assert_eq!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded")
+    );
     assert!(
-        pod.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty()),
+        pod.metadata
+            .finalizers
+            .as_ref()
+            .is_none_or(|f| f.is_empty()),
         "the tracking finalizer is released once the pod is counted"
     );
 
@@ -67,12 +85,23 @@ async fn a_job_runs_its_pod_to_completion_and_records_events() {
         .iter()
         .find(|e| e.reason.as_deref() == Some("SuccessfulCreate"))
         .expect("a SuccessfulCreate event");
-    assert_eq!(created.message.as_deref(), Some(format!("Created pod: {pod_name}").as_str()));
-    assert_eq!(created.source.as_ref().and_then(|s| s.component.as_deref()), Some("job-controller"));
-    assert_eq!(created.involved_object.namespace.as_deref(), Some(NAMESPACE));
+    assert_eq!(
+        created.message.as_deref(),
+        Some(format!("Created pod: {pod_name}").as_str())
+    );
+    assert_eq!(
+        created.source.as_ref().and_then(|s| s.component.as_deref()),
+        Some("job-controller")
+    );
+    assert_eq!(
+        created.involved_object.namespace.as_deref(),
+        Some(NAMESPACE)
+    );
     let scheduled = events_about(&events, "Pod", &pod_name);
     assert!(
-        scheduled.iter().any(|e| e.reason.as_deref() == Some("Scheduled")),
+        scheduled
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Scheduled")),
         "the scheduler records Scheduled: {scheduled:?}"
     );
     kubelet.abort();
@@ -90,7 +119,10 @@ async fn a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit(
     cluster.create::<Job>(job_manifest("flaky", 2, None)).await;
 
     let job = eventually("the Job to fail", Duration::from_secs(300), || async {
-        cluster.get::<Job>("flaky").await.filter(|j| condition_true(&job_status(j), "Failed").is_some())
+        cluster
+            .get::<Job>("flaky")
+            .await
+            .filter(|j| condition_true(&job_status(j), "Failed").is_some())
     })
     .await;
     let failed = condition_true(&job_status(&job), "Failed").unwrap_or_default();
@@ -100,10 +132,24 @@ async fn a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit(
     let mut pods = cluster.list::<Pod>().await;
     assert_eq!(pods.len(), 3, "backoffLimit 2 allows 3 pods");
     pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
-    let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0).expect("created");
+    let created = |p: &Pod| {
+        p.metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .expect("created")
+    };
     let finished = |p: &Pod| -> jiff::Timestamp {
-        let statuses = p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).expect("statuses");
-        let terminated = statuses[0].state.as_ref().and_then(|s| s.terminated.as_ref()).expect("terminated");
+        let statuses = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .expect("statuses");
+        let terminated = statuses[0]
+            .state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .expect("terminated");
         terminated.finished_at.as_ref().expect("finishedAt").0
     };
     let gaps: Vec<u64> = pods

@@ -59,12 +59,6 @@ pub struct PlannedTxn {
     bytes: usize,
 }
 
-impl PlannedTxn {
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-}
-
 /// Groups `batch` into Txns within `limits`. A single Corral transaction above the limits
 /// is an error (etcd would refuse it), reported before anything is sent.
 pub fn plan_batch(
@@ -214,7 +208,7 @@ mod tests {
         ObjectKey::new(ResourceKind::ConfigMap, "ns", name)
     }
 
-    fn put(key: &ObjectKey, revision: u64, bytes: &'static [u8]) -> BackendWrite<'_> {
+    fn put<'a>(key: &'a ObjectKey, revision: u64, bytes: &'static [u8]) -> BackendWrite<'a> {
         BackendWrite::Put {
             key,
             create_revision: Revision(2),
@@ -268,7 +262,7 @@ mod tests {
             ]
         );
         let expected_bytes: usize = planned[0].ops.iter().map(PlannedOp::bytes).sum();
-        assert_eq!(planned[0].bytes(), expected_bytes);
+        assert_eq!(planned[0].bytes, expected_bytes);
     }
 
     #[test]

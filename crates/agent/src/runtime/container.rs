@@ -264,7 +264,7 @@ pub(crate) fn start(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
-    setup.install(&mut command);
+    let after_spawn = setup.install(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -280,6 +280,7 @@ pub(crate) fn start(
         }
     };
     let pid = child.id().map_or(0, |p| p as i32);
+    after_spawn.run(pid as u32);
     let (exited_sender, exited) = watch::channel(false);
     let running = Arc::new(Running {
         pod_uid: pod_uid.clone(),

@@ -222,7 +222,7 @@ async fn exec_probe(running: &Running, command: &[String], timeout: Duration) ->
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    setup.install(&mut cmd);
+    let after_spawn = setup.install(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -236,6 +236,7 @@ async fn exec_probe(running: &Running, command: &[String], timeout: Duration) ->
         }
     };
     let pid = child.id().map_or(0, |p| p as i32);
+    after_spawn.run(pid as u32);
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let collect = async {

@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::fs::File;
 use std::io;
 
@@ -46,9 +47,52 @@ pub struct ChildSetup {
     pub gid: Option<u32>,
 }
 
+/// What must be done in the parent after spawning (the fast path's cgroup join).
+#[derive(Debug, Default)]
+pub struct AfterSpawn {
+    cgroup_procs: Vec<File>,
+}
+
+impl AfterSpawn {
+    /// Moves the new process into its cgroups. With `posix_spawn` the child has just
+    /// called `exec` when this runs, before the program can have forked in practice.
+    pub fn run(&self, pid: u32) {
+        let text = pid.to_string();
+        for file in &self.cgroup_procs {
+            if let Err(e) = write(file, text.as_bytes()) {
+                tracing::warn!(pid, error = %e, "cannot move the container into its cgroup");
+            }
+        }
+    }
+}
+
 impl ChildSetup {
-    /// Installs the setup on a command.
-    pub fn install(self, command: &mut tokio::process::Command) {
+    /// Whether the child must run code before `exec` (mounts, namespaces, users). Without
+    /// it the spawn takes std's `posix_spawn` path (`vfork`), which does not copy the
+    /// agent's page tables: an order of magnitude cheaper in a large process.
+    pub fn needs_pre_exec(&self) -> bool {
+        self.mounts.is_some() || self.join_mount_namespace.is_some() || self.uid.is_some() || self.gid.is_some()
+    }
+
+    /// Installs the setup on a command: in the child before `exec` when
+    /// [`needs_pre_exec`](Self::needs_pre_exec), else as `posix_spawn` options (working
+    /// directory) plus an [`AfterSpawn`] for the parent. The fast path has no parent-death
+    /// signal; the runtime's shutdown, its `Drop` and the cgroup clean-up at the next start
+    /// cover what it would.
+    pub fn install(self, command: &mut tokio::process::Command) -> AfterSpawn {
+        if !self.needs_pre_exec() {
+            if let Some(cwd) = &self.cwd {
+                command.current_dir(std::ffi::OsStr::from_bytes(cwd.as_bytes()));
+            }
+            return AfterSpawn {
+                cgroup_procs: self.cgroup_procs,
+            };
+        }
+        self.install_pre_exec(command);
+        AfterSpawn::default()
+    }
+
+    fn install_pre_exec(self, command: &mut tokio::process::Command) {
         let setup = self;
         // SAFETY: the closure runs in the forked child before exec. It only performs
         // async-signal-safe system calls on data prepared by the parent (C strings, open

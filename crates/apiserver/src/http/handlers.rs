@@ -19,7 +19,8 @@ use super::respond::{self, RequestLabels};
 use super::route::ResourcePath;
 use super::{HttpState, list, table, watch};
 use crate::service::{
-    Attributes, Decision, DeleteRequest, Part, ServedObject, Target, UserInfo, WriteResult, delete_request_from,
+    Attributes, BodyFormat, Decision, DeleteRequest, Part, ServedObject, Target, UserInfo, WriteResult, decode_body,
+    delete_request_from, unsupported_media_type,
 };
 
 /// What a request does (upstream's request-info verbs).
@@ -303,12 +304,9 @@ async fn delete_request(call: &Call<'_>, body: Body) -> Result<DeleteRequest, Ap
     let mut request = if bytes.iter().all(u8::is_ascii_whitespace) {
         DeleteRequest::default()
     } else {
-        let decoded = crate::service::decode_body(
-            crate::service::BodyFormat::from_content_type(&body::content_type(&call.headers))
-                .ok_or_else(|| crate::service::unsupported_media_type(&body::content_type(&call.headers)))?,
-            &bytes,
-        )?;
-        delete_request_from(&decoded.value)?
+        let content_type = body::content_type(&call.headers);
+        let format = BodyFormat::from_content_type(&content_type).ok_or_else(|| unsupported_media_type(&content_type))?;
+        delete_request_from(&decode_body(format, &bytes)?.value)?
     };
     request.dry_run |= call.query.dry_run()?;
     if let Some(grace) = call.query.grace_period_seconds()? {

@@ -92,19 +92,22 @@ impl ApiService {
         if let Some(finalizer) = finalizer.filter(|_| !current.is_being_deleted()) {
             self.add_finalizer(target, finalizer, &request.preconditions, request.dry_run)?;
         }
+        if request.dry_run && finalizer.is_some() && !current.is_being_deleted() {
+            let marked = dry_run_mark(&current, finalizer, self.now());
+            return Ok(DeleteResult {
+                object: ServedObject::encoded(resource, JsonBytes::encode_owned(marked)),
+                deleted: false,
+                warnings,
+            });
+        }
         let options = DeleteOptions {
             preconditions: request.preconditions.clone(),
             grace_period_seconds: grace_period(&current, request.grace_period_seconds),
         };
-        let outcome = if request.dry_run && finalizer.is_some() && !current.is_being_deleted() {
-            return Ok(DeleteResult {
-                object: ServedObject::encoded(resource, JsonBytes::encode_owned(dry_run_mark(&current, finalizer, self.now()))),
-                deleted: false,
-                warnings,
-            });
-        } else {
-            self.objects().delete(&key, &options, self.now(), request.dry_run).map_err(|e| store_error(resource, e))?
-        };
+        let outcome = self
+            .objects()
+            .delete(&key, &options, self.now(), request.dry_run)
+            .map_err(|e| store_error(resource, e))?;
         Ok(DeleteResult {
             object: ServedObject::encoded(resource, outcome.value.value),
             deleted: outcome.deleted,

@@ -15,8 +15,11 @@
 //!
 //! Upstream also has a priority queue for quotas missing usage; Corral's single queue
 //! serves them in arrival order.
-
-pub mod usage;
+//!
+//! The usage rules (which quota resource names a kind consumes, how much one object
+//! consumes, which scopes it falls under) are the ResourceQuota admission plugin's:
+//! [`corral_registry::admission::quota::evaluator`], one implementation for charging and
+//! for recalculation.
 
 #[cfg(test)]
 mod tests;
@@ -33,7 +36,9 @@ use corral_core::{
 use k8s_openapi::api::core::v1::{Pod, ResourceQuota, ResourceQuotaStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 
-use self::usage::{Evaluator, Usage, evaluator_for, pod_counts_for_compute, scope_selectors};
+use corral_registry::admission::quota::evaluator::{
+    Evaluator, Usage, evaluator_for, pod_counts_for_compute, scope_selectors,
+};
 
 /// Settings of the quota controller.
 #[derive(Clone, Debug)]

@@ -50,9 +50,9 @@
 //!   per namespace.
 //! - Validating webhooks: with several refusals the first in webhook order wins
 //!   (upstream: the first to arrive).
-//! - `matchConditions` (CEL) are not evaluated: a webhook with conditions is called as if
-//!   they matched. `matchPolicy: Equivalent` finds no other versions (Corral serves one
-//!   version per group).
+//! - `matchConditions` (CEL) are not evaluated, so validation refuses configurations that
+//!   set them (422, `webhooks[i].matchConditions: Forbidden`). `matchPolicy: Equivalent`
+//!   finds no other versions (Corral serves one version per group).
 //! - PriorityClass objects are not served: only the two system classes resolve.
 //! - A webhook status without a `reason` gets the reason of its code.
 

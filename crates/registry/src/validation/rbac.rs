@@ -1,6 +1,7 @@
 //! RBAC: upstream's `ValidateRole`, `ValidateClusterRole`, `ValidatePolicyRule`,
 //! `ValidateRoleBinding`, `ValidateClusterRoleBinding`, `ValidateRoleBindingSubject` and
-//! the `roleRef` immutability of binding updates (`pkg/apis/rbac/validation`).
+//! the `roleRef` immutability of binding updates (`pkg/apis/rbac/validation`), plus
+//! Corral's verb check ([`crate::authz::validate_rules`]) on Role and ClusterRole rules.
 
 use corral_api::{FieldError, FieldErrorType, FieldPath};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleRef, Subject};
@@ -30,6 +31,11 @@ pub fn validate_role(meta: &ObjectMeta, rules: &[PolicyRule], namespaced: bool) 
             &FieldPath::root("rules").index(i),
         ));
     }
+    // Corral's addition: unknown verbs (`gett`) are refused instead of granting nothing.
+    errors.extend(crate::authz::validate_rules(
+        rules,
+        &FieldPath::root("rules"),
+    ));
     errors
 }
 

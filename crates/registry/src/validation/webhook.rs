@@ -2,6 +2,9 @@
 //! `ValidateValidatingWebhookConfiguration`/`ValidateMutatingWebhookConfiguration`
 //! (`pkg/apis/admissionregistration/validation`), with `webhook.ValidateWebhookURL` and
 //! `ValidateWebhookService` from `k8s.io/apiserver/pkg/util/webhook`.
+//!
+//! Corral refuses `matchConditions`: it does not evaluate CEL, and calling a webhook whose
+//! conditions were ignored would change which requests it sees.
 
 use std::collections::BTreeSet;
 
@@ -38,6 +41,8 @@ pub struct WebhookView<'a> {
     pub reinvocation_policy: Option<&'a str>,
     pub client_config: &'a WebhookClientConfig,
     pub admission_review_versions: &'a [String],
+    /// Whether `matchConditions` is set (non-empty).
+    pub has_match_conditions: bool,
 }
 
 /// Options the update path derives from the old object (`validationOptions`).
@@ -91,6 +96,7 @@ pub fn validating_views(config: &ValidatingWebhookConfiguration) -> Vec<WebhookV
             reinvocation_policy: None,
             client_config: &h.client_config,
             admission_review_versions: &h.admission_review_versions,
+            has_match_conditions: h.match_conditions.as_ref().is_some_and(|c| !c.is_empty()),
         })
         .collect()
 }
@@ -113,6 +119,7 @@ pub fn mutating_views(config: &MutatingWebhookConfiguration) -> Vec<WebhookView<
             reinvocation_policy: h.reinvocation_policy.as_deref(),
             client_config: &h.client_config,
             admission_review_versions: &h.admission_review_versions,
+            has_match_conditions: h.match_conditions.as_ref().is_some_and(|c| !c.is_empty()),
         })
         .collect()
 }
@@ -186,6 +193,14 @@ fn validate_webhook(
         hook.client_config,
         &path.child("clientConfig"),
     ));
+    if hook.has_match_conditions {
+        // Corral does not evaluate CEL; accepting the conditions and calling the webhook as
+        // if they matched would be a silently partial protocol.
+        errors.push(FieldError::forbidden(
+            path.child("matchConditions"),
+            "matchConditions (CEL) are not supported by Corral",
+        ));
+    }
     errors
 }
 

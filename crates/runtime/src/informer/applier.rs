@@ -73,7 +73,12 @@ impl Applier {
         self.dispatch(kind, &cache, &[(event, previous)]);
     }
 
-    fn apply_replace(&mut self, kind: ResourceKind, objects: Vec<Arc<KubeObject>>, revision: Revision) {
+    fn apply_replace(
+        &mut self,
+        kind: ResourceKind,
+        objects: Vec<Arc<KubeObject>>,
+        revision: Revision,
+    ) {
         let mut cache = self.cache.write();
         let mut listed: HashSet<ObjectKey> = HashSet::with_capacity(objects.len());
         let mut changes: Vec<Dispatch> = Vec::new();
@@ -156,8 +161,8 @@ mod tests {
     use super::*;
     use crate::signal::synced_channel;
     use corral_core::ManualClock;
-    use corral_core::clock::epoch;
     use corral_core::Timestamp;
+    use corral_core::clock::epoch;
     use k8s_openapi::api::core::v1::ConfigMap;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use parking_lot::Mutex;
@@ -174,7 +179,13 @@ mod tests {
         fn watched_kinds(&self) -> &'static [ResourceKind] {
             &[ResourceKind::ConfigMap]
         }
-        fn handle_event(&self, event: &ObjectEvent, previous: Option<&KubeObject>, _: &ObjectCache, _: Timestamp) {
+        fn handle_event(
+            &self,
+            event: &ObjectEvent,
+            previous: Option<&KubeObject>,
+            _: &ObjectCache,
+            _: Timestamp,
+        ) {
             let previous = previous.and_then(|p| p.meta().resource_version.clone());
             self.seen
                 .lock()
@@ -218,7 +229,11 @@ mod tests {
         applier.apply(replace(vec![config_map("a", 2), config_map("b", 3)]));
         assert!(synced.is_synced());
         // After a 410: "a" unchanged, "b" modified, "c" new, and nothing else left.
-        applier.apply(replace(vec![config_map("a", 2), config_map("b", 7), config_map("c", 8)]));
+        applier.apply(replace(vec![
+            config_map("a", 2),
+            config_map("b", 7),
+            config_map("c", 8),
+        ]));
         applier.apply(replace(vec![config_map("c", 8)]));
         let seen = recorder.seen.lock().clone();
         let expected = vec![
@@ -230,6 +245,9 @@ mod tests {
             (ChangeKind::Deleted, "b".to_string(), Some("7".to_string())),
         ];
         assert_eq!(seen, expected);
-        assert_eq!(applier.cache.reader().read().count(ResourceKind::ConfigMap), 1);
+        assert_eq!(
+            applier.cache.reader().read().count(ResourceKind::ConfigMap),
+            1
+        );
     }
 }

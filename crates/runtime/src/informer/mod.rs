@@ -127,7 +127,13 @@ impl SharedInformer {
         }
         for kind in &kinds {
             let watcher = Watcher::new(*kind, self.service.clone(), self.config.clone());
-            let task = run_watcher(watcher, self.config.clone(), self.metrics.clone(), sender.clone(), shutdown.clone());
+            let task = run_watcher(
+                watcher,
+                self.config.clone(),
+                self.metrics.clone(),
+                sender.clone(),
+                shutdown.clone(),
+            );
             tasks.spawn(task);
         }
         let applier = Applier {

@@ -198,7 +198,11 @@ impl Watcher {
         }
     }
 
-    async fn next_event(&self, revision: Revision, mut stream: Box<WatchStream>) -> (Output, State) {
+    async fn next_event(
+        &self,
+        revision: Revision,
+        mut stream: Box<WatchStream>,
+    ) -> (Output, State) {
         let Some(item) = stream.next().await else {
             // Timeout or shutdown: re-open from where we are (or stop).
             if self.service.hub().is_shut_down() {
@@ -268,7 +272,11 @@ fn decode(kind: ResourceKind, encoded: &EncodedObject) -> Option<Arc<KubeObject>
     match JsonBytes::decode(encoded) {
         Ok(object) if object.kind() == kind => Some(object),
         Ok(object) => {
-            tracing::warn!(kind = kind.kind_name(), got = object.kind().kind_name(), "informer skipped an object of another kind");
+            tracing::warn!(
+                kind = kind.kind_name(),
+                got = object.kind().kind_name(),
+                "informer skipped an object of another kind"
+            );
             None
         }
         Err(error) => {

@@ -16,7 +16,9 @@ use corral_apiserver::service::{ListParams, TypedWatchEvent, UserInfo};
 use corral_apiserver::{ApiClient, ApiService};
 use corral_core::clock::{self, epoch};
 use corral_core::{Clock, PatchBody, Subresource, Timestamp};
-use corral_runtime::{ControllerManager, ControllerManagerConfig, ControllerManagerHandle, TokioClock};
+use corral_runtime::{
+    ControllerManager, ControllerManagerConfig, ControllerManagerHandle, TokioClock,
+};
 use corral_store::{JsonBytes, MemoryBackend, Store, StoreConfig};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -45,9 +47,13 @@ pub fn init_logging() {
 /// A fresh API service (system namespaces created) whose clock follows tokio's.
 pub fn api_service() -> (ApiService, Arc<TokioClock>) {
     init_logging();
-    let store = Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).expect("memory store opens");
+    let store = Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default())
+        .expect("memory store opens");
     let clock = Arc::new(TokioClock::new(epoch()));
-    let api = ApiService::builder(Arc::new(store)).clock(clock.clone()).seed(7).build();
+    let api = ApiService::builder(Arc::new(store))
+        .clock(clock.clone())
+        .seed(7)
+        .build();
     api.ensure_system_namespaces().expect("system namespaces");
     (api, clock)
 }
@@ -60,7 +66,12 @@ impl Cluster {
         let manager = ControllerManager::start(api.clone(), config.with_clock(clock.clone()));
         assert!(manager.wait_for_sync().await, "informer caches sync");
         let client = api.client(UserInfo::system("test"));
-        Cluster { api, client, clock, manager }
+        Cluster {
+            api,
+            client,
+            clock,
+            manager,
+        }
     }
 
     /// Every built-in controller at upstream settings.
@@ -83,7 +94,11 @@ impl Cluster {
     }
 
     pub async fn list<T: TypedObject>(&self) -> Vec<T> {
-        self.client.list::<T>(Some(NAMESPACE), &ListParams::default()).await.expect("list").items
+        self.client
+            .list::<T>(Some(NAMESPACE), &ListParams::default())
+            .await
+            .expect("list")
+            .items
     }
 
     pub async fn get<T: TypedObject>(&self, name: &str) -> Option<T> {
@@ -96,8 +111,17 @@ impl Cluster {
 
     /// Starts a fake kubelet: every new pod runs for `run`, then ends with the exit code
     /// `exit_code(pod)` gives (0 = Succeeded).
-    pub fn kubelet(&self, run: Duration, exit_code: fn(&Pod) -> i32) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(run_kubelet(self.client.clone(), self.clock.clone(), run, exit_code))
+    pub fn kubelet(
+        &self,
+        run: Duration,
+        exit_code: fn(&Pod) -> i32,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run_kubelet(
+            self.client.clone(),
+            self.clock.clone(),
+            run,
+            exit_code,
+        ))
     }
 }
 
@@ -125,7 +149,12 @@ where
     }
 }
 
-async fn run_kubelet(client: ApiClient, clock: Arc<TokioClock>, run: Duration, exit_code: fn(&Pod) -> i32) {
+async fn run_kubelet(
+    client: ApiClient,
+    clock: Arc<TokioClock>,
+    run: Duration,
+    exit_code: fn(&Pod) -> i32,
+) {
     let Ok(mut watch) = client.watch::<Pod>(None, &ListParams::default()).await else {
         return;
     };
@@ -135,7 +164,10 @@ async fn run_kubelet(client: ApiClient, clock: Arc<TokioClock>, run: Duration, e
             continue;
         };
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let terminal = matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
+        let terminal = matches!(
+            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
         if terminal || !started.insert(name.clone()) {
             continue;
         }
@@ -146,7 +178,9 @@ async fn run_kubelet(client: ApiClient, clock: Arc<TokioClock>, run: Duration, e
             let start = clock.now();
             tokio::time::sleep(run).await;
             let patch = terminated_status(code, start, clock.now());
-            let _ = client.patch::<Pod>(&namespace, &name, Subresource::Status, &patch).await;
+            let _ = client
+                .patch::<Pod>(&namespace, &name, Subresource::Status, &patch)
+                .await;
         });
     }
 }
@@ -217,6 +251,9 @@ pub fn condition_true(status: &Value, type_: &str) -> Option<Value> {
         .get("conditions")?
         .as_array()?
         .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_) && c.get("status").and_then(Value::as_str) == Some("True"))
+        .find(|c| {
+            c.get("type").and_then(Value::as_str) == Some(type_)
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        })
         .cloned()
 }

@@ -2,8 +2,8 @@
 //! `k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go`): which quota resource names a
 //! kind consumes, how much one object consumes, and which quota scopes it falls under.
 //!
-//! The resource-quota controller (`corral-controllers`) carries the same rules for its
-//! recalculation; a test in this crate checks the two agree.
+//! The one implementation of these rules: the ResourceQuota admission plugin charges with
+//! them and the resource-quota controller (`corral-controllers`) recalculates with them.
 
 use std::collections::BTreeMap;
 
