@@ -38,7 +38,10 @@ fn pod(node: &str, name: &str, command: &[&str]) -> Pod {
         "spec": {"nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
                  "containers": [{"name": "main", "image": "busybox:1.36", "command": command}]}
     });
-    KubeObject::from_value(ResourceKind::Pod, value).unwrap().into_typed().unwrap()
+    KubeObject::from_value(ResourceKind::Pod, value)
+        .unwrap()
+        .into_typed()
+        .unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -61,17 +64,29 @@ fn spawn_watcher(service: &ApiService, client: &ApiClient, node: &str, seen: Arc
     let client = client.clone();
     tokio::spawn(async move {
         while let Some(item) = stream.next().await {
-            let WatchObject::Object(encoded) = item.object else { continue };
-            let Ok(object) = KubeObject::from_json_slice(ResourceKind::Pod, encoded.json()) else { continue };
-            let Some(pod) = object.as_typed::<Pod>() else { continue };
+            let WatchObject::Object(encoded) = item.object else {
+                continue;
+            };
+            let Ok(object) = KubeObject::from_json_slice(ResourceKind::Pod, encoded.json()) else {
+                continue;
+            };
+            let Some(pod) = object.as_typed::<Pod>() else {
+                continue;
+            };
             if pod.metadata.deletion_timestamp.is_some() {
                 continue;
             }
             let name = pod.metadata.name.clone().unwrap_or_default();
-            let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+            let phase = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default();
             let now = Instant::now();
             let mut seen = seen.lock();
-            let Some(created) = seen.created.get(&name).copied() else { continue };
+            let Some(created) = seen.created.get(&name).copied() else {
+                continue;
+            };
             match phase.as_str() {
                 "Running" => {
                     seen.running.entry(name).or_insert(now - created);
@@ -83,7 +98,10 @@ fn spawn_watcher(service: &ApiService, client: &ApiClient, node: &str, seen: Arc
                     if seen.succeeded.insert(name.clone(), now - created).is_none() {
                         let client = client.clone();
                         tokio::spawn(async move {
-                            let params = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+                            let params = DeleteParams {
+                                grace_period_seconds: Some(0),
+                                ..Default::default()
+                            };
                             let _ = client.delete::<Pod>("default", &name, &params).await;
                         });
                     }
@@ -94,7 +112,13 @@ fn spawn_watcher(service: &ApiService, client: &ApiClient, node: &str, seen: Arc
     });
 }
 
-async fn latency_phase(client: &ApiClient, node: &str, seen: &Arc<Mutex<Seen>>, rate: u32, seconds: u32) {
+async fn latency_phase(
+    client: &ApiClient,
+    node: &str,
+    seen: &Arc<Mutex<Seen>>,
+    rate: u32,
+    seconds: u32,
+) {
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let start = Instant::now();
@@ -123,7 +147,10 @@ async fn latency_phase(client: &ApiClient, node: &str, seen: &Arc<Mutex<Seen>>, 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let s = seen.lock();
-    let mut latencies: Vec<Duration> = names.iter().filter_map(|n| s.running.get(n).copied()).collect();
+    let mut latencies: Vec<Duration> = names
+        .iter()
+        .filter_map(|n| s.running.get(n).copied())
+        .collect();
     latencies.sort();
     let missing = names.len() - latencies.len();
     println!(
@@ -136,7 +163,13 @@ async fn latency_phase(client: &ApiClient, node: &str, seen: &Arc<Mutex<Seen>>, 
     );
 }
 
-async fn throughput_phase(client: &ApiClient, node: &str, seen: &Arc<Mutex<Seen>>, seconds: u64, creators: usize) {
+async fn throughput_phase(
+    client: &ApiClient,
+    node: &str,
+    seen: &Arc<Mutex<Seen>>,
+    seconds: u64,
+    creators: usize,
+) {
     let start = Instant::now();
     let window = Duration::from_secs(seconds);
     let before = seen.lock().succeeded.len();
@@ -162,7 +195,10 @@ async fn throughput_phase(client: &ApiClient, node: &str, seen: &Arc<Mutex<Seen>
                 let name = format!("tp-{worker}-{i}");
                 i += 1;
                 seen.lock().created.insert(name.clone(), Instant::now());
-                client.create(&pod(&node, &name, &["true"])).await.expect("create");
+                client
+                    .create(&pod(&node, &name, &["true"]))
+                    .await
+                    .expect("create");
             }
         }));
     }
@@ -196,7 +232,11 @@ async fn throughput_phase(client: &ApiClient, node: &str, seen: &Arc<Mutex<Seen>
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let node = "bench-node".to_string();
@@ -209,7 +249,11 @@ fn main() {
         service.ensure_system_namespaces().unwrap();
         let client = service.client(UserInfo::system("bench"));
         let agent = NodeAgent::start_local(&service, config).await.unwrap();
-        println!("host: {} cpus; {}", std::thread::available_parallelism().map_or(1, |n| n.get()), agent.capabilities().describe());
+        println!(
+            "host: {} cpus; {}",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            agent.capabilities().describe()
+        );
         let seen = Arc::new(Mutex::new(Seen::default()));
         spawn_watcher(&service, &client, &node, Arc::clone(&seen));
         let seconds = if quick { 2 } else { 5 };

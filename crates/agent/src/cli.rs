@@ -66,7 +66,8 @@ pub struct NodeArgs {
 }
 
 fn quantity(text: &str, flag: &str) -> Result<corral_api::Quantity, AgentError> {
-    corral_api::Quantity::parse(text).map_err(|e| AgentError::Config(format!("--{flag} {text:?}: {e}")))
+    corral_api::Quantity::parse(text)
+        .map_err(|e| AgentError::Config(format!("--{flag} {text:?}: {e}")))
 }
 
 impl NodeArgs {
@@ -85,16 +86,26 @@ impl NodeArgs {
         let mut config = AgentConfig::new(&name, data_dir);
         config.node_ip = self.node_ip.to_string();
         config.capacity = CapacityOverrides {
-            milli_cpu: self.cpu.as_deref().map(|c| quantity(c, "cpu")).transpose()?.map(|q| q.milli_value()),
-            memory: self.memory.as_deref().map(|m| quantity(m, "memory")).transpose()?.map(|q| q.value()),
+            milli_cpu: self
+                .cpu
+                .as_deref()
+                .map(|c| quantity(c, "cpu"))
+                .transpose()?
+                .map(|q| q.milli_value()),
+            memory: self
+                .memory
+                .as_deref()
+                .map(|m| quantity(m, "memory"))
+                .transpose()?
+                .map(|q| q.value()),
             pods: self.pods,
             ephemeral_storage: None,
         };
         let mut labels = BTreeMap::new();
         for label in &self.labels {
-            let (k, v) = label
-                .split_once('=')
-                .ok_or_else(|| AgentError::Config(format!("--label {label:?}: expected key=value")))?;
+            let (k, v) = label.split_once('=').ok_or_else(|| {
+                AgentError::Config(format!("--label {label:?}: expected key=value"))
+            })?;
             labels.insert(k.to_string(), v.to_string());
         }
         config.labels = labels;
@@ -115,7 +126,8 @@ impl NodeArgs {
     pub fn api_config(&self) -> Result<RemoteApiConfig, AgentError> {
         let ca_pem = match &self.ca_file {
             Some(path) => Some(
-                std::fs::read_to_string(path).map_err(|e| AgentError::io(format!("read CA file {}", path.display()), e))?,
+                std::fs::read_to_string(path)
+                    .map_err(|e| AgentError::io(format!("read CA file {}", path.display()), e))?,
             ),
             None if self.insecure_skip_tls_verify => None,
             None => {
@@ -165,8 +177,10 @@ pub async fn run_node_async(args: NodeArgs) -> Result<(), AgentError> {
 /// Waits for SIGINT or SIGTERM.
 pub async fn wait_for_signal() -> Result<(), AgentError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| AgentError::io("install SIGTERM handler", e))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| AgentError::io("install SIGINT handler", e))?;
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| AgentError::io("install SIGTERM handler", e))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| AgentError::io("install SIGINT handler", e))?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

@@ -99,14 +99,20 @@ fn resource_list(c: &Capacity) -> BTreeMap<String, WireQuantity> {
         ("cpu".to_string(), cpu_quantity(c.milli_cpu)),
         ("memory".to_string(), bytes_quantity(c.memory)),
         ("pods".to_string(), WireQuantity(c.pods.to_string())),
-        ("ephemeral-storage".to_string(), bytes_quantity(c.ephemeral_storage)),
+        (
+            "ephemeral-storage".to_string(),
+            bytes_quantity(c.ephemeral_storage),
+        ),
         ("hugepages-1Gi".to_string(), WireQuantity("0".into())),
         ("hugepages-2Mi".to_string(), WireQuantity("0".into())),
     ])
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn os_image() -> String {
@@ -136,7 +142,8 @@ pub fn node_info(name: &str) -> NodeSystemInfo {
     let machine_id = read_trimmed("/etc/machine-id").unwrap_or_default();
     NodeSystemInfo {
         machine_id: machine_id.clone(),
-        system_uuid: read_trimmed("/sys/class/dmi/id/product_uuid").unwrap_or_else(|| machine_id.clone()),
+        system_uuid: read_trimmed("/sys/class/dmi/id/product_uuid")
+            .unwrap_or_else(|| machine_id.clone()),
         boot_id: read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
         kernel_version: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_default(),
         os_image: os_image(),
@@ -156,11 +163,19 @@ trait NameHint {
 
 impl NameHint for NodeSystemInfo {
     /// Two nodes on one machine share machine and boot ids; the system UUID tells them
-    /// apart (derived from the node name).
+    /// apart (derived from the machine's and the node's name).
     fn with_name_hint(mut self, name: &str) -> Self {
-        let hash = corral_node::runtime::fnv1a(format!("{}/{name}", self.system_uuid).as_bytes());
-        let hex = format!("{hash:016x}");
-        self.system_uuid = format!("{}-{}-{}-{}-{}{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[0..4], &hex[4..16], "");
+        let a = corral_node::runtime::fnv1a(format!("{}/{name}", self.system_uuid).as_bytes());
+        let b = corral_node::runtime::fnv1a(format!("{name}/{}", self.system_uuid).as_bytes());
+        let hex = format!("{a:016x}{b:016x}");
+        self.system_uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
         self
     }
 }
@@ -244,6 +259,9 @@ mod tests {
         assert_eq!(c.pods, 110);
         let info = node_info("n");
         assert_eq!(info.operating_system, "linux");
-        assert!(info.container_runtime_version.starts_with("corral-process://"));
+        assert!(
+            info.container_runtime_version
+                .starts_with("corral-process://")
+        );
     }
 }

@@ -19,15 +19,22 @@ pub fn read_manifests(dir: &Path) -> BTreeMap<PathBuf, Pod> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with('.') || !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with('.')
+            || !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
+        {
             continue;
         }
         match parse_manifest(&path) {
             Ok(pod) => {
                 pods.insert(path, pod);
             }
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "skipping static pod manifest"),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "skipping static pod manifest")
+            }
         }
     }
     pods
@@ -49,13 +56,20 @@ pub fn parse_manifest(path: &Path) -> Result<Pod, String> {
     if pod.spec.as_ref().is_none_or(|s| s.containers.is_empty()) {
         return Err("a static pod needs at least one container".into());
     }
-    pod.metadata.namespace.get_or_insert_with(|| "default".to_string());
+    pod.metadata
+        .namespace
+        .get_or_insert_with(|| "default".to_string());
     Ok(pod)
 }
 
 /// Polls `dir` every `interval`, sending the manifest set whenever it changes (and once
 /// at start).
-pub async fn poll(dir: PathBuf, interval: Duration, sender: mpsc::Sender<Vec<Pod>>, mut shutdown: watch::Receiver<bool>) {
+pub async fn poll(
+    dir: PathBuf,
+    interval: Duration,
+    sender: mpsc::Sender<Vec<Pod>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut last: Option<String> = None;
     loop {
         let read_dir = dir.clone();

@@ -25,11 +25,16 @@ pub fn server_name(host: &str) -> ServerName<'static> {
 }
 
 /// A client that trusts the CA certificates in `ca_pem`.
-pub fn client_config_with_ca(ca_pem: &str, alpn: Vec<Vec<u8>>) -> Result<Arc<rustls::ClientConfig>, AgentError> {
+pub fn client_config_with_ca(
+    ca_pem: &str,
+    alpn: Vec<Vec<u8>>,
+) -> Result<Arc<rustls::ClientConfig>, AgentError> {
     let mut roots = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         let certificate = certificate.map_err(|e| AgentError::Tls(format!("CA file: {e}")))?;
-        roots.add(certificate).map_err(|e| AgentError::Tls(format!("CA file: {e}")))?;
+        roots
+            .add(certificate)
+            .map_err(|e| AgentError::Tls(format!("CA file: {e}")))?;
     }
     if roots.is_empty() {
         return Err(AgentError::Tls("the CA file holds no certificate".into()));
@@ -78,7 +83,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -87,7 +97,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -98,16 +113,21 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 /// A self-signed serving certificate for `names` (host names or IP addresses): (cert PEM,
 /// key PEM).
 pub fn self_signed(names: &[String]) -> Result<(String, String), AgentError> {
-    let certified = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| AgentError::Tls(e.to_string()))?;
+    let certified = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| AgentError::Tls(e.to_string()))?;
     Ok((certified.cert.pem(), certified.signing_key.serialize_pem()))
 }
 
 /// A rustls server configuration from PEM material (ALPN h2 and http/1.1).
-pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, AgentError> {
+pub fn server_config(
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<rustls::ServerConfig>, AgentError> {
     let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AgentError::Tls(format!("certificate: {e}")))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| AgentError::Tls(format!("key: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| AgentError::Tls(format!("key: {e}")))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| AgentError::Tls(e.to_string()))?

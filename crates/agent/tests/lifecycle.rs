@@ -19,25 +19,55 @@ const LIMIT: Duration = Duration::from_secs(20);
 async fn echo_hello_runs_to_completion_with_logs() {
     let mut cluster = Cluster::start().await;
     cluster
-        .create(cluster.pod("hello", "Never", json!([{"name": "main", "command": ["echo", "hello"]}])))
+        .create(cluster.pod(
+            "hello",
+            "Never",
+            json!([{"name": "main", "command": ["echo", "hello"]}]),
+        ))
         .await;
-    let pod = cluster.wait_pod("hello", LIMIT, |p| phase(p) == "Succeeded").await;
+    let pod = cluster
+        .wait_pod("hello", LIMIT, |p| phase(p) == "Succeeded")
+        .await;
     let t = terminated(&pod).expect("terminated");
     assert_eq!(t.exit_code, 0);
     assert_eq!(t.reason.as_deref(), Some("Completed"));
-    assert!(t.container_id.as_deref().unwrap().starts_with("corral-process://"));
+    assert!(
+        t.container_id
+            .as_deref()
+            .unwrap()
+            .starts_with("corral-process://")
+    );
     let status = main_status(&pod).unwrap();
-    assert!(status.image_id.starts_with("docker.io/library/busybox@sha256:"));
-    assert_eq!(cluster.logs("hello", LogOptions::default()).await.unwrap(), "hello\n");
+    assert!(
+        status
+            .image_id
+            .starts_with("docker.io/library/busybox@sha256:")
+    );
+    assert_eq!(
+        cluster.logs("hello", LogOptions::default()).await.unwrap(),
+        "hello\n"
+    );
     let stamped = cluster
-        .logs("hello", LogOptions { timestamps: true, ..Default::default() })
+        .logs(
+            "hello",
+            LogOptions {
+                timestamps: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let (stamp, rest) = stamped.split_once(' ').expect("timestamp prefix");
     assert_eq!(rest, "hello\n");
-    assert_eq!(stamp.len(), "2026-01-01T00:00:00.000000000Z".len(), "{stamp}");
+    assert_eq!(
+        stamp.len(),
+        "2026-01-01T00:00:00.000000000Z".len(),
+        "{stamp}"
+    );
     assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
-    cluster.wait_event(LIMIT, |e| e.reason.as_deref() == Some("Started")).await;
+    cluster
+        .wait_event(LIMIT, |e| e.reason.as_deref() == Some("Started"))
+        .await;
     cluster.shutdown().await;
 }
 
@@ -45,7 +75,11 @@ async fn echo_hello_runs_to_completion_with_logs() {
 async fn phases_go_pending_running_succeeded() {
     let mut cluster = Cluster::start().await;
     let created = cluster
-        .create(cluster.pod("phases", "Never", json!([{"name": "main", "command": ["sh", "-c", "sleep 0.5; echo done"]}])))
+        .create(cluster.pod(
+            "phases",
+            "Never",
+            json!([{"name": "main", "command": ["sh", "-c", "sleep 0.5; echo done"]}]),
+        ))
         .await;
     assert!(phase(&created).is_empty() || phase(&created) == "Pending");
     let mut seen: Vec<String> = Vec::new();
@@ -59,12 +93,18 @@ async fn phases_go_pending_running_succeeded() {
         if p == "Succeeded" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "phases seen: {seen:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "phases seen: {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(seen.contains(&"Running".to_string()), "{seen:?}");
     let order = ["Pending", "Running", "Succeeded"];
-    let positions: Vec<usize> = seen.iter().map(|p| order.iter().position(|o| o == p).unwrap()).collect();
+    let positions: Vec<usize> = seen
+        .iter()
+        .map(|p| order.iter().position(|o| o == p).unwrap())
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
     cluster.shutdown().await;
 }
@@ -79,21 +119,67 @@ async fn tail_lines_limit_bytes_and_follow() {
             json!([{"name": "main", "command": ["sh", "-c", "echo one; sleep 0.05; echo two >&2; sleep 0.05; echo three; sleep 0.5; echo four"]}]),
         ))
         .await;
-    cluster.wait_pod("lines", LIMIT, |p| phase(p) == "Running").await;
+    cluster
+        .wait_pod("lines", LIMIT, |p| phase(p) == "Running")
+        .await;
     // Follow streams until the container exits.
-    let followed = cluster.logs("lines", LogOptions { follow: true, ..Default::default() }).await.unwrap();
+    let followed = cluster
+        .logs(
+            "lines",
+            LogOptions {
+                follow: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(followed, "one\ntwo\nthree\nfour\n");
-    cluster.wait_pod("lines", LIMIT, |p| phase(p) == "Succeeded").await;
-    let tail = cluster.logs("lines", LogOptions { tail_lines: Some(2), ..Default::default() }).await.unwrap();
+    cluster
+        .wait_pod("lines", LIMIT, |p| phase(p) == "Succeeded")
+        .await;
+    let tail = cluster
+        .logs(
+            "lines",
+            LogOptions {
+                tail_lines: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(tail, "three\nfour\n");
-    let limited = cluster.logs("lines", LogOptions { limit_bytes: Some(6), ..Default::default() }).await.unwrap();
+    let limited = cluster
+        .logs(
+            "lines",
+            LogOptions {
+                limit_bytes: Some(6),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(limited, "one\ntw");
     let since = cluster
-        .logs("lines", LogOptions { since_time: Some("2099-01-01T00:00:00Z".into()), ..Default::default() })
+        .logs(
+            "lines",
+            LogOptions {
+                since_time: Some("2099-01-01T00:00:00Z".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(since, "");
-    let recent = cluster.logs("lines", LogOptions { since_seconds: Some(600), ..Default::default() }).await.unwrap();
+    let recent = cluster
+        .logs(
+            "lines",
+            LogOptions {
+                since_seconds: Some(600),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(recent, "one\ntwo\nthree\nfour\n");
     cluster.shutdown().await;
 }
@@ -102,9 +188,15 @@ async fn tail_lines_limit_bytes_and_follow() {
 async fn exit_1_under_never_fails_with_error() {
     let mut cluster = Cluster::start().await;
     cluster
-        .create(cluster.pod("fail", "Never", json!([{"name": "main", "command": ["sh", "-c", "exit 1"]}])))
+        .create(cluster.pod(
+            "fail",
+            "Never",
+            json!([{"name": "main", "command": ["sh", "-c", "exit 1"]}]),
+        ))
         .await;
-    let pod = cluster.wait_pod("fail", LIMIT, |p| phase(p) == "Failed").await;
+    let pod = cluster
+        .wait_pod("fail", LIMIT, |p| phase(p) == "Failed")
+        .await;
     let t = terminated(&pod).unwrap();
     assert_eq!(t.exit_code, 1);
     assert_eq!(t.reason.as_deref(), Some("Error"));
@@ -125,7 +217,8 @@ async fn on_failure_restarts_at_once_then_crash_loops_and_previous_logs_work() {
     let pod = cluster
         .wait_pod("crash", LIMIT, |p| {
             let s = main_status(p);
-            s.as_ref().is_some_and(|s| s.restart_count >= 1) && waiting_reason(p).as_deref() == Some("CrashLoopBackOff")
+            s.as_ref().is_some_and(|s| s.restart_count >= 1)
+                && waiting_reason(p).as_deref() == Some("CrashLoopBackOff")
         })
         .await;
     assert_eq!(phase(&pod), "Running");
@@ -134,14 +227,28 @@ async fn on_failure_restarts_at_once_then_crash_loops_and_previous_logs_work() {
     assert_eq!(last.exit_code, 1);
     assert_eq!(last.reason.as_deref(), Some("Error"));
     let message = status.state.unwrap().waiting.unwrap().message.unwrap();
-    assert!(message.starts_with("back-off 10s restarting failed container=main pod=crash_default("), "{message}");
+    assert!(
+        message.starts_with("back-off 10s restarting failed container=main pod=crash_default("),
+        "{message}"
+    );
     // The first restart was immediate: two runs happened well inside the 10 s backoff.
     let current = cluster.logs("crash", LogOptions::default()).await.unwrap();
-    let previous = cluster.logs("crash", LogOptions { previous: true, ..Default::default() }).await.unwrap();
+    let previous = cluster
+        .logs(
+            "crash",
+            LogOptions {
+                previous: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert!(current.starts_with("run-"), "{current}");
     assert!(previous.starts_with("run-"), "{previous}");
     cluster
-        .wait_event(LIMIT, |e| e.reason.as_deref() == Some("BackOff") && e.type_.as_deref() == Some("Warning"))
+        .wait_event(LIMIT, |e| {
+            e.reason.as_deref() == Some("BackOff") && e.type_.as_deref() == Some("Warning")
+        })
         .await;
     cluster.shutdown().await;
 }
@@ -150,12 +257,30 @@ async fn on_failure_restarts_at_once_then_crash_loops_and_previous_logs_work() {
 async fn previous_logs_without_a_restart_are_a_bad_request() {
     let mut cluster = Cluster::start().await;
     cluster
-        .create(cluster.pod("once", "Never", json!([{"name": "main", "command": ["echo", "x"]}])))
+        .create(cluster.pod(
+            "once",
+            "Never",
+            json!([{"name": "main", "command": ["echo", "x"]}]),
+        ))
         .await;
-    cluster.wait_pod("once", LIMIT, |p| phase(p) == "Succeeded").await;
-    let err = cluster.logs("once", LogOptions { previous: true, ..Default::default() }).await.unwrap_err();
+    cluster
+        .wait_pod("once", LIMIT, |p| phase(p) == "Succeeded")
+        .await;
+    let err = cluster
+        .logs(
+            "once",
+            LogOptions {
+                previous: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code, 400);
-    assert_eq!(err.message, "previous terminated container \"main\" in pod \"once\" not found");
+    assert_eq!(
+        err.message,
+        "previous terminated container \"main\" in pod \"once\" not found"
+    );
     cluster.shutdown().await;
 }
 
@@ -177,9 +302,14 @@ async fn downward_api_env_and_working_dir_reach_the_process() {
                     ]}]),
         ))
         .await;
-    cluster.wait_pod("env", LIMIT, |p| phase(p) == "Succeeded").await;
+    cluster
+        .wait_pod("env", LIMIT, |p| phase(p) == "Succeeded")
+        .await;
     let out = cluster.logs("env", LogOptions::default()).await.unwrap();
-    assert_eq!(out, format!("env default hi-env {} env\n", workdir.display()));
+    assert_eq!(
+        out,
+        format!("env default hi-env {} env\n", workdir.display())
+    );
     cluster.shutdown().await;
 }
 
@@ -187,14 +317,25 @@ async fn downward_api_env_and_working_dir_reach_the_process() {
 async fn run_as_user_and_group_apply_when_root() {
     let mut cluster = Cluster::start().await;
     if !cluster.agent().capabilities().root {
-        eprintln!("skipped: the agent is not root, runAsUser other than its own fails with StartError");
+        eprintln!(
+            "skipped: the agent is not root, runAsUser other than its own fails with StartError"
+        );
         cluster.shutdown().await;
         return;
     }
-    let mut pod = cluster.pod("user", "Never", json!([{"name": "main", "command": ["sh", "-c", "echo $(id -u):$(id -g)"]}]));
+    let mut pod = cluster.pod(
+        "user",
+        "Never",
+        json!([{"name": "main", "command": ["sh", "-c", "echo $(id -u):$(id -g)"]}]),
+    );
     pod["spec"]["securityContext"] = json!({"runAsUser": 65534, "runAsGroup": 65533});
     cluster.create(pod).await;
-    cluster.wait_pod("user", LIMIT, |p| phase(p) == "Succeeded").await;
-    assert_eq!(cluster.logs("user", LogOptions::default()).await.unwrap(), "65534:65533\n");
+    cluster
+        .wait_pod("user", LIMIT, |p| phase(p) == "Succeeded")
+        .await;
+    assert_eq!(
+        cluster.logs("user", LogOptions::default()).await.unwrap(),
+        "65534:65533\n"
+    );
     cluster.shutdown().await;
 }

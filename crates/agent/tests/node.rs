@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use corral_apiserver::service::LogOptions;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -48,17 +48,32 @@ async fn the_node_registers_with_capacity_info_and_a_lease() {
     assert!(allocatable.contains_key("memory"));
     let info = status.node_info.unwrap();
     assert!(info.kubelet_version.starts_with("v1.32.0-corral."));
-    assert!(info.container_runtime_version.starts_with("corral-process://"));
+    assert!(
+        info.container_runtime_version
+            .starts_with("corral-process://")
+    );
     assert_eq!(info.operating_system, "linux");
     assert!(!info.kernel_version.is_empty());
     let addresses = status.addresses.unwrap();
-    assert!(addresses.iter().any(|a| a.type_ == "InternalIP" && a.address == "127.0.0.1"));
-    assert!(addresses.iter().any(|a| a.type_ == "Hostname" && a.address == cluster.node));
+    assert!(
+        addresses
+            .iter()
+            .any(|a| a.type_ == "InternalIP" && a.address == "127.0.0.1")
+    );
+    assert!(
+        addresses
+            .iter()
+            .any(|a| a.type_ == "Hostname" && a.address == cluster.node)
+    );
     let conditions = status.conditions.unwrap();
     for type_ in ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"] {
         assert!(conditions.iter().any(|c| c.type_ == type_), "{type_}");
     }
-    let lease: Lease = cluster.client.get("kube-node-lease", &cluster.node).await.unwrap();
+    let lease: Lease = cluster
+        .client
+        .get("kube-node-lease", &cluster.node)
+        .await
+        .unwrap();
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some(cluster.node.as_str()));
     assert!(spec.renew_time.is_some());
@@ -71,7 +86,12 @@ async fn the_node_registers_with_capacity_info_and_a_lease() {
         .await
         .unwrap()
         .items;
-    assert!(events.iter().any(|e| e.reason.as_deref() == Some("Starting") && e.message.as_deref() == Some("Starting kubelet.")));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Starting")
+                && e.message.as_deref() == Some("Starting kubelet."))
+    );
     cluster.shutdown().await;
 }
 
@@ -89,19 +109,25 @@ async fn static_pods_run_and_show_up_as_mirror_pods() {
     let file = dir.join("web.yaml");
     // YAML is a superset of JSON.
     std::fs::write(&file, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
-    let name = format!("static-web-{}", cluster.node);
-    let _ = name;
-    let mirror = cluster.wait_pod("static-web", LIMIT, |p| phase(p) == "Running").await;
+    let mirror = cluster
+        .wait_pod("static-web", LIMIT, |p| phase(p) == "Running")
+        .await;
     let annotations = mirror.metadata.annotations.clone().unwrap();
     assert!(annotations.contains_key("kubernetes.io/config.mirror"));
     assert_eq!(annotations["kubernetes.io/config.source"], "file");
-    assert_eq!(mirror.spec.as_ref().unwrap().node_name.as_deref(), Some(cluster.node.as_str()));
+    assert_eq!(
+        mirror.spec.as_ref().unwrap().node_name.as_deref(),
+        Some(cluster.node.as_str())
+    );
     let owner = &mirror.metadata.owner_references.clone().unwrap()[0];
     assert_eq!(owner.kind, "Node");
     // Logs of a mirror pod come from the static pod's files.
     let deadline = Instant::now() + LIMIT;
     loop {
-        let out = cluster.logs("static-web", LogOptions::default()).await.unwrap_or_default();
+        let out = cluster
+            .logs("static-web", LogOptions::default())
+            .await
+            .unwrap_or_default();
         if out == "static\n" {
             break;
         }
@@ -113,6 +139,5 @@ async fn static_pods_run_and_show_up_as_mirror_pods() {
     std::fs::remove_file(&file).unwrap();
     cluster.wait_gone("static-web", LIMIT).await;
     cluster.wait_no_marked_processes(LIMIT).await;
-    let _: Option<Pod> = cluster.get("static-web").await;
     cluster.shutdown().await;
 }

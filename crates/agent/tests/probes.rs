@@ -31,13 +31,21 @@ async fn http_server() -> u16 {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buffer = vec![0u8; 4096];
                 let n = socket.read(&mut buffer).await.unwrap_or(0);
                 let request = String::from_utf8_lossy(&buffer[..n]);
-                let status = if request.starts_with("GET /ok ") { "200 OK" } else { "500 Internal Server Error" };
-                let response = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                let status = if request.starts_with("GET /ok ") {
+                    "200 OK"
+                } else {
+                    "500 Internal Server Error"
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                );
                 let _ = socket.write_all(response.as_bytes()).await;
             });
         }
@@ -49,7 +57,11 @@ async fn http_server() -> u16 {
 async fn exec_readiness_runs_in_the_containers_mounts_and_environment() {
     let mut cluster = Cluster::start().await;
     let namespaces = cluster.agent().capabilities().mount_namespaces;
-    let dir = if namespaces { "/corral-probe-vol".to_string() } else { cluster.dir.path().join("pv").display().to_string() };
+    let dir = if namespaces {
+        "/corral-probe-vol".to_string()
+    } else {
+        cluster.dir.path().join("pv").display().to_string()
+    };
     let mut pod = cluster.pod(
         "exec",
         "Always",
@@ -62,7 +74,9 @@ async fn exec_readiness_runs_in_the_containers_mounts_and_environment() {
     );
     pod["spec"]["volumes"] = json!([{"name": "v", "emptyDir": {}}]);
     cluster.create(pod).await;
-    let pod = cluster.wait_pod("exec", LIMIT, |p| phase(p) == "Running").await;
+    let pod = cluster
+        .wait_pod("exec", LIMIT, |p| phase(p) == "Running")
+        .await;
     assert!(!ready(&pod));
     let pod = cluster.wait_pod("exec", LIMIT, ready).await;
     assert!(main_status(&pod).unwrap().ready);
@@ -81,14 +95,23 @@ async fn a_failing_liveness_probe_restarts_the_container() {
         ))
         .await;
     cluster
-        .wait_event(LIMIT, |e| e.reason.as_deref() == Some("Unhealthy") && e.message.as_deref() == Some("Liveness probe failed: sick\n"))
+        .wait_event(LIMIT, |e| {
+            e.reason.as_deref() == Some("Unhealthy")
+                && e.message.as_deref() == Some("Liveness probe failed: sick\n")
+        })
         .await;
     cluster
         .wait_event(LIMIT, |e| {
-            e.reason.as_deref() == Some("Killing") && e.message.as_deref() == Some("Container main failed liveness probe, will be restarted")
+            e.reason.as_deref() == Some("Killing")
+                && e.message.as_deref()
+                    == Some("Container main failed liveness probe, will be restarted")
         })
         .await;
-    cluster.wait_pod("live", LIMIT, |p| main_status(p).is_some_and(|s| s.restart_count >= 1)).await;
+    cluster
+        .wait_pod("live", LIMIT, |p| {
+            main_status(p).is_some_and(|s| s.restart_count >= 1)
+        })
+        .await;
     cluster.shutdown().await;
 }
 
@@ -117,10 +140,16 @@ async fn http_and_tcp_probes_reach_real_listeners() {
         .await;
     cluster.wait_pod("web", LIMIT, ready).await;
     cluster
-        .wait_event(LIMIT, |e| e.message.as_deref() == Some("Liveness probe failed: HTTP probe failed with statuscode: 500"))
+        .wait_event(LIMIT, |e| {
+            e.message.as_deref()
+                == Some("Liveness probe failed: HTTP probe failed with statuscode: 500")
+        })
         .await;
-    let refused = format!("Liveness probe failed: dial tcp 127.0.0.1:{closed}: connect: connection refused");
-    cluster.wait_event(LIMIT, |e| e.message.as_deref() == Some(refused.as_str())).await;
+    let refused =
+        format!("Liveness probe failed: dial tcp 127.0.0.1:{closed}: connect: connection refused");
+    cluster
+        .wait_event(LIMIT, |e| e.message.as_deref() == Some(refused.as_str()))
+        .await;
     cluster.shutdown().await;
 }
 
@@ -141,7 +170,9 @@ async fn an_exec_probe_with_a_missing_command_fails_and_the_agent_carries_on() {
     let message = event.message.unwrap();
     assert!(message.starts_with("Readiness probe failed: "), "{message}");
     assert!(message.contains("no-such-probe-cmd"), "{message}");
-    let pod = cluster.wait_pod("badprobe", LIMIT, |p| phase(p) == "Running").await;
+    let pod = cluster
+        .wait_pod("badprobe", LIMIT, |p| phase(p) == "Running")
+        .await;
     assert!(!ready(&pod));
     cluster.shutdown().await;
 }

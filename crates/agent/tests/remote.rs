@@ -37,10 +37,15 @@ struct Server {
 }
 
 async fn https_server(service: corral_apiserver::ApiService, token: &str, node: &str) -> Server {
-    let (cert, key) = corral_agent::tls::self_signed(&["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let (cert, key) =
+        corral_agent::tls::self_signed(&["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let user = UserInfo::new(&format!("system:node:{node}"), &["system:nodes", "system:authenticated"]);
+    let user = UserInfo::new(
+        &format!("system:node:{node}"),
+        &["system:nodes", "system:authenticated"],
+    );
     let shared = HttpShared {
         service,
         authenticator: Arc::new(StaticTokens::new().with(token, user)),
@@ -57,8 +62,18 @@ async fn https_server(service: corral_apiserver::ApiService, token: &str, node: 
     };
     let config = server_config(&material).unwrap();
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(serve(listener, config, router(HttpState(Arc::new(shared))), stopped, Duration::from_secs(1)));
-    Server { address, ca_pem: cert, stop }
+    tokio::spawn(serve(
+        listener,
+        config,
+        router(HttpState(Arc::new(shared))),
+        stopped,
+        Duration::from_secs(1),
+    ));
+    Server {
+        address,
+        ca_pem: cert,
+        stop,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +92,11 @@ async fn a_node_joins_over_https_and_serves_logs_through_the_api_server() {
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let refused = NodeAgent::start(Arc::new(bad), AgentConfig::new(&format!("{node}-x"), dir.path().join("x"))).await;
+    let refused = NodeAgent::start(
+        Arc::new(bad),
+        AgentConfig::new(&format!("{node}-x"), dir.path().join("x")),
+    )
+    .await;
     assert!(refused.is_err());
 
     let api = RemoteApi::shared(&RemoteApiConfig {
@@ -96,10 +115,20 @@ async fn a_node_joins_over_https_and_serves_logs_through_the_api_server() {
     let port = agent.log_port().unwrap();
     let client = service.client(UserInfo::system("test"));
     let registered: Node = client.get("", &node).await.unwrap();
-    let endpoint = registered.status.unwrap().daemon_endpoints.unwrap().kubelet_endpoint.unwrap();
+    let endpoint = registered
+        .status
+        .unwrap()
+        .daemon_endpoints
+        .unwrap()
+        .kubelet_endpoint
+        .unwrap();
     assert_eq!(endpoint.port, i32::from(port));
 
-    let cluster = RemoteCluster { client: client.clone(), service: service.clone(), node: node.clone() };
+    let cluster = RemoteCluster {
+        client: client.clone(),
+        service: service.clone(),
+        node: node.clone(),
+    };
     let marker = unique("marker");
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -109,19 +138,41 @@ async fn a_node_joins_over_https_and_serves_logs_through_the_api_server() {
                                  "env": [{"name": "CORRAL_TEST_MARKER", "value": marker}]}]}
     });
     let object = corral_api::KubeObject::from_value(corral_api::ResourceKind::Pod, pod).unwrap();
-    let outcome = client.execute(&corral_core::Action::Create { object }).await;
+    let outcome = client
+        .execute(&corral_core::Action::Create { object })
+        .await;
     assert!(!outcome.is_failure(), "{outcome:?}");
     cluster.wait_phase("far", "Running").await;
-    let followed = cluster.logs("far", LogOptions { follow: true, ..Default::default() }).await;
+    let followed = cluster
+        .logs(
+            "far",
+            LogOptions {
+                follow: true,
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(followed, "hello\nbye\n");
     cluster.wait_phase("far", "Succeeded").await;
-    let tail = cluster.logs("far", LogOptions { tail_lines: Some(1), timestamps: true, ..Default::default() }).await;
+    let tail = cluster
+        .logs(
+            "far",
+            LogOptions {
+                tail_lines: Some(1),
+                timestamps: true,
+                ..Default::default()
+            },
+        )
+        .await;
     assert!(tail.ends_with("Z bye\n"), "{tail}");
     let err = corral_apiserver::service::LogSource::open(
         logs.as_ref(),
         &client.get("default", "far").await.unwrap(),
         "main",
-        &LogOptions { previous: true, ..Default::default() },
+        &LogOptions {
+            previous: true,
+            ..Default::default()
+        },
     )
     .err()
     .unwrap();
@@ -142,11 +193,20 @@ impl RemoteCluster {
     async fn wait_phase(&self, name: &str, wanted: &str) {
         let deadline = std::time::Instant::now() + LIMIT;
         loop {
-            let pod = self.client.get::<k8s_openapi::api::core::v1::Pod>("default", name).await.ok();
+            let pod = self
+                .client
+                .get::<k8s_openapi::api::core::v1::Pod>("default", name)
+                .await
+                .ok();
             if pod.as_ref().is_some_and(|p| phase(p) == wanted) {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "pod {name} on {} never {wanted}: {:?}", self.node, pod.map(|p| p.status));
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pod {name} on {} never {wanted}: {:?}",
+                self.node,
+                pod.map(|p| p.status)
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -22,7 +22,11 @@ async fn delete(cluster: &Cluster, name: &str, grace: Option<i64>) {
         grace_period_seconds: grace,
         ..Default::default()
     };
-    cluster.client.delete::<Pod>("default", name, &params).await.expect("delete");
+    cluster
+        .client
+        .delete::<Pod>("default", name, &params)
+        .await
+        .expect("delete");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +41,8 @@ async fn graceful_deletion_runs_the_term_trap() {
                 "command": ["sh", "-c", "trap 'echo term > /out/term; exit 0' TERM; echo ready > /out/ready; while true; do sleep 0.05; done"],
                 "volumeMounts": [{"name": "out", "mountPath": "/out"}]}]),
     );
-    pod["spec"]["volumes"] = json!([{"name": "out", "hostPath": {"path": out.display().to_string()}}]);
+    pod["spec"]["volumes"] =
+        json!([{"name": "out", "hostPath": {"path": out.display().to_string()}}]);
     if !cluster.agent().capabilities().mount_namespaces {
         // Without mount namespaces the script writes through the host path itself.
         let script = format!(
@@ -47,7 +52,9 @@ async fn graceful_deletion_runs_the_term_trap() {
         pod["spec"]["containers"][0]["command"] = json!(["sh", "-c", script]);
     }
     cluster.create(pod).await;
-    cluster.wait_pod("trap", LIMIT, |p| phase(p) == "Running").await;
+    cluster
+        .wait_pod("trap", LIMIT, |p| phase(p) == "Running")
+        .await;
     let deadline = Instant::now() + LIMIT;
     while !out.join("ready").exists() {
         assert!(Instant::now() < deadline, "the container never got ready");
@@ -58,7 +65,10 @@ async fn graceful_deletion_runs_the_term_trap() {
     assert_eq!(std::fs::read_to_string(out.join("term")).unwrap(), "term\n");
     cluster.wait_no_marked_processes(LIMIT).await;
     cluster
-        .wait_event(LIMIT, |e| e.reason.as_deref() == Some("Killing") && e.message.as_deref() == Some("Stopping container main"))
+        .wait_event(LIMIT, |e| {
+            e.reason.as_deref() == Some("Killing")
+                && e.message.as_deref() == Some("Stopping container main")
+        })
         .await;
     cluster.shutdown().await;
 }
@@ -73,13 +83,20 @@ async fn a_container_ignoring_sigterm_is_killed_after_the_grace_period() {
             json!([{"name": "main", "command": ["sh", "-c", "trap '' TERM; while true; do sleep 0.05 || true; done"]}]),
         ))
         .await;
-    cluster.wait_pod("stubborn", LIMIT, |p| phase(p) == "Running").await;
+    cluster
+        .wait_pod("stubborn", LIMIT, |p| phase(p) == "Running")
+        .await;
     let started = Instant::now();
     delete(&cluster, "stubborn", Some(1)).await;
     cluster.wait_gone("stubborn", LIMIT).await;
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(900), "SIGKILL came before the grace period: {took:?}");
-    cluster.wait_no_marked_processes(Duration::from_secs(2)).await;
+    assert!(
+        took >= Duration::from_millis(900),
+        "SIGKILL came before the grace period: {took:?}"
+    );
+    cluster
+        .wait_no_marked_processes(Duration::from_secs(2))
+        .await;
     cluster.shutdown().await;
 }
 
@@ -94,17 +111,29 @@ async fn no_process_of_a_deleted_pod_survives() {
     };
     let script = format!("sleep 1000 & sleep 1000 & {escape} (sleep 1000 &) ; wait");
     cluster
-        .create(cluster.pod("tree", "Never", json!([{"name": "main", "command": ["sh", "-c", script]}])))
+        .create(cluster.pod(
+            "tree",
+            "Never",
+            json!([{"name": "main", "command": ["sh", "-c", script]}]),
+        ))
         .await;
-    cluster.wait_pod("tree", LIMIT, |p| phase(p) == "Running").await;
+    cluster
+        .wait_pod("tree", LIMIT, |p| phase(p) == "Running")
+        .await;
     let deadline = Instant::now() + LIMIT;
     while cluster.marked_processes().len() < 4 {
-        assert!(Instant::now() < deadline, "children never started: {:?}", cluster.marked_processes());
+        assert!(
+            Instant::now() < deadline,
+            "children never started: {:?}",
+            cluster.marked_processes()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     delete(&cluster, "tree", Some(0)).await;
     cluster.wait_gone("tree", LIMIT).await;
-    cluster.wait_no_marked_processes(Duration::from_secs(5)).await;
+    cluster
+        .wait_no_marked_processes(Duration::from_secs(5))
+        .await;
     cluster.shutdown().await;
 }
 
@@ -121,7 +150,9 @@ async fn nothing_is_left_running_after_the_agent_shuts_down() {
             .await;
     }
     for i in 0..3 {
-        cluster.wait_pod(&format!("long-{i}"), LIMIT, |p| phase(p) == "Running").await;
+        cluster
+            .wait_pod(&format!("long-{i}"), LIMIT, |p| phase(p) == "Running")
+            .await;
     }
     assert!(!cluster.marked_processes().is_empty());
     let started = Instant::now();
@@ -135,14 +166,24 @@ async fn nothing_is_left_running_after_the_agent_shuts_down() {
 async fn dropping_the_agent_without_shutdown_kills_its_containers() {
     let cluster = Cluster::start().await;
     cluster
-        .create(cluster.pod("dropped", "Always", json!([{"name": "main", "command": ["sleep", "1000"]}])))
+        .create(cluster.pod(
+            "dropped",
+            "Always",
+            json!([{"name": "main", "command": ["sleep", "1000"]}]),
+        ))
         .await;
-    cluster.wait_pod("dropped", LIMIT, |p| phase(p) == "Running").await;
+    cluster
+        .wait_pod("dropped", LIMIT, |p| phase(p) == "Running")
+        .await;
     let marker = cluster.marker.clone();
     drop(cluster);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !marked_processes(&marker).is_empty() {
-        assert!(Instant::now() < deadline, "left: {:?}", marked_processes(&marker));
+        assert!(
+            Instant::now() < deadline,
+            "left: {:?}",
+            marked_processes(&marker)
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

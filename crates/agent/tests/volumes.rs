@@ -54,13 +54,13 @@ async fn volumes_appear_at_their_mount_paths() {
         "vols",
         "Never",
         json!([{"name": "main", "command": ["sh", "-c", script],
-                "volumeMounts": [
-                    {"name": "empty", "mountPath": mount("empty")},
-                    {"name": "host", "mountPath": mount("host"), "readOnly": true},
-                    {"name": "config", "mountPath": mount("config")},
-                    {"name": "secret", "mountPath": mount("secret")},
-                    {"name": "claim", "mountPath": mount("claim")}
-                ]}]),
+        "volumeMounts": [
+            {"name": "empty", "mountPath": mount("empty")},
+            {"name": "host", "mountPath": mount("host"), "readOnly": true},
+            {"name": "config", "mountPath": mount("config")},
+            {"name": "secret", "mountPath": mount("secret")},
+            {"name": "claim", "mountPath": mount("claim")}
+        ]}]),
     );
     pod["spec"]["volumes"] = json!([
         {"name": "empty", "emptyDir": {}},
@@ -70,10 +70,17 @@ async fn volumes_appear_at_their_mount_paths() {
         {"name": "claim", "persistentVolumeClaim": {"claimName": "data"}}
     ]);
     cluster.create(pod).await;
-    let pod = cluster.wait_pod("vols", LIMIT, |p| matches!(phase(p), "Succeeded" | "Failed")).await;
+    let pod = cluster
+        .wait_pod("vols", LIMIT, |p| {
+            matches!(phase(p), "Succeeded" | "Failed")
+        })
+        .await;
     let out = cluster.logs("vols", LogOptions::default()).await.unwrap();
     assert_eq!(phase(&pod), "Succeeded", "{out} {:?}", terminated(&pod));
-    assert_eq!(out, "scratch\nfrom-host\nhello-config\ngreeting other \ns3cr3t\nkept\n");
+    assert_eq!(
+        out,
+        "scratch\nfrom-host\nhello-config\ngreeting other \ns3cr3t\nkept\n"
+    );
     // The PVC directory outlives the pod, under the node's data directory.
     let claim = cluster.data_dir().join("volumes/pvc/default/data/data");
     assert_eq!(std::fs::read_to_string(claim).unwrap(), "kept\n");
@@ -99,8 +106,15 @@ async fn without_mount_namespaces_volumes_are_linked_and_named_in_the_environmen
     );
     pod["spec"]["volumes"] = json!([{"name": "scratch", "emptyDir": {}}]);
     cluster.create(pod).await;
-    let pod = cluster.wait_pod("fallback", LIMIT, |p| matches!(phase(p), "Succeeded" | "Failed")).await;
-    let out = cluster.logs("fallback", LogOptions::default()).await.unwrap();
+    let pod = cluster
+        .wait_pod("fallback", LIMIT, |p| {
+            matches!(phase(p), "Succeeded" | "Failed")
+        })
+        .await;
+    let out = cluster
+        .logs("fallback", LogOptions::default())
+        .await
+        .unwrap();
     assert_eq!(phase(&pod), "Succeeded", "{out}");
     assert_eq!(out, "linked\nlinked\n");
     // The link is removed once the container is gone.

@@ -218,6 +218,7 @@ const OTHERS: &[ResourceInfo] = &[
     virtual_resource("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, VERBS_CREATE),
     virtual_resource("authentication.k8s.io", "v1", "tokenreviews", "tokenreview", "TokenReview", false, VERBS_CREATE),
     virtual_resource(CORRAL_GROUP, CORRAL_VERSION, "holdings", "holding", "Holding", true, VERBS_READ),
+    virtual_resource(CORRAL_GROUP, CORRAL_VERSION, "webhookbreakers", "webhookbreaker", "WebhookBreaker", false, VERBS_READ),
 ];
 
 /// Every served resource, with kind-derived fields filled in. Built once.

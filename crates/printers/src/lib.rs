@@ -16,8 +16,9 @@
 //! Timestamp) -> Option<Cells>` next to a `const` column list in a module, bundle them as a
 //! [`Printer`], and return it from [`printer_for`].
 //!
-//! Computed resources that are not [`KubeObject`]s (Corral's `holdings`) are printed from
-//! the JSON they are served as: [`print_value_table`] / [`print_value_row`].
+//! Computed resources that are not [`KubeObject`]s (Corral's `holdings` and
+//! `webhookbreakers`) are printed from the JSON they are served as: [`print_value_table`] /
+//! [`print_value_row`].
 
 mod batch;
 mod default_table;
@@ -32,6 +33,7 @@ mod pods;
 mod rbac;
 mod storage;
 mod table;
+mod webhook_breakers;
 
 use corral_api::meta_types::{PartialObjectMetadata, Table, TableColumnDefinition, TableRow};
 use corral_api::{Backing, KubeObject, ResourceInfo, ResourceKind};
@@ -94,6 +96,7 @@ pub fn printer_for(resource: &ResourceInfo) -> Printer {
 fn virtual_printer(resource: &ResourceInfo) -> Printer {
     match (resource.group, resource.resource) {
         (corral_api::resource::CORRAL_GROUP, "holdings") => holdings::PRINTER,
+        (corral_api::resource::CORRAL_GROUP, "webhookbreakers") => webhook_breakers::PRINTER,
         _ => default_table::PRINTER,
     }
 }
@@ -120,6 +123,9 @@ pub fn print_value_row(
     let cells = match (resource.backing, resource.group, resource.resource) {
         (Backing::Virtual, corral_api::resource::CORRAL_GROUP, "holdings") => {
             holdings::holding_cells(object, &meta, options.now)
+        }
+        (Backing::Virtual, corral_api::resource::CORRAL_GROUP, "webhookbreakers") => {
+            webhook_breakers::breaker_cells(object, &meta, options.now)
         }
         (Backing::Virtual, _, _) => Some(default_table::cells(&meta)),
         _ => None,

@@ -323,11 +323,12 @@ fn empty_objects_print_upstream_placeholders() {
 }
 
 #[test]
-fn holdings_and_the_events_v1_view_are_the_only_non_stored_printers_with_columns() {
+fn corrals_resources_and_the_events_v1_view_are_the_only_non_stored_printers_with_columns() {
     for info in all_resources() {
         let width = column_definitions(info).len();
         match info.backing {
             Backing::Virtual if info.resource == "holdings" => assert_eq!(width, 8),
+            Backing::Virtual if info.resource == "webhookbreakers" => assert_eq!(width, 10),
             Backing::Virtual => assert_eq!(width, 2, "{}", info.resource),
             Backing::EventsV1View => assert_eq!(width, 10),
             Backing::Stored(_) => assert!(width >= 2),

@@ -483,14 +483,17 @@ fn webhook_configurations() {
         &[
             "webhooks[0].reinvocationPolicy: Unsupported value: \"Sometimes\": supported values: \"IfNeeded\", \"Never\"",
         ],
-    );    let conditioned = merge(
+    );
+    let conditioned = merge(
         base.clone(),
         &hook(json!({"matchConditions": [{"name": "c", "expression": "true"}]})),
     );
     assert_causes(
         "mutating match conditions",
         &create_errors(ResourceKind::MutatingWebhookConfiguration, conditioned),
-        &["webhooks[0].matchConditions: Forbidden: matchConditions (CEL) are not supported by Corral"],
+        &[
+            "webhooks[0].matchConditions: Forbidden: matchConditions (CEL) are not supported by Corral",
+        ],
     );
     let empty = merge(base.clone(), &hook(json!({"matchConditions": []})));
     assert_causes(

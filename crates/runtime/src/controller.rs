@@ -218,13 +218,17 @@ impl<C: Reconciler + Send + 'static> Shared<C> {
             if shutdown.is_triggered() {
                 return None;
             }
-            let key = {
+            let (key, more) = {
                 let mut queue = self.queue.lock();
                 let key = queue.pop(self.clock.now());
                 self.metrics
                     .queue_lengths(queue.ready_len(), queue.waiting_len());
-                key
+                (key, queue.ready_len() > 0)
             };
+            if more {
+                // `pop` may have promoted several delayed keys: pass the word on.
+                self.ready.notify_one();
+            }
             if key.is_some() {
                 return key;
             }

@@ -56,3 +56,8 @@ pub enum ShutdownError {
     #[error("runtime tasks did not stop within {seconds} s")]
     Timeout { seconds: u64 },
 }
+
+/// A controller name `ControllerManagerConfig::disable` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown controller {0:?}")]
+pub struct UnknownController(pub String);

@@ -40,12 +40,12 @@ pub mod signal;
 
 pub use clock::{SystemClock, TokioClock};
 pub use controller::{ControllerDriver, QueueStats};
-pub use error::{InformerError, ShutdownError};
+pub use error::{InformerError, ShutdownError, UnknownController};
 pub use execute::PlanExecutor;
 pub use informer::{CacheReader, EventHandler, InformerConfig, SharedInformer};
 pub use manager::{
-    AdditionalController, BoxedReconciler, ControllerManager, ControllerManagerConfig,
-    ControllerManagerHandle,
+    AdditionalController, BoxedReconciler, CONTROLLER_NAMES, ControllerManager,
+    ControllerManagerConfig, ControllerManagerHandle,
 };
 pub use metrics::{ControllerMetrics, RuntimeMetrics};
 pub use ratelimit::{ClientRateLimit, TokenBucket};

@@ -38,7 +38,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::SystemClock;
 use crate::controller::{ControllerDriver, QueueStats};
-use crate::error::ShutdownError;
+use crate::error::{ShutdownError, UnknownController};
 use crate::execute::PlanExecutor;
 use crate::informer::{CacheReader, EventHandler, InformerConfig, SharedInformer};
 use crate::metrics::{ControllerMetrics, RuntimeMetrics};
@@ -160,7 +160,36 @@ impl ControllerManagerConfig {
         self.client_rate_limit = limit;
         self
     }
+
+    /// Disables a built-in controller by its flag name (one of [`CONTROLLER_NAMES`]), for
+    /// a kube-controller-manager style `--controllers=*,-podgc`.
+    pub fn disable(&mut self, name: &str) -> Result<(), UnknownController> {
+        match name {
+            "job" => self.job = None,
+            "cronjob" => self.cronjob = None,
+            "garbagecollector" => self.garbage_collector = None,
+            "ttl-after-finished" => self.ttl_after_finished = None,
+            "podgc" => self.pod_gc = None,
+            "resourcequota" => self.resource_quota = None,
+            "serviceaccount" => self.service_accounts = None,
+            "scheduler" => self.scheduler = None,
+            _ => return Err(UnknownController(name.to_string())),
+        }
+        Ok(())
+    }
 }
+
+/// The flag names of the built-in controllers ([`ControllerManagerConfig::disable`]).
+pub const CONTROLLER_NAMES: &[&str] = &[
+    "job",
+    "cronjob",
+    "garbagecollector",
+    "ttl-after-finished",
+    "podgc",
+    "resourcequota",
+    "serviceaccount",
+    "scheduler",
+];
 
 /// A started controller, type-erased.
 trait ManagedController: Send + Sync {
@@ -324,11 +353,19 @@ fn build_controllers(factory: &DriverFactory, config: ControllerManagerConfig) -
     }
     if let Some(quota) = config.resource_quota {
         let core = ResourceQuotaController::new(quota);
-        controllers.push(Arc::new(factory.driver(core, "resourcequota-controller", None)));
+        controllers.push(Arc::new(factory.driver(
+            core,
+            "resourcequota-controller",
+            None,
+        )));
     }
     if let Some(accounts) = config.service_accounts {
         let core = ServiceAccountsController::new(accounts);
-        controllers.push(Arc::new(factory.driver(core, "service-account-controller", None)));
+        controllers.push(Arc::new(factory.driver(
+            core,
+            "service-account-controller",
+            None,
+        )));
     }
     if let Some(scheduler) = config.scheduler {
         let core = Scheduler::new(scheduler);
@@ -471,5 +508,26 @@ impl Reconciler for BoxedReconciler {
         now: Timestamp,
     ) -> SyncResult {
         self.0.handle_outcomes(key, plan, outcomes, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_controller_can_be_disabled_and_unknown_names_are_refused() {
+        let mut config = ControllerManagerConfig::default();
+        for name in CONTROLLER_NAMES {
+            config.disable(name).expect("a known controller");
+        }
+        assert!(config.job.is_none() && config.cronjob.is_none() && config.scheduler.is_none());
+        assert!(config.garbage_collector.is_none() && config.ttl_after_finished.is_none());
+        assert!(config.pod_gc.is_none() && config.resource_quota.is_none());
+        assert!(config.service_accounts.is_none());
+        let error = config
+            .disable("replicaset")
+            .expect_err("not a Corral controller");
+        assert_eq!(error.to_string(), "unknown controller \"replicaset\"");
     }
 }

@@ -12,7 +12,13 @@ use k8s_openapi::api::core::v1::{ResourceQuota, ServiceAccount};
 use serde_json::json;
 
 fn used(quota: &ResourceQuota, resource: &str) -> Option<String> {
-    quota.status.as_ref()?.used.as_ref()?.get(resource).map(|q| q.0.clone())
+    quota
+        .status
+        .as_ref()?
+        .used
+        .as_ref()?
+        .get(resource)
+        .map(|q| q.0.clone())
 }
 
 #[tokio::test(start_paused = true)]
@@ -30,13 +36,19 @@ async fn quota_usage_follows_the_pods_a_job_creates() {
         (used(&quota, "pods").as_deref() == Some("0")).then_some(())
     })
     .await;
-    cluster.create::<Job>(job_manifest("counted", 6, None)).await;
-    eventually("the Job and its pod to be counted", Duration::from_secs(60), || async {
-        let quota = cluster.get::<ResourceQuota>("pods").await?;
-        let pods = used(&quota, "pods");
-        let jobs = used(&quota, "count/jobs.batch");
-        (pods.as_deref() == Some("1") && jobs.as_deref() == Some("1")).then_some(())
-    })
+    cluster
+        .create::<Job>(job_manifest("counted", 6, None))
+        .await;
+    eventually(
+        "the Job and its pod to be counted",
+        Duration::from_secs(60),
+        || async {
+            let quota = cluster.get::<ResourceQuota>("pods").await?;
+            let pods = used(&quota, "pods");
+            let jobs = used(&quota, "count/jobs.batch");
+            (pods.as_deref() == Some("1") && jobs.as_deref() == Some("1")).then_some(())
+        },
+    )
     .await;
     cluster.manager.shutdown().await.expect("clean shutdown");
 }
@@ -50,9 +62,11 @@ async fn a_deleted_default_service_account_is_recreated() {
         .delete::<ServiceAccount>(NAMESPACE, "default", &DeleteParams::default())
         .await
         .expect("delete the default ServiceAccount");
-    eventually("the default ServiceAccount to return", Duration::from_secs(30), || async {
-        cluster.get::<ServiceAccount>("default").await
-    })
+    eventually(
+        "the default ServiceAccount to return",
+        Duration::from_secs(30),
+        || async { cluster.get::<ServiceAccount>("default").await },
+    )
     .await;
     cluster.manager.shutdown().await.expect("clean shutdown");
 }

@@ -142,30 +142,36 @@ impl World {
     }
 
     /// Watch events committed since the last poll, in revision order (the informers'
-    /// view; the caller applies them to the cache and dispatches them).
+    /// view; the caller applies them to the cache and dispatches them). Every cursor is
+    /// polled after every write, so none falls behind the store's retained history, and
+    /// each poll is repeated until the cursor has caught up (a poll scans a bounded
+    /// number of log entries).
     pub fn poll(&mut self) -> Vec<ObjectEvent> {
         let mut events = Vec::new();
-        let touched = std::mem::take(&mut self.touched);
-        for (index, cursor) in self.cursors.iter_mut().enumerate() {
-            if touched & (1 << index) == 0 {
-                continue;
-            }
-            let polled = self
-                .store
-                .poll_watch(cursor, usize::MAX)
-                .expect("the simulator's cursors never fall behind compaction");
-            for event in polled {
-                let (change, versioned) = match event {
-                    WatchEvent::Added(v) => (ChangeKind::Added, v),
-                    WatchEvent::Modified(v) => (ChangeKind::Modified, v),
-                    WatchEvent::Deleted(v) => (ChangeKind::Deleted, v),
-                    WatchEvent::Bookmark(_) => continue,
-                };
-                events.push(ObjectEvent {
-                    change,
-                    object: versioned.value,
-                    revision: versioned.mod_revision,
-                });
+        if self.touched == 0 {
+            return events;
+        }
+        self.touched = 0;
+        let revision = self.store.store().current_revision();
+        for cursor in self.cursors.iter_mut() {
+            while cursor.position() < revision {
+                let polled = self
+                    .store
+                    .poll_watch(cursor, usize::MAX)
+                    .expect("the simulator's cursors are polled after every write");
+                for event in polled {
+                    let (change, versioned) = match event {
+                        WatchEvent::Added(v) => (ChangeKind::Added, v),
+                        WatchEvent::Modified(v) => (ChangeKind::Modified, v),
+                        WatchEvent::Deleted(v) => (ChangeKind::Deleted, v),
+                        WatchEvent::Bookmark(_) => continue,
+                    };
+                    events.push(ObjectEvent {
+                        change,
+                        object: versioned.value,
+                        revision: versioned.mod_revision,
+                    });
+                }
             }
         }
         events.sort_by_key(|e| e.revision);
@@ -174,6 +180,12 @@ impl World {
 
     fn touch(&mut self, kind: ResourceKind) {
         self.touched |= 1 << kind_index(kind);
+    }
+
+    /// Marks a write of a kind the store did not tell us about (defensive: a poll of
+    /// every cursor costs little).
+    pub fn touch_all(&mut self) {
+        self.touched = u64::MAX;
     }
 
     /// Executes one write at `now` (virtual), returning what the client learns. Creates

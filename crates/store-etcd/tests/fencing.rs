@@ -114,12 +114,18 @@ fn a_crashed_owners_lock_frees_itself_when_its_lease_expires() {
         .spawn()
         .unwrap();
     let mut child = ChildGuard(child);
+    // libtest prints `test lock_holder_process ... ` on the same line before the output.
     let stdout = child.0.stdout.take().unwrap();
-    let locked = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.starts_with("LOCKED"));
-    assert!(locked, "the holder process took the lock");
+    let (locked, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let found = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains("LOCKED"));
+        let _ = locked.send(found);
+    });
+    let found = seen.recv_timeout(Duration::from_secs(60));
+    assert_eq!(found, Ok(true), "the holder process took the lock");
     let endpoints = [server.endpoint()];
     assert!(matches!(
         EtcdBackend::connect(&endpoints, options("/registry")),

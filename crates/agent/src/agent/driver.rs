@@ -118,7 +118,9 @@ impl Driver {
         self.drain(now);
         loop {
             let sleep = match self.core.next_wakeup() {
-                Some(at) => corral_core::clock::since(at, Timestamp::now()) + Duration::from_millis(1),
+                Some(at) => {
+                    corral_core::clock::since(at, Timestamp::now()) + Duration::from_millis(1)
+                }
                 None => IDLE,
             };
             tokio::select! {
@@ -185,12 +187,26 @@ impl Driver {
                     self.config_object(&object, false);
                 }
                 for (namespace, name) in previous.difference(&current) {
-                    let mut meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta::default();
-                    meta.namespace = Some(namespace.clone());
-                    meta.name = Some(name.clone());
+                    let meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                        namespace: Some(namespace.clone()),
+                        name: Some(name.clone()),
+                        ..Default::default()
+                    };
                     let object: Option<KubeObject> = match kind {
-                        ResourceKind::ConfigMap => Some(k8s_openapi::api::core::v1::ConfigMap { metadata: meta, ..Default::default() }.into()),
-                        ResourceKind::Secret => Some(k8s_openapi::api::core::v1::Secret { metadata: meta, ..Default::default() }.into()),
+                        ResourceKind::ConfigMap => Some(
+                            k8s_openapi::api::core::v1::ConfigMap {
+                                metadata: meta,
+                                ..Default::default()
+                            }
+                            .into(),
+                        ),
+                        ResourceKind::Secret => Some(
+                            k8s_openapi::api::core::v1::Secret {
+                                metadata: meta,
+                                ..Default::default()
+                            }
+                            .into(),
+                        ),
                         _ => None,
                     };
                     if let Some(object) = object {
@@ -324,7 +340,9 @@ impl Driver {
         while let Some(event) = self.core.poll_event(now) {
             match self.recorder.record(&event, now) {
                 RecordedEvent::Create(action) => self.writer.event(action, None),
-                RecordedEvent::Update { patch, fallback } => self.writer.event(patch, Some(fallback)),
+                RecordedEvent::Update { patch, fallback } => {
+                    self.writer.event(patch, Some(fallback))
+                }
                 RecordedEvent::Dropped => {}
             }
         }
@@ -360,7 +378,9 @@ impl Driver {
             let done: Vec<Uid> = self
                 .cleanup
                 .iter()
-                .filter(|uid| self.core.worker(uid).is_none() && !self.runtime.pod_has_containers(uid))
+                .filter(|uid| {
+                    self.core.worker(uid).is_none() && !self.runtime.pod_has_containers(uid)
+                })
                 .cloned()
                 .collect();
             for uid in done {

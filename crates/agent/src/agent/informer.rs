@@ -41,7 +41,11 @@ pub async fn run(
         };
         let mut revision = match listed {
             Ok((items, revision)) => {
-                if sender.send(InformerEvent::Listed(kind, items)).await.is_err() {
+                if sender
+                    .send(InformerEvent::Listed(kind, items))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 retry = Duration::from_millis(100);

@@ -30,7 +30,9 @@ use crate::api::{InProcessApi, NodeApi};
 use crate::error::AgentError;
 use crate::logs::NodeLogFiles;
 use crate::machine::{self, Capacity, CapacityOverrides};
-use crate::runtime::{HostCapabilities, HostImageCatalog, IsolationSettings, ProcessRuntime, RuntimeConfig};
+use crate::runtime::{
+    HostCapabilities, HostImageCatalog, IsolationSettings, ProcessRuntime, RuntimeConfig,
+};
 use driver::{Driver, DriverInputs};
 
 /// The node's HTTPS log endpoint (for nodes whose logs the API server must fetch).
@@ -88,7 +90,9 @@ impl AgentConfig {
     }
 
     pub fn static_pod_dir(&self) -> PathBuf {
-        self.static_pod_dir.clone().unwrap_or_else(|| self.data_dir.join("manifests"))
+        self.static_pod_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("manifests"))
     }
 }
 
@@ -107,7 +111,9 @@ pub struct NodeAgentHandle {
 
 impl std::fmt::Debug for NodeAgentHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeAgentHandle").field("node", &self.node_name).finish()
+        f.debug_struct("NodeAgentHandle")
+            .field("node", &self.node_name)
+            .finish()
     }
 }
 
@@ -117,12 +123,23 @@ pub struct NodeAgent;
 
 impl NodeAgent {
     /// Registers the node and starts the agent.
-    pub async fn start(api: Arc<dyn NodeApi>, config: AgentConfig) -> Result<NodeAgentHandle, AgentError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| AgentError::io(format!("create data directory {}", config.data_dir.display()), e))?;
+    pub async fn start(
+        api: Arc<dyn NodeApi>,
+        config: AgentConfig,
+    ) -> Result<NodeAgentHandle, AgentError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            AgentError::io(
+                format!("create data directory {}", config.data_dir.display()),
+                e,
+            )
+        })?;
         let static_dir = config.static_pod_dir();
-        std::fs::create_dir_all(&static_dir)
-            .map_err(|e| AgentError::io(format!("create static pod directory {}", static_dir.display()), e))?;
+        std::fs::create_dir_all(&static_dir).map_err(|e| {
+            AgentError::io(
+                format!("create static pod directory {}", static_dir.display()),
+                e,
+            )
+        })?;
         let catalog = match &config.image_catalog {
             Some(path) => HostImageCatalog::from_file(path)?,
             None => HostImageCatalog::builtin(),
@@ -134,15 +151,30 @@ impl NodeAgent {
         let log_port = match &config.log_endpoint {
             Some(endpoint) => {
                 let files = NodeLogFiles::new(&config.data_dir);
-                let names = vec![config.node_ip.clone(), config.node_name.clone(), "localhost".to_string()];
-                let (port, task) = crate::logs::server::serve(endpoint, files, &names, shutdown_rx.clone()).await?;
+                let names = vec![
+                    config.node_ip.clone(),
+                    config.node_name.clone(),
+                    "localhost".to_string(),
+                ];
+                let (port, task) =
+                    crate::logs::server::serve(endpoint, files, &names, shutdown_rx.clone())
+                        .await?;
                 tasks.push(task);
                 Some(port)
             }
             None => None,
         };
         let capacity = Capacity::detect(&config.data_dir, &config.capacity);
-        let node = register(api.as_ref(), &config, &capacity, log_port).await?;
+        let node = match register(api.as_ref(), &config, &capacity, log_port).await {
+            Ok(node) => node,
+            Err(e) => {
+                let _ = shutdown.send(true);
+                if let Some(driver) = &capabilities.cgroups {
+                    driver.remove_node_dirs();
+                }
+                return Err(e);
+            }
+        };
         let allocatable = capacity.allocatable();
         let mut node_config = NodeConfig::new(&config.node_name, &config.node_ip);
         node_config.node_uid = node.metadata.uid.clone().unwrap_or_default();
@@ -214,7 +246,10 @@ impl NodeAgent {
 
     /// The local node of `corral up`: in process, acting as `system:node:<name>` (in the
     /// `system:nodes` and `system:masters` groups).
-    pub async fn start_local(service: &ApiService, config: AgentConfig) -> Result<NodeAgentHandle, AgentError> {
+    pub async fn start_local(
+        service: &ApiService,
+        config: AgentConfig,
+    ) -> Result<NodeAgentHandle, AgentError> {
         let user = UserInfo::new(
             &format!("system:node:{}", config.node_name),
             &["system:nodes", "system:masters", "system:authenticated"],
@@ -224,9 +259,24 @@ impl NodeAgent {
 }
 
 /// Creates the Node, or takes over an existing one (labels and status refreshed).
-async fn register(api: &dyn NodeApi, config: &AgentConfig, capacity: &Capacity, log_port: Option<u16>) -> Result<Node, AgentError> {
-    let wanted = machine::node_object(&config.node_name, &config.node_ip, capacity, &config.labels, log_port);
-    let created = api.execute(Action::Create { object: wanted.clone().into() }).await;
+async fn register(
+    api: &dyn NodeApi,
+    config: &AgentConfig,
+    capacity: &Capacity,
+    log_port: Option<u16>,
+) -> Result<Node, AgentError> {
+    let wanted = machine::node_object(
+        &config.node_name,
+        &config.node_ip,
+        capacity,
+        &config.labels,
+        log_port,
+    );
+    let created = api
+        .execute(Action::Create {
+            object: wanted.clone().into(),
+        })
+        .await;
     let node = match created {
         Ok(Some(KubeObject::Node(node))) => node,
         Ok(_) => typed_node(api.get(ResourceKind::Node, "", &config.node_name).await?)?,
@@ -258,9 +308,11 @@ async fn register(api: &dyn NodeApi, config: &AgentConfig, capacity: &Capacity, 
 }
 
 fn typed_node(object: KubeObject) -> Result<Node, AgentError> {
-    object
-        .into_typed()
-        .ok_or_else(|| AgentError::Api(ApiError::internal("the API returned something other than a Node")))
+    object.into_typed().ok_or_else(|| {
+        AgentError::Api(ApiError::internal(
+            "the API returned something other than a Node",
+        ))
+    })
 }
 
 /// The kubelet's startup events (`describe node`).
@@ -274,10 +326,22 @@ fn record_startup_events(driver: &mut Driver, node: &str) {
     };
     let events = [
         ("Starting", "Starting kubelet.".to_string()),
-        ("NodeHasSufficientMemory", format!("Node {node} status is now: NodeHasSufficientMemory")),
-        ("NodeHasNoDiskPressure", format!("Node {node} status is now: NodeHasNoDiskPressure")),
-        ("NodeHasSufficientPID", format!("Node {node} status is now: NodeHasSufficientPID")),
-        ("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods".to_string()),
+        (
+            "NodeHasSufficientMemory",
+            format!("Node {node} status is now: NodeHasSufficientMemory"),
+        ),
+        (
+            "NodeHasNoDiskPressure",
+            format!("Node {node} status is now: NodeHasNoDiskPressure"),
+        ),
+        (
+            "NodeHasSufficientPID",
+            format!("Node {node} status is now: NodeHasSufficientPID"),
+        ),
+        (
+            "NodeAllocatableEnforced",
+            "Updated Node Allocatable limit across pods".to_string(),
+        ),
         ("NodeReady", format!("Node {node} status is now: NodeReady")),
     ];
     for (reason, message) in events {
@@ -345,6 +409,9 @@ impl Drop for NodeAgentHandle {
                 task.abort();
             }
             self.runtime.kill_all_now();
+            if let Some(driver) = &self.capabilities.cgroups {
+                driver.remove_node_dirs();
+            }
         }
     }
 }

@@ -57,7 +57,10 @@ fn is_status_patch(action: &Action) -> bool {
 }
 
 impl ApiWriter {
-    pub fn new(api: Arc<dyn NodeApi>, failures: mpsc::UnboundedSender<(Action, ApiError)>) -> Arc<ApiWriter> {
+    pub fn new(
+        api: Arc<dyn NodeApi>,
+        failures: mpsc::UnboundedSender<(Action, ApiError)>,
+    ) -> Arc<ApiWriter> {
         Arc::new(ApiWriter {
             api,
             queues: Mutex::new(HashMap::new()),

@@ -30,16 +30,27 @@ pub struct HttpsClient {
 
 impl std::fmt::Debug for HttpsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpsClient").field("host", &self.host).field("port", &self.port).finish()
+        f.debug_struct("HttpsClient")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish()
     }
 }
 
 impl HttpsClient {
     /// A client of `server` (`https://host:port`).
-    pub fn new(server: &str, tls: Arc<rustls::ClientConfig>, token: Option<String>) -> Result<HttpsClient, AgentError> {
-        let uri: Uri = server.parse().map_err(|e| AgentError::Config(format!("server URL {server:?}: {e}")))?;
+    pub fn new(
+        server: &str,
+        tls: Arc<rustls::ClientConfig>,
+        token: Option<String>,
+    ) -> Result<HttpsClient, AgentError> {
+        let uri: Uri = server
+            .parse()
+            .map_err(|e| AgentError::Config(format!("server URL {server:?}: {e}")))?;
         if uri.scheme_str() != Some("https") {
-            return Err(AgentError::Config(format!("server URL {server:?}: only https is supported")));
+            return Err(AgentError::Config(format!(
+                "server URL {server:?}: only https is supported"
+            )));
         }
         let host = uri
             .host()
@@ -70,10 +81,13 @@ impl HttpsClient {
             .map_err(|e| AgentError::Http(format!("connect {address}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let connector = TlsConnector::from(Arc::clone(&self.tls));
-        tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(crate::tls::server_name(&self.host), tcp))
-            .await
-            .map_err(|_| AgentError::Http(format!("TLS handshake with {address}: timed out")))?
-            .map_err(|e| AgentError::Tls(format!("handshake with {address}: {e}")))
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            connector.connect(crate::tls::server_name(&self.host), tcp),
+        )
+        .await
+        .map_err(|_| AgentError::Http(format!("TLS handshake with {address}: timed out")))?
+        .map_err(|e| AgentError::Tls(format!("handshake with {address}: {e}")))
     }
 
     /// The shared h2 sender, connecting if needed; `None` when the server chose HTTP/1.1.
@@ -125,9 +139,10 @@ impl HttpsClient {
                 }
                 None => {
                     let tls = self.connect().await?;
-                    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                        .await
-                        .map_err(|e| AgentError::Http(e.to_string()))?;
+                    let (mut sender, connection) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                            .await
+                            .map_err(|e| AgentError::Http(e.to_string()))?;
                     tokio::spawn(async move {
                         let _ = connection.await;
                     });
@@ -157,14 +172,20 @@ impl HttpsClient {
             .method(method)
             .uri(uri)
             .header(http::header::ACCEPT, "application/json")
-            .header(http::header::USER_AGENT, concat!("corral-node/", env!("CARGO_PKG_VERSION")));
+            .header(
+                http::header::USER_AGENT,
+                concat!("corral-node/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(token) = &self.token {
-            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| AgentError::Config(e.to_string()))?;
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|e| AgentError::Config(e.to_string()))?;
             request = request.header(http::header::AUTHORIZATION, value);
         }
         if let Some(content_type) = content_type {
             request = request.header(http::header::CONTENT_TYPE, content_type);
         }
-        request.body(Full::new(body)).map_err(|e| AgentError::Http(e.to_string()))
+        request
+            .body(Full::new(body))
+            .map_err(|e| AgentError::Http(e.to_string()))
     }
 }

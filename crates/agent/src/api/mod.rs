@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use corral_api::resource::resource_of;
 use corral_api::{ApiError, KubeObject, ResourceKind, Revision, StatusReason};
-use corral_apiserver::service::{ListOptions, Target, WatchEventType, WatchObject};
 use corral_apiserver::ApiClient;
+use corral_apiserver::service::{ListOptions, Target, WatchEventType, WatchObject};
 use corral_core::{Action, Outcome};
 use futures::Stream;
 
@@ -36,13 +36,27 @@ pub type ObjectStream = Pin<Box<dyn Stream<Item = Result<ObjectEvent, ApiError>>
 
 /// The agent's view of the API server. All lists and watches span every namespace.
 pub trait NodeApi: Send + Sync + 'static {
-    fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> BoxFuture<'_, Result<KubeObject, ApiError>>;
+    fn get(
+        &self,
+        kind: ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> BoxFuture<'_, Result<KubeObject, ApiError>>;
 
     /// Every object of `kind` matching `field_selector`, and the list's revision.
-    fn list(&self, kind: ResourceKind, field_selector: &str) -> BoxFuture<'_, Result<(Vec<KubeObject>, Revision), ApiError>>;
+    fn list(
+        &self,
+        kind: ResourceKind,
+        field_selector: &str,
+    ) -> BoxFuture<'_, Result<(Vec<KubeObject>, Revision), ApiError>>;
 
     /// Changes after `after`.
-    fn watch(&self, kind: ResourceKind, field_selector: &str, after: Revision) -> BoxFuture<'_, Result<ObjectStream, ApiError>>;
+    fn watch(
+        &self,
+        kind: ResourceKind,
+        field_selector: &str,
+        after: Revision,
+    ) -> BoxFuture<'_, Result<ObjectStream, ApiError>>;
 
     /// Runs one write (create, update, patch, delete). `Action::Event` is not used: the
     /// agent's event recorder turns events into creates and patches first.
@@ -71,7 +85,12 @@ fn decode(kind: ResourceKind, json: &[u8]) -> Result<KubeObject, ApiError> {
 }
 
 impl NodeApi for InProcessApi {
-    fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> BoxFuture<'_, Result<KubeObject, ApiError>> {
+    fn get(
+        &self,
+        kind: ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> BoxFuture<'_, Result<KubeObject, ApiError>> {
         let target = Target::object(resource_of(kind), Some(namespace), name);
         Box::pin(async move {
             let served = self.client.service().get(&target)?;
@@ -82,7 +101,11 @@ impl NodeApi for InProcessApi {
         })
     }
 
-    fn list(&self, kind: ResourceKind, field_selector: &str) -> BoxFuture<'_, Result<(Vec<KubeObject>, Revision), ApiError>> {
+    fn list(
+        &self,
+        kind: ResourceKind,
+        field_selector: &str,
+    ) -> BoxFuture<'_, Result<(Vec<KubeObject>, Revision), ApiError>> {
         let target = Target::collection(resource_of(kind), None);
         let options = ListOptions {
             field_selector: field_selector.to_string(),
@@ -90,12 +113,21 @@ impl NodeApi for InProcessApi {
         };
         Box::pin(async move {
             let page = self.client.service().list_async(&target, &options).await?;
-            let items = page.items.iter().map(|e| decode(kind, e.json())).collect::<Result<Vec<_>, _>>()?;
+            let items = page
+                .items
+                .iter()
+                .map(|e| decode(kind, e.json()))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok((items, page.revision))
         })
     }
 
-    fn watch(&self, kind: ResourceKind, field_selector: &str, after: Revision) -> BoxFuture<'_, Result<ObjectStream, ApiError>> {
+    fn watch(
+        &self,
+        kind: ResourceKind,
+        field_selector: &str,
+        after: Revision,
+    ) -> BoxFuture<'_, Result<ObjectStream, ApiError>> {
         let target = Target::collection(resource_of(kind), None);
         let options = ListOptions {
             field_selector: field_selector.to_string(),
@@ -110,11 +142,13 @@ impl NodeApi for InProcessApi {
                 let event = match item.object {
                     WatchObject::Error(e) => Err(e),
                     WatchObject::Bookmark(revision) => Ok(ObjectEvent::Bookmark(revision)),
-                    WatchObject::Object(encoded) => decode(kind, encoded.json()).map(|object| match item.event_type {
-                        WatchEventType::Added => ObjectEvent::Added(object),
-                        WatchEventType::Deleted => ObjectEvent::Deleted(object),
-                        _ => ObjectEvent::Modified(object),
-                    }),
+                    WatchObject::Object(encoded) => {
+                        decode(kind, encoded.json()).map(|object| match item.event_type {
+                            WatchEventType::Added => ObjectEvent::Added(object),
+                            WatchEventType::Deleted => ObjectEvent::Deleted(object),
+                            _ => ObjectEvent::Modified(object),
+                        })
+                    }
                 };
                 Some((event, stream))
             });
@@ -176,7 +210,13 @@ pub fn error_from_status(code: u16, body: &[u8]) -> ApiError {
         .get("code")
         .and_then(|c| c.as_u64())
         .map_or(code, |c| c as u16);
-    let reason = parse_reason(value.get("reason").and_then(|r| r.as_str()).unwrap_or_default(), code);
+    let reason = parse_reason(
+        value
+            .get("reason")
+            .and_then(|r| r.as_str())
+            .unwrap_or_default(),
+        code,
+    );
     let mut error = ApiError::new(reason, message);
     error.code = code;
     error

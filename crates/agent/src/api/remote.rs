@@ -40,7 +40,9 @@ fn url_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -61,7 +63,12 @@ pub fn collection_path(kind: ResourceKind, namespace: &str) -> String {
     }
 }
 
-fn object_path(kind: ResourceKind, namespace: &str, name: &str, subresource: Subresource) -> String {
+fn object_path(
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+    subresource: Subresource,
+) -> String {
     let mut path = format!("{}/{name}", collection_path(kind, namespace));
     if subresource == Subresource::Status {
         path.push_str("/status");
@@ -85,8 +92,18 @@ impl RemoteApi {
         Ok(Arc::new(RemoteApi::new(config)?))
     }
 
-    async fn call(&self, method: Method, path: &str, content_type: Option<&str>, body: Bytes) -> Result<Bytes, ApiError> {
-        let response = self.client.send(method, path, content_type, body).await.map_err(transport)?;
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<Bytes, ApiError> {
+        let response = self
+            .client
+            .send(method, path, content_type, body)
+            .await
+            .map_err(transport)?;
         let status = response.status().as_u16();
         let bytes = response
             .into_body()
@@ -101,14 +118,24 @@ impl RemoteApi {
         }
     }
 
-    async fn call_object(&self, kind: ResourceKind, method: Method, path: &str, content_type: Option<&str>, body: Bytes) -> Result<Option<KubeObject>, ApiError> {
+    async fn call_object(
+        &self,
+        kind: ResourceKind,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<Option<KubeObject>, ApiError> {
         let bytes = self.call(method, path, content_type, body).await?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(e.to_string()))?;
         // A delete may answer with a `Status` instead of the object.
         if value.get("kind").and_then(|k| k.as_str()) != Some(kind.kind_name()) {
             return Ok(None);
         }
-        KubeObject::from_value(kind, value).map(Some).map_err(|e| ApiError::internal(e.to_string()))
+        KubeObject::from_value(kind, value)
+            .map(Some)
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
     async fn run(&self, action: Action) -> Result<Option<KubeObject>, ApiError> {
@@ -117,15 +144,24 @@ impl RemoteApi {
                 let kind = object.kind();
                 let path = collection_path(kind, object.namespace());
                 let body = Bytes::from(object.to_json_vec());
-                self.call_object(kind, Method::POST, &path, Some("application/json"), body).await
+                self.call_object(kind, Method::POST, &path, Some("application/json"), body)
+                    .await
             }
-            Action::Update { object, subresource } => {
+            Action::Update {
+                object,
+                subresource,
+            } => {
                 let kind = object.kind();
                 let path = object_path(kind, object.namespace(), object.name(), subresource);
                 let body = Bytes::from(object.to_json_vec());
-                self.call_object(kind, Method::PUT, &path, Some("application/json"), body).await
+                self.call_object(kind, Method::PUT, &path, Some("application/json"), body)
+                    .await
             }
-            Action::Patch { key, subresource, patch } => {
+            Action::Patch {
+                key,
+                subresource,
+                patch,
+            } => {
                 let (content_type, value) = match &patch {
                     PatchBody::Merge(v) => ("application/merge-patch+json", v),
                     PatchBody::Strategic(v) => ("application/strategic-merge-patch+json", v),
@@ -133,7 +169,8 @@ impl RemoteApi {
                 };
                 let path = object_path(key.kind, &key.namespace, &key.name, subresource);
                 let body = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
-                self.call_object(key.kind, Method::PATCH, &path, Some(content_type), body).await
+                self.call_object(key.kind, Method::PATCH, &path, Some(content_type), body)
+                    .await
             }
             Action::Delete {
                 key,
@@ -160,15 +197,29 @@ impl RemoteApi {
                 }
                 let path = object_path(key.kind, &key.namespace, &key.name, Subresource::Main);
                 let body = Bytes::from(serde_json::to_vec(&options).unwrap_or_default());
-                self.call_object(key.kind, Method::DELETE, &path, Some("application/json"), body).await
+                self.call_object(
+                    key.kind,
+                    Method::DELETE,
+                    &path,
+                    Some("application/json"),
+                    body,
+                )
+                .await
             }
-            Action::Event(_) => Err(ApiError::bad_request("events are recorded through the event recorder")),
+            Action::Event(_) => Err(ApiError::bad_request(
+                "events are recorded through the event recorder",
+            )),
         }
     }
 }
 
 impl NodeApi for RemoteApi {
-    fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> BoxFuture<'_, Result<KubeObject, ApiError>> {
+    fn get(
+        &self,
+        kind: ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> BoxFuture<'_, Result<KubeObject, ApiError>> {
         let path = object_path(kind, namespace, name, Subresource::Main);
         Box::pin(async move {
             self.call_object(kind, Method::GET, &path, None, Bytes::new())
@@ -177,14 +228,19 @@ impl NodeApi for RemoteApi {
         })
     }
 
-    fn list(&self, kind: ResourceKind, field_selector: &str) -> BoxFuture<'_, Result<(Vec<KubeObject>, Revision), ApiError>> {
+    fn list(
+        &self,
+        kind: ResourceKind,
+        field_selector: &str,
+    ) -> BoxFuture<'_, Result<(Vec<KubeObject>, Revision), ApiError>> {
         let mut path = collection_path(kind, "");
         if !field_selector.is_empty() {
             path.push_str(&format!("?fieldSelector={}", url_encode(field_selector)));
         }
         Box::pin(async move {
             let bytes = self.call(Method::GET, &path, None, Bytes::new()).await?;
-            let mut value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(e.to_string()))?;
+            let mut value: Value =
+                serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(e.to_string()))?;
             let revision = value["metadata"]["resourceVersion"]
                 .as_str()
                 .and_then(|rv| rv.parse::<u64>().ok())
@@ -195,13 +251,21 @@ impl NodeApi for RemoteApi {
             };
             let objects = items
                 .into_iter()
-                .map(|item| KubeObject::from_value(kind, item).map_err(|e| ApiError::internal(e.to_string())))
+                .map(|item| {
+                    KubeObject::from_value(kind, item)
+                        .map_err(|e| ApiError::internal(e.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((objects, revision))
         })
     }
 
-    fn watch(&self, kind: ResourceKind, field_selector: &str, after: Revision) -> BoxFuture<'_, Result<ObjectStream, ApiError>> {
+    fn watch(
+        &self,
+        kind: ResourceKind,
+        field_selector: &str,
+        after: Revision,
+    ) -> BoxFuture<'_, Result<ObjectStream, ApiError>> {
         let mut path = format!(
             "{}?watch=true&allowWatchBookmarks=true&resourceVersion={after}",
             collection_path(kind, "")
@@ -210,41 +274,51 @@ impl NodeApi for RemoteApi {
             path.push_str(&format!("&fieldSelector={}", url_encode(field_selector)));
         }
         Box::pin(async move {
-            let response = self.client.send(Method::GET, &path, None, Bytes::new()).await.map_err(transport)?;
+            let response = self
+                .client
+                .send(Method::GET, &path, None, Bytes::new())
+                .await
+                .map_err(transport)?;
             let status = response.status().as_u16();
             if !(200..300).contains(&status) {
-                let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let bytes = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 return Err(error_from_status(status, &bytes));
             }
             let state = (response.into_body(), BytesMut::new(), false);
-            let events = futures::stream::unfold(state, move |(mut body, mut buffer, ended)| async move {
-                if ended {
-                    return None;
-                }
-                loop {
-                    if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-                        let line = buffer.split_to(end + 1);
-                        if line.iter().all(|b| b.is_ascii_whitespace()) {
-                            continue;
-                        }
-                        let event = parse_watch_line(kind, &line);
-                        let stop = event.is_err();
-                        return Some((event, (body, buffer, stop)));
+            let events =
+                futures::stream::unfold(state, move |(mut body, mut buffer, ended)| async move {
+                    if ended {
+                        return None;
                     }
-                    match body.frame().await {
-                        Some(Ok(frame)) => {
-                            if let Some(data) = frame.data_ref() {
-                                buffer.extend_from_slice(data);
+                    loop {
+                        if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                            let line = buffer.split_to(end + 1);
+                            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                                continue;
                             }
+                            let event = parse_watch_line(kind, &line);
+                            let stop = event.is_err();
+                            return Some((event, (body, buffer, stop)));
                         }
-                        Some(Err(e)) => {
-                            tracing::debug!(error = %e, "watch stream ended with an error");
-                            return None;
+                        match body.frame().await {
+                            Some(Ok(frame)) => {
+                                if let Some(data) = frame.data_ref() {
+                                    buffer.extend_from_slice(data);
+                                }
+                            }
+                            Some(Err(e)) => {
+                                tracing::debug!(error = %e, "watch stream ended with an error");
+                                return None;
+                            }
+                            None => return None,
                         }
-                        None => return None,
                     }
-                }
-            });
+                });
             Ok(Box::pin(events) as ObjectStream)
         })
     }
@@ -255,13 +329,17 @@ impl NodeApi for RemoteApi {
 }
 
 fn parse_watch_line(kind: ResourceKind, line: &[u8]) -> Result<ObjectEvent, ApiError> {
-    let mut value: Value = serde_json::from_slice(line).map_err(|e| ApiError::internal(format!("watch event: {e}")))?;
+    let mut value: Value = serde_json::from_slice(line)
+        .map_err(|e| ApiError::internal(format!("watch event: {e}")))?;
     let event_type = value["type"].as_str().unwrap_or_default().to_string();
     let object = value.get_mut("object").map(Value::take).unwrap_or_default();
     match event_type.as_str() {
         "ERROR" => {
             let bytes = serde_json::to_vec(&object).unwrap_or_default();
-            Err(error_from_status(object["code"].as_u64().unwrap_or(500) as u16, &bytes))
+            Err(error_from_status(
+                object["code"].as_u64().unwrap_or(500) as u16,
+                &bytes,
+            ))
         }
         "BOOKMARK" => {
             let revision = object["metadata"]["resourceVersion"]
@@ -271,7 +349,8 @@ fn parse_watch_line(kind: ResourceKind, line: &[u8]) -> Result<ObjectEvent, ApiE
             Ok(ObjectEvent::Bookmark(Revision(revision)))
         }
         other => {
-            let object = KubeObject::from_value(kind, object).map_err(|e| ApiError::internal(e.to_string()))?;
+            let object = KubeObject::from_value(kind, object)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             Ok(match other {
                 "ADDED" => ObjectEvent::Added(object),
                 "DELETED" => ObjectEvent::Deleted(object),
@@ -288,13 +367,27 @@ mod tests {
     #[test]
     fn paths_follow_the_rest_layout() {
         assert_eq!(collection_path(ResourceKind::Pod, ""), "/api/v1/pods");
-        assert_eq!(collection_path(ResourceKind::Pod, "ns"), "/api/v1/namespaces/ns/pods");
-        assert_eq!(collection_path(ResourceKind::Node, "ignored"), "/api/v1/nodes");
         assert_eq!(
-            object_path(ResourceKind::Lease, "kube-node-lease", "n", Subresource::Main),
+            collection_path(ResourceKind::Pod, "ns"),
+            "/api/v1/namespaces/ns/pods"
+        );
+        assert_eq!(
+            collection_path(ResourceKind::Node, "ignored"),
+            "/api/v1/nodes"
+        );
+        assert_eq!(
+            object_path(
+                ResourceKind::Lease,
+                "kube-node-lease",
+                "n",
+                Subresource::Main
+            ),
             "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n"
         );
-        assert_eq!(object_path(ResourceKind::Node, "", "n", Subresource::Status), "/api/v1/nodes/n/status");
+        assert_eq!(
+            object_path(ResourceKind::Node, "", "n", Subresource::Status),
+            "/api/v1/nodes/n/status"
+        );
         assert_eq!(url_encode("spec.nodeName=a b"), "spec.nodeName%3Da%20b");
     }
 

@@ -92,9 +92,10 @@ pub struct ReadOptions {
 impl ReadOptions {
     /// Upstream's `NewLogOptions`: the later of `now - sinceSeconds` and `sinceTime`.
     pub fn from_api(options: &corral_apiserver::service::LogOptions, now: Timestamp) -> Self {
-        let since_seconds = options.since_seconds.filter(|s| *s > 0).map(|s| {
-            corral_core::clock::sub(now, Duration::from_secs(s as u64))
-        });
+        let since_seconds = options
+            .since_seconds
+            .filter(|s| *s > 0)
+            .map(|s| corral_core::clock::sub(now, Duration::from_secs(s as u64)));
         let since_time = options
             .since_time
             .as_deref()
@@ -142,7 +143,12 @@ pub fn done_marker(log: &Path) -> PathBuf {
 
 /// Renders complete records of `chunk` into output bytes; returns how much of `chunk` was
 /// consumed (a trailing incomplete line stays for the next read).
-fn render(chunk: &[u8], options: &ReadOptions, out: &mut Vec<u8>, lines_left: &mut Option<u64>) -> usize {
+fn render(
+    chunk: &[u8],
+    options: &ReadOptions,
+    out: &mut Vec<u8>,
+    lines_left: &mut Option<u64>,
+) -> usize {
     let mut consumed = 0;
     while let Some(end) = chunk[consumed..].iter().position(|b| *b == b'\n') {
         let line = &chunk[consumed..consumed + end];
@@ -169,7 +175,8 @@ fn render(chunk: &[u8], options: &ReadOptions, out: &mut Vec<u8>, lines_left: &m
 }
 
 /// Reads a container log with `options`, sending output chunks to `sink`. Returns when
-/// done (or the sink closed). `finished` tells whether the container has exited.
+/// done (or the sink closed); a follower ends once the container's `.done` marker exists
+/// and the file is drained.
 pub async fn read_log(
     path: PathBuf,
     options: ReadOptions,
@@ -183,26 +190,28 @@ pub async fn read_log(
             return;
         }
     };
-    let mut start = 0u64;
     if let Some(lines) = options.tail_lines {
         let mut data = Vec::new();
         if let Err(e) = file.read_to_end(&mut data).await {
             let _ = sink.send(Err(e)).await;
             return;
         }
-        start = tail_start(&data, lines) as u64;
+        let start = tail_start(&data, lines) as u64;
         if let Err(e) = file.seek(io::SeekFrom::Start(start)).await {
             let _ = sink.send(Err(e)).await;
             return;
         }
     }
-    let limited_lines = if options.follow { None } else { options.tail_lines };
+    let limited_lines = if options.follow {
+        None
+    } else {
+        options.tail_lines
+    };
     let mut lines_left = limited_lines;
     let mut remaining = options.limit_bytes;
     let mut pending: Vec<u8> = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
     let marker = done_marker(&path);
-    let _ = start;
     loop {
         // Check for the end marker before reading, so data written before the container
         // exited is always drained by the read that follows.

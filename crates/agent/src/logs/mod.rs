@@ -124,9 +124,10 @@ pub fn stream_file(path: PathBuf, options: &LogOptions) -> LogStream {
     let read = cri::ReadOptions::from_api(options, jiff::Timestamp::now());
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(cri::read_log(path, read, sender));
-    Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    }))
+    Box::pin(futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+    ))
 }
 
 /// `pods/log` from one node's files: the [`LogSource`] of a node whose agent runs in the
@@ -148,13 +149,27 @@ impl NodeLogFiles {
     }
 
     /// The log of a known container id.
-    pub fn open_id(&self, pod_uid: &str, container: &str, container_id: &str, options: &LogOptions) -> LogStream {
-        stream_file(log_path(&self.data_dir, pod_uid, container, container_id), options)
+    pub fn open_id(
+        &self,
+        pod_uid: &str,
+        container: &str,
+        container_id: &str,
+        options: &LogOptions,
+    ) -> LogStream {
+        stream_file(
+            log_path(&self.data_dir, pod_uid, container, container_id),
+            options,
+        )
     }
 }
 
 impl LogSource for NodeLogFiles {
-    fn open(&self, pod: &Pod, container: &str, options: &LogOptions) -> Result<LogStream, ApiError> {
+    fn open(
+        &self,
+        pod: &Pod,
+        container: &str,
+        options: &LogOptions,
+    ) -> Result<LogStream, ApiError> {
         let id = select_container(pod, container, options.previous)?;
         Ok(self.open_id(&node_pod_uid(pod), container, &id, options))
     }

@@ -26,7 +26,9 @@ fn encode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -35,7 +37,11 @@ fn encode(text: &str) -> String {
 
 /// The query string the node endpoint takes.
 pub fn node_query(pod_uid: &str, container_id: &str, options: &LogOptions) -> String {
-    let mut query = format!("podUID={}&containerID={}", encode(pod_uid), encode(container_id));
+    let mut query = format!(
+        "podUID={}&containerID={}",
+        encode(pod_uid),
+        encode(container_id)
+    );
     if options.follow {
         query.push_str("&follow=true");
     }
@@ -90,7 +96,11 @@ impl RoutingLogSource {
     }
 
     /// Serves pods of `node_name` from `data_dir` directly.
-    pub fn with_local_node(mut self, node_name: &str, data_dir: impl Into<std::path::PathBuf>) -> Self {
+    pub fn with_local_node(
+        mut self,
+        node_name: &str,
+        data_dir: impl Into<std::path::PathBuf>,
+    ) -> Self {
         self.local = Some((node_name.to_string(), NodeLogFiles::new(data_dir)));
         self
     }
@@ -108,13 +118,17 @@ impl RoutingLogSource {
     }
 
     fn node_endpoint(&self, node_name: &str) -> Result<String, ApiError> {
-        let service = self
-            .service
-            .get()
-            .ok_or_else(|| ApiError::internal("the log source is not attached to the API service"))?;
+        let service = self.service.get().ok_or_else(|| {
+            ApiError::internal("the log source is not attached to the API service")
+        })?;
         let target = Target::object(resource_of(ResourceKind::Node), None, node_name);
-        let object = service.get(&target)?.object()?.ok_or_else(|| ApiError::internal("not a node"))?;
-        let node: &Node = object.as_typed().ok_or_else(|| ApiError::internal("not a node"))?;
+        let object = service
+            .get(&target)?
+            .object()?
+            .ok_or_else(|| ApiError::internal("not a node"))?;
+        let node: &Node = object
+            .as_typed()
+            .ok_or_else(|| ApiError::internal("not a node"))?;
         let status = node.status.as_ref();
         let port = status
             .and_then(|s| s.daemon_endpoints.as_ref())
@@ -143,7 +157,8 @@ impl RoutingLogSource {
             return Ok(Arc::clone(client));
         }
         let tls = crate::tls::insecure_client_config(vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
-        let client = HttpsClient::new(endpoint, tls, self.node_token.clone()).map_err(|e| ApiError::internal(e.to_string()))?;
+        let client = HttpsClient::new(endpoint, tls, self.node_token.clone())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         let client = Arc::new(client);
         clients.insert(endpoint.to_string(), Arc::clone(&client));
         Ok(client)
@@ -151,8 +166,17 @@ impl RoutingLogSource {
 }
 
 impl LogSource for RoutingLogSource {
-    fn open(&self, pod: &Pod, container: &str, options: &LogOptions) -> Result<LogStream, ApiError> {
-        let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+    fn open(
+        &self,
+        pod: &Pod,
+        container: &str,
+        options: &LogOptions,
+    ) -> Result<LogStream, ApiError> {
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default();
         if node.is_empty() {
             // Upstream: a pod without a node has no log location; the body is empty.
             return Ok(Box::pin(futures::stream::empty()));
@@ -186,7 +210,9 @@ impl LogSource for RoutingLogSource {
             if !response.status().is_success() {
                 let status = response.status();
                 let _ = sender
-                    .send(Err(std::io::Error::other(format!("node log endpoint answered {status}"))))
+                    .send(Err(std::io::Error::other(format!(
+                        "node log endpoint answered {status}"
+                    ))))
                     .await;
                 return;
             }
@@ -207,8 +233,9 @@ impl LogSource for RoutingLogSource {
                 }
             }
         });
-        Ok(Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|item| (item, receiver))
-        })))
+        Ok(Box::pin(futures::stream::unfold(
+            receiver,
+            |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+        )))
     }
 }

@@ -34,7 +34,9 @@ pub fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -74,7 +76,12 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// `pods/log` options from query parameters.
 pub fn log_options(pairs: &[(String, String)]) -> LogOptions {
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let flag = |name: &str| get(name).is_some_and(|v| v == "true" || v == "1");
     let number = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
     LogOptions {
@@ -90,12 +97,15 @@ pub fn log_options(pairs: &[(String, String)]) -> LogOptions {
 }
 
 fn plain(status: StatusCode, text: String) -> Response<Body> {
-    let body = Full::new(Bytes::from(text)).map_err(|never: Infallible| match never {}).boxed_unsync();
+    let body = Full::new(Bytes::from(text))
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -115,25 +125,43 @@ fn handle(files: &NodeLogFiles, token: &str, request: &Request<Incoming>) -> Res
         return plain(StatusCode::NOT_FOUND, "404 page not found".into());
     };
     let pairs = query_pairs(request.uri().query());
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let (Some(pod_uid), Some(container_id)) = (get("podUID"), get("containerID")) else {
-        return plain(StatusCode::BAD_REQUEST, "podUID and containerID are required".into());
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "podUID and containerID are required".into(),
+        );
     };
     let container_id = container_id
         .strip_prefix(super::CONTAINER_ID_SCHEME)
         .unwrap_or(&container_id)
         .to_string();
-    if pod_uid.contains('/') || pod_uid.contains("..") || container_id.contains('/') || container.contains("..") {
+    if pod_uid.contains('/')
+        || pod_uid.contains("..")
+        || container_id.contains('/')
+        || container.contains("..")
+    {
         return plain(StatusCode::BAD_REQUEST, "invalid path".into());
     }
     let options = log_options(&pairs);
     let stream = files
-        .open_id(&pod_uid, &percent_decode(container), &container_id, &options)
+        .open_id(
+            &pod_uid,
+            &percent_decode(container),
+            &container_id,
+            &options,
+        )
         .map(|item| item.map(Frame::data));
     let mut response = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
     response
 }
 
@@ -188,7 +216,9 @@ mod tests {
 
     #[test]
     fn queries_decode_into_log_options() {
-        let pairs = query_pairs(Some("follow=true&tailLines=5&sinceTime=2026-01-01T00%3A00%3A00Z&x"));
+        let pairs = query_pairs(Some(
+            "follow=true&tailLines=5&sinceTime=2026-01-01T00%3A00%3A00Z&x",
+        ));
         let options = log_options(&pairs);
         assert!(options.follow);
         assert_eq!(options.tail_lines, Some(5));

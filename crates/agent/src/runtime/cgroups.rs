@@ -36,6 +36,9 @@ pub enum CgroupDriver {
 pub struct ContainerCgroup {
     /// Every directory created, one per controller (v1) or one (v2).
     dirs: Vec<PathBuf>,
+    /// v1: the agent's own cgroup in each of those hierarchies (where a spawning thread
+    /// returns to).
+    home: Vec<PathBuf>,
     memory: Option<PathBuf>,
     v2: bool,
 }
@@ -87,7 +90,7 @@ impl CgroupDriver {
             return Some(CgroupDriver::V1 {
                 memory,
                 cpu: v1("cpu"),
-                pids: v1("pids"),
+                pids: None,
             });
         }
         Self::detect_v2(node)
@@ -139,6 +142,7 @@ impl CgroupDriver {
             CgroupDriver::V1 { memory, cpu, pids } => {
                 let mut group = ContainerCgroup {
                     dirs: Vec::new(),
+                    home: Vec::new(),
                     memory: None,
                     v2: false,
                 };
@@ -146,6 +150,7 @@ impl CgroupDriver {
                     let dir = base.join(name);
                     fs::create_dir_all(&dir)?;
                     group.dirs.push(dir.clone());
+                    group.home.extend(base.parent().map(Path::to_path_buf));
                     if let Some(limit) = memory_limit {
                         fs::write(dir.join("memory.limit_in_bytes"), limit.to_string())?;
                         // Without swap accounting the file is absent; with it, the same
@@ -157,20 +162,22 @@ impl CgroupDriver {
                     }
                     group.memory = Some(dir);
                 }
-                if let Some(base) = cpu {
+                // The cpu hierarchy only when there is a quota to set; membership (kill-all,
+                // OOM) comes from the memory hierarchy, or pids where memory is missing.
+                if let (Some(base), Some(milli)) = (cpu, cpu_limit_milli) {
                     let dir = base.join(name);
                     fs::create_dir_all(&dir)?;
                     group.dirs.push(dir.clone());
-                    if let Some(milli) = cpu_limit_milli {
-                        let quota = (milli * CFS_PERIOD_US / 1000).max(1000);
-                        fs::write(dir.join("cpu.cfs_period_us"), CFS_PERIOD_US.to_string())?;
-                        fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())?;
-                    }
+                    group.home.extend(base.parent().map(Path::to_path_buf));
+                    let quota = (milli * CFS_PERIOD_US / 1000).max(1000);
+                    fs::write(dir.join("cpu.cfs_period_us"), CFS_PERIOD_US.to_string())?;
+                    fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())?;
                 }
-                if let Some(base) = pids {
+                if let (Some(base), None) = (pids, memory) {
                     let dir = base.join(name);
                     fs::create_dir_all(&dir)?;
                     group.dirs.push(dir);
+                    group.home.extend(base.parent().map(Path::to_path_buf));
                 }
                 Ok(group)
             }
@@ -187,6 +194,7 @@ impl CgroupDriver {
                 }
                 Ok(ContainerCgroup {
                     dirs: vec![dir.clone()],
+                    home: Vec::new(),
                     memory: Some(dir),
                     v2: true,
                 })
@@ -205,6 +213,7 @@ impl CgroupDriver {
                 if path.is_dir() {
                     let group = ContainerCgroup {
                         dirs: vec![path],
+                        home: Vec::new(),
                         memory: None,
                         v2: matches!(self, CgroupDriver::V2 { .. }),
                     };
@@ -245,8 +254,30 @@ impl ContainerCgroup {
             .collect()
     }
 
-    /// Every process in the container's cgroups.
+    /// The fast path's thread move into this cgroup and back (v1 only).
+    pub fn thread_move(&self) -> Option<super::sys::ThreadMove> {
+        if self.v2 || self.home.len() != self.dirs.len() {
+            return None;
+        }
+        let open = |d: &PathBuf| OpenOptions::new().write(true).open(d.join("tasks"));
+        let enter = self
+            .dirs
+            .iter()
+            .map(open)
+            .collect::<io::Result<Vec<_>>>()
+            .ok()?;
+        let leave = self
+            .home
+            .iter()
+            .map(open)
+            .collect::<io::Result<Vec<_>>>()
+            .ok()?;
+        Some(super::sys::ThreadMove { enter, leave })
+    }
+
+    /// Every process in the container's cgroups (never the agent itself).
     pub fn pids(&self) -> Vec<i32> {
+        let own = std::process::id() as i32;
         let mut pids: Vec<i32> = self
             .dirs
             .iter()
@@ -257,6 +288,7 @@ impl ContainerCgroup {
                     .collect::<Vec<i32>>()
             })
             .collect();
+        pids.retain(|p| *p != own);
         pids.sort_unstable();
         pids.dedup();
         pids

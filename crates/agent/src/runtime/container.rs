@@ -58,7 +58,9 @@ pub(crate) struct MountTable {
 }
 
 fn start_error(detail: impl std::fmt::Display) -> String {
-    format!("failed to create corral-process task: unable to start container process: {detail}: unknown")
+    format!(
+        "failed to create corral-process task: unable to start container process: {detail}: unknown"
+    )
 }
 
 fn failed(pod_uid: &Uid, container: &str, message: String) -> RuntimeEvent {
@@ -119,7 +121,9 @@ pub fn resolve_executable(
                 volumes::describe_io(&e)
             )),
             Ok(m) if m.is_dir() => Err(format!("exec: \"{program}\": is a directory")),
-            Ok(_) if !is_executable(&host) => Err(format!("exec: \"{program}\": permission denied")),
+            Ok(_) if !is_executable(&host) => {
+                Err(format!("exec: \"{program}\": permission denied"))
+            }
             Ok(_) => Ok(host),
         };
     }
@@ -129,7 +133,9 @@ pub fn resolve_executable(
             return Ok(candidate);
         }
     }
-    Err(format!("exec: \"{program}\": executable file not found in $PATH"))
+    Err(format!(
+        "exec: \"{program}\": executable file not found in $PATH"
+    ))
 }
 
 fn user_and_group(pod: &Pod, container: &Container) -> (Option<u32>, Option<u32>) {
@@ -146,7 +152,9 @@ fn user_and_group(pod: &Pod, container: &Container) -> (Option<u32>, Option<u32>
 
 fn limit(container: &Container, name: &str) -> Option<corral_api::Quantity> {
     let q = container.resources.as_ref()?.limits.as_ref()?.get(name)?;
-    corral_api::Quantity::from_wire(q).ok().filter(|q| !q.is_zero())
+    corral_api::Quantity::from_wire(q)
+        .ok()
+        .filter(|q| !q.is_zero())
 }
 
 fn c_path(path: &Path) -> Option<CString> {
@@ -173,7 +181,11 @@ pub(crate) fn start(
     if let Some(parent) = log_path.parent()
         && let Err(e) = fs::create_dir_all(parent)
     {
-        return failed(pod_uid, name, start_error(format!("create log directory: {e}")));
+        return failed(
+            pod_uid,
+            name,
+            start_error(format!("create log directory: {e}")),
+        );
     }
     let mode = capabilities.mount_mode();
     let volume_context = VolumeContext {
@@ -184,16 +196,33 @@ pub(crate) fn start(
     };
     let prepared = match volumes::prepare(&volume_context, container, mode) {
         Ok(p) => p,
-        Err(e) => return failed(pod_uid, name, start_error(format!("error during container init: {}", e.0))),
+        Err(e) => {
+            return failed(
+                pod_uid,
+                name,
+                start_error(format!("error during container init: {}", e.0)),
+            );
+        }
     };
-    let env = container_env(pod, resolved_env, &prepared, user_and_group(pod, container).0);
+    let env = container_env(
+        pod,
+        resolved_env,
+        &prepared,
+        user_and_group(pod, container).0,
+    );
     let argv = argv(container, &config.catalog);
     let path_env = env
         .iter()
         .rev()
         .find(|(k, _)| k == "PATH")
         .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
-    let cwd = PathBuf::from(container.working_dir.as_deref().filter(|w| !w.is_empty()).unwrap_or("/"));
+    let cwd = PathBuf::from(
+        container
+            .working_dir
+            .as_deref()
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/"),
+    );
     // A working directory inside a volume only exists in the container's view.
     if !prepared.host_path(&cwd).is_dir() {
         let detail = format!(
@@ -208,7 +237,10 @@ pub(crate) fn start(
     };
     let (uid, gid) = user_and_group(pod, container);
     let own_uid = nix::unistd::geteuid().as_raw();
-    if !capabilities.root && (uid.is_some_and(|u| u != own_uid) || gid.is_some_and(|g| g != nix::unistd::getegid().as_raw())) {
+    if !capabilities.root
+        && (uid.is_some_and(|u| u != own_uid)
+            || gid.is_some_and(|g| g != nix::unistd::getegid().as_raw()))
+    {
         let detail = format!(
             "error during container init: setuid/setgid to {}:{}: operation not permitted (the node agent does not run as root)",
             uid.unwrap_or(own_uid),
@@ -232,7 +264,11 @@ pub(crate) fn start(
         Ok(t) => t,
         Err(detail) => {
             remove_cgroup(cgroup);
-            return failed(pod_uid, name, start_error(format!("error during container init: {detail}")));
+            return failed(
+                pod_uid,
+                name,
+                start_error(format!("error during container init: {detail}")),
+            );
         }
     };
     let log_file = match OpenOptions::new().create(true).append(true).open(&log_path) {
@@ -243,9 +279,14 @@ pub(crate) fn start(
             return failed(pod_uid, name, start_error(format!("open log file: {e}")));
         }
     };
-    let mounts = (mode == MountMode::Namespace && !prepared.mounts.is_empty()).then(|| bind_mounts(&prepared.mounts));
+    let mounts = (mode == MountMode::Namespace && !prepared.mounts.is_empty())
+        .then(|| bind_mounts(&prepared.mounts));
     let setup = ChildSetup {
-        cgroup_procs: cgroup.as_ref().and_then(|c| c.procs_files().ok()).unwrap_or_default(),
+        thread_move: cgroup.as_ref().and_then(|c| c.thread_move()),
+        cgroup_procs: cgroup
+            .as_ref()
+            .and_then(|c| c.procs_files().ok())
+            .unwrap_or_default(),
         parent_death_signal: true,
         join_mount_namespace: None,
         mounts,
@@ -264,23 +305,28 @@ pub(crate) fn start(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
-    let after_spawn = setup.install(&mut command);
-    let mut child = match command.spawn() {
+    let mut child = match setup.spawn(&mut command) {
         Ok(child) => child,
         Err(e) => {
             release_targets(inner, &targets);
             remove_cgroup(cgroup);
             let detail = match e.raw_os_error() {
-                Some(code) if code == nix::libc::ENOENT => format!("exec: \"{}\": stat {}: no such file or directory", argv[0], argv[0]),
-                Some(code) if code == nix::libc::EACCES => format!("exec: \"{}\": permission denied", argv[0]),
-                Some(code) if code == nix::libc::ENOEXEC => format!("exec: \"{}\": exec format error", argv[0]),
+                Some(code) if code == nix::libc::ENOENT => format!(
+                    "exec: \"{}\": stat {}: no such file or directory",
+                    argv[0], argv[0]
+                ),
+                Some(code) if code == nix::libc::EACCES => {
+                    format!("exec: \"{}\": permission denied", argv[0])
+                }
+                Some(code) if code == nix::libc::ENOEXEC => {
+                    format!("exec: \"{}\": exec format error", argv[0])
+                }
                 _ => format!("error during container init: {}", volumes::describe_io(&e)),
             };
             return failed(pod_uid, name, start_error(detail));
         }
     };
     let pid = child.id().map_or(0, |p| p as i32);
-    after_spawn.run(pid as u32);
     let (exited_sender, exited) = watch::channel(false);
     let running = Arc::new(Running {
         pod_uid: pod_uid.clone(),
@@ -294,7 +340,10 @@ pub(crate) fn start(
         private_mounts: mode == MountMode::Namespace && !prepared.mounts.is_empty(),
         exited,
     });
-    inner.containers.lock().insert(container_id.clone(), Arc::clone(&running));
+    inner
+        .containers
+        .lock()
+        .insert(container_id.clone(), Arc::clone(&running));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let supervisor = Supervisor {
@@ -322,10 +371,17 @@ fn container_env(
     prepared: &PreparedVolumes,
     uid: Option<u32>,
 ) -> Vec<(String, String)> {
-    let home = if uid.unwrap_or(nix::unistd::geteuid().as_raw()) == 0 { "/root" } else { "/" };
+    let home = if uid.unwrap_or(nix::unistd::geteuid().as_raw()) == 0 {
+        "/root"
+    } else {
+        "/"
+    };
     let mut env = vec![
         ("PATH".to_string(), DEFAULT_PATH.to_string()),
-        ("HOSTNAME".to_string(), pod.metadata.name.clone().unwrap_or_default()),
+        (
+            "HOSTNAME".to_string(),
+            pod.metadata.name.clone().unwrap_or_default(),
+        ),
         ("HOME".to_string(), home.to_string()),
     ];
     for (k, v) in resolved.into_iter().chain(prepared.env.iter().cloned()) {
@@ -358,7 +414,11 @@ fn remove_cgroup(cgroup: Option<super::cgroups::ContainerCgroup>) {
 
 /// Makes every mount point exist (namespace mode: an empty directory or file; fallback:
 /// a symlink to the source) and records the use. Returns the targets to release.
-fn acquire_targets(inner: &RuntimeInner, mounts: &[PreparedMount], mode: MountMode) -> Result<Vec<PathBuf>, String> {
+fn acquire_targets(
+    inner: &RuntimeInner,
+    mounts: &[PreparedMount],
+    mode: MountMode,
+) -> Result<Vec<PathBuf>, String> {
     let mut acquired = Vec::new();
     let mut table = inner.mount_targets.lock();
     for mount in mounts {
@@ -372,7 +432,8 @@ fn acquire_targets(inner: &RuntimeInner, mounts: &[PreparedMount], mode: MountMo
         let created = match (mode, exists) {
             (_, true) => false,
             (MountMode::Namespace, false) => {
-                let parents = create_parents(target).map_err(|e| format!("create mount point {}: {e}", target.display()))?;
+                let parents = create_parents(target)
+                    .map_err(|e| format!("create mount point {}: {e}", target.display()))?;
                 table.parents.extend(parents);
                 let result = if mount.source.is_dir() {
                     fs::create_dir(target)
@@ -394,7 +455,9 @@ fn acquire_targets(inner: &RuntimeInner, mounts: &[PreparedMount], mode: MountMo
                 true
             }
         };
-        table.targets.insert(target.clone(), TargetUse { users: 1, created });
+        table
+            .targets
+            .insert(target.clone(), TargetUse { users: 1, created });
         acquired.push(target.clone());
     }
     Ok(acquired)
@@ -545,7 +608,11 @@ impl Supervisor {
 }
 
 /// Copies one output stream into the log as CRI records.
-async fn pump(stream: impl AsyncRead + Unpin, name: &'static str, log: Arc<std::sync::Mutex<fs::File>>) {
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    name: &'static str,
+    log: Arc<std::sync::Mutex<fs::File>>,
+) {
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut pending: Vec<u8> = Vec::new();
     let write = |line: &[u8], partial: bool| {
@@ -554,7 +621,7 @@ async fn pump(stream: impl AsyncRead + Unpin, name: &'static str, log: Arc<std::
     };
     loop {
         let chunk = match reader.fill_buf().await {
-            Ok(chunk) if chunk.is_empty() => break,
+            Ok([]) => break,
             Ok(chunk) => chunk,
             Err(_) => break,
         };
@@ -611,8 +678,14 @@ mod tests {
             args: args.map(|v| v.into_iter().map(String::from).collect()),
             ..Default::default()
         };
-        assert_eq!(argv(&c(Some(vec!["echo"]), Some(vec!["hi"])), &catalog), vec!["echo", "hi"]);
-        assert_eq!(argv(&c(None, Some(vec!["echo", "hi"])), &catalog), vec!["echo", "hi"]);
+        assert_eq!(
+            argv(&c(Some(vec!["echo"]), Some(vec!["hi"])), &catalog),
+            vec!["echo", "hi"]
+        );
+        assert_eq!(
+            argv(&c(None, Some(vec!["echo", "hi"])), &catalog),
+            vec!["echo", "hi"]
+        );
         assert_eq!(argv(&c(None, None), &catalog), vec!["sh"]);
     }
 

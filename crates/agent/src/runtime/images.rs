@@ -57,7 +57,13 @@ const BUILT_IN: &[(&str, &[&str])] = &[
 
 /// Registries whose names resolve (a pull of an unknown repository there is refused as a
 /// registry would); any other host fails name resolution.
-const KNOWN_REGISTRIES: &[&str] = &["docker.io", "registry.k8s.io", "gcr.io", "quay.io", "ghcr.io"];
+const KNOWN_REGISTRIES: &[&str] = &[
+    "docker.io",
+    "registry.k8s.io",
+    "gcr.io",
+    "quay.io",
+    "ghcr.io",
+];
 
 /// A parsed image reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,9 +179,8 @@ impl HostImageCatalog {
     pub fn from_file(path: &Path) -> Result<HostImageCatalog, AgentError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| AgentError::io(format!("read image catalog {}", path.display()), e))?;
-        let file: CatalogFile = serde_saphyr::from_str(&text).map_err(|e| {
-            AgentError::Config(format!("image catalog {}: {e}", path.display()))
-        })?;
+        let file: CatalogFile = serde_saphyr::from_str(&text)
+            .map_err(|e| AgentError::Config(format!("image catalog {}: {e}", path.display())))?;
         Ok(HostImageCatalog::with_entries(file.images))
     }
 
@@ -300,11 +305,20 @@ mod tests {
         assert!(catalog.knows("busybox:1.36"));
         assert!(catalog.knows("docker.io/library/alpine"));
         assert!(catalog.knows("ubuntu@sha256:0123"));
-        assert_eq!(catalog.default_command("python:3.12").unwrap(), vec!["python3"]);
+        assert_eq!(
+            catalog.default_command("python:3.12").unwrap(),
+            vec!["python3"]
+        );
         let err = catalog.pull("registry.invalid/nope:1").unwrap_err();
-        assert!(err.contains("lookup registry.invalid: no such host"), "{err}");
+        assert!(
+            err.contains("lookup registry.invalid: no such host"),
+            "{err}"
+        );
         let err = catalog.pull("nosuchimage").unwrap_err();
-        assert!(err.contains("docker.io/library/nosuchimage:latest"), "{err}");
+        assert!(
+            err.contains("docker.io/library/nosuchimage:latest"),
+            "{err}"
+        );
         assert!(err.contains("pull access denied"), "{err}");
     }
 
@@ -320,7 +334,10 @@ mod tests {
                 command: None,
             },
         ]);
-        assert_eq!(catalog.default_command("myorg/tool:2").unwrap(), vec!["tool"]);
+        assert_eq!(
+            catalog.default_command("myorg/tool:2").unwrap(),
+            vec!["tool"]
+        );
         assert!(catalog.knows("registry.example.com/team/app:1"));
         assert!(!catalog.knows("registry.example.com/other/app:1"));
         assert_eq!(

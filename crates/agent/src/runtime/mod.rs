@@ -67,8 +67,13 @@ impl HostCapabilities {
     /// Probes the host for node `node`.
     pub async fn detect(node: &str, settings: IsolationSettings) -> HostCapabilities {
         let root = nix::unistd::geteuid().is_root();
-        let cgroups = if settings.cgroups { CgroupDriver::detect(node) } else { None };
-        let mount_namespaces = settings.mount_namespaces && root && sys::probe_mount_namespaces().await;
+        let cgroups = if settings.cgroups {
+            CgroupDriver::detect(node)
+        } else {
+            None
+        };
+        let mount_namespaces =
+            settings.mount_namespaces && root && sys::probe_mount_namespaces().await;
         HostCapabilities {
             root,
             cgroups,
@@ -98,9 +103,10 @@ impl HostCapabilities {
         format!(
             "root: {}, cgroups: {}, mount namespaces: {}",
             self.root,
-            self.cgroups
-                .as_ref()
-                .map_or_else(|| "unavailable (limits not enforced)".to_string(), |c| c.describe()),
+            self.cgroups.as_ref().map_or_else(
+                || "unavailable (limits not enforced)".to_string(),
+                |c| c.describe()
+            ),
             if self.mount_namespaces {
                 "yes (bind mounts)"
             } else {
@@ -205,11 +211,20 @@ impl ProcessRuntime {
 
     /// Main process ids of the running containers.
     pub fn running_pids(&self) -> Vec<i32> {
-        self.inner.containers.lock().values().map(|r| r.pid).collect()
+        self.inner
+            .containers
+            .lock()
+            .values()
+            .map(|r| r.pid)
+            .collect()
     }
 
     /// Executes one command; returns the event when the result is known at once.
-    pub fn execute(&self, command: RuntimeCommand, context: Option<PodContext<'_>>) -> Option<RuntimeEvent> {
+    pub fn execute(
+        &self,
+        command: RuntimeCommand,
+        context: Option<PodContext<'_>>,
+    ) -> Option<RuntimeEvent> {
         match command {
             RuntimeCommand::PullImage { pod_uid, image } => {
                 let result = self.inner.config.catalog.pull(&image);
@@ -234,10 +249,19 @@ impl ProcessRuntime {
                         message: "the pod is no longer known to the node".into(),
                     });
                 };
-                Some(container::start(&self.inner, context, &pod_uid, &container, env, restart_count))
+                Some(container::start(
+                    &self.inner,
+                    context,
+                    &pod_uid,
+                    &container,
+                    env,
+                    restart_count,
+                ))
             }
             RuntimeCommand::KillContainer {
-                container_id, signal, ..
+                container_id,
+                signal,
+                ..
             } => {
                 let signal = match signal {
                     CoreSignal::Term => Signal::SIGTERM,
@@ -258,13 +282,20 @@ impl ProcessRuntime {
                 let pod_ip = context.map(|c| c.pod_ip.to_string()).unwrap_or_default();
                 let ports = context
                     .and_then(|c| c.pod.spec.as_ref())
-                    .and_then(|s| s.containers.iter().chain(s.init_containers.iter().flatten()).find(|c| c.name == container))
+                    .and_then(|s| {
+                        s.containers
+                            .iter()
+                            .chain(s.init_containers.iter().flatten())
+                            .find(|c| c.name == container)
+                    })
                     .and_then(|c| c.ports.clone())
                     .unwrap_or_default();
                 let events = self.inner.events.clone();
                 tokio::spawn(async move {
                     let (success, output) = match running {
-                        Some(running) => probes::run(&running, &probe, timeout, &pod_ip, &ports).await,
+                        Some(running) => {
+                            probes::run(&running, &probe, timeout, &pod_ip, &ports).await
+                        }
                         None => (false, "container is not running".to_string()),
                     };
                     let _ = events.send(RuntimeEvent::ProbeResult {
@@ -307,12 +338,15 @@ impl ProcessRuntime {
             self.signal(id, Signal::SIGTERM);
         }
         let wait_all = |limit: Duration| {
-            let receivers: Vec<watch::Receiver<bool>> = all.iter().map(|(_, r)| r.exited.clone()).collect();
+            let receivers: Vec<watch::Receiver<bool>> =
+                all.iter().map(|(_, r)| r.exited.clone()).collect();
             async move {
                 let waits = receivers.into_iter().map(|mut r| async move {
                     let _ = r.wait_for(|done| *done).await;
                 });
-                tokio::time::timeout(limit, futures::future::join_all(waits)).await.is_ok()
+                tokio::time::timeout(limit, futures::future::join_all(waits))
+                    .await
+                    .is_ok()
             }
         };
         if !wait_all(grace).await {
@@ -343,7 +377,12 @@ impl ProcessRuntime {
 
     /// Removes a pod's directory once the pod is gone for good (no container left).
     pub fn forget_pod(&self, pod_uid: &Uid) {
-        let busy = self.inner.containers.lock().values().any(|r| &r.pod_uid == pod_uid);
+        let busy = self
+            .inner
+            .containers
+            .lock()
+            .values()
+            .any(|r| &r.pod_uid == pod_uid);
         if busy {
             return;
         }
@@ -355,15 +394,28 @@ impl ProcessRuntime {
 
     /// Whether any container of the pod is still running.
     pub fn pod_has_containers(&self, pod_uid: &Uid) -> bool {
-        self.inner.containers.lock().values().any(|r| &r.pod_uid == pod_uid)
+        self.inner
+            .containers
+            .lock()
+            .values()
+            .any(|r| &r.pod_uid == pod_uid)
     }
 }
 
 /// A fresh container id (64 hex digits).
-pub(crate) fn new_container_id(inner: &RuntimeInner, pod_uid: &Uid, name: &str, restart: i32) -> String {
+pub(crate) fn new_container_id(
+    inner: &RuntimeInner,
+    pod_uid: &Uid,
+    name: &str,
+    restart: i32,
+) -> String {
     let sequence = inner.sequence.fetch_add(1, Ordering::Relaxed);
     let nanos = jiff::Timestamp::now().as_nanosecond();
-    let seed = format!("{}/{pod_uid}/{name}/{restart}/{sequence}/{nanos}/{}", inner.config.node_name, std::process::id());
+    let seed = format!(
+        "{}/{pod_uid}/{name}/{restart}/{sequence}/{nanos}/{}",
+        inner.config.node_name,
+        std::process::id()
+    );
     let mut hex = String::with_capacity(64);
     for round in 0u8..4 {
         let mut bytes = vec![round];

@@ -32,16 +32,33 @@ pub(crate) async fn run(
     ports: &[ContainerPort],
 ) -> (bool, String) {
     if let Some(exec) = &probe.exec {
-        return exec_probe(running, exec.command.as_deref().unwrap_or_default(), timeout).await;
+        return exec_probe(
+            running,
+            exec.command.as_deref().unwrap_or_default(),
+            timeout,
+        )
+        .await;
     }
     if let Some(get) = &probe.http_get {
         let port = match resolve_port(&get.port, ports) {
             Ok(p) => p,
             Err(e) => return (false, e),
         };
-        let host = get.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| pod_ip.to_string());
-        let path = get.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into());
-        let path = if path.starts_with('/') { path } else { format!("/{path}") };
+        let host = get
+            .host
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| pod_ip.to_string());
+        let path = get
+            .path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
         let https = get.scheme.as_deref() == Some("HTTPS");
         let headers: Vec<(String, String)> = get
             .http_headers
@@ -56,14 +73,21 @@ pub(crate) async fn run(
             Ok(p) => p,
             Err(e) => return (false, e),
         };
-        let host = tcp.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| pod_ip.to_string());
+        let host = tcp
+            .host
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| pod_ip.to_string());
         return match connect(&host, port, timeout).await {
             Ok(_) => (true, String::new()),
             Err(e) => (false, e),
         };
     }
     if probe.grpc.is_some() {
-        return (false, "gRPC probes are not supported by the corral-process runtime".into());
+        return (
+            false,
+            "gRPC probes are not supported by the corral-process runtime".into(),
+        );
     }
     (false, "missing probe handler".into())
 }
@@ -122,11 +146,19 @@ async fn http_probe(
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let request = request.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
         let status = if https {
-            let connector = tokio_rustls::TlsConnector::from(crate::tls::insecure_client_config(vec![b"http/1.1".to_vec()]));
+            let connector =
+                tokio_rustls::TlsConnector::from(crate::tls::insecure_client_config(vec![
+                    b"http/1.1".to_vec(),
+                ]));
             let name = crate::tls::server_name(host);
-            let tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| e.to_string())?;
             send(hyper_util::rt::TokioIo::new(tls), request).await?
         } else {
             send(hyper_util::rt::TokioIo::new(tcp), request).await?
@@ -135,12 +167,17 @@ async fn http_probe(
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(status)) if (200..400).contains(&status) => (true, String::new()),
-        Ok(Ok(status)) => (false, format!("HTTP probe failed with statuscode: {status}")),
+        Ok(Ok(status)) => (
+            false,
+            format!("HTTP probe failed with statuscode: {status}"),
+        ),
         Ok(Err(e)) if e.starts_with("dial tcp") => (false, format!("Get \"{url}\": {e}")),
         Ok(Err(e)) => (false, format!("Get \"{url}\": {e}")),
         Err(_) => (
             false,
-            format!("Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"),
+            format!(
+                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+            ),
         ),
     }
 }
@@ -149,11 +186,16 @@ async fn send<T>(io: T, request: http::Request<Empty<Bytes>>) -> Result<u16, Str
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     // Read (and bound) the body so the connection finishes cleanly.
     let mut body = response.into_body();
@@ -170,7 +212,10 @@ where
 
 async fn exec_probe(running: &Running, command: &[String], timeout: Duration) -> (bool, String) {
     let Some(program) = command.first() else {
-        return (false, "exec: \"\": executable file not found in $PATH".into());
+        return (
+            false,
+            "exec: \"\": executable file not found in $PATH".into(),
+        );
     };
     let path_env = running
         .env
@@ -189,19 +234,31 @@ async fn exec_probe(running: &Running, command: &[String], timeout: Duration) ->
         Ok(std::path::PathBuf::from(program))
     } else {
         let cwd = running.cwd.clone().unwrap_or_else(|| "/".into());
-        super::container::resolve_executable(program, path_env, &cwd, &super::volumes::PreparedVolumes::default())
+        super::container::resolve_executable(
+            program,
+            path_env,
+            &cwd,
+            &super::volumes::PreparedVolumes::default(),
+        )
     };
     let program_path = match resolved {
         Ok(p) => p,
         Err(detail) => {
             return (
                 false,
-                format!("OCI runtime exec failed: exec failed: unable to start container process: {detail}: unknown"),
+                format!(
+                    "OCI runtime exec failed: exec failed: unable to start container process: {detail}: unknown"
+                ),
             );
         }
     };
     let setup = ChildSetup {
-        cgroup_procs: running.cgroup.as_ref().and_then(|c| c.procs_files().ok()).unwrap_or_default(),
+        thread_move: running.cgroup.as_ref().and_then(|c| c.thread_move()),
+        cgroup_procs: running
+            .cgroup
+            .as_ref()
+            .and_then(|c| c.procs_files().ok())
+            .unwrap_or_default(),
         parent_death_signal: true,
         join_mount_namespace: namespace,
         mounts: None,
@@ -222,8 +279,7 @@ async fn exec_probe(running: &Running, command: &[String], timeout: Duration) ->
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let after_spawn = setup.install(&mut cmd);
-    let mut child = match cmd.spawn() {
+    let mut child = match setup.spawn(&mut cmd) {
         Ok(c) => c,
         Err(e) => {
             return (
@@ -236,7 +292,6 @@ async fn exec_probe(running: &Running, command: &[String], timeout: Duration) ->
         }
     };
     let pid = child.id().map_or(0, |p| p as i32);
-    after_spawn.run(pid as u32);
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let collect = async {
@@ -259,7 +314,8 @@ async fn exec_probe(running: &Running, command: &[String], timeout: Duration) ->
     };
     match tokio::time::timeout(timeout, collect).await {
         Ok((Ok(status), output)) => {
-            let text = String::from_utf8_lossy(&output[..output.len().min(OUTPUT_LIMIT)]).into_owned();
+            let text =
+                String::from_utf8_lossy(&output[..output.len().min(OUTPUT_LIMIT)]).into_owned();
             (status.success(), text)
         }
         Ok((Err(e), _)) => (false, e.to_string()),

@@ -14,9 +14,9 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
@@ -45,51 +45,72 @@ pub struct ChildSetup {
     pub cwd: Option<CString>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// The fast path's way into the cgroups (v1), instead of `cgroup_procs`.
+    pub thread_move: Option<ThreadMove>,
 }
 
-/// What must be done in the parent after spawning (the fast path's cgroup join).
+/// The fast path's cgroup join (cgroup v1): the spawning *thread* moves into the
+/// container's cgroups, `posix_spawn` creates the child there (a child is born in its
+/// parent thread's cgroups, so nothing it forks can escape), and the thread moves back.
+/// Memory is charged per address space owner in v1, so the thread's short stay charges
+/// nothing to the container.
 #[derive(Debug, Default)]
-pub struct AfterSpawn {
-    cgroup_procs: Vec<File>,
+pub struct ThreadMove {
+    /// `tasks` files of the container's cgroups.
+    pub enter: Vec<File>,
+    /// `tasks` files of the agent's own cgroups.
+    pub leave: Vec<File>,
 }
 
-impl AfterSpawn {
-    /// Moves the new process into its cgroups. With `posix_spawn` the child has just
-    /// called `exec` when this runs, before the program can have forked in practice.
-    pub fn run(&self, pid: u32) {
-        let text = pid.to_string();
-        for file in &self.cgroup_procs {
-            if let Err(e) = write(file, text.as_bytes()) {
-                tracing::warn!(pid, error = %e, "cannot move the container into its cgroup");
-            }
-        }
+fn write_tid(files: &[File]) -> io::Result<()> {
+    let tid = nix::unistd::gettid().as_raw().to_string();
+    for file in files {
+        write(file, tid.as_bytes()).map_err(errno)?;
     }
+    Ok(())
 }
 
 impl ChildSetup {
-    /// Whether the child must run code before `exec` (mounts, namespaces, users). Without
-    /// it the spawn takes std's `posix_spawn` path (`vfork`), which does not copy the
-    /// agent's page tables: an order of magnitude cheaper in a large process.
+    /// Whether the child must run code before `exec` (mounts, namespaces, users, or a
+    /// cgroup join without a [`ThreadMove`]). Without it the spawn takes std's
+    /// `posix_spawn` path (`vfork`), which does not copy the agent's page tables: an order
+    /// of magnitude cheaper in a large process.
     pub fn needs_pre_exec(&self) -> bool {
-        self.mounts.is_some() || self.join_mount_namespace.is_some() || self.uid.is_some() || self.gid.is_some()
+        self.mounts.is_some()
+            || self.join_mount_namespace.is_some()
+            || self.uid.is_some()
+            || self.gid.is_some()
+            || (self.thread_move.is_none() && !self.cgroup_procs.is_empty())
     }
 
-    /// Installs the setup on a command: in the child before `exec` when
-    /// [`needs_pre_exec`](Self::needs_pre_exec), else as `posix_spawn` options (working
-    /// directory) plus an [`AfterSpawn`] for the parent. The fast path has no parent-death
-    /// signal; the runtime's shutdown, its `Drop` and the cgroup clean-up at the next start
-    /// cover what it would.
-    pub fn install(self, command: &mut tokio::process::Command) -> AfterSpawn {
-        if !self.needs_pre_exec() {
-            if let Some(cwd) = &self.cwd {
-                command.current_dir(std::ffi::OsStr::from_bytes(cwd.as_bytes()));
-            }
-            return AfterSpawn {
-                cgroup_procs: self.cgroup_procs,
-            };
+    /// Spawns `command` with this setup: in the child before `exec` when
+    /// [`needs_pre_exec`](Self::needs_pre_exec), else with `posix_spawn` (working directory
+    /// as a spawn option, cgroups through the [`ThreadMove`]). The fast path has no
+    /// parent-death signal; the runtime's shutdown, its `Drop` and the cgroup clean-up at
+    /// the next start cover what it would.
+    pub fn spawn(
+        mut self,
+        command: &mut tokio::process::Command,
+    ) -> io::Result<tokio::process::Child> {
+        if self.needs_pre_exec() {
+            self.thread_move = None;
+            self.install_pre_exec(command);
+            return command.spawn();
         }
-        self.install_pre_exec(command);
-        AfterSpawn::default()
+        if let Some(cwd) = &self.cwd {
+            command.current_dir(std::ffi::OsStr::from_bytes(cwd.as_bytes()));
+        }
+        let Some(moves) = self.thread_move.take() else {
+            return command.spawn();
+        };
+        write_tid(&moves.enter)?;
+        let spawned = command.spawn();
+        if let Err(e) = write_tid(&moves.leave) {
+            // Never stay in a container's cgroup: its kill-all would reach the agent.
+            tracing::error!(error = %e, "cannot move the spawning thread back to the agent's cgroup");
+            std::process::abort();
+        }
+        spawned
     }
 
     fn install_pre_exec(self, command: &mut tokio::process::Command) {
@@ -130,8 +151,14 @@ impl ChildSetup {
             .map_err(errno)?;
             for bind in mounts {
                 let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-                mount(Some(bind.source.as_c_str()), bind.target.as_c_str(), none, flags, none)
-                    .map_err(errno)?;
+                mount(
+                    Some(bind.source.as_c_str()),
+                    bind.target.as_c_str(),
+                    none,
+                    flags,
+                    none,
+                )
+                .map_err(errno)?;
                 if bind.read_only {
                     let flags = flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
                     mount(none, bind.target.as_c_str(), none, flags, none).map_err(errno)?;
@@ -202,9 +229,8 @@ pub async fn probe_mount_namespaces() -> bool {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    setup.install(&mut command);
-    match command.status().await {
-        Ok(status) => status.success(),
+    match setup.spawn(&mut command) {
+        Ok(mut child) => child.wait().await.is_ok_and(|s| s.success()),
         Err(_) => false,
     }
 }

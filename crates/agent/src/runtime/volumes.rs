@@ -149,7 +149,9 @@ pub fn prepare(
     mode: MountMode,
 ) -> Result<PreparedVolumes, VolumeError> {
     let spec = context.pod.spec.as_ref();
-    let volumes: Vec<&Volume> = spec.map(|s| s.volumes.iter().flatten().collect()).unwrap_or_default();
+    let volumes: Vec<&Volume> = spec
+        .map(|s| s.volumes.iter().flatten().collect())
+        .unwrap_or_default();
     let mut prepared = PreparedVolumes::default();
     for mount in container.volume_mounts.iter().flatten() {
         let Some(volume) = volumes.iter().find(|v| v.name == mount.name) else {
@@ -184,7 +186,13 @@ pub fn prepare(
             let name: String = mount
                 .volume
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             prepared.env.push((
                 format!("CORRAL_VOLUME_{name}"),
@@ -205,16 +213,25 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 }
 
 /// The host directory or file behind a volume and whether upstream mounts it read-only.
-fn volume_source(context: &VolumeContext<'_>, volume: &Volume) -> Result<(PathBuf, bool), VolumeError> {
+fn volume_source(
+    context: &VolumeContext<'_>,
+    volume: &Volume,
+) -> Result<(PathBuf, bool), VolumeError> {
     let name = &volume.name;
     let dir = context.pod_dir.join("volumes").join(name);
-    let namespace = context.pod.metadata.namespace.as_deref().unwrap_or("default");
+    let namespace = context
+        .pod
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or("default");
     if volume.empty_dir.is_some() {
         make_dir(&dir, 0o777).map_err(|e| setup_failed(name, e))?;
         return Ok((dir, false));
     }
     if let Some(host) = &volume.host_path {
-        return host_path(name, &host.path, host.type_.as_deref().unwrap_or("")).map(|p| (p, false));
+        return host_path(name, &host.path, host.type_.as_deref().unwrap_or(""))
+            .map(|p| (p, false));
     }
     if let Some(claim) = &volume.persistent_volume_claim {
         let dir = context
@@ -233,7 +250,12 @@ fn volume_source(context: &VolumeContext<'_>, volume: &Volume) -> Result<(PathBu
             Some(map) => config_map_files(&map, source.items.as_deref(), mode, &mut files)
                 .map_err(|e| setup_failed(name, e))?,
             None if source.optional == Some(true) => {}
-            None => return Err(setup_failed(name, format!("configmap \"{}\" not found", source.name))),
+            None => {
+                return Err(setup_failed(
+                    name,
+                    format!("configmap \"{}\" not found", source.name),
+                ));
+            }
         }
     } else if let Some(source) = &volume.secret {
         let mode = source.default_mode.unwrap_or(0o644) as u32;
@@ -242,15 +264,28 @@ fn volume_source(context: &VolumeContext<'_>, volume: &Volume) -> Result<(PathBu
             Some(secret) => secret_files(&secret, source.items.as_deref(), mode, &mut files)
                 .map_err(|e| setup_failed(name, e))?,
             None if source.optional == Some(true) => {}
-            None => return Err(setup_failed(name, format!("secret \"{secret_name}\" not found"))),
+            None => {
+                return Err(setup_failed(
+                    name,
+                    format!("secret \"{secret_name}\" not found"),
+                ));
+            }
         }
     } else if let Some(source) = &volume.downward_api {
         let mode = source.default_mode.unwrap_or(0o644) as u32;
-        downward_files(context.pod, source.items.as_deref().unwrap_or_default(), mode, &mut files);
+        downward_files(
+            context.pod,
+            source.items.as_deref().unwrap_or_default(),
+            mode,
+            &mut files,
+        );
     } else if let Some(projected) = &volume.projected {
         projected_files(context, projected, &mut files);
     } else {
-        return Err(setup_failed(name, "volume type not supported by the corral-process runtime"));
+        return Err(setup_failed(
+            name,
+            "volume type not supported by the corral-process runtime",
+        ));
     }
     write_files(&dir, &files).map_err(|e| setup_failed(name, e))?;
     Ok((dir, true))
@@ -258,7 +293,8 @@ fn volume_source(context: &VolumeContext<'_>, volume: &Volume) -> Result<(PathBu
 
 fn make_dir(dir: &Path, mode: u32) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| io_context("mkdir", dir, e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| io_context("chmod", dir, e))
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        .map_err(|e| io_context("chmod", dir, e))
 }
 
 /// `hostPath` with upstream's type checks (`pkg/volume/hostpath`), then a readability
@@ -270,13 +306,17 @@ fn host_path(volume: &str, path: &str, type_: &str) -> Result<PathBuf, VolumeErr
         if ok {
             Ok(())
         } else {
-            Err(setup_failed(volume, format!("hostPath type check failed: {path} is not a {what}")))
+            Err(setup_failed(
+                volume,
+                format!("hostPath type check failed: {path} is not a {what}"),
+            ))
         }
     };
     match type_ {
         "DirectoryOrCreate" => {
             if meta.is_err() {
-                fs::create_dir_all(&p).map_err(|e| setup_failed(volume, io_context("mkdir", &p, e)))?;
+                fs::create_dir_all(&p)
+                    .map_err(|e| setup_failed(volume, io_context("mkdir", &p, e)))?;
                 let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o755));
             } else {
                 check(p.is_dir(), "directory")?;
@@ -296,9 +336,18 @@ fn host_path(volume: &str, path: &str, type_: &str) -> Result<PathBuf, VolumeErr
             }
         }
         "File" => check(meta.as_ref().is_ok_and(|m| m.is_file()), "file")?,
-        "Socket" => check(meta.as_ref().is_ok_and(|m| m.file_type().is_socket()), "socket")?,
-        "CharDevice" => check(meta.as_ref().is_ok_and(|m| m.file_type().is_char_device()), "character device")?,
-        "BlockDevice" => check(meta.as_ref().is_ok_and(|m| m.file_type().is_block_device()), "block device")?,
+        "Socket" => check(
+            meta.as_ref().is_ok_and(|m| m.file_type().is_socket()),
+            "socket",
+        )?,
+        "CharDevice" => check(
+            meta.as_ref().is_ok_and(|m| m.file_type().is_char_device()),
+            "character device",
+        )?,
+        "BlockDevice" => check(
+            meta.as_ref().is_ok_and(|m| m.file_type().is_block_device()),
+            "block device",
+        )?,
         _ => {}
     }
     // What runc would report when the bind mount's source cannot be used.
@@ -316,19 +365,30 @@ fn host_path(volume: &str, path: &str, type_: &str) -> Result<PathBuf, VolumeErr
     Ok(p)
 }
 
-fn items_or_all(keys: Vec<String>, items: Option<&[KeyToPath]>, mode: u32) -> Result<Vec<(String, PathBuf, u32)>, String> {
+fn items_or_all(
+    keys: Vec<String>,
+    items: Option<&[KeyToPath]>,
+    mode: u32,
+) -> Result<Vec<(String, PathBuf, u32)>, String> {
     match items {
         Some(items) => items
             .iter()
             .map(|item| {
                 if !keys.contains(&item.key) {
-                    return Err(format!("configmap references non-existent config key: {}", item.key));
+                    return Err(format!(
+                        "configmap references non-existent config key: {}",
+                        item.key
+                    ));
                 }
-                let path = safe_relative(&item.path).ok_or_else(|| format!("invalid path {:?}", item.path))?;
+                let path = safe_relative(&item.path)
+                    .ok_or_else(|| format!("invalid path {:?}", item.path))?;
                 Ok((item.key.clone(), path, item.mode.map_or(mode, |m| m as u32)))
             })
             .collect(),
-        None => Ok(keys.into_iter().map(|k| (k.clone(), PathBuf::from(k), mode)).collect()),
+        None => Ok(keys
+            .into_iter()
+            .map(|k| (k.clone(), PathBuf::from(k), mode))
+            .collect()),
     }
 }
 
@@ -372,7 +432,12 @@ fn secret_files(
     Ok(())
 }
 
-fn downward_files(pod: &Pod, items: &[DownwardAPIVolumeFile], mode: u32, files: &mut Vec<(PathBuf, Vec<u8>, u32)>) {
+fn downward_files(
+    pod: &Pod,
+    items: &[DownwardAPIVolumeFile],
+    mode: u32,
+    files: &mut Vec<(PathBuf, Vec<u8>, u32)>,
+) {
     let meta = &pod.metadata;
     let render_map = |map: Option<&BTreeMap<String, String>>| {
         map.map(|m| {
@@ -398,7 +463,11 @@ fn downward_files(pod: &Pod, items: &[DownwardAPIVolumeFile], mode: u32, files: 
             "metadata.annotations" => render_map(meta.annotations.as_ref()),
             _ => continue,
         };
-        files.push((path, value.into_bytes(), item.mode.map_or(mode, |m| m as u32)));
+        files.push((
+            path,
+            value.into_bytes(),
+            item.mode.map_or(mode, |m| m as u32),
+        ));
     }
 }
 
@@ -411,7 +480,12 @@ fn projected_files(
     files: &mut Vec<(PathBuf, Vec<u8>, u32)>,
 ) {
     let mode = projected.default_mode.unwrap_or(0o644) as u32;
-    let namespace = context.pod.metadata.namespace.as_deref().unwrap_or("default");
+    let namespace = context
+        .pod
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or("default");
     for source in projected.sources.iter().flatten() {
         if let Some(map) = &source.config_map
             && let Some(object) = context.objects.config_map(namespace, &map.name)
@@ -424,7 +498,12 @@ fn projected_files(
             let _ = secret_files(&object, secret.items.as_deref(), mode, files);
         }
         if let Some(downward) = &source.downward_api {
-            downward_files(context.pod, downward.items.as_deref().unwrap_or_default(), mode, files);
+            downward_files(
+                context.pod,
+                downward.items.as_deref().unwrap_or_default(),
+                mode,
+                files,
+            );
         }
         if let Some(token) = &source.service_account_token {
             files.push((PathBuf::from(&token.path), Vec::new(), 0o600.min(mode)));
@@ -440,20 +519,29 @@ fn write_files(dir: &Path, files: &[(PathBuf, Vec<u8>, u32)]) -> Result<(), Stri
         .iter()
         .filter_map(|(p, _, _)| p.components().next().map(|c| c.as_os_str().to_os_string()))
         .collect();
-    for entry in fs::read_dir(dir).map_err(|e| io_context("read", dir, e))?.flatten() {
+    for entry in fs::read_dir(dir)
+        .map_err(|e| io_context("read", dir, e))?
+        .flatten()
+    {
         if !keep.contains(&entry.file_name()) {
             let path = entry.path();
-            let _ = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
         }
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| io_context("chmod", dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .map_err(|e| io_context("chmod", dir, e))?;
     for (path, data, mode) in files {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| io_context("mkdir", parent, e))?;
         }
         fs::write(&target, data).map_err(|e| io_context("write", &target, e))?;
-        fs::set_permissions(&target, fs::Permissions::from_mode(*mode)).map_err(|e| io_context("chmod", &target, e))?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(*mode))
+            .map_err(|e| io_context("chmod", &target, e))?;
     }
     Ok(())
 }
@@ -481,9 +569,18 @@ mod tests {
             ],
             env: Vec::new(),
         };
-        assert_eq!(prepared.host_path(Path::new("/data/x")), PathBuf::from("/host/a/x"));
-        assert_eq!(prepared.host_path(Path::new("/data/inner/y")), PathBuf::from("/host/b/y"));
-        assert_eq!(prepared.host_path(Path::new("/data")), PathBuf::from("/host/a"));
+        assert_eq!(
+            prepared.host_path(Path::new("/data/x")),
+            PathBuf::from("/host/a/x")
+        );
+        assert_eq!(
+            prepared.host_path(Path::new("/data/inner/y")),
+            PathBuf::from("/host/b/y")
+        );
+        assert_eq!(
+            prepared.host_path(Path::new("/data")),
+            PathBuf::from("/host/a")
+        );
         assert_eq!(prepared.host_path(Path::new("/etc")), PathBuf::from("/etc"));
     }
 
@@ -495,7 +592,12 @@ mod tests {
             "MountVolume.SetUp failed for volume \"v\" : hostPath type check failed: /definitely/not/here is not a directory"
         );
         let err = host_path("v", "/definitely/not/here", "").unwrap_err();
-        assert!(err.0.contains("stat /definitely/not/here: no such file or directory"), "{}", err.0);
+        assert!(
+            err.0
+                .contains("stat /definitely/not/here: no such file or directory"),
+            "{}",
+            err.0
+        );
         assert!(host_path("v", "/tmp", "Directory").is_ok());
     }
 }

@@ -29,10 +29,13 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub fn service_with_logs(logs: Arc<RoutingLogSource>) -> ApiService {
-    let store = Arc::new(Store::open(Box::new(MemoryBackend), StoreConfig::default()).expect("store"));
+    let store =
+        Arc::new(Store::open(Box::new(MemoryBackend), StoreConfig::default()).expect("store"));
     let service = ApiService::builder(store).log_source(logs.clone()).build();
     logs.attach(service.clone());
-    service.ensure_system_namespaces().expect("system namespaces");
+    service
+        .ensure_system_namespaces()
+        .expect("system namespaces");
     service
 }
 
@@ -60,7 +63,9 @@ impl Cluster {
         let logs = Arc::new(RoutingLogSource::new().with_local_node(&node, &config.data_dir));
         let service = service_with_logs(logs);
         let client = service.client(UserInfo::system("test"));
-        let agent = NodeAgent::start_local(&service, config).await.expect("agent starts");
+        let agent = NodeAgent::start_local(&service, config)
+            .await
+            .expect("agent starts");
         Cluster {
             service,
             client,
@@ -89,9 +94,18 @@ impl Cluster {
     /// variable is added to each.
     pub fn pod(&self, name: &str, restart_policy: &str, mut containers: Value) -> Value {
         for c in containers.as_array_mut().expect("containers") {
-            let env = c.as_object_mut().unwrap().entry("env").or_insert_with(|| json!([]));
-            env.as_array_mut().unwrap().push(json!({"name": "CORRAL_TEST_MARKER", "value": self.marker}));
-            c.as_object_mut().unwrap().entry("image").or_insert_with(|| json!("busybox:1.36"));
+            let env = c
+                .as_object_mut()
+                .unwrap()
+                .entry("env")
+                .or_insert_with(|| json!([]));
+            env.as_array_mut()
+                .unwrap()
+                .push(json!({"name": "CORRAL_TEST_MARKER", "value": self.marker}));
+            c.as_object_mut()
+                .unwrap()
+                .entry("image")
+                .or_insert_with(|| json!("busybox:1.36"));
         }
         json!({
             "apiVersion": "v1", "kind": "Pod",
@@ -109,7 +123,10 @@ impl Cluster {
 
     pub async fn create_object(&self, kind: ResourceKind, value: Value) {
         let object = KubeObject::from_value(kind, value).expect("json");
-        let outcome = self.client.execute(&corral_core::Action::Create { object }).await;
+        let outcome = self
+            .client
+            .execute(&corral_core::Action::Create { object })
+            .await;
         assert!(!outcome.is_failure(), "{outcome:?}");
     }
 
@@ -128,7 +145,10 @@ impl Cluster {
                 return pod.clone();
             }
             if Instant::now() > deadline {
-                panic!("pod {name} did not reach the condition in {limit:?}; last: {}", serde_json::to_string_pretty(&pod.map(|p| p.status)).unwrap());
+                panic!(
+                    "pod {name} did not reach the condition in {limit:?}; last: {}",
+                    serde_json::to_string_pretty(&pod.map(|p| p.status)).unwrap()
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -137,16 +157,26 @@ impl Cluster {
     pub async fn wait_gone(&self, name: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
         while self.get(name).await.is_some() {
-            assert!(Instant::now() < deadline, "pod {name} still exists after {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "pod {name} still exists after {limit:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    pub async fn logs(&self, name: &str, options: LogOptions) -> Result<String, corral_api::ApiError> {
+    pub async fn logs(
+        &self,
+        name: &str,
+        options: LogOptions,
+    ) -> Result<String, corral_api::ApiError> {
         let target = Target::object(resource_of(ResourceKind::Pod), Some("default"), name);
         let mut stream = self.service.logs(&target, &options)?;
         let mut out = Vec::new();
-        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("log stream stalled") {
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("log stream stalled")
+        {
             out.extend_from_slice(&chunk.expect("log chunk"));
         }
         Ok(String::from_utf8_lossy(&out).into_owned())
@@ -160,14 +190,23 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    pub async fn wait_event(&self, limit: Duration, check: impl Fn(&k8s_openapi::api::core::v1::Event) -> bool) -> k8s_openapi::api::core::v1::Event {
+    pub async fn wait_event(
+        &self,
+        limit: Duration,
+        check: impl Fn(&k8s_openapi::api::core::v1::Event) -> bool,
+    ) -> k8s_openapi::api::core::v1::Event {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(e) = self.events().await.into_iter().find(|e| check(e)) {
                 return e;
             }
             if Instant::now() > deadline {
-                let all: Vec<String> = self.events().await.iter().map(|e| format!("{:?} {:?}", e.reason, e.message)).collect();
+                let all: Vec<String> = self
+                    .events()
+                    .await
+                    .iter()
+                    .map(|e| format!("{:?} {:?}", e.reason, e.message))
+                    .collect();
                 panic!("event not seen in {limit:?}; events: {all:#?}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -186,7 +225,10 @@ impl Cluster {
             if left.is_empty() {
                 return;
             }
-            assert!(Instant::now() < deadline, "processes left running: {left:?}");
+            assert!(
+                Instant::now() < deadline,
+                "processes left running: {left:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -207,14 +249,24 @@ pub fn marked_processes(marker: &str) -> Vec<i32> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true);
         if !zombie && environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
             found.push(pid);
@@ -224,11 +276,19 @@ pub fn marked_processes(marker: &str) -> Vec<i32> {
 }
 
 pub fn main_status(pod: &Pod) -> Option<ContainerStatus> {
-    pod.status.as_ref()?.container_statuses.as_ref()?.first().cloned()
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()
+        .cloned()
 }
 
 pub fn phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 pub fn terminated(pod: &Pod) -> Option<k8s_openapi::api::core::v1::ContainerStateTerminated> {

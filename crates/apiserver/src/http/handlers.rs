@@ -199,7 +199,7 @@ fn object_response(call: &Call<'_>, code: StatusCode, served: &ServedObject, tab
             return Ok(respond::json(code, bytes));
         }
     }
-    Ok(respond::json(code, served.json().into_owned()))
+    Ok(respond::json(code, served.to_bytes()))
 }
 
 fn write_response(call: &Call<'_>, result: &WriteResult) -> Result<Response, ApiError> {

@@ -9,8 +9,8 @@ use corral_store::{Compare, JsonBytes, Representation, StoreError, TxnOp, TxnOut
 use serde_json::Value;
 
 use super::admission::{AdmissionRequest, Admitted, Operation};
-use super::decode::{decode_object, enforce_field_validation, field_problems};
-use super::types::{DecodedBody, FieldValidation, ServedBody, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
+use super::decode::{decode_checked, enforce_field_validation};
+use super::types::{DecodedBody, ServedBody, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
 use super::{ApiService, authz, blocking, events_view, require_verb, store_error, strategy};
 
 /// Why a create's store write did not happen.
@@ -56,12 +56,8 @@ impl ApiService {
         if resource.backing == Backing::EventsV1View {
             body.value = events_view::from_events_v1(body.value);
         }
-        let problems = match options.field_validation {
-            FieldValidation::Ignore => Vec::new(),
-            _ => field_problems(kind, &body),
-        };
+        let (mut object, problems) = decode_checked(kind, body, options.field_validation)?;
         let mut warnings = enforce_field_validation(kind, options.field_validation, problems)?;
-        let mut object = decode_object(kind, body.value)?;
         resolve_namespace(&mut object, target)?;
         if object.meta().resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
             return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));

@@ -190,20 +190,45 @@ impl<'de> Visitor<'de> for TrackingValue<'_> {
     }
 }
 
-/// Unknown and duplicated fields of a body, as upstream words them
-/// (`unknown field "spec.foo"`, `duplicate field "spec.bar"`).
-pub fn field_problems(kind: ResourceKind, body: &DecodedBody) -> Vec<String> {
+/// Decodes a body to `kind` and lists its unknown and duplicated fields, as upstream words
+/// them (`unknown field "spec.foo"`, `duplicate field "spec.bar"`); no list with
+/// `fieldValidation=Ignore`. The typed object is decoded once: its re-encoding tells
+/// whether anything was dropped, and only then does the registry's exact (and costlier)
+/// unknown-field analysis run.
+pub fn decode_checked(
+    kind: ResourceKind,
+    body: DecodedBody,
+    mode: FieldValidation,
+) -> Result<(KubeObject, Vec<String>), ApiError> {
+    if mode == FieldValidation::Ignore {
+        return Ok((decode_object(kind, body.value)?, Vec::new()));
+    }
+    let object = decode_object(kind, body.value.clone())?;
     let mut problems: Vec<String> = body
         .duplicate_fields
         .iter()
         .map(|path| format!("duplicate field \"{path}\""))
         .collect();
-    problems.extend(
-        strategy::unknown_fields(kind, &body.value)
-            .into_iter()
-            .map(|path| format!("unknown field \"{path}\"")),
-    );
-    problems
+    if drops_something(&body.value, &object.to_value()) {
+        problems.extend(
+            strategy::unknown_fields(kind, &body.value)
+                .into_iter()
+                .map(|path| format!("unknown field \"{path}\"")),
+        );
+    }
+    Ok((object, problems))
+}
+
+/// Whether `raw` has a non-null key somewhere that `known` (its typed re-encoding) lacks.
+fn drops_something(raw: &Value, known: &Value) -> bool {
+    match (raw, known) {
+        (Value::Object(raw), Value::Object(known)) => raw.iter().any(|(key, value)| match known.get(key) {
+            Some(known_value) => drops_something(value, known_value),
+            None => !value.is_null(),
+        }),
+        (Value::Array(raw), Value::Array(known)) => raw.iter().zip(known).any(|(r, k)| drops_something(r, k)),
+        _ => false,
+    }
 }
 
 /// Applies `fieldValidation` to the problems found: Strict fails with upstream's 400,

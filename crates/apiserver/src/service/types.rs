@@ -4,6 +4,8 @@
 //! in-process callers build these alike.
 
 use std::borrow::Cow;
+
+use bytes::Bytes;
 use std::sync::Arc;
 
 use corral_api::{ApiError, Backing, KubeObject, ObjectKey, ResourceInfo, Revision};
@@ -188,6 +190,16 @@ impl ServedObject {
         }
     }
 
+    /// The JSON as a `Bytes` body; stored objects are shared, not copied.
+    pub fn to_bytes(&self) -> Bytes {
+        match (&self.body, self.resource.backing) {
+            (ServedBody::Encoded(encoded), backing) if backing != Backing::EventsV1View => {
+                Bytes::from_owner(StoredJson(encoded.clone()))
+            }
+            _ => Bytes::from(self.json().into_owned()),
+        }
+    }
+
     /// The stored object (for printers); `None` for computed values.
     pub fn object(&self) -> Result<Option<Arc<KubeObject>>, ApiError> {
         match &self.body {
@@ -196,6 +208,15 @@ impl ServedObject {
                 .map_err(|e| e.to_api_error(&self.resource.group_resource())),
             ServedBody::Value(_) => Ok(None),
         }
+    }
+}
+
+/// The JSON part of a stored object, as a `Bytes` owner.
+struct StoredJson(EncodedObject);
+
+impl AsRef<[u8]> for StoredJson {
+    fn as_ref(&self) -> &[u8] {
+        self.0.json()
     }
 }
 

@@ -12,8 +12,8 @@ use corral_store::UpdateOutcome;
 
 use super::admission::{AdmissionRequest, Operation};
 use super::create::resolve_namespace;
-use super::decode::{decode_object, enforce_field_validation, field_problems};
-use super::types::{DecodedBody, FieldValidation, Part, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
+use super::decode::{decode_checked, enforce_field_validation};
+use super::types::{DecodedBody, Part, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
 use super::{ApiService, blocking, events_view, require_subresource, require_verb, served_value, store_error, strategy};
 
 impl ApiService {
@@ -57,12 +57,8 @@ impl ApiService {
         if target.resource.backing == Backing::EventsV1View {
             body.value = events_view::from_events_v1(body.value);
         }
-        let problems = match options.field_validation {
-            FieldValidation::Ignore => Vec::new(),
-            _ => field_problems(kind, &body),
-        };
+        let (mut object, problems) = decode_checked(kind, body, options.field_validation)?;
         let mut warnings = enforce_field_validation(kind, options.field_validation, problems)?;
-        let mut object = decode_object(kind, body.value)?;
         check_identity(&mut object, target)?;
         match self.write_existing(user, target, part, options, &mut warnings, &mut |_| Ok(object.clone())) {
             Ok(outcome) => Ok(write_result(target, outcome, warnings)),
@@ -98,12 +94,8 @@ impl ApiService {
             if resource.backing == Backing::EventsV1View {
                 patched = events_view::from_events_v1(patched);
             }
-            let problems = match options.field_validation {
-                FieldValidation::Ignore => Vec::new(),
-                _ => field_problems(kind, &DecodedBody::from_value(patched.clone())),
-            };
+            let (mut object, problems) = decode_checked(kind, DecodedBody::from_value(patched), options.field_validation)?;
             patch_warnings = enforce_field_validation(kind, options.field_validation, problems)?;
-            let mut object = decode_object(kind, patched)?;
             check_identity(&mut object, target)?;
             Ok(object)
         };

@@ -13,6 +13,7 @@ use corral_patch::{PatchSchema, PatchType};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use serde_json::Value;
 
+use super::breaker::{CallReport, FailureReport, Permit};
 use super::builtin::{PluginOutcome, limit_ranger, namespace, pod_defaults, service_account};
 use super::quota::{self, QuotaInput};
 use super::request::{AdmissionConfig, AdmissionRequest, Operation};
@@ -68,6 +69,10 @@ struct Pending {
     review_uid: String,
     url: String,
     issued_at: Timestamp,
+    /// Guard 7: the breaker's leave for this call, handed back with its result.
+    permit: Option<Permit>,
+    /// The breaker refused the call: it was answered without being made.
+    circuit_open: bool,
 }
 
 /// How one webhook call ended, before `failurePolicy` is applied.
@@ -215,7 +220,12 @@ impl AdmissionFlow {
             debug_assert!(false, "result for unknown call {call:?}");
             return;
         };
-        let pending = self.pending.remove(position);
+        let mut pending = self.pending.remove(position);
+        let failure_kind = match &result {
+            WebhookResult::Failed(failure) => failure.kind(),
+            WebhookResult::Reviewed(_) => "invalid_response",
+        };
+        let record = self.records.len();
         match self.phase {
             Phase::MutatingWebhooks => {
                 if let Err(error) = self.finish_mutating(&pending, result, now) {
@@ -228,6 +238,45 @@ impl AdmissionFlow {
             }
             _ => debug_assert!(false, "webhook result outside a webhook phase"),
         }
+        if let Some(permit) = pending.permit.take() {
+            self.report_to_breaker(permit, record, failure_kind, now);
+        }
+    }
+
+    /// Guard 7: tells the breaker how a permitted call ended. A failure is what the chain
+    /// treated as a call failure (transport, timeout, unusable response: the record is
+    /// `FailedOpen`/`FailedClosed`); an answer — allowing, denying or patching — is a
+    /// success.
+    fn report_to_breaker(
+        &mut self,
+        permit: Permit,
+        record: usize,
+        failure_kind: &'static str,
+        now: Timestamp,
+    ) {
+        let Some(breakers) = self.config.webhook_breakers.as_ref() else {
+            return;
+        };
+        let failure = match self.records.get(record).map(|r| &r.outcome) {
+            Some(
+                WebhookOutcome::FailedOpen { failure } | WebhookOutcome::FailedClosed { failure },
+            ) => Some(FailureReport {
+                kind: failure_kind,
+                message: failure.clone(),
+            }),
+            Some(_) => None,
+            None => {
+                debug_assert!(false, "a finished call leaves a record");
+                None
+            }
+        };
+        breakers.lock().record(
+            permit,
+            CallReport {
+                finished_at: now,
+                failure,
+            },
+        );
     }
 
     /// After [`AdmissionStep::Admitted`] failed to commit because a quota changed: hand
@@ -520,6 +569,8 @@ impl AdmissionFlow {
             review_uid: review_uid.clone(),
             url: base_url,
             issued_at: now,
+            permit: None,
+            circuit_open: false,
         };
         let Some(version) = version else {
             let failure = WebhookResult::Failed(super::types::CallFailure::Malformed(
@@ -532,6 +583,20 @@ impl AdmissionFlow {
                 pending,
                 WebhookResult::Failed(super::types::CallFailure::Timeout),
             ));
+        }
+        let timeout = dispatch::effective_timeout(hook, self.remaining(now));
+        match dispatch::consult_breaker(
+            self.config.webhook_breakers.as_ref(),
+            hook,
+            mutating,
+            timeout,
+            now,
+        ) {
+            Ok(permit) => pending.permit = permit,
+            Err(failure) => {
+                pending.circuit_open = true;
+                return Err((pending, WebhookResult::Failed(failure)));
+            }
         }
         let (object, old_object) = self.review_objects();
         let call = dispatch::prepare(
@@ -614,6 +679,7 @@ impl AdmissionFlow {
             issued_at: pending.issued_at,
             finished_at: now,
             outcome,
+            circuit_open: pending.circuit_open,
         });
     }
 
@@ -1033,6 +1099,29 @@ impl AdmissionFlow {
             audit_annotations: std::mem::take(&mut self.annotations),
             quota: charges,
         })
+    }
+}
+
+impl Drop for AdmissionFlow {
+    /// A flow dropped with calls outstanding (its request was abandoned) hands their
+    /// breaker permits back, so a half-open circuit's probe slot is not held until its
+    /// deadline.
+    fn drop(&mut self) {
+        let Some(breakers) = self.config.webhook_breakers.as_ref() else {
+            return;
+        };
+        let permits: Vec<Permit> = self
+            .pending
+            .iter_mut()
+            .filter_map(|p| p.permit.take())
+            .collect();
+        if permits.is_empty() {
+            return;
+        }
+        let mut breakers = breakers.lock();
+        for permit in permits {
+            breakers.release(permit);
+        }
     }
 }
 

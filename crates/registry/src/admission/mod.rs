@@ -39,6 +39,15 @@
 //! }
 //! ```
 //!
+//! # Guard 7: webhook breakers
+//!
+//! With [`AdmissionConfig::webhook_breakers`] set, the flow asks the shared
+//! [`breaker::WebhookBreakers`] before each webhook call and tells it every call's result:
+//! a webhook whose circuit is open is not called, and `failurePolicy` decides at once
+//! (`Ignore` admits, `Fail` rejects). Drivers drain
+//! [`breaker::WebhookBreakers::poll_transitions`] into events and metrics; see
+//! `docs/guards.md`.
+//!
 //! The flow never reads a clock: `now` is passed to every call, the request deadline
 //! (60 s) is fixed at the first step, webhook timeouts are clipped to what remains of it,
 //! review UIDs and generated name suffixes derive from the request uid.
@@ -56,6 +65,7 @@
 //! - PriorityClass objects are not served: only the two system classes resolve.
 //! - A webhook status without a `reason` gets the reason of its code.
 
+pub mod breaker;
 mod builtin;
 mod flow;
 pub mod quota;
@@ -67,6 +77,7 @@ pub mod webhook;
 #[cfg(test)]
 mod tests;
 
+pub use breaker::{BreakerConfig, SharedBreakers};
 pub use builtin::service_account::{TOKEN_MOUNT_PATH, VOLUME_NAME_PREFIX};
 pub use flow::{AdmissionFlow, request_timeout, token_volume_suffix};
 pub use request::{AdmissionConfig, AdmissionRequest, Operation};

@@ -6,6 +6,7 @@ use std::time::Duration;
 use corral_api::{KubeObject, ResourceInfo};
 use corral_core::Timestamp;
 
+use super::breaker::SharedBreakers;
 use crate::authz::UserInfo;
 
 /// The admission operation (upstream `admission.Operation`).
@@ -169,6 +170,10 @@ pub struct AdmissionConfig {
     /// validating admission (upstream `BeforeCreate`/`BeforeUpdate`). Turn off only when the
     /// caller validates itself.
     pub run_validation: bool,
+    /// Guard 7: the webhook breakers every request of this server (or simulated world)
+    /// shares — one [`SharedBreakers`], cloned into each request's config. `None` (the
+    /// default) is upstream: every matching webhook is called.
+    pub webhook_breakers: Option<SharedBreakers>,
 }
 
 impl Default for AdmissionConfig {
@@ -188,6 +193,7 @@ impl Default for AdmissionConfig {
             ],
             quota_conflict_retries: 10,
             run_validation: true,
+            webhook_breakers: None,
         }
     }
 }

@@ -174,7 +174,9 @@ pub enum CallFailure {
     TooLarge { limit: usize },
     /// The service reference could not be resolved to an address.
     Unresolved(String),
-    /// A guard (latency breaker) refused to issue the call.
+    /// Guard 7, the webhook breaker, refused to issue the call; the text names the
+    /// circuit's state (`circuit open after 5 consecutive timeouts (open since …, next probe
+    /// at …)`).
     CircuitOpen(String),
 }
 
@@ -203,7 +205,8 @@ impl CallFailure {
                 "failed to call webhook: Post {url:?}: response body larger than {limit} bytes"
             ),
             CallFailure::Unresolved(detail) => format!("could not get REST client: {detail}"),
-            CallFailure::CircuitOpen(detail) => format!("webhook call not issued: {detail}"),
+            // The breaker words it whole: `circuit open after 5 consecutive timeouts (…)`.
+            CallFailure::CircuitOpen(detail) => detail.clone(),
         }
     }
 
@@ -275,6 +278,9 @@ pub struct WebhookRecord {
     pub issued_at: Timestamp,
     pub finished_at: Timestamp,
     pub outcome: WebhookOutcome,
+    /// The call was not made: the webhook's circuit was open (guard 7). The outcome is
+    /// `FailedOpen` or `FailedClosed` per `failurePolicy`, and the latency zero.
+    pub circuit_open: bool,
 }
 
 impl WebhookRecord {

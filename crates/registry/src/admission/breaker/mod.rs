@@ -32,6 +32,7 @@
 //! *finish*, not when they are computed; the API server, whose results finish at about
 //! `now`, sees them at once.
 
+mod breakers;
 mod machine;
 mod resource;
 mod transition;
@@ -42,15 +43,15 @@ mod tests;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use self::breakers::WebhookBreakers;
 pub use self::machine::{
     BreakerKey, BreakerState, BreakerView, CallReport, CallTarget, ConfigurationIdentity,
-    ConfigurationKind, Decision, FailureReport, Permit, WebhookBreakers,
+    ConfigurationKind, Decision, FailureReport, Permit,
 };
 pub use self::resource::{
-    BreakerMetric, METRIC_CONSECUTIVE_FAILURES, METRIC_PROBES, METRIC_REFUSED_CALLS,
-    METRIC_STATE, METRIC_TRANSITIONS_DROPPED, METRIC_TRIPS, WEBHOOK_BREAKER_API_VERSION,
-    WEBHOOK_BREAKER_KIND, WEBHOOK_BREAKER_LIST_KIND, WebhookBreaker, WebhookBreakerList,
-    WebhookBreakerStatus,
+    BreakerMetric, METRIC_CONSECUTIVE_FAILURES, METRIC_PROBES, METRIC_REFUSED_CALLS, METRIC_STATE,
+    METRIC_TRANSITIONS_DROPPED, METRIC_TRIPS, WEBHOOK_BREAKER_API_VERSION, WEBHOOK_BREAKER_KIND,
+    WEBHOOK_BREAKER_LIST_KIND, WebhookBreaker, WebhookBreakerList, WebhookBreakerStatus,
 };
 pub use self::transition::{BreakerPhase, BreakerTransition, EVENT_COMPONENT, TransitionReason};
 
@@ -101,11 +102,12 @@ pub struct BreakerConfig {
 }
 
 impl Default for BreakerConfig {
+    /// Disabled; the other knobs as in [`BreakerConfig::corral`], so turning `enabled` on
+    /// is all a profile needs.
     fn default() -> Self {
-        BreakerConfig {
-            enabled: false,
-            ..BreakerConfig::corral()
-        }
+        let mut config = BreakerConfig::corral();
+        config.enabled = false;
+        config
     }
 }
 
@@ -145,15 +147,20 @@ impl BreakerConfig {
                 problems.push("failure_ratio.window must be 1-1000".to_string());
             }
         }
-        if self.slow_call_percent.is_some_and(|p| !(1..=100).contains(&p)) {
+        if self
+            .slow_call_percent
+            .is_some_and(|p| !(1..=100).contains(&p))
+        {
             problems.push("slow_call_percent must be 1-100".to_string());
         }
         if self.cool_down.is_zero() || self.cool_down > self.cool_down_max {
             problems.push("cool_down must be positive and at most cool_down_max".to_string());
         }
-        if self.max_breakers == 0 || self.max_transitions == 0 || self.max_pending_results == 0
-        {
-            problems.push("max_breakers, max_transitions and max_pending_results must be positive".to_string());
+        if self.max_breakers == 0 || self.max_transitions == 0 || self.max_pending_results == 0 {
+            problems.push(
+                "max_breakers, max_transitions and max_pending_results must be positive"
+                    .to_string(),
+            );
         }
         if problems.is_empty() {
             Ok(())

@@ -4,6 +4,7 @@
 //! (each answer says how long the call took); mutating calls add up, validating calls
 //! overlap.
 
+mod breaker;
 mod builtins;
 mod quota;
 mod webhooks;

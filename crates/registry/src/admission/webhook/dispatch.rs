@@ -1,5 +1,7 @@
 //! Building one [`WebhookCall`]: the review UID, the effective timeout (`timeoutSeconds`
-//! clipped to what remains of the request), the `?timeout=<n>s` query, and the body.
+//! clipped to what remains of the request), the `?timeout=<n>s` query, and the body — and,
+//! before it is built, asking the webhook breaker (guard 7) whether it may be made at all
+//! ([`consult_breaker`]).
 
 use std::time::Duration;
 
@@ -8,8 +10,11 @@ use serde_json::Value;
 
 use super::hooks::HookSpec;
 use super::review::{self, ReviewVersion};
+use crate::admission::breaker::{
+    BreakerKey, CallTarget, ConfigurationKind, Decision, Permit, SharedBreakers,
+};
 use crate::admission::request::AdmissionRequest;
-use crate::admission::types::{CallId, WebhookCall};
+use crate::admission::types::{CallFailure, CallId, WebhookCall};
 
 /// A deterministic UUID-shaped id from a base string and a counter (FNV-1a, 128 bits).
 pub fn derive_uid(base: &str, salt: u32) -> String {
@@ -58,11 +63,46 @@ pub struct CallPlan<'a> {
     pub now: Timestamp,
 }
 
+/// `timeoutSeconds`, clipped to what remains of the request (`None`: not enforced).
+pub fn effective_timeout(hook: &HookSpec, remaining: Option<Duration>) -> Duration {
+    let hook_timeout = Duration::from_secs(u64::try_from(hook.timeout_seconds.max(1)).unwrap_or(1));
+    remaining.map_or(hook_timeout, |r| r.min(hook_timeout))
+}
+
+/// Guard 7: may the call to `hook` be made? `Ok(Some(permit))`: make it and report its
+/// result with the permit; `Ok(None)`: make it, nothing to report (no breakers, or
+/// disabled); `Err`: do not make it — the failure to answer it with.
+pub fn consult_breaker(
+    breakers: Option<&SharedBreakers>,
+    hook: &HookSpec,
+    mutating: bool,
+    timeout: Duration,
+    now: Timestamp,
+) -> Result<Option<Permit>, CallFailure> {
+    let Some(breakers) = breakers else {
+        return Ok(None);
+    };
+    let key = BreakerKey::new(
+        ConfigurationKind::of(mutating),
+        &hook.configuration,
+        &hook.name,
+    );
+    let target = CallTarget {
+        key: &key,
+        identity: &hook.identity,
+        failure_policy: hook.failure_policy,
+        timeout,
+    };
+    match breakers.lock().admit(&target, now) {
+        Decision::Call(permit) => Ok(Some(permit)),
+        Decision::Untracked => Ok(None),
+        Decision::Refuse(detail) => Err(CallFailure::CircuitOpen(detail)),
+    }
+}
+
 /// The call, ready for the driver.
 pub fn prepare(plan: CallPlan<'_>, request: &AdmissionRequest) -> WebhookCall {
-    let hook_timeout =
-        Duration::from_secs(u64::try_from(plan.hook.timeout_seconds.max(1)).unwrap_or(1));
-    let timeout = plan.remaining.map_or(hook_timeout, |r| r.min(hook_timeout));
+    let timeout = effective_timeout(plan.hook, plan.remaining);
     let url = url_with_timeout(&plan.hook.client.base_url(), timeout);
     let review = review::build(
         plan.version,

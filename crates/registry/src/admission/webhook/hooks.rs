@@ -10,6 +10,7 @@ use corral_api::{ApiError, GroupResource, KubeObject, LabelSelector};
 use k8s_openapi::api::admissionregistration::v1::{RuleWithOperations, WebhookClientConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
+use crate::admission::breaker::ConfigurationIdentity;
 use crate::admission::request::AdmissionRequest;
 use crate::admission::state::AdmissionState;
 use crate::admission::types::{ClientConfig, FailurePolicy, WebhookTarget};
@@ -30,6 +31,8 @@ pub struct HookSpec {
     pub reinvoke_if_needed: bool,
     pub client: ClientConfig,
     pub review_versions: Vec<String>,
+    /// The configuration's uid and generation: a webhook breaker resets when they change.
+    pub identity: ConfigurationIdentity,
 }
 
 fn selector(s: Option<&metav1::LabelSelector>) -> Result<LabelSelector, String> {
@@ -70,7 +73,16 @@ struct Fields<'a> {
     review_versions: &'a [String],
 }
 
-fn spec(configuration: &str, index: usize, f: Fields<'_>) -> HookSpec {
+fn identity(meta: &metav1::ObjectMeta) -> ConfigurationIdentity {
+    ConfigurationIdentity {
+        uid: meta.uid.clone().unwrap_or_default(),
+        generation: meta.generation.unwrap_or(0),
+    }
+}
+
+fn spec(configuration: &metav1::ObjectMeta, index: usize, f: Fields<'_>) -> HookSpec {
+    let identity = identity(configuration);
+    let configuration = configuration.name.as_deref().unwrap_or("");
     HookSpec {
         configuration: configuration.to_string(),
         name: f.name.to_string(),
@@ -87,6 +99,7 @@ fn spec(configuration: &str, index: usize, f: Fields<'_>) -> HookSpec {
         reinvoke_if_needed: f.reinvocation_policy == Some("IfNeeded"),
         client: client(f.client_config),
         review_versions: f.review_versions.to_vec(),
+        identity,
     }
 }
 
@@ -99,10 +112,9 @@ pub fn mutating_hooks(state: &dyn AdmissionState) -> Vec<HookSpec> {
     configs.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let mut out = Vec::new();
     for config in configs {
-        let name = config.metadata.name.as_deref().unwrap_or("");
         for (i, h) in config.webhooks.iter().flatten().enumerate() {
             out.push(spec(
-                name,
+                &config.metadata,
                 i,
                 Fields {
                     name: &h.name,
@@ -131,10 +143,9 @@ pub fn validating_hooks(state: &dyn AdmissionState) -> Vec<HookSpec> {
     configs.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let mut out = Vec::new();
     for config in configs {
-        let name = config.metadata.name.as_deref().unwrap_or("");
         for (i, h) in config.webhooks.iter().flatten().enumerate() {
             out.push(spec(
-                name,
+                &config.metadata,
                 i,
                 Fields {
                     name: &h.name,
