@@ -55,11 +55,17 @@ pub fn selectable_fields(kind: ResourceKind) -> &'static [&'static str] {
 
 /// Rejects selectors naming fields the kind does not support, with upstream's message
 /// (`field label not supported: spec.bogus`).
-pub fn check_field_selector(kind: ResourceKind, selector: &FieldSelector) -> Result<(), SelectorError> {
+pub fn check_field_selector(
+    kind: ResourceKind,
+    selector: &FieldSelector,
+) -> Result<(), SelectorError> {
     let supported = selectable_fields(kind);
     for r in &selector.requirements {
         if !supported.contains(&r.field.as_str()) {
-            return Err(SelectorError(format!("field label not supported: {}", r.field)));
+            return Err(SelectorError(format!(
+                "field label not supported: {}",
+                r.field
+            )));
         }
     }
     Ok(())
@@ -105,7 +111,11 @@ fn pod_field(pod: &Pod, field: &str) -> Option<String> {
         "spec.restartPolicy" => s(&spec.and_then(|x| x.restart_policy.clone())),
         "spec.schedulerName" => s(&spec.and_then(|x| x.scheduler_name.clone())),
         "spec.serviceAccountName" => s(&spec.and_then(|x| x.service_account_name.clone())),
-        "spec.hostNetwork" => Some(spec.and_then(|x| x.host_network).unwrap_or(false).to_string()),
+        "spec.hostNetwork" => Some(
+            spec.and_then(|x| x.host_network)
+                .unwrap_or(false)
+                .to_string(),
+        ),
         "status.phase" => s(&status.and_then(|x| x.phase.clone())),
         "status.podIP" => s(&status.and_then(|x| x.pod_ip.clone())),
         "status.nominatedNodeName" => s(&status.and_then(|x| x.nominated_node_name.clone())),
@@ -189,7 +199,10 @@ mod tests {
         .into();
         assert_eq!(field_value(&pod, "spec.nodeName").as_deref(), Some("n1"));
         assert_eq!(field_value(&pod, "status.phase").as_deref(), Some(""));
-        assert_eq!(field_value(&pod, "spec.hostNetwork").as_deref(), Some("false"));
+        assert_eq!(
+            field_value(&pod, "spec.hostNetwork").as_deref(),
+            Some("false")
+        );
         assert_eq!(field_value(&pod, "spec.bogus"), None);
     }
 

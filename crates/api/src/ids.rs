@@ -99,8 +99,19 @@ mod tests {
     #[test]
     fn revision_parsing_accepts_only_decimal_digits() {
         assert_eq!("42".parse::<Revision>(), Ok(Revision(42)));
-        for bad in ["", "+1", " 1", "0x1", "-1", "1.0", "99999999999999999999999"] {
-            assert!(bad.parse::<Revision>().is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "+1",
+            " 1",
+            "0x1",
+            "-1",
+            "1.0",
+            "99999999999999999999999",
+        ] {
+            assert!(
+                bad.parse::<Revision>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         assert_eq!(Revision::parse_resource_version(""), Ok(None));
     }

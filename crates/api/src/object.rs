@@ -225,7 +225,10 @@ pub enum DecodeError {
 
 fn fill_type_meta(kind: ResourceKind, value: &mut serde_json::Value) -> Result<(), DecodeError> {
     let map = value.as_object_mut().ok_or(DecodeError::NotAnObject)?;
-    for (field, expected) in [("apiVersion", kind.api_version()), ("kind", kind.kind_name())] {
+    for (field, expected) in [
+        ("apiVersion", kind.api_version()),
+        ("kind", kind.kind_name()),
+    ] {
         match map.get(field) {
             None | Some(serde_json::Value::Null) => {
                 map.insert(field.to_string(), expected.into());

@@ -33,7 +33,9 @@ pub struct Quantity {
 /// A string that is not a quantity. The message is upstream's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
-    #[error("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")]
+    #[error(
+        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    )]
     Format,
     #[error("quantity is too large")]
     Overflow,
@@ -188,10 +190,16 @@ fn number_to_nanos(number: &str, exponent: i32, multiplier: i128) -> Result<i128
             .ok_or(QuantityError::Overflow)?;
     }
     let scale = exponent + 9 - frac_part.len() as i32;
-    let mut magnitude = mantissa.checked_mul(multiplier).ok_or(QuantityError::Overflow)?;
+    let mut magnitude = mantissa
+        .checked_mul(multiplier)
+        .ok_or(QuantityError::Overflow)?;
     if scale >= 0 {
-        let factor = 10i128.checked_pow(scale as u32).ok_or(QuantityError::Overflow)?;
-        magnitude = magnitude.checked_mul(factor).ok_or(QuantityError::Overflow)?;
+        let factor = 10i128
+            .checked_pow(scale as u32)
+            .ok_or(QuantityError::Overflow)?;
+        magnitude = magnitude
+            .checked_mul(factor)
+            .ok_or(QuantityError::Overflow)?;
     } else {
         let divisor = 10i128.checked_pow((-scale) as u32);
         magnitude = match divisor {

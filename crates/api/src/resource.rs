@@ -107,7 +107,11 @@ const fn status_of(kind: &'static str) -> SubresourceInfo {
     }
 }
 
-const fn sub(name: &'static str, kind: &'static str, verbs: &'static [&'static str]) -> SubresourceInfo {
+const fn sub(
+    name: &'static str,
+    kind: &'static str,
+    verbs: &'static [&'static str],
+) -> SubresourceInfo {
     SubresourceInfo {
         name,
         kind,
@@ -138,34 +142,101 @@ macro_rules! stored {
 /// Stored resources; group, version, plural, kind and scope are filled from the typed
 /// kind by [`resolve`] so they cannot drift from k8s-openapi.
 const STORED: &[ResourceInfo] = &[
-    stored!(Namespace, "namespace", ["ns"], [], [status_of("Namespace"), sub("finalize", "Namespace", &["update"])]),
+    stored!(
+        Namespace,
+        "namespace",
+        ["ns"],
+        [],
+        [
+            status_of("Namespace"),
+            sub("finalize", "Namespace", &["update"])
+        ]
+    ),
     stored!(Node, "node", ["no"], [], [status_of("Node")]),
-    stored!(Pod, "pod", ["po"], ["all"], [
-        status_of("Pod"),
-        sub("log", "Pod", &["get"]),
-        sub("binding", "Binding", &["create"]),
-        SubresourceInfo { name: "eviction", kind: "Eviction", group: Some("policy"), version: Some("v1"), verbs: &["create"] }
-    ]),
+    stored!(
+        Pod,
+        "pod",
+        ["po"],
+        ["all"],
+        [
+            status_of("Pod"),
+            sub("log", "Pod", &["get"]),
+            sub("binding", "Binding", &["create"]),
+            SubresourceInfo {
+                name: "eviction",
+                kind: "Eviction",
+                group: Some("policy"),
+                version: Some("v1"),
+                verbs: &["create"]
+            }
+        ]
+    ),
     stored!(Event, "event", ["ev"], [], []),
-    stored!(ServiceAccount, "serviceaccount", ["sa"], [], [
-        SubresourceInfo { name: "token", kind: "TokenRequest", group: Some("authentication.k8s.io"), version: Some("v1"), verbs: &["create"] }
-    ]),
-    stored!(PersistentVolumeClaim, "persistentvolumeclaim", ["pvc"], [], [status_of("PersistentVolumeClaim")]),
-    stored!(PersistentVolume, "persistentvolume", ["pv"], [], [status_of("PersistentVolume")]),
-    stored!(ResourceQuota, "resourcequota", ["quota"], [], [status_of("ResourceQuota")]),
+    stored!(
+        ServiceAccount,
+        "serviceaccount",
+        ["sa"],
+        [],
+        [SubresourceInfo {
+            name: "token",
+            kind: "TokenRequest",
+            group: Some("authentication.k8s.io"),
+            version: Some("v1"),
+            verbs: &["create"]
+        }]
+    ),
+    stored!(
+        PersistentVolumeClaim,
+        "persistentvolumeclaim",
+        ["pvc"],
+        [],
+        [status_of("PersistentVolumeClaim")]
+    ),
+    stored!(
+        PersistentVolume,
+        "persistentvolume",
+        ["pv"],
+        [],
+        [status_of("PersistentVolume")]
+    ),
+    stored!(
+        ResourceQuota,
+        "resourcequota",
+        ["quota"],
+        [],
+        [status_of("ResourceQuota")]
+    ),
     stored!(LimitRange, "limitrange", ["limits"], [], []),
     stored!(ConfigMap, "configmap", ["cm"], [], []),
     stored!(Secret, "secret", [], [], []),
     stored!(Job, "job", [], ["all"], [status_of("Job")]),
     stored!(CronJob, "cronjob", ["cj"], ["all"], [status_of("CronJob")]),
     stored!(Lease, "lease", [], [], []),
-    stored!(MutatingWebhookConfiguration, "mutatingwebhookconfiguration", [], ["api-extensions"], []),
-    stored!(ValidatingWebhookConfiguration, "validatingwebhookconfiguration", [], ["api-extensions"], []),
+    stored!(
+        MutatingWebhookConfiguration,
+        "mutatingwebhookconfiguration",
+        [],
+        ["api-extensions"],
+        []
+    ),
+    stored!(
+        ValidatingWebhookConfiguration,
+        "validatingwebhookconfiguration",
+        [],
+        ["api-extensions"],
+        []
+    ),
     stored!(Role, "role", [], [], []),
     stored!(ClusterRole, "clusterrole", [], [], []),
     stored!(RoleBinding, "rolebinding", [], [], []),
     stored!(ClusterRoleBinding, "clusterrolebinding", [], [], []),
-    stored!(PodDisruptionBudget, "poddisruptionbudget", ["pdb"], [], [status_of("PodDisruptionBudget")]),
+    stored!(
+        PodDisruptionBudget,
+        "poddisruptionbudget",
+        ["pdb"],
+        [],
+        [status_of("PodDisruptionBudget")]
+    ),
 ];
 
 const fn virtual_resource(
@@ -211,14 +282,78 @@ const OTHERS: &[ResourceInfo] = &[
         subresources: &[],
         backing: Backing::EventsV1View,
     },
-    virtual_resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", false, VERBS_CREATE),
-    virtual_resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", false, VERBS_CREATE),
-    virtual_resource("authorization.k8s.io", "v1", "subjectaccessreviews", "subjectaccessreview", "SubjectAccessReview", false, VERBS_CREATE),
-    virtual_resource("authorization.k8s.io", "v1", "localsubjectaccessreviews", "localsubjectaccessreview", "LocalSubjectAccessReview", true, VERBS_CREATE),
-    virtual_resource("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, VERBS_CREATE),
-    virtual_resource("authentication.k8s.io", "v1", "tokenreviews", "tokenreview", "TokenReview", false, VERBS_CREATE),
-    virtual_resource(CORRAL_GROUP, CORRAL_VERSION, "holdings", "holding", "Holding", true, VERBS_READ),
-    virtual_resource(CORRAL_GROUP, CORRAL_VERSION, "webhookbreakers", "webhookbreaker", "WebhookBreaker", false, VERBS_READ),
+    virtual_resource(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        "SelfSubjectAccessReview",
+        false,
+        VERBS_CREATE,
+    ),
+    virtual_resource(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        "SelfSubjectRulesReview",
+        false,
+        VERBS_CREATE,
+    ),
+    virtual_resource(
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        "SubjectAccessReview",
+        false,
+        VERBS_CREATE,
+    ),
+    virtual_resource(
+        "authorization.k8s.io",
+        "v1",
+        "localsubjectaccessreviews",
+        "localsubjectaccessreview",
+        "LocalSubjectAccessReview",
+        true,
+        VERBS_CREATE,
+    ),
+    virtual_resource(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        "SelfSubjectReview",
+        false,
+        VERBS_CREATE,
+    ),
+    virtual_resource(
+        "authentication.k8s.io",
+        "v1",
+        "tokenreviews",
+        "tokenreview",
+        "TokenReview",
+        false,
+        VERBS_CREATE,
+    ),
+    virtual_resource(
+        CORRAL_GROUP,
+        CORRAL_VERSION,
+        "holdings",
+        "holding",
+        "Holding",
+        true,
+        VERBS_READ,
+    ),
+    virtual_resource(
+        CORRAL_GROUP,
+        CORRAL_VERSION,
+        "webhookbreakers",
+        "webhookbreaker",
+        "WebhookBreaker",
+        false,
+        VERBS_READ,
+    ),
 ];
 
 /// Every served resource, with kind-derived fields filled in. Built once.
@@ -295,9 +430,17 @@ mod tests {
         assert_eq!(jobs.categories, &["all"]);
         let cj = find_resource("batch", "v1", "cronjobs").unwrap();
         assert_eq!(cj.short_names, &["cj"]);
-        let eviction = find_resource("", "v1", "pods").unwrap().subresource("eviction").unwrap();
+        let eviction = find_resource("", "v1", "pods")
+            .unwrap()
+            .subresource("eviction")
+            .unwrap();
         assert_eq!(eviction.group, Some("policy"));
-        assert_eq!(find_resource("events.k8s.io", "v1", "events").unwrap().backing, Backing::EventsV1View);
+        assert_eq!(
+            find_resource("events.k8s.io", "v1", "events")
+                .unwrap()
+                .backing,
+            Backing::EventsV1View
+        );
     }
 
     #[test]

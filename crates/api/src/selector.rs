@@ -134,7 +134,9 @@ impl LabelSelector {
     /// Converts a `metav1.LabelSelector` (matchLabels and matchExpressions), as
     /// `metav1.LabelSelectorAsSelector` does: a `None` selector matches nothing, an empty one
     /// everything.
-    pub fn from_k8s(selector: Option<&metav1::LabelSelector>) -> Result<LabelSelector, SelectorError> {
+    pub fn from_k8s(
+        selector: Option<&metav1::LabelSelector>,
+    ) -> Result<LabelSelector, SelectorError> {
         let Some(selector) = selector else {
             return Ok(LabelSelector::nothing());
         };
@@ -157,7 +159,9 @@ impl LabelSelector {
                 "Exists" => LabelOp::Exists,
                 "DoesNotExist" => LabelOp::DoesNotExist,
                 other => {
-                    return Err(SelectorError(format!("{other:?} is not a valid label selector operator")));
+                    return Err(SelectorError(format!(
+                        "{other:?} is not a valid label selector operator"
+                    )));
                 }
             };
             requirements.push(new_requirement(&expr.key, op, values)?);
@@ -177,7 +181,11 @@ impl fmt::Display for LabelSelector {
     }
 }
 
-fn new_requirement(key: &str, op: LabelOp, mut values: Vec<String>) -> Result<Requirement, SelectorError> {
+fn new_requirement(
+    key: &str,
+    op: LabelOp,
+    mut values: Vec<String>,
+) -> Result<Requirement, SelectorError> {
     validate_label_key(key)?;
     match op {
         LabelOp::In | LabelOp::NotIn if values.is_empty() => {
@@ -186,7 +194,9 @@ fn new_requirement(key: &str, op: LabelOp, mut values: Vec<String>) -> Result<Re
             ));
         }
         LabelOp::Equals | LabelOp::NotEquals if values.len() != 1 => {
-            return Err(SelectorError("exact-match compatibility requires one single value".into()));
+            return Err(SelectorError(
+                "exact-match compatibility requires one single value".into(),
+            ));
         }
         LabelOp::Exists | LabelOp::DoesNotExist if !values.is_empty() => {
             return Err(SelectorError(
@@ -263,7 +273,8 @@ pub fn is_dns_subdomain(s: &str) -> bool {
                 && b.len() <= 63
                 && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
                 && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-                && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && b.iter()
+                    .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         })
 }
 
@@ -308,7 +319,11 @@ impl<'a> LabelParser<'a> {
     fn error(&self, what: &str) -> SelectorError {
         SelectorError(format!(
             "unable to parse requirement: found '{}', {what}",
-            self.rest().chars().next().map(String::from).unwrap_or_default()
+            self.rest()
+                .chars()
+                .next()
+                .map(String::from)
+                .unwrap_or_default()
         ))
     }
 
@@ -420,8 +435,11 @@ impl FieldSelector {
             return Ok(FieldSelector::everything());
         }
         for term in split_unescaped(text, ',') {
-            let (field, equal, value) = split_field_term(&term)
-                .ok_or_else(|| SelectorError(format!("invalid selector: '{text}'; can't understand '{term}'")))?;
+            let (field, equal, value) = split_field_term(&term).ok_or_else(|| {
+                SelectorError(format!(
+                    "invalid selector: '{text}'; can't understand '{term}'"
+                ))
+            })?;
             requirements.push(FieldRequirement {
                 field: field.trim().to_string(),
                 equal,
@@ -520,7 +538,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -539,20 +560,36 @@ mod tests {
             ("app=web, tier in (silver)", false),
             ("", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&l), expected, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&l),
+                expected,
+                "{sel}"
+            );
         }
     }
 
     #[test]
     fn malformed_label_selectors_are_errors_not_panics() {
-        for bad in ["app in web", "app in (", "=x", "app=(x", "a b", "app in ()", "!", "a=b,", "x/=1"] {
+        for bad in [
+            "app in web",
+            "app in (",
+            "=x",
+            "app=(x",
+            "a b",
+            "app in ()",
+            "!",
+            "a=b,",
+            "x/=1",
+        ] {
             assert!(LabelSelector::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn field_selectors_parse_equality_inequality_and_escapes() {
-        let sel = FieldSelector::parse("status.phase!=Succeeded,spec.nodeName=n1,metadata.name=a\\,b").unwrap();
+        let sel =
+            FieldSelector::parse("status.phase!=Succeeded,spec.nodeName=n1,metadata.name=a\\,b")
+                .unwrap();
         assert_eq!(sel.requirements.len(), 3);
         assert!(!sel.requirements[0].equal);
         assert_eq!(sel.requirements[2].value, "a,b");

@@ -275,7 +275,9 @@ impl ApiError {
     }
 
     pub fn with_causes(mut self, causes: Vec<ErrorCause>) -> Self {
-        self.details.get_or_insert_with(ErrorDetails::default).causes = causes;
+        self.details
+            .get_or_insert_with(ErrorDetails::default)
+            .causes = causes;
         self
     }
 
@@ -334,7 +336,8 @@ impl ApiError {
         if let Some(map) = value.as_object_mut() {
             map.insert("kind".into(), "Status".into());
             map.insert("apiVersion".into(), "v1".into());
-            map.entry("metadata").or_insert_with(|| serde_json::json!({}));
+            map.entry("metadata")
+                .or_insert_with(|| serde_json::json!({}));
         }
         value
     }

@@ -136,9 +136,8 @@ impl FieldError {
     }
 
     pub fn too_long(path: impl Into<String>, max_length: usize) -> Self {
-        Self::new(path, FieldErrorType::TooLong).detail(format!(
-            "may not be more than {max_length} bytes"
-        ))
+        Self::new(path, FieldErrorType::TooLong)
+            .detail(format!("may not be more than {max_length} bytes"))
     }
 
     pub fn value_str(mut self, value: impl Into<String>) -> Self {
@@ -286,7 +285,10 @@ mod tests {
             .child("image");
         assert_eq!(p.as_str(), "spec.template.spec.containers[0].image");
         assert_eq!(
-            FieldPath::root("metadata").child("labels").key("a").as_str(),
+            FieldPath::root("metadata")
+                .child("labels")
+                .key("a")
+                .as_str(),
             "metadata.labels[a]"
         );
     }

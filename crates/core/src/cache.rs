@@ -93,7 +93,10 @@ impl ObjectCache {
                 .insert(key.clone());
         }
         if let Some(node) = pod_node(object) {
-            self.pods_by_node.entry(node.to_string()).or_default().insert(key.clone());
+            self.pods_by_node
+                .entry(node.to_string())
+                .or_default()
+                .insert(key.clone());
         }
     }
 
@@ -199,7 +202,12 @@ impl ObjectCache {
 
 fn pod_node(object: &KubeObject) -> Option<&str> {
     match object {
-        KubeObject::Pod(pod) => pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty()),
+        KubeObject::Pod(pod) => pod
+            .spec
+            .as_ref()?
+            .node_name
+            .as_deref()
+            .filter(|n| !n.is_empty()),
         _ => None,
     }
 }

@@ -190,7 +190,10 @@ impl EventRecorder {
         if entry.messages.len() < AGGREGATE_MAX_EVENTS {
             (record.message.clone(), full_key)
         } else {
-            (format!("{COMBINED_PREFIX}{}", record.message), aggregate_key)
+            (
+                format!("{COMBINED_PREFIX}{}", record.message),
+                aggregate_key,
+            )
         }
     }
 
@@ -233,7 +236,11 @@ impl EventRecorder {
         let stamp = Time(clock::truncate_to_seconds(now));
         Event {
             metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", involved.name.as_deref().unwrap_or(""), nanos)),
+                name: Some(format!(
+                    "{}.{:x}",
+                    involved.name.as_deref().unwrap_or(""),
+                    nanos
+                )),
                 namespace: Some(namespace),
                 ..Default::default()
             },
@@ -279,7 +286,11 @@ fn aggregate_key(record: &EventRecord) -> String {
 }
 
 fn spam_key(record: &EventRecord) -> String {
-    format!("{}\u{1}{}", object_identity(record), record.event_type.as_str())
+    format!(
+        "{}\u{1}{}",
+        object_identity(record),
+        record.event_type.as_str()
+    )
 }
 
 #[cfg(test)]
@@ -312,7 +323,15 @@ mod tests {
         let first = r.record(&record("boom"), epoch());
         assert!(matches!(first, RecordedEvent::Create(_)));
         let second = r.record(&record("boom"), clock::add(epoch(), Duration::from_secs(1)));
-        let RecordedEvent::Update { patch: Action::Patch { patch: PatchBody::Merge(body), .. }, .. } = second else {
+        let RecordedEvent::Update {
+            patch:
+                Action::Patch {
+                    patch: PatchBody::Merge(body),
+                    ..
+                },
+            ..
+        } = second
+        else {
             panic!("expected an update, got {second:?}");
         };
         assert_eq!(body["count"], 2);
@@ -324,13 +343,19 @@ mod tests {
         let mut recorded = 0;
         for i in 0..40 {
             let at = clock::add(epoch(), Duration::from_secs(i));
-            if !matches!(r.record(&record(&format!("m{i}")), at), RecordedEvent::Dropped) {
+            if !matches!(
+                r.record(&record(&format!("m{i}")), at),
+                RecordedEvent::Dropped
+            ) {
                 recorded += 1;
             }
         }
         assert_eq!(recorded, 25);
         let later = clock::add(epoch(), Duration::from_secs(40 + 300));
-        assert!(!matches!(r.record(&record("late"), later), RecordedEvent::Dropped));
+        assert!(!matches!(
+            r.record(&record("late"), later),
+            RecordedEvent::Dropped
+        ));
     }
 
     #[test]
@@ -344,9 +369,14 @@ mod tests {
             RecordedEvent::Create(Action::Create { object }) => {
                 object.as_typed::<Event>().unwrap().message.clone().unwrap()
             }
-            RecordedEvent::Update { patch: Action::Patch { patch: PatchBody::Merge(body), .. }, .. } => {
-                body["message"].as_str().unwrap().to_string()
-            }
+            RecordedEvent::Update {
+                patch:
+                    Action::Patch {
+                        patch: PatchBody::Merge(body),
+                        ..
+                    },
+                ..
+            } => body["message"].as_str().unwrap().to_string(),
             other => panic!("unexpected {other:?}"),
         };
         assert!(message.starts_with(COMBINED_PREFIX), "{message}");

@@ -68,7 +68,11 @@ impl<K: Clone + Eq + Hash> RateLimiter<K> {
     /// The delay for the next retry of `key`, recording the failure.
     pub fn when(&mut self, key: &K, now: Timestamp) -> Duration {
         match self {
-            RateLimiter::ItemExponential { base, max, failures } => {
+            RateLimiter::ItemExponential {
+                base,
+                max,
+                failures,
+            } => {
                 let count = failures.entry(key.clone()).or_insert(0);
                 let exponent = *count;
                 *count = count.saturating_add(1);
@@ -114,9 +118,15 @@ impl<K: Clone + Eq + Hash> RateLimiter<K> {
 
     pub fn num_requeues(&self, key: &K) -> u32 {
         match self {
-            RateLimiter::ItemExponential { failures, .. } => failures.get(key).copied().unwrap_or(0),
+            RateLimiter::ItemExponential { failures, .. } => {
+                failures.get(key).copied().unwrap_or(0)
+            }
             RateLimiter::Bucket { .. } => 0,
-            RateLimiter::MaxOf(limiters) => limiters.iter().map(|l| l.num_requeues(key)).max().unwrap_or(0),
+            RateLimiter::MaxOf(limiters) => limiters
+                .iter()
+                .map(|l| l.num_requeues(key))
+                .max()
+                .unwrap_or(0),
         }
     }
 }
@@ -243,7 +253,9 @@ impl<K: Clone + Eq + Hash + std::fmt::Debug> WorkQueue<K> {
 
     /// Whether `key` is ready, waiting or held.
     pub fn contains(&self, key: &K) -> bool {
-        self.dirty.contains(key) || self.processing.contains(key) || self.waiting_at.contains_key(key)
+        self.dirty.contains(key)
+            || self.processing.contains(key)
+            || self.waiting_at.contains_key(key)
     }
 }
 
@@ -253,7 +265,10 @@ mod tests {
     use crate::clock::epoch;
 
     fn queue() -> WorkQueue<&'static str> {
-        WorkQueue::new(RateLimiter::item_exponential(Duration::from_secs(1), Duration::from_secs(60)))
+        WorkQueue::new(RateLimiter::item_exponential(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ))
     }
 
     #[test]
@@ -274,7 +289,11 @@ mod tests {
         q.add("a");
         assert_eq!(q.pop(epoch()), Some("a"));
         q.add("a");
-        assert_eq!(q.pop(epoch()), None, "must not be handed to a second worker");
+        assert_eq!(
+            q.pop(epoch()),
+            None,
+            "must not be handed to a second worker"
+        );
         q.done(&"a");
         assert_eq!(q.pop(epoch()), Some("a"));
     }
@@ -286,7 +305,10 @@ mod tests {
         q.add_after("a", t0, Duration::from_secs(10));
         q.add_after("a", t0, Duration::from_secs(5));
         q.add_after("a", t0, Duration::from_secs(20));
-        assert_eq!(q.next_wakeup(), Some(clock::add(t0, Duration::from_secs(5))));
+        assert_eq!(
+            q.next_wakeup(),
+            Some(clock::add(t0, Duration::from_secs(5)))
+        );
         assert_eq!(q.pop(clock::add(t0, Duration::from_secs(4))), None);
         assert_eq!(q.pop(clock::add(t0, Duration::from_secs(5))), Some("a"));
     }

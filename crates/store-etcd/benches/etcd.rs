@@ -54,7 +54,10 @@ fn open_store(server: &EtcdServer) -> (Arc<ObjectStore<JsonBytes>>, Duration) {
     let backend =
         EtcdBackend::connect(&[server.endpoint()], EtcdOptions::default()).expect("connects");
     let store = Store::open(Box::new(backend), StoreConfig::default()).expect("loads");
-    (Arc::new(ObjectStore::new(Arc::new(store))), started.elapsed())
+    (
+        Arc::new(ObjectStore::new(Arc::new(store))),
+        started.elapsed(),
+    )
 }
 
 fn etcd_revision(server: &EtcdServer) -> i64 {
@@ -73,19 +76,20 @@ fn etcd_revision(server: &EtcdServer) -> i64 {
 fn store_creates(server: &EtcdServer, total: usize, writers: usize) -> f64 {
     let (store, _) = open_store(server);
     let before = etcd_revision(server);
-    let next = Arc::new(AtomicU64::new(0));
+    // Objects are built before the clock starts, as etcd alone gets its values.
+    let mut shares: Vec<Vec<KubeObject>> = (0..writers).map(|_| Vec::new()).collect();
+    for i in 0..total {
+        shares[i % writers].push(pod(&format!("pod-{i}"), i));
+    }
     let started = Instant::now();
-    let threads: Vec<_> = (0..writers)
-        .map(|writer| {
-            let (store, next) = (Arc::clone(&store), Arc::clone(&next));
+    let threads: Vec<_> = shares
+        .into_iter()
+        .enumerate()
+        .map(|(writer, share)| {
+            let store = Arc::clone(&store);
             std::thread::spawn(move || {
                 let mut rng = SimRng::seed_from_u64(writer as u64);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if i >= total {
-                        break;
-                    }
-                    let object = pod(&format!("pod-{i}"), i);
+                for object in share {
                     store
                         .create(object, epoch(), &mut rng, false)
                         .expect("durable create");

@@ -25,8 +25,7 @@ use std::time::Duration;
 use corral_api::Revision;
 use corral_store::{Backend, CommitBatch, LoadSink, StoreError};
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp, TxnOpResponse,
-    TxnResponse,
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use tokio::sync::watch;
 
@@ -122,14 +121,18 @@ impl EtcdBackend {
             context,
             message,
         };
-        let io = IoRuntime::new().map_err(|e| etcd_error("starting the I/O runtime", e.to_string()))?;
+        let io =
+            IoRuntime::new().map_err(|e| etcd_error("starting the I/O runtime", e.to_string()))?;
         let connect_options = ConnectOptions::new()
             .with_timeout(options.request_timeout)
             .with_connect_timeout(options.connect_timeout)
             .with_keep_alive(Duration::from_secs(10), options.request_timeout);
         let wait = options.connect_timeout + options.request_timeout;
         let client = io
-            .run(wait, Client::connect(endpoint_list.clone(), Some(connect_options)))
+            .run(
+                wait,
+                Client::connect(endpoint_list.clone(), Some(connect_options)),
+            )
             .ok_or_else(|| etcd_error("connecting", "timed out".into()))?
             .map_err(|e| etcd_error("connecting", e.to_string()))?;
         let acquire_wait = options.lock_wait + options.request_timeout * 3;
@@ -327,7 +330,10 @@ impl Backend for EtcdBackend {
             if snapshot > 0 {
                 options = options.with_revision(snapshot);
             }
-            let mut kv = self.client.kv_client().max_decoding_message_size(page_bytes);
+            let mut kv = self
+                .client
+                .kv_client()
+                .max_decoding_message_size(page_bytes);
             let from = start.clone();
             let mut page = self.call("loading the prefix", async move {
                 kv.get(from, Some(options)).await
@@ -407,8 +413,12 @@ impl Backend for EtcdBackend {
             position.checkpoints[0].1
         };
         let mut kv = self.client.kv_client();
-        match self.call("compacting", async move { kv.compact(etcd_revision, None).await }) {
-            Err(StoreError::Io(message)) if message.contains("required revision has been compacted") => {
+        match self.call("compacting", async move {
+            kv.compact(etcd_revision, None).await
+        }) {
+            Err(StoreError::Io(message))
+                if message.contains("required revision has been compacted") =>
+            {
                 Ok(())
             }
             other => other.map(|_| ()),

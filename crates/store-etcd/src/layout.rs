@@ -179,7 +179,11 @@ pub fn encode_value(create_revision: Revision, mod_revision: Revision, json: &[u
 }
 
 /// The inverse of [`encode_value`]; `Corrupt` with the key's name when malformed.
-pub fn decode_value(key: ObjectKey, raw_key: &[u8], bytes: &[u8]) -> Result<StoredObject, StoreError> {
+pub fn decode_value(
+    key: ObjectKey,
+    raw_key: &[u8],
+    bytes: &[u8],
+) -> Result<StoredObject, StoreError> {
     let corrupt = |why: String| {
         StoreError::Corrupt(format!(
             "etcd value of {}: {why}",
@@ -294,7 +298,10 @@ mod tests {
         ] {
             let error = layout.classify(foreign).unwrap_err();
             assert!(matches!(error, StoreError::Corrupt(_)), "{error}");
-            assert!(error.to_string().contains("Corral's objects only"), "{error}");
+            assert!(
+                error.to_string().contains("Corral's objects only"),
+                "{error}"
+            );
         }
     }
 

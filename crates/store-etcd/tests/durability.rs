@@ -23,7 +23,7 @@ use corral_store::{
 use corral_store_etcd::testing::EtcdServer;
 use corral_store_etcd::{EtcdBackend, EtcdOptions};
 use serde_json::json;
-use support::{Raw, etcd_or_skip, options};
+use support::{Raw, etcd_or_skip, etcd_with_or_skip, options};
 
 fn open_with(server: &EtcdServer, options: EtcdOptions) -> ObjectStore<JsonBytes> {
     let backend = EtcdBackend::connect(&[server.endpoint()], options).expect("backend connects");
@@ -134,7 +134,10 @@ fn keys_are_kubernetes_registry_paths_and_values_carry_corrals_revisions() {
         store.store().current_revision().to_string().into_bytes()
     );
     let holder = String::from_utf8(raw.get("/registry/_corral/lock").unwrap()).unwrap();
-    assert!(holder.ends_with(&format!("pid {}", std::process::id())), "{holder}");
+    assert!(
+        holder.ends_with(&format!("pid {}", std::process::id())),
+        "{holder}"
+    );
 }
 
 #[test]
@@ -161,7 +164,10 @@ fn an_etcd_crash_fails_writes_cleanly_and_a_reopen_recovers() {
             .create(config_map("ns", "c", "1"), epoch(), &mut rng, false)
             .unwrap_err();
         assert!(matches!(error, StoreError::Io(_)), "{error:?}");
-        assert!(error.to_string().contains("etcd at http://127.0.0.1:"), "{error}");
+        assert!(
+            error.to_string().contains("etcd at http://127.0.0.1:"),
+            "{error}"
+        );
         assert!(store.store().is_read_only());
         assert_eq!(names(&store), vec!["a", "b"], "reads keep working");
         server.restart().unwrap();
@@ -221,10 +227,10 @@ fn compaction_compacts_etcds_history_too() {
 
 #[test]
 fn batches_above_etcds_txn_limits_are_split_between_transactions() {
-    let Some(server) = EtcdServer::binary().and_then(|_| {
-        Some(EtcdServer::start_with(&["--max-txn-ops=8"]).expect("etcd starts"))
-    }) else {
-        let _ = etcd_or_skip("batches_above_etcds_txn_limits_are_split");
+    let Some(server) = etcd_with_or_skip(
+        "batches_above_etcds_txn_limits_are_split",
+        &["--max-txn-ops=8"],
+    ) else {
         return;
     };
     let limited = EtcdOptions {
@@ -306,7 +312,8 @@ fn a_prefix_holding_other_keys_is_refused_with_a_clear_error() {
     let error = Store::<JsonBytes>::open(Box::new(backend), StoreConfig::default()).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
     assert!(
-        error.to_string().contains("services") && error.to_string().contains("Corral's objects only"),
+        error.to_string().contains("services")
+            && error.to_string().contains("Corral's objects only"),
         "{error}"
     );
     // A key Corral knows, with a value kube-apiserver wrote.

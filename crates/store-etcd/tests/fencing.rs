@@ -16,7 +16,9 @@ use corral_api::ResourceKind;
 use corral_core::SimRng;
 use corral_core::clock::epoch;
 use corral_store::testing::{SharedBackend, config_map};
-use corral_store::{JsonBytes, ListRequest, ObjectStore, Representation, Store, StoreConfig, StoreError};
+use corral_store::{
+    JsonBytes, ListRequest, ObjectStore, Representation, Store, StoreConfig, StoreError,
+};
 use corral_store_etcd::{EtcdBackend, EtcdError, EtcdOptions};
 use support::{Raw, etcd_or_skip, options};
 
@@ -59,8 +61,14 @@ fn a_second_instance_on_the_same_prefix_is_refused_until_the_first_stops() {
         panic!("{error:?}")
     };
     assert_eq!(prefix, "/registry");
-    assert!(holder.ends_with(&format!("pid {}", std::process::id())), "{holder}");
-    assert!(lease_ttl_seconds.is_some_and(|ttl| (0..=2).contains(&ttl)), "{error}");
+    assert!(
+        holder.ends_with(&format!("pid {}", std::process::id())),
+        "{holder}"
+    );
+    assert!(
+        lease_ttl_seconds.is_some_and(|ttl| (0..=2).contains(&ttl)),
+        "{error}"
+    );
     assert!(
         error
             .to_string()
@@ -108,7 +116,12 @@ fn a_crashed_owners_lock_frees_itself_when_its_lease_expires() {
         return;
     };
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lock_holder_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "lock_holder_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HOLDER_ENV, server.endpoint())
         .stdout(Stdio::piped())
         .spawn()
@@ -158,7 +171,8 @@ fn an_owner_that_lost_its_lease_cannot_overwrite_its_successor() {
     // The owner stalls past its lease (simulated by revoking it), and a successor starts.
     let raw = Raw::connect(&server.endpoint());
     let mut leases = raw.client.lease_client();
-    raw.block_on(leases.revoke(stale_backend.lease_id())).unwrap();
+    raw.block_on(leases.revoke(stale_backend.lease_id()))
+        .unwrap();
     let successor = store_on(Arc::new(
         EtcdBackend::connect(&endpoints, options("/registry")).unwrap(),
     ));

@@ -19,6 +19,9 @@ use crate::api::NodeApi;
 pub const WRITES_IN_FLIGHT_MAX: usize = 64;
 /// Events waiting to be written at most (client-go's broadcaster queue holds 1,000).
 pub const EVENTS_PENDING_MAX: usize = 1000;
+/// Concurrent event writes at most (apart from the other writes, so events never delay
+/// a pod's status).
+pub const EVENT_WRITES_IN_FLIGHT_MAX: usize = 16;
 
 #[derive(Debug)]
 struct Write {
@@ -32,6 +35,7 @@ pub struct ApiWriter {
     api: Arc<dyn NodeApi>,
     queues: Mutex<HashMap<String, VecDeque<Write>>>,
     permits: Arc<Semaphore>,
+    event_permits: Arc<Semaphore>,
     failures: mpsc::UnboundedSender<(Action, ApiError)>,
     events_pending: AtomicUsize,
     in_flight: AtomicUsize,
@@ -65,6 +69,7 @@ impl ApiWriter {
             api,
             queues: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(WRITES_IN_FLIGHT_MAX)),
+            event_permits: Arc::new(Semaphore::new(EVENT_WRITES_IN_FLIGHT_MAX)),
             failures,
             events_pending: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
@@ -140,7 +145,7 @@ impl ApiWriter {
         let writer = Arc::clone(self);
         tokio::spawn(async move {
             {
-                let _permit = writer.permits.acquire().await;
+                let _permit = writer.event_permits.acquire().await;
                 let result = writer.api.execute(action).await;
                 if let (Err(e), Some(fallback)) = (result, fallback)
                     && e.reason == StatusReason::NotFound

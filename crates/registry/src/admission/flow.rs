@@ -759,6 +759,12 @@ impl AdmissionFlow {
                     format!("failed-open.mutation.webhook.admission.k8s.io/{key}"),
                     hook.name.clone(),
                 );
+                if pending.circuit_open {
+                    self.annotations.insert(
+                        format!("circuit-open.mutation.webhook.admission.corral.dev/{key}"),
+                        hook.name.clone(),
+                    );
+                }
                 if self.past_deadline(now) {
                     return Err(request_timeout());
                 }
@@ -1052,13 +1058,17 @@ impl AdmissionFlow {
                     false,
                     WebhookOutcome::FailedOpen { failure: reason },
                 );
+                let key = format!("round_0_index_{}", pending.relevant_index);
                 self.annotations.insert(
-                    format!(
-                        "failed-open.validating.webhook.admission.k8s.io/round_0_index_{}",
-                        pending.relevant_index
-                    ),
+                    format!("failed-open.validating.webhook.admission.k8s.io/{key}"),
                     hook.name.clone(),
                 );
+                if pending.circuit_open {
+                    self.annotations.insert(
+                        format!("circuit-open.validating.webhook.admission.corral.dev/{key}"),
+                        hook.name.clone(),
+                    );
+                }
                 Ok(())
             }
         }

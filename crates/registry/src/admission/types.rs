@@ -38,7 +38,9 @@ pub struct Admitted {
     /// `Warning` headers, in order (webhooks, then the strategy's create warnings).
     pub warnings: Vec<String>,
     /// Audit annotations (`failed-open.mutation.webhook.admission.k8s.io/round_0_index_1`,
-    /// `mutation.webhook…`, `<webhook>/<key>` from webhook responses).
+    /// `mutation.webhook…`, `<webhook>/<key>` from webhook responses; guard 7 adds
+    /// `circuit-open.{mutation,validating}.webhook.admission.corral.dev/round_0_index_1` next
+    /// to `failed-open…` when the call was not made because the circuit was open).
     pub audit_annotations: BTreeMap<String, String>,
     /// Quota objects with `status.used` raised by this request. Empty for dry runs.
     pub quota: Vec<QuotaCharge>,

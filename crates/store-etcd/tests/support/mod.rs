@@ -11,6 +11,11 @@ use corral_store_etcd::testing::EtcdServer;
 /// A fresh etcd, or `None` after printing a SKIP line when `etcd` is not installed.
 /// With `CORRAL_REQUIRE_ETCD=1` (CI) a missing etcd fails the test instead.
 pub fn etcd_or_skip(test: &str) -> Option<EtcdServer> {
+    etcd_with_or_skip(test, &[])
+}
+
+/// [`etcd_or_skip`] with extra etcd flags.
+pub fn etcd_with_or_skip(test: &str, extra_args: &[&str]) -> Option<EtcdServer> {
     if EtcdServer::binary().is_none() {
         assert!(
             std::env::var_os("CORRAL_REQUIRE_ETCD").is_none(),
@@ -23,7 +28,7 @@ pub fn etcd_or_skip(test: &str) -> Option<EtcdServer> {
         );
         return None;
     }
-    Some(EtcdServer::start().expect("etcd starts"))
+    Some(EtcdServer::start_with(extra_args).expect("etcd starts"))
 }
 
 /// Default options with a short lease, so tests that wait for one stay short.
@@ -66,7 +71,9 @@ impl Raw {
     /// Every key under `prefix`.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         let mut kv = self.client.kv_client();
-        let options = etcd_client::GetOptions::new().with_prefix().with_keys_only();
+        let options = etcd_client::GetOptions::new()
+            .with_prefix()
+            .with_keys_only();
         let response = self.block_on(kv.get(prefix, Some(options))).unwrap();
         response
             .kvs()

@@ -53,7 +53,9 @@ pub use self::resource::{
     METRIC_TRANSITIONS_DROPPED, METRIC_TRIPS, WEBHOOK_BREAKER_API_VERSION, WEBHOOK_BREAKER_KIND,
     WEBHOOK_BREAKER_LIST_KIND, WebhookBreaker, WebhookBreakerList, WebhookBreakerStatus,
 };
-pub use self::transition::{BreakerPhase, BreakerTransition, EVENT_COMPONENT, TransitionReason};
+pub use self::transition::{
+    BreakerPhase, BreakerTransition, EVENT_COMPONENT, REASON_CLOSED, REASON_OPEN, TransitionReason,
+};
 
 /// Trip on a share of failed calls among the last `window` calls (once `window` calls
 /// were seen since the circuit last closed).

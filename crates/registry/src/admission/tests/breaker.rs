@@ -127,6 +127,12 @@ fn with_ignore_an_open_circuit_admits_at_once_and_a_probe_closes_it() {
                 .get("failed-open.mutation.webhook.admission.k8s.io/round_0_index_0"),
             Some(&"slow.example.com".to_string())
         );
+        assert_eq!(
+            admitted
+                .audit_annotations
+                .get("circuit-open.mutation.webhook.admission.corral.dev/round_0_index_0"),
+            Some(&"slow.example.com".to_string())
+        );
         let record = &driven.records[0];
         assert!(record.circuit_open);
         assert_eq!(record.latency(), Duration::ZERO);
@@ -255,6 +261,12 @@ fn validating_webhooks_are_skipped_one_by_one() {
             .admitted()
             .audit_annotations
             .contains_key("failed-open.validating.webhook.admission.k8s.io/round_0_index_1")
+    );
+    assert!(
+        driven
+            .admitted()
+            .audit_annotations
+            .contains_key("circuit-open.validating.webhook.admission.corral.dev/round_0_index_1")
     );
 }
 
