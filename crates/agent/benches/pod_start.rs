@@ -261,6 +261,7 @@ fn main() {
             latency_phase(&client, &node, &seen, rate, seconds).await;
         }
         throughput_phase(&client, &node, &seen, if quick { 3 } else { 10 }, 16).await;
+        println!("load average at end: {}", load());
         agent.shutdown().await;
     });
 }

@@ -15,6 +15,9 @@
 //! - `load-jobs`: fills a running server with N Jobs (for the `kubectl get jobs -A` timing
 //!   in BENCH.md).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -35,6 +38,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::json;
 use tokio_rustls::TlsConnector;
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0
+}
 
 struct Args(Vec<String>);
 
@@ -145,6 +156,7 @@ async fn creates(args: &Args) {
     }
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let mut tasks = Vec::new();
     for worker in 0..workers {
         let mut sender = senders[worker as usize % senders.len()].clone();
@@ -167,11 +179,13 @@ async fn creates(args: &Args) {
         failures += task.await.unwrap();
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_seconds() - cpu;
     println!(
-        "creates: {total} Jobs (~5 KB) in {:.2}s = {:.0}/s ({} store, {workers} workers, 8 HTTP/2 connections, {failures} failures)",
+        "creates: {total} Jobs (~5 KB) in {:.2}s = {:.0}/s ({} store, {workers} workers, 8 HTTP/2 connections, {failures} failures); CPU {:.0} us/create (server + client)",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
-        if memory { "memory" } else { "redb" }
+        if memory { "memory" } else { "redb" },
+        cpu * 1e6 / total as f64,
     );
     handle.shutdown().await;
 }
@@ -307,6 +321,7 @@ async fn pipeline(args: &Args) {
     let target = Target::collection(corral_api::resource::find_resource("batch", "v1", "jobs").unwrap(), Some("default"));
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let (service, target, next) = (service.clone(), target.clone(), Arc::clone(&next));
@@ -327,11 +342,13 @@ async fn pipeline(args: &Args) {
         task.await.unwrap();
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_seconds() - cpu;
     println!(
-        "pipeline: {total} Job creates without HTTP in {:.2}s = {:.0}/s ({} store, {workers} tasks)",
+        "pipeline: {total} Job creates without HTTP in {:.2}s = {:.0}/s ({} store, {workers} tasks); CPU {:.0} us/create",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
-        if memory { "memory" } else { "redb" }
+        if memory { "memory" } else { "redb" },
+        cpu * 1e6 / total as f64,
     );
 }
 

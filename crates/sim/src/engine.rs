@@ -24,8 +24,6 @@ use crate::sim::{RunReport, Simulation};
 use crate::time::{SimTime, nanos, offset, timestamp};
 use crate::world::{Op, WriteOp};
 
-thread_local!(static PROF: std::cell::RefCell<[f64; 32]> = const { std::cell::RefCell::new([0.0; 32]) });
-
 /// Most events the loop handles at one virtual instant before declaring a livelock.
 const EVENTS_PER_INSTANT_MAX: u64 = 5_000_000;
 
@@ -103,7 +101,6 @@ impl Simulation {
             }
         }
         bar.finish_and_clear();
-        PROF.with(|p| eprintln!("PROF {:?}", p.borrow().iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>()));
         self.stats.wall_seconds = wall.elapsed().as_secs_f64();
         self.finish_run()
     }
@@ -171,10 +168,8 @@ impl Simulation {
                 self.run_action(action);
             }
             Event::Sample => {
-                let __t = std::time::Instant::now();
                 self.check_assertions(false);
                 self.take_sample();
-                PROF.with(|p| p.borrow_mut()[26] += __t.elapsed().as_secs_f64());
                 let next = self.now + self.scenario.sample_every;
                 if next < self.until {
                     self.heap.push(next, Event::Sample);
@@ -198,10 +193,7 @@ impl Simulation {
     }
 
     pub(crate) fn flush_watch(&mut self) {
-        let __t = std::time::Instant::now();
-        let events = self.world.poll();
-        PROF.with(|p| p.borrow_mut()[25] += __t.elapsed().as_secs_f64());
-        for event in events {
+        for event in self.world.poll() {
             self.dispatch(event);
         }
     }
@@ -210,12 +202,10 @@ impl Simulation {
     /// checkers, then every component watching the kind.
     fn dispatch(&mut self, event: ObjectEvent) {
         self.stats.watch_events += 1;
-        let __t = std::time::Instant::now();
         let previous = self.world.cache.apply(&event);
         self.trace.record(self.now, &event, &self.api.clients[self.writer].name);
         self.metrics.observe(&event, previous.as_deref(), &self.world.cache, self.now);
         self.invariants.observe(&event, &self.world.cache, self.now);
-        PROF.with(|p| p.borrow_mut()[21] += __t.elapsed().as_secs_f64());
         if self.invariants.fatal().is_some() {
             self.stopped_at.get_or_insert(self.now);
         }
@@ -225,9 +215,7 @@ impl Simulation {
             if !controller.watches(kind) {
                 continue;
             }
-            let __t = std::time::Instant::now();
             let wanted = controller.reconciler.handle_event(&event, previous.as_deref(), &self.world.cache, self.now_ts);
-            PROF.with(|p| p.borrow_mut()[10 + index] += __t.elapsed().as_secs_f64());
             if wanted.is_empty() {
                 continue;
             }
@@ -267,12 +255,6 @@ impl Simulation {
 
     /// Gives ready keys to idle workers; schedules the queue's next wakeup.
     fn pump(&mut self, index: usize) {
-        let __t = std::time::Instant::now();
-        self.pump_inner(index);
-        PROF.with(|p| p.borrow_mut()[index] += __t.elapsed().as_secs_f64());
-    }
-
-    fn pump_inner(&mut self, index: usize) {
         loop {
             let controller = &mut self.controllers[index];
             let Some(worker) = controller.idle_worker() else { break };
@@ -376,9 +358,7 @@ impl Simulation {
                     Err(error) => self.api.timing(start, start, base, Some(error)),
                     Ok(prepared) => {
                         let user = &self.api.clients[client].user;
-                        let __t = std::time::Instant::now();
                         let admission = self.admission.admit_create(prepared, user, &self.world.cache, start_ts);
-                        PROF.with(|p| p.borrow_mut()[24] += __t.elapsed().as_secs_f64());
                         let admitted = offset(self.scenario.start, admission.finished).max(start);
                         let rejection = admission.result.as_ref().err().cloned();
                         create = Some(admission);
@@ -438,12 +418,10 @@ impl Simulation {
             self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
         }
         self.writer = client;
-        let __t = std::time::Instant::now();
         let outcome = match create {
             Some(state) => self.commit(state),
             None => self.world.execute(op, self.now_ts, &mut self.admission, &self.api.clients[client].user),
         };
-        PROF.with(|p| p.borrow_mut()[22] += __t.elapsed().as_secs_f64());
         self.flush_watch();
         self.writer = self.user;
         outcome
@@ -466,9 +444,7 @@ impl Simulation {
             self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
         }
         self.writer = client;
-        let __t = std::time::Instant::now();
         let outcome = self.world.execute(Op::Action(action), self.now_ts, &mut self.admission, &self.api.clients[client].user);
-        PROF.with(|p| p.borrow_mut()[23] += __t.elapsed().as_secs_f64());
         self.flush_watch();
         self.writer = self.user;
         outcome
@@ -545,12 +521,6 @@ impl Simulation {
 
     /// Runs the kubelet's outputs until it has none; schedules its next wakeup.
     fn drain_node(&mut self, index: usize) {
-        let __t = std::time::Instant::now();
-        self.drain_node_inner(index);
-        PROF.with(|p| p.borrow_mut()[20] += __t.elapsed().as_secs_f64());
-    }
-
-    fn drain_node_inner(&mut self, index: usize) {
         let incarnation = self.nodes[index].incarnation;
         let client = self.nodes[index].client;
         let origin = CallOrigin::Node { node: index, incarnation };

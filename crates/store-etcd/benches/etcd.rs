@@ -49,6 +49,22 @@ fn pod(name: &str, app: usize) -> KubeObject {
     KubeObject::from_value(ResourceKind::Pod, body).expect("bench pod decodes")
 }
 
+/// A ~250-byte ConfigMap: the regime where etcd is bound by Txns, not bytes.
+fn config_map(i: usize) -> KubeObject {
+    let body = serde_json::json!({
+        "metadata": {"name": format!("cm-{i}"), "namespace": "bench", "labels": {"app": format!("app-{}", i % 1000)}},
+        "data": {"key": format!("value-{i}"), "mode": "batch"},
+    });
+    KubeObject::from_value(ResourceKind::ConfigMap, body).expect("bench config map decodes")
+}
+
+fn big_pod(i: usize) -> KubeObject {
+    pod(&format!("pod-{i}"), i)
+}
+
+/// Builds the `i`th object of a figure.
+type Make = fn(usize) -> KubeObject;
+
 fn open_store(server: &EtcdServer) -> (Arc<ObjectStore<JsonBytes>>, Duration) {
     let started = Instant::now();
     let backend =
@@ -73,13 +89,13 @@ fn etcd_revision(server: &EtcdServer) -> i64 {
 }
 
 /// Creates `total` Pods through the store from `writers` threads; returns creates/s.
-fn store_creates(server: &EtcdServer, total: usize, writers: usize) -> f64 {
+fn store_creates(server: &EtcdServer, make: Make, total: usize, writers: usize) -> f64 {
     let (store, _) = open_store(server);
     let before = etcd_revision(server);
     // Objects are built before the clock starts, as etcd alone gets its values.
     let mut shares: Vec<Vec<KubeObject>> = (0..writers).map(|_| Vec::new()).collect();
     for i in 0..total {
-        shares[i % writers].push(pod(&format!("pod-{i}"), i));
+        shares[i % writers].push(make(i));
     }
     let started = Instant::now();
     let threads: Vec<_> = shares
@@ -112,9 +128,13 @@ fn store_creates(server: &EtcdServer, total: usize, writers: usize) -> f64 {
 }
 
 /// Kubernetes' create Txn from `writers` concurrent tasks on one client; returns creates/s.
-fn raw_creates(server: &EtcdServer, total: usize, writers: usize) -> f64 {
-    let values: Vec<Vec<u8>> = (0..total)
-        .map(|i| pod(&format!("pod-{i}"), i).to_json_vec())
+fn raw_creates(server: &EtcdServer, make: Make, total: usize, writers: usize) -> f64 {
+    let values: Vec<(String, Vec<u8>)> = (0..total)
+        .map(|i| {
+            let object = make(i);
+            let key = format!("/raw/{}/bench/{}", object.kind().plural(), object.name());
+            (key, object.to_json_vec())
+        })
         .collect();
     let values = Arc::new(values);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -137,11 +157,20 @@ fn raw_creates(server: &EtcdServer, total: usize, writers: usize) -> f64 {
                         if i >= values.len() {
                             break;
                         }
-                        let key = format!("/raw/pods/bench/pod-{i}");
-                        let txn = Txn::new()
+                        let (key, value) = values[i].clone();
+                        let txn = if std::env::var("SHAPE").is_ok() {
+                            let rk = "/raw/_corral/revision".to_string();
+                            let cur = kv.get(rk.clone(), None).await.unwrap();
+                            let m = cur.kvs().first().map_or(0, |k| k.mod_revision());
+                            Txn::new()
+                            .when([Compare::mod_revision(rk.clone(), CompareOp::Equal, m), Compare::create_revision("/raw/_corral/lock", CompareOp::Equal, 0)])
+                            .and_then([TxnOp::put(key.clone(), value, None), TxnOp::put(rk, i.to_string(), None)])
+                            .or_else([TxnOp::get(key, None)])
+                        } else {
+                        Txn::new()
                             .when([Compare::mod_revision(key.clone(), CompareOp::Equal, 0)])
-                            .and_then([TxnOp::put(key.clone(), values[i].clone(), None)])
-                            .or_else([TxnOp::get(key, None)]);
+                            .and_then([TxnOp::put(key.clone(), value, None)])
+                            .or_else([TxnOp::get(key, None)]) };
                         let response = kv.txn(txn).await.expect("create txn");
                         assert!(response.succeeded());
                     }
@@ -161,6 +190,29 @@ fn raw_creates(server: &EtcdServer, total: usize, writers: usize) -> f64 {
     rate
 }
 
+/// The figures for one object shape.
+fn figures(label: &str, make: Make, total: usize) {
+    let bytes = make(0).to_json_vec().len();
+    println!("== {total} {label} of {bytes} bytes of JSON per figure");
+    let server = EtcdServer::start().expect("etcd starts");
+    let raw = raw_creates(&server, make, total, WRITERS);
+    drop(server);
+    let server = EtcdServer::start().expect("etcd starts");
+    let store = store_creates(&server, make, total, WRITERS);
+    let (reopened, load_time) = open_store(&server);
+    println!(
+        "reopen (connect + load {} objects): {:.2} s",
+        reopened.store().stats().objects,
+        load_time.as_secs_f64()
+    );
+    drop(reopened);
+    drop(server);
+    println!(
+        "store + etcd vs etcd alone, {WRITERS} writers: {:.2}x",
+        store / raw.max(1.0)
+    );
+}
+
 fn main() {
     let total: usize = std::env::var("CORRAL_BENCH_OBJECTS")
         .ok()
@@ -170,34 +222,15 @@ fn main() {
         println!("SKIP: no `etcd` in PATH (apt-get install etcd-server)");
         return;
     }
-    let bytes = pod("pod-0", 0).to_json_vec().len();
-    println!("objects: {total} Pods of {bytes} bytes of JSON per figure");
-
-    let server = EtcdServer::start().expect("etcd starts");
-    let raw64 = raw_creates(&server, total, WRITERS);
-    drop(server);
-
-    let server = EtcdServer::start().expect("etcd starts");
-    let store64 = store_creates(&server, total, WRITERS);
-    let (reopened, load_time) = open_store(&server);
-    println!(
-        "reopen (connect + load {} objects): {:.2} s",
-        reopened.store().stats().objects,
-        load_time.as_secs_f64()
-    );
-    drop(reopened);
-    drop(server);
-
+    if std::env::var("ONLY_SINGLE").is_err() {
+    figures("Pods", big_pod, total);
+    figures("ConfigMaps", config_map, total);
+    }
     let single = (total / 10).max(100);
+    println!("== one writer, {single} Pods");
     let server = EtcdServer::start().expect("etcd starts");
-    raw_creates(&server, single, 1);
+    raw_creates(&server, big_pod, single, 1);
     drop(server);
     let server = EtcdServer::start().expect("etcd starts");
-    store_creates(&server, single, 1);
-    drop(server);
-
-    println!(
-        "store + etcd vs etcd alone, 64 writers: {:.2}x",
-        store64 / raw64.max(1.0)
-    );
+    store_creates(&server, big_pod, single, 1);
 }

@@ -251,7 +251,14 @@ impl EtcdBackend {
             "committing revisions {}..={last} (whether it applied is known only after reopening)",
             position.durable.next()
         );
-        let response = self.call(&context, async move { kv.txn(txn).await })?;
+        let t = std::time::Instant::now();
+        let response = self.call(&context, async move {
+            let t2 = std::time::Instant::now();
+            let r = kv.txn(txn).await;
+            INNER_NS.fetch_add(t2.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            r
+        })?;
+        RPC_NS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if !response.succeeded() {
             return Err(self.fenced(position, &response));
         }
@@ -371,6 +378,17 @@ impl Backend for EtcdBackend {
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
+        let t = std::time::Instant::now();
+        let r = self.commit_inner(batch);
+        COMMIT_NS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        r
+    }
+}
+pub static INNER_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static RPC_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static COMMIT_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+impl EtcdBackend {
+    fn commit_inner(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
         if self.lease_lost.load(Ordering::SeqCst) {
             return Err(StoreError::Io(format!(
                 "etcd prefix {}: this instance lost its lock (its lease expired while etcd was unreachable); restart to reload",
@@ -428,6 +446,7 @@ impl Backend for EtcdBackend {
 
 impl Drop for EtcdBackend {
     fn drop(&mut self) {
+        eprintln!("PROFILE inner {} ms rpc {} ms commit {} ms", INNER_NS.swap(0, Ordering::Relaxed)/1000000, RPC_NS.swap(0, Ordering::Relaxed)/1000000, COMMIT_NS.swap(0, Ordering::Relaxed)/1000000);
         // Frees the prefix now instead of after the lease's TTL; best effort.
         let mut leases = self.client.lease_client();
         let lease_id = self.held.lease_id;

@@ -24,7 +24,7 @@ pub fn etcd_with_or_skip(test: &str, extra_args: &[&str]) -> Option<EtcdServer> 
         // Straight to stderr: the test harness captures `eprintln!`.
         let _ = writeln!(
             std::io::stderr(),
-            "SKIP {test}: no `etcd` in PATH (apt-get install etcd-server)"
+            "SKIP {test}: no etcd binary in PATH or CORRAL_ETCD_BIN (apt-get install etcd-server)"
         );
         return None;
     }
