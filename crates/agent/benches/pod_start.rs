@@ -254,6 +254,13 @@ fn main() {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
             agent.capabilities().describe()
         );
+        let load = || {
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        println!("load average at start: {}", load());
         let seen = Arc::new(Mutex::new(Seen::default()));
         spawn_watcher(&service, &client, &node, Arc::clone(&seen));
         let seconds = if quick { 2 } else { 5 };

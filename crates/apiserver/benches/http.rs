@@ -42,8 +42,13 @@ use tokio_rustls::TlsConnector;
 /// CPU seconds (user + system) this process has used, from /proc/self/stat.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
     ticks / 100.0
 }
 
@@ -51,11 +56,20 @@ struct Args(Vec<String>);
 
 impl Args {
     fn value(&self, name: &str, default: u64) -> u64 {
-        self.0.iter().position(|a| a == name).and_then(|i| self.0.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     fn text(&self, name: &str) -> Option<String> {
-        self.0.iter().position(|a| a == name).and_then(|i| self.0.get(i + 1)).cloned()
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .cloned()
     }
 
     fn flag(&self, name: &str) -> bool {
@@ -85,21 +99,33 @@ impl Connector {
             roots.add(c.unwrap()).unwrap();
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let chain = CertificateDer::pem_slice_iter(cert.as_bytes()).map(|c| c.unwrap()).collect();
+        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .map(|c| c.unwrap())
+            .collect();
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)
-            .with_client_auth_cert(chain, PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap())
+            .with_client_auth_cert(
+                chain,
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
             .unwrap();
         config.alpn_protocols = vec![b"h2".to_vec()];
-        Connector { addr, tls: TlsConnector::from(Arc::new(config)) }
+        Connector {
+            addr,
+            tls: TlsConnector::from(Arc::new(config)),
+        }
     }
 
     async fn connect(&self) -> SendRequest<Full<Bytes>> {
         let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         tcp.set_nodelay(true).unwrap();
-        let tls = self.tls.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let tls = self
+            .tls
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
         let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .initial_stream_window_size(4 << 20)
             .initial_connection_window_size(16 << 20)
@@ -132,7 +158,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn start_server(memory: bool, dir: &std::path::Path) -> corral_apiserver::ServerHandle {
-    let backend: Box<dyn Backend> = if memory { Box::new(MemoryBackend) } else { Box::new(RedbBackend::open(dir.join("data")).unwrap()) };
+    let backend: Box<dyn Backend> = if memory {
+        Box::new(MemoryBackend)
+    } else {
+        Box::new(RedbBackend::open(dir.join("data")).unwrap())
+    };
     let store = Arc::new(Store::<JsonBytes>::open(backend, StoreConfig::default()).unwrap());
     let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
     Server::start(config, ApiService::new(store)).await.unwrap()
@@ -140,7 +170,12 @@ async fn start_server(memory: bool, dir: &std::path::Path) -> corral_apiserver::
 
 fn connector_for(handle: &corral_apiserver::ServerHandle) -> Arc<Connector> {
     let pki = &handle.pki;
-    Arc::new(Connector::new(handle.local_addr, &pki.ca_cert_pem, &pki.admin_cert_pem, &pki.admin_key_pem))
+    Arc::new(Connector::new(
+        handle.local_addr,
+        &pki.ca_cert_pem,
+        &pki.admin_cert_pem,
+        &pki.admin_key_pem,
+    ))
 }
 
 async fn creates(args: &Args) {
@@ -220,12 +255,16 @@ async fn latency(args: &Args) {
         task.await.unwrap();
     }
     let wall = started.elapsed();
-    let results = latencies.lock();
+    let results = std::mem::take(&mut *latencies.lock());
     let failures = results.iter().filter(|(_, s)| *s != 201).count();
+    let mut codes: std::collections::BTreeMap<u16, usize> = std::collections::BTreeMap::new();
+    for (_, status) in results.iter() {
+        *codes.entry(*status).or_default() += 1;
+    }
     let mut sorted: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
     sorted.sort();
     println!(
-        "latency: {total} creates offered at {rate}/s over {:.1}s ({} store): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {failures} failures",
+        "latency: {total} creates offered at {rate}/s over {:.1}s ({} store): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {failures} failures (codes {codes:?})",
         wall.as_secs_f64(),
         if memory { "memory" } else { "redb" },
         percentile(&sorted, 0.5).as_secs_f64() * 1e3,
@@ -235,19 +274,35 @@ async fn latency(args: &Args) {
     handle.shutdown().await;
 }
 
+/// The `resourceVersion` of a watch frame, found without parsing the whole frame (the
+/// client shares the machine with the server; full parses would dominate the figure).
+fn resource_version(frame: &[u8]) -> u64 {
+    let needle = b"\"resourceVersion\":\"";
+    let Some(start) = frame.windows(needle.len()).position(|w| w == needle) else {
+        return 0;
+    };
+    frame[start + needle.len()..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0, |n, b| n * 10 + u64::from(b - b'0'))
+}
+
 /// Reads watch frames from one stream, reporting (revision, receive instant) of each.
-async fn read_watch(response: http::Response<hyper::body::Incoming>, out: tokio::sync::mpsc::UnboundedSender<(u64, Instant)>) {
+async fn read_watch(
+    response: http::Response<hyper::body::Incoming>,
+    out: tokio::sync::mpsc::UnboundedSender<(u64, Instant)>,
+) {
     let mut body = response.into_body();
     let mut buffer = Vec::new();
     while let Some(Ok(frame)) = body.frame().await {
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         buffer.extend_from_slice(&data);
         while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buffer.drain(..=end).collect();
             let received = Instant::now();
-            let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
-            let rv = value["object"]["metadata"]["resourceVersion"].as_str().and_then(|r| r.parse().ok()).unwrap_or(0);
-            let _ = out.send((rv, received));
+            let _ = out.send((resource_version(&line), received));
         }
     }
 }
@@ -260,11 +315,15 @@ async fn watch(args: &Args) {
     let events = args.value("--events", 200);
     let commits: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let recorder = Arc::clone(&commits);
-    handle.service.store().subscribe(Arc::new(move |revision: corral_api::Revision| {
-        recorder.lock().insert(revision.0, Instant::now());
-    }));
+    handle
+        .service
+        .store()
+        .subscribe(Arc::new(move |revision: corral_api::Revision| {
+            recorder.lock().insert(revision.0, Instant::now());
+        }));
     let revision = handle.service.store().current_revision();
-    let path = format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={revision}");
+    let path =
+        format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={revision}");
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut connections = Vec::new();
     for i in 0..watchers {
@@ -272,7 +331,10 @@ async fn watch(args: &Args) {
             connections.push(connector.connect().await);
         }
         let mut connection = connections.last().unwrap().clone();
-        let request = Request::get(format!("https://localhost{path}")).header("accept", "application/json").body(Full::new(Bytes::new())).unwrap();
+        let request = Request::get(format!("https://localhost{path}"))
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
         connection.ready().await.unwrap();
         let response = connection.send_request(request).await.unwrap();
         tokio::spawn(read_watch(response, sender.clone()));
@@ -280,7 +342,14 @@ async fn watch(args: &Args) {
     drop(sender);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut writer = connector.connect().await;
-    let cm = |i: u64| Bytes::from(serde_json::to_vec(&json!({"metadata": {"name": format!("cm-{i}")}, "data": {"k": "v"}})).unwrap());
+    let cm = |i: u64| {
+        Bytes::from(
+            serde_json::to_vec(
+                &json!({"metadata": {"name": format!("cm-{i}")}, "data": {"k": "v"}}),
+            )
+            .unwrap(),
+        )
+    };
     let started = Instant::now();
     for i in 0..events {
         post(&mut writer, "/api/v1/namespaces/default/configmaps", cm(i)).await;
@@ -290,7 +359,10 @@ async fn watch(args: &Args) {
     let mut delays = Vec::with_capacity(expected);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while delays.len() < expected {
-        let Ok(Some((rv, received))) = tokio::time::timeout_at(deadline, receiver.recv()).await else { break };
+        let Ok(Some((rv, received))) = tokio::time::timeout_at(deadline, receiver.recv()).await
+        else {
+            break;
+        };
         if let Some(committed) = commits.lock().get(&rv) {
             delays.push(received.saturating_duration_since(*committed));
         }
@@ -309,16 +381,25 @@ async fn watch(args: &Args) {
 
 /// The create pipeline without HTTP: `ApiService::create` from concurrent tasks.
 async fn pipeline(args: &Args) {
-    use corral_apiserver::service::{BodyFormat, FieldValidation, Target, UserInfo, WriteOptions, decode_body};
+    use corral_apiserver::service::{
+        BodyFormat, FieldValidation, Target, UserInfo, WriteOptions, decode_body,
+    };
     let memory = args.flag("--memory");
     let dir = tempfile::tempdir().unwrap();
-    let backend: Box<dyn Backend> = if memory { Box::new(MemoryBackend) } else { Box::new(RedbBackend::open(dir.path()).unwrap()) };
+    let backend: Box<dyn Backend> = if memory {
+        Box::new(MemoryBackend)
+    } else {
+        Box::new(RedbBackend::open(dir.path()).unwrap())
+    };
     let store = Arc::new(Store::<JsonBytes>::open(backend, StoreConfig::default()).unwrap());
     let service = ApiService::new(store);
     service.ensure_system_namespaces().unwrap();
     let total = args.value("--total", 30_000);
     let workers = args.value("--workers", 64);
-    let target = Target::collection(corral_api::resource::find_resource("batch", "v1", "jobs").unwrap(), Some("default"));
+    let target = Target::collection(
+        corral_api::resource::find_resource("batch", "v1", "jobs").unwrap(),
+        Some("default"),
+    );
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
     let cpu = cpu_seconds();
@@ -327,14 +408,20 @@ async fn pipeline(args: &Args) {
         let (service, target, next) = (service.clone(), target.clone(), Arc::clone(&next));
         tasks.push(tokio::spawn(async move {
             let user = UserInfo::system("bench");
-            let options = WriteOptions { field_validation: FieldValidation::Strict, ..WriteOptions::default() };
+            let options = WriteOptions {
+                field_validation: FieldValidation::Strict,
+                ..WriteOptions::default()
+            };
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total {
                     return;
                 }
                 let body = decode_body(BodyFormat::Json, &job_body(&format!("job-{i}"))).unwrap();
-                service.create(&user, &target, body, &options).await.unwrap();
+                service
+                    .create(&user, &target, body, &options)
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -354,14 +441,19 @@ async fn pipeline(args: &Args) {
 
 /// Fills a running server (kubeconfig of `corral up`) with Jobs.
 async fn load_jobs(args: &Args) {
-    let kubeconfig = std::fs::read_to_string(args.text("--kubeconfig").expect("--kubeconfig")).unwrap();
+    let kubeconfig =
+        std::fs::read_to_string(args.text("--kubeconfig").expect("--kubeconfig")).unwrap();
     let field = |name: &str| {
-        let line = kubeconfig.lines().find(|l| l.trim_start().starts_with(name)).expect(name);
-        let value = line.split_once(": ").unwrap().1.trim().to_string();
-        value
+        let line = kubeconfig
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .expect(name);
+        line.split_once(": ").unwrap().1.trim().to_string()
     };
     use base64::Engine;
-    let decode = |v: String| String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).unwrap()).unwrap();
+    let decode = |v: String| {
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).unwrap()).unwrap()
+    };
     let server = field("server").trim_start_matches("https://").to_string();
     let connector = Arc::new(Connector::new(
         server.parse().unwrap(),
@@ -373,7 +465,12 @@ async fn load_jobs(args: &Args) {
     let namespaces = args.value("--namespaces", 10);
     let mut sender = connector.connect().await;
     for n in 0..namespaces {
-        post(&mut sender, "/api/v1/namespaces", Bytes::from(serde_json::to_vec(&common::namespace(&format!("load-{n}"))).unwrap())).await;
+        post(
+            &mut sender,
+            "/api/v1/namespaces",
+            Bytes::from(serde_json::to_vec(&common::namespace(&format!("load-{n}"))).unwrap()),
+        )
+        .await;
     }
     let mut senders = vec![sender];
     for _ in 1..8 {
@@ -399,13 +496,24 @@ async fn load_jobs(args: &Args) {
     for task in tasks {
         task.await.unwrap();
     }
-    println!("loaded {total} Jobs in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "loaded {total} Jobs in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn main() {
     let args = Args(std::env::args().skip(1).collect());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let mode = args.0.iter().find(|a| !a.starts_with('-') && a.parse::<f64>().is_err()).cloned().unwrap_or_else(|| "creates".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mode = args
+        .0
+        .iter()
+        .find(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
+        .cloned()
+        .unwrap_or_else(|| "creates".into());
     runtime.block_on(async {
         match mode.as_str() {
             "creates" => creates(&args).await,

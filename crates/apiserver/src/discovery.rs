@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use corral_api::meta_types::{
-    ApiGroupDiscovery, ApiGroupDiscoveryList, ApiResourceDiscovery, ApiSubresourceDiscovery, ApiVersionDiscovery,
-    GroupVersionKind,
-};
-use corral_api::resource::{all_resources, group_versions};
 use corral_api::ResourceInfo;
+use corral_api::meta_types::{
+    ApiGroupDiscovery, ApiGroupDiscoveryList, ApiResourceDiscovery, ApiSubresourceDiscovery,
+    ApiVersionDiscovery, GroupVersionKind,
+};
 use corral_api::resource::SubresourceInfo;
+use corral_api::resource::{all_resources, group_versions};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
@@ -42,8 +42,13 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-fn resources_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
-    all_resources().iter().filter(move |r| r.group == group && r.version == version)
+fn resources_of<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+    all_resources()
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
 }
 
 fn group_names() -> Vec<&'static str> {
@@ -57,7 +62,11 @@ fn group_names() -> Vec<&'static str> {
 }
 
 fn versions_of(group: &str) -> Vec<&'static str> {
-    group_versions().into_iter().filter(|(g, _)| *g == group).map(|(_, v)| v).collect()
+    group_versions()
+        .into_iter()
+        .filter(|(g, _)| *g == group)
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// `/api`: `APIVersions`.
@@ -128,13 +137,24 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             entry["categories"] = json!(resource.categories);
         }
         entries.push(entry);
-        entries.extend(resource.subresources.iter().map(|s| subresource_entry(resource, s)));
+        entries.extend(
+            resource
+                .subresources
+                .iter()
+                .map(|s| subresource_entry(resource, s)),
+        );
     }
     if entries.is_empty() {
         return None;
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}))
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}),
+    )
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -150,7 +170,12 @@ fn resource_discovery(resource: &ResourceInfo) -> ApiResourceDiscovery {
     ApiResourceDiscovery {
         resource: resource.resource.into(),
         response_kind: kind(resource.group, resource.version, resource.kind),
-        scope: if resource.namespaced { "Namespaced" } else { "Cluster" }.into(),
+        scope: if resource.namespaced {
+            "Namespaced"
+        } else {
+            "Cluster"
+        }
+        .into(),
         singular_resource: resource.singular.into(),
         verbs: strings(resource.verbs),
         short_names: strings(resource.short_names),
@@ -160,7 +185,11 @@ fn resource_discovery(resource: &ResourceInfo) -> ApiResourceDiscovery {
             .iter()
             .map(|s| ApiSubresourceDiscovery {
                 subresource: s.name.into(),
-                response_kind: kind(s.group.unwrap_or(resource.group), s.version.unwrap_or(resource.version), s.kind),
+                response_kind: kind(
+                    s.group.unwrap_or(resource.group),
+                    s.version.unwrap_or(resource.version),
+                    s.kind,
+                ),
                 verbs: strings(s.verbs),
             })
             .collect(),
@@ -172,7 +201,9 @@ fn group_discovery(group: &str) -> ApiGroupDiscovery {
         .into_iter()
         .map(|version| ApiVersionDiscovery {
             version: version.into(),
-            resources: resources_of(group, version).map(resource_discovery).collect(),
+            resources: resources_of(group, version)
+                .map(resource_discovery)
+                .collect(),
             freshness: "Current".into(),
         })
         .collect();
@@ -233,8 +264,14 @@ impl DiscoveryDocuments {
         }
         let mut aggregated_docs = BTreeMap::new();
         for core in [true, false] {
-            for format in [DiscoveryFormat::AggregatedV2, DiscoveryFormat::AggregatedV2Beta1] {
-                aggregated_docs.insert((core, format.content_type()), encode(&aggregated(core, format)));
+            for format in [
+                DiscoveryFormat::AggregatedV2,
+                DiscoveryFormat::AggregatedV2Beta1,
+            ] {
+                aggregated_docs.insert(
+                    (core, format.content_type()),
+                    encode(&aggregated(core, format)),
+                );
             }
         }
         DiscoveryDocuments {
@@ -252,7 +289,10 @@ impl DiscoveryDocuments {
         match format {
             DiscoveryFormat::Legacy if core => &self.legacy_versions,
             DiscoveryFormat::Legacy => &self.group_list,
-            _ => self.aggregated.get(&(core, format.content_type())).map_or(&[][..], Vec::as_slice),
+            _ => self
+                .aggregated
+                .get(&(core, format.content_type()))
+                .map_or(&[][..], Vec::as_slice),
         }
     }
 }
@@ -264,11 +304,21 @@ mod tests {
     #[test]
     fn core_resource_list_advertises_pod_eviction_in_policy() {
         let list = resource_list("", "v1").unwrap();
-        let eviction = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods/eviction").unwrap();
+        let eviction = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods/eviction")
+            .unwrap();
         assert_eq!(eviction["group"], "policy");
         assert_eq!(eviction["version"], "v1");
         assert_eq!(eviction["kind"], "Eviction");
-        let pods = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods").unwrap();
+        let pods = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods")
+            .unwrap();
         assert_eq!(pods["shortNames"][0], "po");
         assert_eq!(pods["categories"][0], "all");
     }
@@ -277,8 +327,19 @@ mod tests {
     fn aggregated_lists_carry_the_requested_version() {
         let v2beta1 = aggregated(false, DiscoveryFormat::AggregatedV2Beta1);
         assert_eq!(v2beta1["apiVersion"], "apidiscovery.k8s.io/v2beta1");
-        let batch = v2beta1["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "batch").unwrap();
-        let jobs = &batch["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "jobs").unwrap().clone();
+        let batch = v2beta1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["metadata"]["name"] == "batch")
+            .unwrap();
+        let jobs = &batch["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "jobs")
+            .unwrap()
+            .clone();
         assert_eq!(jobs["scope"], "Namespaced");
         assert_eq!(jobs["responseKind"]["kind"], "Job");
         let core = aggregated(true, DiscoveryFormat::AggregatedV2);
@@ -290,6 +351,11 @@ mod tests {
         let v = version();
         assert_eq!(v["major"], "1");
         assert_eq!(v["minor"], "32");
-        assert!(v["gitVersion"].as_str().unwrap().starts_with("v1.32.0-corral."));
+        assert!(
+            v["gitVersion"]
+                .as_str()
+                .unwrap()
+                .starts_with("v1.32.0-corral.")
+        );
     }
 }

@@ -47,7 +47,11 @@ pub fn write(path: &Path, server: &str, pki: &Pki) -> Result<(), PkiError> {
 pub fn server_url(address: &std::net::SocketAddr) -> String {
     let ip = address.ip();
     let host = if ip.is_unspecified() {
-        if ip.is_ipv4() { "127.0.0.1".to_string() } else { "[::1]".to_string() }
+        if ip.is_ipv4() {
+            "127.0.0.1".to_string()
+        } else {
+            "[::1]".to_string()
+        }
     } else if ip.is_ipv6() {
         format!("[{ip}]")
     } else {
@@ -62,7 +66,10 @@ mod tests {
 
     #[test]
     fn server_urls_use_loopback_for_unspecified_addresses() {
-        assert_eq!(server_url(&"0.0.0.0:6443".parse().unwrap()), "https://127.0.0.1:6443");
+        assert_eq!(
+            server_url(&"0.0.0.0:6443".parse().unwrap()),
+            "https://127.0.0.1:6443"
+        );
         assert_eq!(server_url(&"[::1]:7".parse().unwrap()), "https://[::1]:7");
     }
 }

@@ -29,7 +29,8 @@ pub struct RequestDurationLabels {
 
 /// Upstream's request-duration buckets (seconds).
 const DURATION_BUCKETS: &[f64] = &[
-    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
+    10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
 ];
 
 fn duration_histogram() -> Histogram {
@@ -63,17 +64,44 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestCountLabels, Counter>::default();
-        let durations = Family::<RequestDurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
+        let durations =
+            Family::<RequestDurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
         let revision = Gauge::<i64, AtomicI64>::default();
         let objects = Gauge::<i64, AtomicI64>::default();
         let history = Gauge::<i64, AtomicI64>::default();
         let watchers = Gauge::<i64, AtomicI64>::default();
-        registry.register("apiserver_request", "Counter of apiserver requests broken out by verb, resource and HTTP response code", requests.clone());
-        registry.register("apiserver_request_duration_seconds", "Response latency distribution in seconds for each verb and resource", durations.clone());
-        registry.register("corral_store_revision", "The store's current revision (the latest resourceVersion)", revision.clone());
-        registry.register("apiserver_storage_objects", "Number of stored objects", objects.clone());
-        registry.register("corral_store_history_versions", "Superseded object versions kept for reads at older revisions", history.clone());
-        registry.register("apiserver_registered_watchers", "Number of currently open watch streams", watchers.clone());
+        registry.register(
+            "apiserver_request",
+            "Counter of apiserver requests broken out by verb, resource and HTTP response code",
+            requests.clone(),
+        );
+        registry.register(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb and resource",
+            durations.clone(),
+        );
+        registry.register(
+            "corral_store_revision",
+            "The store's current revision (the latest resourceVersion)",
+            revision.clone(),
+        );
+        registry.register(
+            "apiserver_storage_objects",
+            "Number of stored objects",
+            objects.clone(),
+        );
+        registry.register(
+            "corral_store_history_versions",
+            "Superseded object versions kept for reads at older revisions",
+            history.clone(),
+        );
+        registry.register(
+            "apiserver_registered_watchers",
+            "Number of currently open watch streams",
+            watchers.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -103,9 +131,12 @@ impl Metrics {
     /// The text exposition, with the gauges read from `service` now.
     pub fn render(&self, service: &ApiService) -> String {
         let stats = service.store().stats();
-        self.revision.set(i64::try_from(stats.revision.0).unwrap_or(i64::MAX));
-        self.objects.set(i64::try_from(stats.objects).unwrap_or(i64::MAX));
-        self.history.set(i64::try_from(stats.history_versions).unwrap_or(i64::MAX));
+        self.revision
+            .set(i64::try_from(stats.revision.0).unwrap_or(i64::MAX));
+        self.objects
+            .set(i64::try_from(stats.objects).unwrap_or(i64::MAX));
+        self.history
+            .set(i64::try_from(stats.history_versions).unwrap_or(i64::MAX));
         self.watchers.set(service.hub().watcher_count());
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

@@ -53,8 +53,20 @@ impl Endpoint {
 
     fn checks(self) -> &'static [&'static str] {
         match self {
-            Endpoint::Readyz => &["ping", "log", "etcd", "etcd-readiness", "poststarthook/corral-system-namespaces", "shutdown"],
-            _ => &["ping", "log", "etcd", "poststarthook/corral-system-namespaces"],
+            Endpoint::Readyz => &[
+                "ping",
+                "log",
+                "etcd",
+                "etcd-readiness",
+                "poststarthook/corral-system-namespaces",
+                "shutdown",
+            ],
+            _ => &[
+                "ping",
+                "log",
+                "etcd",
+                "poststarthook/corral-system-namespaces",
+            ],
         }
     }
 }
@@ -64,7 +76,9 @@ fn run_check(name: &str, service: &ApiService, state: &HealthState) -> Result<()
         "ping" | "log" => Ok(()),
         "etcd" | "etcd-readiness" if service.store().is_read_only() => Err("storage is read-only"),
         "etcd" | "etcd-readiness" => Ok(()),
-        "poststarthook/corral-system-namespaces" if state.bootstrapped.load(Ordering::SeqCst) => Ok(()),
+        "poststarthook/corral-system-namespaces" if state.bootstrapped.load(Ordering::SeqCst) => {
+            Ok(())
+        }
         "poststarthook/corral-system-namespaces" => Err("not finished"),
         "shutdown" if state.shutting_down.load(Ordering::SeqCst) => Err("process is shutting down"),
         "shutdown" => Ok(()),
@@ -90,11 +104,20 @@ pub fn evaluate(
 ) -> HealthAnswer {
     if let Some(check) = check {
         if !endpoint.checks().contains(&check) {
-            return HealthAnswer { code: 404, body: "404 page not found\n".into() };
+            return HealthAnswer {
+                code: 404,
+                body: "404 page not found\n".into(),
+            };
         }
         return match run_check(check, service, state) {
-            Ok(()) => HealthAnswer { code: 200, body: "ok".into() },
-            Err(why) => HealthAnswer { code: 500, body: format!("internal server error: {why}\n") },
+            Ok(()) => HealthAnswer {
+                code: 200,
+                body: "ok".into(),
+            },
+            Err(why) => HealthAnswer {
+                code: 500,
+                body: format!("internal server error: {why}\n"),
+            },
         };
     }
     let mut lines = Vec::new();
@@ -115,8 +138,17 @@ pub fn evaluate(
     let summary = if failed { "failed" } else { "passed" };
     lines.push(format!("{} check {summary}", endpoint.name()));
     match (failed, verbose) {
-        (false, false) => HealthAnswer { code: 200, body: "ok".into() },
-        (false, true) => HealthAnswer { code: 200, body: lines.join("\n") + "\n" },
-        (true, _) => HealthAnswer { code: 500, body: lines.join("\n") + "\n" },
+        (false, false) => HealthAnswer {
+            code: 200,
+            body: "ok".into(),
+        },
+        (false, true) => HealthAnswer {
+            code: 200,
+            body: lines.join("\n") + "\n",
+        },
+        (true, _) => HealthAnswer {
+            code: 500,
+            body: lines.join("\n") + "\n",
+        },
     }
 }

@@ -10,14 +10,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 
 /// A certificate failure.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("cannot read or write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot create a certificate: {0}")]
     Certificate(#[from] rcgen::Error),
 }
@@ -46,16 +50,30 @@ fn validity(params: &mut CertificateParams) {
     let today = jiff::Zoned::now().date();
     let start = today.yesterday().unwrap_or(today);
     let end_year = today.year().saturating_add(VALIDITY_YEARS);
-    params.not_before = rcgen::date_time_ymd(i32::from(start.year()), start.month() as u8, start.day() as u8);
-    params.not_after = rcgen::date_time_ymd(i32::from(end_year), today.month() as u8, today.day().min(28) as u8);
+    params.not_before = rcgen::date_time_ymd(
+        i32::from(start.year()),
+        start.month() as u8,
+        start.day() as u8,
+    );
+    params.not_after = rcgen::date_time_ymd(
+        i32::from(end_year),
+        today.month() as u8,
+        today.day().min(28) as u8,
+    );
 }
 
 /// The CA's parameters; deterministic, so an issuer can be rebuilt from the stored key.
 fn ca_params() -> Result<CertificateParams, rcgen::Error> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, "corral-ca");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "corral-ca");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::CrlSign,
+    ];
     validity(&mut params);
     Ok(params)
 }
@@ -90,11 +108,18 @@ fn issue(
     usage: ExtendedKeyUsagePurpose,
 ) -> Result<(String, String), rcgen::Error> {
     let mut params = CertificateParams::new(names)?;
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     if let Some(organization) = organization {
-        params.distinguished_name.push(DnType::OrganizationName, organization);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, organization);
     }
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     params.extended_key_usages = vec![usage];
     params.use_authority_key_identifier_extension = true;
     validity(&mut params);
@@ -114,11 +139,26 @@ impl Pki {
         Self::with_ca(&issuer, ca_cert.pem(), ca_key_pem, serving_names)
     }
 
-    fn with_ca(issuer: &Issuer<'_, KeyPair>, ca_cert_pem: String, ca_key_pem: String, names: &[String]) -> Result<Pki, PkiError> {
-        let (serving_cert_pem, serving_key_pem) =
-            issue(issuer, "corral-apiserver", None, names.to_vec(), ExtendedKeyUsagePurpose::ServerAuth)?;
-        let (admin_cert_pem, admin_key_pem) =
-            issue(issuer, "admin", Some("system:masters"), Vec::new(), ExtendedKeyUsagePurpose::ClientAuth)?;
+    fn with_ca(
+        issuer: &Issuer<'_, KeyPair>,
+        ca_cert_pem: String,
+        ca_key_pem: String,
+        names: &[String],
+    ) -> Result<Pki, PkiError> {
+        let (serving_cert_pem, serving_key_pem) = issue(
+            issuer,
+            "corral-apiserver",
+            None,
+            names.to_vec(),
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        let (admin_cert_pem, admin_key_pem) = issue(
+            issuer,
+            "admin",
+            Some("system:masters"),
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
         Ok(Pki {
             ca_cert_pem,
             ca_key_pem,
@@ -132,10 +172,29 @@ impl Pki {
     /// Loads `dir/pki`, creating what is missing.
     pub fn load_or_create(dir: &Path, serving_names: &[String]) -> Result<Pki, PkiError> {
         let pki_dir = dir.join("pki");
-        fs::create_dir_all(&pki_dir).map_err(|source| PkiError::Io { path: pki_dir.clone(), source })?;
+        fs::create_dir_all(&pki_dir).map_err(|source| PkiError::Io {
+            path: pki_dir.clone(),
+            source,
+        })?;
         let read = |name: &str| fs::read_to_string(pki_dir.join(name)).ok();
-        let all = [CA_CERT, CA_KEY, SERVING_CERT, SERVING_KEY, ADMIN_CERT, ADMIN_KEY].map(read);
-        if let [Some(ca), Some(ca_key), Some(cert), Some(key), Some(admin), Some(admin_key)] = all {
+        let all = [
+            CA_CERT,
+            CA_KEY,
+            SERVING_CERT,
+            SERVING_KEY,
+            ADMIN_CERT,
+            ADMIN_KEY,
+        ]
+        .map(read);
+        if let [
+            Some(ca),
+            Some(ca_key),
+            Some(cert),
+            Some(key),
+            Some(admin),
+            Some(admin_key),
+        ] = all
+        {
             return Ok(Pki {
                 ca_cert_pem: ca,
                 ca_key_pem: ca_key,
@@ -145,7 +204,10 @@ impl Pki {
                 admin_key_pem: admin_key,
             });
         }
-        let pki = match (read(CA_CERT), read(CA_KEY).and_then(|k| KeyPair::from_pem(&k).ok())) {
+        let pki = match (
+            read(CA_CERT),
+            read(CA_KEY).and_then(|k| KeyPair::from_pem(&k).ok()),
+        ) {
             (Some(ca_cert), Some(ca_key)) => {
                 let ca_key_pem = ca_key.serialize_pem();
                 let issuer = Issuer::new(ca_params()?, ca_key);
@@ -171,9 +233,18 @@ impl Pki {
 /// Writes `contents` to `path` with `mode` (created with it, so keys are never readable by
 /// others, even briefly).
 pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), PkiError> {
-    let io = |source| PkiError::Io { path: path.to_path_buf(), source };
+    let io = |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let temporary = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&temporary).map_err(io)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&temporary)
+        .map_err(io)?;
     file.write_all(contents.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
     fs::rename(&temporary, path).map_err(io)
@@ -202,7 +273,10 @@ mod tests {
         let second = Pki::load_or_create(dir.path(), &serving_names(&[])).unwrap();
         assert_eq!(first.ca_cert_pem, second.ca_cert_pem);
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path().join("pki").join(ADMIN_KEY)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("pki").join(ADMIN_KEY))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         fs::remove_file(dir.path().join("pki").join(SERVING_CERT)).unwrap();
         let third = Pki::load_or_create(dir.path(), &serving_names(&[])).unwrap();

@@ -17,8 +17,8 @@ use crate::http::auth::{Authenticator, StaticTokens};
 use crate::http::tls::{TlsError, TlsMaterial, server_config};
 use crate::http::{HttpShared, HttpState, router};
 use crate::metrics::Metrics;
-use crate::ops::HealthState;
 use crate::openapi::OpenApiDocuments;
+use crate::ops::HealthState;
 use crate::pki::{Pki, PkiError, serving_names};
 use crate::service::{ApiService, UserInfo, namespace_controller};
 
@@ -63,7 +63,10 @@ pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: SocketAddr, source: std::io::Error },
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot create the system namespaces: {0}")]
     Bootstrap(corral_api::ApiError),
 }
@@ -85,13 +88,18 @@ pub struct ServerHandle {
 
 impl std::fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerHandle").field("local_addr", &self.local_addr).finish()
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.local_addr)
+            .finish()
     }
 }
 
 impl Server {
     /// Binds, writes the kubeconfig, bootstraps and starts serving.
-    pub async fn start(config: ServerConfig, service: ApiService) -> Result<ServerHandle, ServerError> {
+    pub async fn start(
+        config: ServerConfig,
+        service: ApiService,
+    ) -> Result<ServerHandle, ServerError> {
         let mut names = config.extra_names.clone();
         if !config.listen.ip().is_unspecified() {
             names.push(config.listen.ip().to_string());
@@ -102,12 +110,23 @@ impl Server {
             private_key_pem: pki.serving_key_pem.clone(),
             client_ca_pem: Some(pki.ca_cert_pem.clone()),
         })?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServerError::Bind { address: config.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address: config.listen, source })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    address: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            address: config.listen,
+            source,
+        })?;
         let kubeconfig = config.kubeconfig_path();
-        crate::kubeconfig::write(&kubeconfig, &crate::kubeconfig::server_url(&local_addr), &pki)?;
+        crate::kubeconfig::write(
+            &kubeconfig,
+            &crate::kubeconfig::server_url(&local_addr),
+            &pki,
+        )?;
         let bootstrap = service.clone();
         crate::service::blocking(move || bootstrap.ensure_system_namespaces())
             .await
@@ -129,8 +148,12 @@ impl Server {
             openapi: OpenApiDocuments::build(),
         }));
         let (shutdown, receiver) = watch::channel(false);
-        let serve = crate::http::tls::serve(listener, tls, router(state), receiver, config.drain_timeout);
-        let tasks = vec![tokio::spawn(serve), tokio::spawn(namespace_controller::run(service.clone()))];
+        let serve =
+            crate::http::tls::serve(listener, tls, router(state), receiver, config.drain_timeout);
+        let tasks = vec![
+            tokio::spawn(serve),
+            tokio::spawn(namespace_controller::run(service.clone())),
+        ];
         tracing::info!(address = %local_addr, kubeconfig = %kubeconfig.display(), "API server listening");
         Ok(ServerHandle {
             local_addr,

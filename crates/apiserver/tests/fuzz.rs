@@ -7,28 +7,37 @@
 use std::sync::Arc;
 
 use corral_api::resource::find_resource;
-use corral_apiserver::service::{
-    BodyFormat, DecodedBody, FieldValidation, ListOptions, Part, Target, UserInfo, WriteOptions, decode_body,
-};
 use corral_apiserver::ApiService;
+use corral_apiserver::service::{
+    BodyFormat, DecodedBody, FieldValidation, ListOptions, Part, Target, UserInfo, WriteOptions,
+    decode_body,
+};
 use corral_patch::PatchType;
 use corral_store::{JsonBytes, MemoryBackend, Store, StoreConfig};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn service() -> ApiService {
-    let store = Arc::new(Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap());
+    let store = Arc::new(
+        Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap(),
+    );
     let service = ApiService::new(store);
     service.ensure_system_namespaces().unwrap();
     service
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn jobs() -> Target {
-    Target::collection(find_resource("batch", "v1", "jobs").unwrap(), Some("default"))
+    Target::collection(
+        find_resource("batch", "v1", "jobs").unwrap(),
+        Some("default"),
+    )
 }
 
 fn strict() -> WriteOptions {
@@ -44,7 +53,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         "[a-zA-Z0-9$./-]{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {

@@ -18,7 +18,9 @@ use kube::{Client, Config};
 
 async fn client(server: &TestServer) -> Client {
     let kubeconfig = Kubeconfig::read_from(&server.handle.kubeconfig).expect("kubeconfig parses");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("config");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
     Client::try_from(config).expect("client")
 }
 
@@ -28,18 +30,35 @@ async fn kube_lists_creates_patches_and_deletes() {
     let client = client(&server).await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let created: Job = serde_json::from_value(job("kube", "default")).unwrap();
-    let created = jobs.create(&PostParams::default(), &created).await.expect("create");
+    let created = jobs
+        .create(&PostParams::default(), &created)
+        .await
+        .expect("create");
     assert!(created.metadata.uid.is_some());
     let list = jobs.list(&ListParams::default()).await.expect("list");
     assert_eq!(list.items.len(), 1);
     let patch = serde_json::json!({"metadata": {"labels": {"via": "kube"}}});
-    let patched = jobs.patch("kube", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("merge patch");
+    let patched = jobs
+        .patch("kube", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("merge patch");
     assert_eq!(patched.metadata.labels.unwrap()["via"], "kube");
     let strategic = serde_json::json!({"metadata": {"annotations": {"a": "b"}}});
-    jobs.patch("kube", &PatchParams::default(), &Patch::Strategic(&strategic)).await.expect("strategic patch");
+    jobs.patch(
+        "kube",
+        &PatchParams::default(),
+        &Patch::Strategic(&strategic),
+    )
+    .await
+    .expect("strategic patch");
     let missing = jobs.get("nope").await.unwrap_err();
-    assert!(matches!(missing, kube::Error::Api(ref s) if s.code == 404), "{missing:?}");
-    jobs.delete("kube", &DeleteParams::background()).await.expect("delete");
+    assert!(
+        matches!(missing, kube::Error::Api(ref s) if s.code == 404),
+        "{missing:?}"
+    );
+    jobs.delete("kube", &DeleteParams::background())
+        .await
+        .expect("delete");
     assert!(jobs.get_opt("kube").await.expect("get_opt").is_none());
 }
 
@@ -48,21 +67,30 @@ async fn kube_watcher_sees_initial_objects_and_changes() {
     let server = TestServer::start().await;
     let client = client(&server).await;
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let first: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "one"}})).unwrap();
+    let first: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "one"}})).unwrap();
     maps.create(&PostParams::default(), &first).await.unwrap();
     let mut events = watcher(maps.clone(), watcher::Config::default()).boxed();
     let mut seen_initial = false;
     let mut seen_applied = false;
-    let second: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "two"}})).unwrap();
+    let second: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "two"}})).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !(seen_initial && seen_applied) {
-        let event = tokio::time::timeout_at(deadline, events.try_next()).await.expect("watch event in time").expect("watch ok");
+        let event = tokio::time::timeout_at(deadline, events.try_next())
+            .await
+            .expect("watch event in time")
+            .expect("watch ok");
         match event {
-            Some(watcher::Event::InitApply(cm)) if cm.metadata.name.as_deref() == Some("one") => seen_initial = true,
+            Some(watcher::Event::InitApply(cm)) if cm.metadata.name.as_deref() == Some("one") => {
+                seen_initial = true
+            }
             Some(watcher::Event::InitDone) => {
                 maps.create(&PostParams::default(), &second).await.unwrap();
             }
-            Some(watcher::Event::Apply(cm)) if cm.metadata.name.as_deref() == Some("two") => seen_applied = true,
+            Some(watcher::Event::Apply(cm)) if cm.metadata.name.as_deref() == Some("two") => {
+                seen_applied = true
+            }
             _ => {}
         }
     }

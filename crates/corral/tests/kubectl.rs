@@ -23,8 +23,15 @@ impl Corral {
     fn start(extra: &[&str]) -> Corral {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut command = Command::new(env!("CARGO_BIN_EXE_corral"));
-        command.args(["up", "--port", "0", "--data-dir"]).arg(dir.path()).args(extra);
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("corral starts");
+        command
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(dir.path())
+            .args(extra);
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("corral starts");
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -34,8 +41,14 @@ impl Corral {
                 }
             }
         });
-        let kubeconfig = receiver.recv_timeout(Duration::from_secs(60)).expect("corral prints the kubeconfig path");
-        let corral = Corral { child, dir, kubeconfig };
+        let kubeconfig = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("corral prints the kubeconfig path");
+        let corral = Corral {
+            child,
+            dir,
+            kubeconfig,
+        };
         corral.wait_ready();
         corral
     }
@@ -43,10 +56,11 @@ impl Corral {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if let Some(out) = self.kubectl_opt(&["get", "--raw", "/readyz"]) {
-                if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok" {
-                    return;
-                }
+            if let Some(out) = self.kubectl_opt(&["get", "--raw", "/readyz"])
+                && out.status.success()
+                && String::from_utf8_lossy(&out.stdout).trim() == "ok"
+            {
+                return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -60,7 +74,9 @@ impl Corral {
     fn command(&self, kubectl: &Path, args: &[&str]) -> Command {
         let mut command = Command::new("timeout");
         command.arg("90").arg(kubectl).args(args);
-        command.env("KUBECONFIG", &self.kubeconfig).env("KUBECACHEDIR", self.cache_dir());
+        command
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.cache_dir());
         command
     }
 
@@ -90,7 +106,10 @@ impl Corral {
     }
 
     fn apply(&self, manifest: &str) -> String {
-        let path = self.dir.path().join(format!("manifest-{}.yaml", manifest.len()));
+        let path = self
+            .dir
+            .path()
+            .join(format!("manifest-{}.yaml", manifest.len()));
         std::fs::write(&path, manifest).expect("manifest written");
         self.ok(&["apply", "-f", path.to_str().unwrap()])
     }
@@ -105,7 +124,11 @@ impl Drop for Corral {
 
 fn kubectl() -> Option<PathBuf> {
     let name = std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into());
-    let out = Command::new("sh").arg("-c").arg(format!("command -v {}", name.to_string_lossy())).output().ok()?;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {}", name.to_string_lossy()))
+        .output()
+        .ok()?;
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!path.is_empty()).then(|| PathBuf::from(path))
 }
@@ -147,33 +170,175 @@ spec:
 fn kubectl_reads_and_writes_objects() {
     require_kubectl!();
     let corral = Corral::start(&["--in-memory"]);
-    assert!(corral.ok(&["version"]).contains("Server Version: v1.32.0-corral."));
-    assert!(corral.ok(&["api-resources"]).lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["jobs", "batch/v1", "true", "Job"]));
-    assert!(corral.ok(&["create", "namespace", "e2e", "--dry-run=client", "-o", "name"]).contains("namespace/e2e"));
+    assert!(
+        corral
+            .ok(&["version"])
+            .contains("Server Version: v1.32.0-corral.")
+    );
+    assert!(
+        corral.ok(&["api-resources"]).lines().any(
+            |l| l.split_whitespace().collect::<Vec<_>>() == ["jobs", "batch/v1", "true", "Job"]
+        )
+    );
+    assert!(
+        corral
+            .ok(&[
+                "create",
+                "namespace",
+                "e2e",
+                "--dry-run=client",
+                "-o",
+                "name"
+            ])
+            .contains("namespace/e2e")
+    );
     corral.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e2e\n");
     assert!(corral.apply(JOB).contains("job.batch/demo created"));
     assert!(corral.apply(JOB).contains("job.batch/demo unchanged"));
     let wide = corral.ok(&["get", "jobs", "-n", "e2e", "-o", "wide"]);
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
-    assert!(corral.ok(&["get", "job", "demo", "-n", "e2e", "-o", "yaml"]).contains("backoffLimit: 2"));
-    assert_eq!(corral.ok(&["get", "job", "demo", "-n", "e2e", "-o", "jsonpath={.spec.template.spec.containers[0].name}"]), "main");
-    assert!(corral.ok(&["get", "jobs", "-n", "e2e", "--show-labels"]).contains("app=demo"));
-    assert!(corral.ok(&["get", "jobs", "-A"]).lines().next().unwrap().starts_with("NAMESPACE"));
-    assert!(corral.ok(&["get", "ns", "--chunk-size=1", "-o", "name"]).contains("namespace/kube-system"));
-    assert!(corral.ok(&["describe", "job", "demo", "-n", "e2e"]).contains("Backoff Limit:    2"));
-    assert!(corral.ok(&["patch", "job", "demo", "-n", "e2e", "-p", r#"{"metadata":{"labels":{"p":"1"}}}"#]).contains("patched"));
-    assert!(corral.ok(&["patch", "job", "demo", "-n", "e2e", "-p", r#"{"metadata":{"labels":{"p":"1"}}}"#]).contains("patched (no change)"));
-    corral.ok(&["patch", "job", "demo", "-n", "e2e", "--type=merge", "-p", r#"{"metadata":{"labels":{"m":"1"}}}"#]);
-    corral.ok(&["patch", "job", "demo", "-n", "e2e", "--type=json", "-p", r#"[{"op":"add","path":"/metadata/labels/j","value":"1"}]"#]);
-    assert!(corral.ok(&["label", "job", "demo", "-n", "e2e", "tier=gold"]).contains("labeled"));
-    assert!(corral.ok(&["annotate", "job", "demo", "-n", "e2e", "note=x"]).contains("annotated"));
-    let labels = corral.ok(&["get", "job", "demo", "-n", "e2e", "-o", "jsonpath={.metadata.labels}"]);
-    assert!(labels.contains("\"tier\":\"gold\"") && labels.contains("\"j\":\"1\"") && labels.contains("\"m\":\"1\""), "{labels}");
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "STATUS",
+            "COMPLETIONS",
+            "DURATION",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert!(
+        corral
+            .ok(&["get", "job", "demo", "-n", "e2e", "-o", "yaml"])
+            .contains("backoffLimit: 2")
+    );
+    assert_eq!(
+        corral.ok(&[
+            "get",
+            "job",
+            "demo",
+            "-n",
+            "e2e",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].name}"
+        ]),
+        "main"
+    );
+    assert!(
+        corral
+            .ok(&["get", "jobs", "-n", "e2e", "--show-labels"])
+            .contains("app=demo")
+    );
+    assert!(
+        corral
+            .ok(&["get", "jobs", "-A"])
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("NAMESPACE")
+    );
+    assert!(
+        corral
+            .ok(&["get", "ns", "--chunk-size=1", "-o", "name"])
+            .contains("namespace/kube-system")
+    );
+    assert!(
+        corral
+            .ok(&["describe", "job", "demo", "-n", "e2e"])
+            .contains("Backoff Limit:    2")
+    );
+    assert!(
+        corral
+            .ok(&[
+                "patch",
+                "job",
+                "demo",
+                "-n",
+                "e2e",
+                "-p",
+                r#"{"metadata":{"labels":{"p":"1"}}}"#
+            ])
+            .contains("patched")
+    );
+    assert!(
+        corral
+            .ok(&[
+                "patch",
+                "job",
+                "demo",
+                "-n",
+                "e2e",
+                "-p",
+                r#"{"metadata":{"labels":{"p":"1"}}}"#
+            ])
+            .contains("patched (no change)")
+    );
+    corral.ok(&[
+        "patch",
+        "job",
+        "demo",
+        "-n",
+        "e2e",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"m":"1"}}}"#,
+    ]);
+    corral.ok(&[
+        "patch",
+        "job",
+        "demo",
+        "-n",
+        "e2e",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/metadata/labels/j","value":"1"}]"#,
+    ]);
+    assert!(
+        corral
+            .ok(&["label", "job", "demo", "-n", "e2e", "tier=gold"])
+            .contains("labeled")
+    );
+    assert!(
+        corral
+            .ok(&["annotate", "job", "demo", "-n", "e2e", "note=x"])
+            .contains("annotated")
+    );
+    let labels = corral.ok(&[
+        "get",
+        "job",
+        "demo",
+        "-n",
+        "e2e",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(
+        labels.contains("\"tier\":\"gold\"")
+            && labels.contains("\"j\":\"1\"")
+            && labels.contains("\"m\":\"1\""),
+        "{labels}"
+    );
     let (ok, _, err) = corral.run(&["get", "job", "nope", "-n", "e2e"]);
-    assert!(!ok && err.contains("Error from server (NotFound): jobs.batch \"nope\" not found"), "{err}");
-    assert!(corral.ok(&["delete", "job", "demo", "-n", "e2e"]).contains("job.batch \"demo\" deleted"));
-    corral.ok(&["wait", "--for=delete", "job/demo", "-n", "e2e", "--timeout=10s"]);
+    assert!(
+        !ok && err.contains("Error from server (NotFound): jobs.batch \"nope\" not found"),
+        "{err}"
+    );
+    assert!(
+        corral
+            .ok(&["delete", "job", "demo", "-n", "e2e"])
+            .contains("job.batch \"demo\" deleted")
+    );
+    corral.ok(&[
+        "wait",
+        "--for=delete",
+        "job/demo",
+        "-n",
+        "e2e",
+        "--timeout=10s",
+    ]);
 }
 
 #[test]
@@ -183,7 +348,10 @@ fn kubectl_watches_waits_and_explains() {
     corral.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e2e\n");
     corral.apply(JOB);
     let mut watch = corral
-        .command(&kubectl().unwrap(), &["get", "jobs", "-n", "e2e", "-w", "--request-timeout=20s"])
+        .command(
+            &kubectl().unwrap(),
+            &["get", "jobs", "-n", "e2e", "-w", "--request-timeout=20s"],
+        )
         .stdout(Stdio::piped())
         .spawn()
         .expect("kubectl get -w");
@@ -191,14 +359,38 @@ fn kubectl_watches_waits_and_explains() {
     assert!(lines.next().unwrap().unwrap().starts_with("NAME"));
     assert!(lines.next().unwrap().unwrap().starts_with("demo"));
     corral.ok(&["label", "job", "demo", "-n", "e2e", "changed=yes"]);
-    assert!(lines.next().unwrap().unwrap().starts_with("demo"), "the label change arrives as a watch event");
+    assert!(
+        lines.next().unwrap().unwrap().starts_with("demo"),
+        "the label change arrives as a watch event"
+    );
     let _ = watch.kill();
     let _ = watch.wait();
-    let (ok, _, err) = corral.run(&["wait", "--for=condition=complete", "job/demo", "-n", "e2e", "--timeout=2s"]);
-    assert!(!ok && err.contains("timed out waiting for the condition"), "{err}");
-    corral.ok(&["wait", "--for=jsonpath={.metadata.labels.changed}=yes", "job/demo", "-n", "e2e", "--timeout=10s"]);
+    let (ok, _, err) = corral.run(&[
+        "wait",
+        "--for=condition=complete",
+        "job/demo",
+        "-n",
+        "e2e",
+        "--timeout=2s",
+    ]);
+    assert!(
+        !ok && err.contains("timed out waiting for the condition"),
+        "{err}"
+    );
+    corral.ok(&[
+        "wait",
+        "--for=jsonpath={.metadata.labels.changed}=yes",
+        "job/demo",
+        "-n",
+        "e2e",
+        "--timeout=10s",
+    ]);
     let explain = corral.ok(&["explain", "job.spec.backoffLimit"]);
-    assert!(explain.contains("FIELD: backoffLimit <integer>") && explain.contains("Specifies the number of retries"), "{explain}");
+    assert!(
+        explain.contains("FIELD: backoffLimit <integer>")
+            && explain.contains("Specifies the number of retries"),
+        "{explain}"
+    );
 }
 
 #[test]
@@ -211,15 +403,35 @@ fn kubectl_1_27_and_1_33_apply_and_get() {
             continue;
         };
         let name = format!("v{minor}");
-        let manifest = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: \"1\"\n");
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: \"1\"\n"
+        );
         let path = corral.dir.path().join(format!("{name}.yaml"));
         std::fs::write(&path, manifest).unwrap();
         let (ok, out, err) = corral.run_with(&binary, &["apply", "-f", path.to_str().unwrap()]);
-        assert!(ok && out.contains(&format!("configmap/{name} created")), "1.{minor}: {out} {err}");
+        assert!(
+            ok && out.contains(&format!("configmap/{name} created")),
+            "1.{minor}: {out} {err}"
+        );
         let (ok, out, err) = corral.run_with(&binary, &["get", "configmaps"]);
-        assert!(ok && out.lines().next().unwrap().split_whitespace().collect::<Vec<_>>() == ["NAME", "DATA", "AGE"], "1.{minor}: {out} {err}");
-        let (ok, out, err) = corral.run_with(&binary, &["api-resources", "--api-group=batch", "-o", "name"]);
-        assert!(ok && out.contains("cronjobs.batch"), "1.{minor}: {out} {err}");
+        assert!(
+            ok && out
+                .lines()
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                == ["NAME", "DATA", "AGE"],
+            "1.{minor}: {out} {err}"
+        );
+        let (ok, out, err) = corral.run_with(
+            &binary,
+            &["api-resources", "--api-group=batch", "-o", "name"],
+        );
+        assert!(
+            ok && out.contains("cronjobs.batch"),
+            "1.{minor}: {out} {err}"
+        );
     }
 }
 
@@ -227,27 +439,89 @@ fn kubectl_1_27_and_1_33_apply_and_get() {
 /// its libraries). The others need the job/cronjob/GC controllers, the node agent or
 /// admission plugins that are not part of `corral up` yet; they are reported, not required.
 const API_SURFACE_CHECKS: &[&str] = &[
-    "version", "version.text", "api-resources.header", "api-resources.jobs", "api-resources.cronjobs",
-    "api-resources.pods", "api-resources.nodes", "api-resources.namespaces", "api-resources.events",
-    "api-resources.resourcequotas", "api-resources.serviceaccounts", "api-resources.persistentvolumeclaims",
-    "api-resources.mutatingwebhookconfigurations", "api-resources.group-batch", "apply.namespace",
-    "get.namespace.header", "get.namespace.active", "namespace.default-serviceaccount", "apply.serviceaccount",
-    "get.serviceaccount.header", "apply.pvc", "get.pvc.header", "get.pvc.status", "apply.job", "apply.job-failing",
-    "apply.cronjob", "apply.pod", "apply.pod-restarting", "apply.unchanged", "apply.changed", "apply.changed.label",
-    "apply.changed.backofflimit", "apply.last-applied-annotation", "apply.cronjob-changed",
-    "apply.strategic-merge.env-order", "create.job", "create.already-exists", "create.dry-run-server",
-    "create.dry-run-not-persisted", "validate.unknown-field-rejected", "validate.false-accepts", "error.422-invalid",
-    "error.404-notfound", "error.missing-namespace", "apply.node", "taint.add", "taint.jsonpath-keys-contains",
-    "get.custom-columns", "taint.overwrite", "taint.overwrite.value", "taint.remove", "taint.remove.effect",
-    "describe.node", "drain.empty-node", "cordon.by-drain", "uncordon", "get.jobs.header", "get.jobs.wide", "get.yaml",
-    "get.name", "job.selector-defaulted", "get.field-selector-unsupported", "get.all-namespaces", "get.label-columns",
-    "get.sort-by", "get.sort-by.table", "get.chunking", "delete.single", "delete.single.gone", "delete.label-selector",
-    "wait.for-delete", "wait.for-delete.already-gone", "delete.cronjob", "delete.all-pods", "delete.all-pods.empty",
-    "delete.node", "delete.namespace", "delete.namespace.gone",
+    "version",
+    "version.text",
+    "api-resources.header",
+    "api-resources.jobs",
+    "api-resources.cronjobs",
+    "api-resources.pods",
+    "api-resources.nodes",
+    "api-resources.namespaces",
+    "api-resources.events",
+    "api-resources.resourcequotas",
+    "api-resources.serviceaccounts",
+    "api-resources.persistentvolumeclaims",
+    "api-resources.mutatingwebhookconfigurations",
+    "api-resources.group-batch",
+    "apply.namespace",
+    "get.namespace.header",
+    "get.namespace.active",
+    "namespace.default-serviceaccount",
+    "apply.serviceaccount",
+    "get.serviceaccount.header",
+    "apply.pvc",
+    "get.pvc.header",
+    "get.pvc.status",
+    "apply.job",
+    "apply.job-failing",
+    "apply.cronjob",
+    "apply.pod",
+    "apply.pod-restarting",
+    "apply.unchanged",
+    "apply.changed",
+    "apply.changed.label",
+    "apply.changed.backofflimit",
+    "apply.last-applied-annotation",
+    "apply.cronjob-changed",
+    "apply.strategic-merge.env-order",
+    "create.job",
+    "create.already-exists",
+    "create.dry-run-server",
+    "create.dry-run-not-persisted",
+    "validate.unknown-field-rejected",
+    "validate.false-accepts",
+    "error.422-invalid",
+    "error.404-notfound",
+    "error.missing-namespace",
+    "apply.node",
+    "taint.add",
+    "taint.jsonpath-keys-contains",
+    "get.custom-columns",
+    "taint.overwrite",
+    "taint.overwrite.value",
+    "taint.remove",
+    "taint.remove.effect",
+    "describe.node",
+    "drain.empty-node",
+    "cordon.by-drain",
+    "uncordon",
+    "get.jobs.header",
+    "get.jobs.wide",
+    "get.yaml",
+    "get.name",
+    "job.selector-defaulted",
+    "get.field-selector-unsupported",
+    "get.all-namespaces",
+    "get.label-columns",
+    "get.sort-by",
+    "get.sort-by.table",
+    "get.chunking",
+    "delete.single",
+    "delete.single.gone",
+    "delete.label-selector",
+    "wait.for-delete",
+    "wait.for-delete.already-gone",
+    "delete.cronjob",
+    "delete.all-pods",
+    "delete.all-pods.empty",
+    "delete.node",
+    "delete.namespace",
+    "delete.namespace.gone",
 ];
 
 fn shared_script() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kubectl-smoke.sh");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kubectl-smoke.sh");
     path.exists().then_some(path)
 }
 
@@ -285,14 +559,23 @@ fn shared_smoke_script_api_surface_checks_pass() {
             }
         }
     }
-    eprintln!("kubectl-smoke.sh: {passed} passed, {failed} failed (failures outside the API-surface list need controllers, a node agent or admission)");
+    eprintln!(
+        "kubectl-smoke.sh: {passed} passed, {failed} failed (failures outside the API-surface list need controllers, a node agent or admission)"
+    );
     for line in text.lines().filter(|l| l.starts_with("FAIL")) {
         eprintln!("  {line}");
     }
     for name in API_SURFACE_CHECKS {
-        assert!(text.contains(&format!("PASS {name}\n")) || text.contains(&format!("FAIL {name}:")), "check {name} did not run");
+        assert!(
+            text.contains(&format!("PASS {name}\n")) || text.contains(&format!("FAIL {name}:")),
+            "check {name} did not run"
+        );
     }
-    assert!(failed_required.is_empty(), "API-surface checks failed:\n{}", failed_required.join("\n"));
+    assert!(
+        failed_required.is_empty(),
+        "API-surface checks failed:\n{}",
+        failed_required.join("\n")
+    );
 }
 
 #[test]
@@ -306,7 +589,10 @@ fn a_second_instance_on_the_same_data_directory_is_refused_and_sigterm_stops_cle
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
-    let ready = lines.find(|l| l.as_ref().is_ok_and(|l| l.starts_with("export KUBECONFIG=")));
+    let ready = lines.find(|l| {
+        l.as_ref()
+            .is_ok_and(|l| l.starts_with("export KUBECONFIG="))
+    });
     assert!(ready.is_some(), "first instance starts");
     let second = Command::new(env!("CARGO_BIN_EXE_corral"))
         .args(["up", "--port", "0", "--data-dir"])
@@ -316,7 +602,11 @@ fn a_second_instance_on_the_same_data_directory_is_refused_and_sigterm_stops_cle
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains("in use by another corral process"), "{err}");
-    let status = Command::new("kill").arg("-TERM").arg(first.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(first.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -324,7 +614,10 @@ fn a_second_instance_on_the_same_data_directory_is_refused_and_sigterm_stops_cle
             assert!(status.success(), "corral exits 0 on SIGTERM: {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "corral did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "corral did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

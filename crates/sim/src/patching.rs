@@ -100,10 +100,16 @@ fn fast_path(current: &KubeObject, body: &PatchBody) -> Option<KubeObject> {
                 .get_or_insert_with(Default::default)
                 .conditions
                 .get_or_insert_with(Vec::new);
-            match list.iter_mut().find(|c| c.type_ == condition.type_) {
-                Some(existing) => merge_condition(existing, condition),
-                None => list.push(condition),
-            }
+            // Strategic merge orders the patch's elements first, then the server-only ones.
+            let merged = match list.iter().position(|c| c.type_ == condition.type_) {
+                Some(index) => {
+                    let mut existing = list.remove(index);
+                    merge_condition(&mut existing, condition);
+                    existing
+                }
+                None => condition,
+            };
+            list.insert(0, merged);
             Some(patched.into())
         }
         (KubeObject::Lease(lease), PatchBody::Merge(patch)) => {
@@ -178,6 +184,9 @@ mod tests {
             ]}})),
             PatchBody::Strategic(json!({"status": {"conditions": [
                 {"type": "Ready", "status": "False", "lastProbeTime": null, "lastTransitionTime": "2026-01-01T00:00:05Z"}
+            ]}})),
+            PatchBody::Strategic(json!({"status": {"conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/2 nodes", "lastProbeTime": null, "lastTransitionTime": "2026-01-01T00:00:05Z"}
             ]}})),
         ];
         for body in bodies {

@@ -129,9 +129,9 @@ impl Settings {
         let cronjob = match &self.cronjob {
             CronJobProfile::V2(c) => format!("v2 controller, {} workers", c.workers),
             CronJobProfile::V1(c) => format!(
-                "v1 poller every {:?}, pager abort above {} Jobs",
+                "v1 poller every {:?}, {}",
                 c.sync_period,
-                c.abort_above_jobs.map_or("never".to_string(), |n| n.to_string())
+                c.abort_above_jobs.map_or("pager defect fixed (back-port)".to_string(), |n| format!("pass aborts above {n} Jobs (unpatched pager)"))
             ),
         };
         vec![

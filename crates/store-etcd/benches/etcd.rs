@@ -158,19 +158,10 @@ fn raw_creates(server: &EtcdServer, make: Make, total: usize, writers: usize) ->
                             break;
                         }
                         let (key, value) = values[i].clone();
-                        let txn = if std::env::var("SHAPE").is_ok() {
-                            let rk = "/raw/_corral/revision".to_string();
-                            let cur = kv.get(rk.clone(), None).await.unwrap();
-                            let m = cur.kvs().first().map_or(0, |k| k.mod_revision());
-                            Txn::new()
-                            .when([Compare::mod_revision(rk.clone(), CompareOp::Equal, m), Compare::create_revision("/raw/_corral/lock", CompareOp::Equal, 0)])
-                            .and_then([TxnOp::put(key.clone(), value, None), TxnOp::put(rk, i.to_string(), None)])
-                            .or_else([TxnOp::get(key, None)])
-                        } else {
-                        Txn::new()
+                        let txn = Txn::new()
                             .when([Compare::mod_revision(key.clone(), CompareOp::Equal, 0)])
                             .and_then([TxnOp::put(key.clone(), value, None)])
-                            .or_else([TxnOp::get(key, None)]) };
+                            .or_else([TxnOp::get(key, None)]);
                         let response = kv.txn(txn).await.expect("create txn");
                         assert!(response.succeeded());
                     }
@@ -222,10 +213,8 @@ fn main() {
         println!("SKIP: no `etcd` in PATH (apt-get install etcd-server)");
         return;
     }
-    if std::env::var("ONLY_SINGLE").is_err() {
     figures("Pods", big_pod, total);
     figures("ConfigMaps", config_map, total);
-    }
     let single = (total / 10).max(100);
     println!("== one writer, {single} Pods");
     let server = EtcdServer::start().expect("etcd starts");

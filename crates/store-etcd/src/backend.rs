@@ -161,7 +161,8 @@ impl EtcdBackend {
             endpoints: joined,
             held,
             lease_lost,
-            // `load` reads the real position; until then every commit fails its fence.
+            // `load` reads the real position; until then a commit to a non-empty prefix fails
+            // its fence.
             position: Mutex::new(Position {
                 durable: Revision::ZERO,
                 revision_key_mod: 0,
@@ -205,6 +206,51 @@ impl EtcdBackend {
                 self.endpoints
             ))),
         }
+    }
+
+    /// One page of the load from `from`, at `revision` if given (0: the latest).
+    fn load_page(
+        &self,
+        from: &[u8],
+        revision: Option<i64>,
+    ) -> Result<etcd_client::GetResponse, StoreError> {
+        let mut options = GetOptions::new()
+            .with_range(self.layout.range_end())
+            .with_limit(self.options.load_page_size);
+        if let Some(revision) = revision.filter(|r| *r > 0) {
+            options = options.with_revision(revision);
+        }
+        // Pages are bounded by count; objects by `txn_bytes_max` (commits refuse larger).
+        let page_bytes = (self.options.load_page_size as usize)
+            .saturating_mul(self.options.txn_bytes_max)
+            .saturating_add(1 << 20)
+            .max(4 << 20);
+        let mut kv = self
+            .client
+            .kv_client()
+            .max_decoding_message_size(page_bytes);
+        let from = from.to_vec();
+        self.call("loading the prefix", async move {
+            kv.get(from, Some(options)).await
+        })
+    }
+
+    /// After an unpinned load: the revision key still has the etcd mod revision the load
+    /// saw, so no commit happened in between.
+    fn check_unchanged(&self, revision_key_mod: i64) -> Result<(), StoreError> {
+        let mut kv = self.client.kv_client();
+        let key = self.layout.revision_key();
+        let now = self.call("rereading the revision key", async move {
+            kv.get(key, None).await
+        })?;
+        let now_mod = now.kvs().first().map_or(0, |kv| kv.mod_revision());
+        if now_mod != revision_key_mod {
+            return Err(StoreError::Io(format!(
+                "etcd prefix {}: written by someone else while loading (revision key at etcd revision {now_mod}, loaded at {revision_key_mod})",
+                self.layout.prefix()
+            )));
+        }
+        Ok(())
     }
 
     fn position(&self) -> std::sync::MutexGuard<'_, Position> {
@@ -251,14 +297,7 @@ impl EtcdBackend {
             "committing revisions {}..={last} (whether it applied is known only after reopening)",
             position.durable.next()
         );
-        let t = std::time::Instant::now();
-        let response = self.call(&context, async move {
-            let t2 = std::time::Instant::now();
-            let r = kv.txn(txn).await;
-            INNER_NS.fetch_add(t2.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            r
-        })?;
-        RPC_NS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let response = self.call(&context, async move { kv.txn(txn).await })?;
         if !response.succeeded() {
             return Err(self.fenced(position, &response));
         }
@@ -321,34 +360,27 @@ impl Backend for EtcdBackend {
     /// returns the revision key's value.
     fn load(&self, sink: &mut LoadSink<'_>) -> Result<Revision, StoreError> {
         let mut position = self.position();
-        let end = self.layout.range_end();
         let mut start = self.layout.range_start();
         let mut snapshot = 0i64;
+        let mut pinned = true;
         let mut durable = None;
         let mut revision_key_mod = 0;
-        let page_bytes = (self.options.load_page_size as usize)
-            .saturating_mul(self.options.txn_bytes_max)
-            .saturating_add(1 << 20)
-            .max(4 << 20);
         loop {
-            let mut options = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(self.options.load_page_size);
-            if snapshot > 0 {
-                options = options.with_revision(snapshot);
-            }
-            let mut kv = self
-                .client
-                .kv_client()
-                .max_decoding_message_size(page_bytes);
-            let from = start.clone();
-            let mut page = self.call("loading the prefix", async move {
-                kv.get(from, Some(options)).await
-            })?;
+            let page = match self.load_page(&start, pinned.then_some(snapshot)) {
+                Err(StoreError::Io(message)) if pinned && message.contains("compacted") => {
+                    // Someone compacted etcd past the snapshot mid-load. Nothing under the
+                    // prefix changes while this instance holds its lock, so the latest
+                    // revision serves as well; the revision key is checked at the end.
+                    pinned = false;
+                    continue;
+                }
+                other => other?,
+            };
             if snapshot == 0 {
                 snapshot = page.header().map_or(0, |h| h.revision());
             }
             let more = page.more();
+            let mut page = page;
             let kvs = page.take_kvs();
             let Some(last) = kvs.last().map(|kv| kv.key().to_vec()) else {
                 break;
@@ -369,6 +401,9 @@ impl Backend for EtcdBackend {
             start = last;
             start.push(0);
         }
+        if !pinned {
+            self.check_unchanged(revision_key_mod)?;
+        }
         let durable = durable.unwrap_or(Revision::ZERO);
         position.durable = durable;
         position.revision_key_mod = revision_key_mod;
@@ -378,17 +413,6 @@ impl Backend for EtcdBackend {
     }
 
     fn commit(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
-        let t = std::time::Instant::now();
-        let r = self.commit_inner(batch);
-        COMMIT_NS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        r
-    }
-}
-pub static INNER_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static RPC_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static COMMIT_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-impl EtcdBackend {
-    fn commit_inner(&self, batch: &CommitBatch<'_>) -> Result<(), StoreError> {
         if self.lease_lost.load(Ordering::SeqCst) {
             return Err(StoreError::Io(format!(
                 "etcd prefix {}: this instance lost its lock (its lease expired while etcd was unreachable); restart to reload",
@@ -446,7 +470,6 @@ impl EtcdBackend {
 
 impl Drop for EtcdBackend {
     fn drop(&mut self) {
-        eprintln!("PROFILE inner {} ms rpc {} ms commit {} ms", INNER_NS.swap(0, Ordering::Relaxed)/1000000, RPC_NS.swap(0, Ordering::Relaxed)/1000000, COMMIT_NS.swap(0, Ordering::Relaxed)/1000000);
         // Frees the prefix now instead of after the lease's TTL; best effort.
         let mut leases = self.client.lease_client();
         let lease_id = self.held.lease_id;

@@ -143,8 +143,8 @@ impl EtcdServer {
         loop {
             if let Some(status) = child.try_wait()? {
                 return Err(std::io::Error::other(format!(
-                    "etcd exited with {status} during start; see {}",
-                    self.log_path().display()
+                    "etcd exited with {status} during start: {}",
+                    self.log_tail()
                 )));
             }
             if healthy(self.client_port) {
@@ -157,13 +157,20 @@ impl EtcdServer {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!(
-                        "etcd not healthy after {READY_TIMEOUT:?}; see {}",
-                        self.log_path().display()
+                        "etcd not healthy after {READY_TIMEOUT:?}: {}",
+                        self.log_tail()
                     ),
                 ));
             }
             std::thread::sleep(READY_POLL);
         }
+    }
+
+    /// The last lines of etcd's log, for errors (the directory goes away with the server).
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
     }
 
     /// The temporary directory holding the data directory and the log.

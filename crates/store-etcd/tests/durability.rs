@@ -17,8 +17,8 @@ use corral_core::SimRng;
 use corral_core::clock::epoch;
 use corral_store::testing::{SharedBackend, config_map};
 use corral_store::{
-    DeleteOptions, JsonBytes, ListRequest, ObjectStore, Representation, Store, StoreConfig,
-    StoreError, Txn, TxnOp,
+    Backend, DeleteOptions, JsonBytes, ListRequest, ObjectStore, Representation, Store,
+    StoreConfig, StoreError, Txn, TxnOp,
 };
 use corral_store_etcd::testing::EtcdServer;
 use corral_store_etcd::{EtcdBackend, EtcdOptions};
@@ -327,4 +327,42 @@ fn a_prefix_holding_other_keys_is_refused_with_a_clear_error() {
     )
     .unwrap_err();
     assert!(error.to_string().contains("kube-apiserver"), "{error}");
+}
+
+#[test]
+fn a_load_survives_etcd_compacting_past_its_snapshot() {
+    let Some(server) = etcd_or_skip("a_load_survives_etcd_compacting_past_its_snapshot") else {
+        return;
+    };
+    let mut rng = SimRng::seed_from_u64(13);
+    let paged = EtcdOptions {
+        load_page_size: 5,
+        ..options("/registry")
+    };
+    let revision = {
+        let store = open_with(&server, paged.clone());
+        for i in 0..12 {
+            let name = format!("cm-{i:02}");
+            store
+                .create(config_map("ns", &name, "1"), epoch(), &mut rng, false)
+                .unwrap();
+        }
+        store.store().current_revision()
+    };
+    let backend = EtcdBackend::connect(&[server.endpoint()], paged).unwrap();
+    let raw = Raw::connect(&server.endpoint());
+    let mut loaded = Vec::new();
+    let loaded_revision = backend
+        .load(&mut |object| {
+            if loaded.is_empty() {
+                // After the first page: etcd moves on and compacts past the load's snapshot.
+                raw.put("/unrelated", b"x");
+                raw.compact_now();
+            }
+            loaded.push(object.key.name);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(loaded_revision, revision);
+    assert_eq!(loaded.len(), 12);
 }

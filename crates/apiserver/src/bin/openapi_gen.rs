@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut check = false;
-    let mut path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi").join("schemas.json");
+    let mut path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("openapi")
+        .join("schemas.json");
     for argument in std::env::args().skip(1) {
         match argument.as_str() {
             "--check" => check = true,

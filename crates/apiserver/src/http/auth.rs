@@ -49,7 +49,12 @@ impl Authenticator for StaticTokens {
 pub fn identity_from_certificate(der: &[u8]) -> Option<UserInfo> {
     let (_, certificate) = X509Certificate::from_der(der).ok()?;
     let subject = certificate.subject();
-    let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+    let name = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
     let groups = subject
         .iter_organization()
         .filter_map(|o| o.as_str().ok().map(str::to_string))
@@ -62,7 +67,11 @@ pub fn identity_from_certificate(der: &[u8]) -> Option<UserInfo> {
 }
 
 /// Who is asking: certificate, token, or anonymous; 401 for a bad token.
-pub fn authenticate(headers: &HeaderMap, peer: Option<&PeerIdentity>, tokens: &dyn Authenticator) -> Result<UserInfo, ApiError> {
+pub fn authenticate(
+    headers: &HeaderMap,
+    peer: Option<&PeerIdentity>,
+    tokens: &dyn Authenticator,
+) -> Result<UserInfo, ApiError> {
     if let Some(user) = peer.and_then(|p| p.0.clone()) {
         return Ok(authenticated(user));
     }
@@ -107,9 +116,14 @@ mod tests {
 
     #[test]
     fn tokens_authenticate_and_bad_tokens_are_401() {
-        let tokens = StaticTokens::new().with("secret", UserInfo::new("admin", &["system:masters"]));
+        let tokens =
+            StaticTokens::new().with("secret", UserInfo::new("admin", &["system:masters"]));
         let mut headers = HeaderMap::new();
-        assert!(authenticate(&headers, None, &tokens).unwrap().is_anonymous());
+        assert!(
+            authenticate(&headers, None, &tokens)
+                .unwrap()
+                .is_anonymous()
+        );
         headers.insert(AUTHORIZATION, "Bearer secret".parse().unwrap());
         let user = authenticate(&headers, None, &tokens).unwrap();
         assert_eq!(user.name, "admin");

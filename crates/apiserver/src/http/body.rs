@@ -32,7 +32,9 @@ pub async fn read(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     match Limited::new(body, BODY_LIMIT_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "cannot read the request body: {e}"
+        ))),
     }
 }
 
@@ -48,7 +50,8 @@ pub fn content_type(headers: &HeaderMap) -> String {
 /// Reads and decodes an object body (JSON, YAML or protobuf).
 pub async fn object(headers: &HeaderMap, body: Body) -> Result<DecodedBody, ApiError> {
     let content_type = content_type(headers);
-    let format = BodyFormat::from_content_type(&content_type).ok_or_else(|| unsupported_media_type(&content_type))?;
+    let format = BodyFormat::from_content_type(&content_type)
+        .ok_or_else(|| unsupported_media_type(&content_type))?;
     let bytes = read(headers, body).await?;
     decode_body(format, &bytes)
 }

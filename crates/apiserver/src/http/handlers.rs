@@ -19,8 +19,8 @@ use super::respond::{self, RequestLabels};
 use super::route::ResourcePath;
 use super::{HttpState, list, table, watch};
 use crate::service::{
-    Attributes, BodyFormat, Decision, DeleteRequest, Part, ServedObject, Target, UserInfo, WriteResult, decode_body,
-    delete_request_from, unsupported_media_type,
+    Attributes, BodyFormat, Decision, DeleteRequest, Part, ServedObject, Target, UserInfo,
+    WriteResult, decode_body, delete_request_from, unsupported_media_type,
 };
 
 /// What a request does (upstream's request-info verbs).
@@ -80,7 +80,12 @@ struct Call<'a> {
 
 impl Call<'_> {
     fn format(&self) -> ObjectFormat {
-        object_format(self.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default())
+        object_format(
+            self.headers
+                .get(ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        )
     }
 
     fn include(&self) -> Result<IncludeObject, ApiError> {
@@ -97,7 +102,11 @@ pub async fn serve(state: &HttpState, path: ResourcePath, request: Request) -> R
     let resource_name = path.resource.clone();
     let (parts, body) = request.into_parts();
     let query = Query::parse(parts.uri.query());
-    let user = parts.extensions.get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
+    let user = parts
+        .extensions
+        .get::<UserInfo>()
+        .cloned()
+        .unwrap_or_else(UserInfo::anonymous);
     let verb = classify(&parts.method, &path, &query);
     let labels = RequestLabels {
         verb: verb.as_ref().map_or("unknown", |v| v.as_str()),
@@ -110,7 +119,15 @@ pub async fn serve(state: &HttpState, path: ResourcePath, request: Request) -> R
                 namespace: path.namespace.clone(),
                 name: path.name.clone(),
             };
-            let call = Call { state, resource, path, query, headers: parts.headers, user, target };
+            let call = Call {
+                state,
+                resource,
+                path,
+                query,
+                headers: parts.headers,
+                user,
+                target,
+            };
             dispatch(call, verb, body).await
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -121,7 +138,8 @@ pub async fn serve(state: &HttpState, path: ResourcePath, request: Request) -> R
 
 /// The served resource a path names, with scope checks (404 like upstream's router).
 fn resolve(path: &ResourcePath) -> Result<&'static ResourceInfo, ApiError> {
-    let resource = find_resource(&path.group, &path.version, &path.resource).ok_or_else(ApiError::unknown_path)?;
+    let resource = find_resource(&path.group, &path.version, &path.resource)
+        .ok_or_else(ApiError::unknown_path)?;
     let namespaced_path = path.namespace.is_some();
     if namespaced_path && !resource.namespaced {
         return Err(ApiError::unknown_path());
@@ -129,10 +147,10 @@ fn resolve(path: &ResourcePath) -> Result<&'static ResourceInfo, ApiError> {
     if resource.namespaced && !namespaced_path && path.name.is_some() {
         return Err(ApiError::unknown_path());
     }
-    if let Some(sub) = &path.subresource {
-        if resource.subresource(sub).is_none() {
-            return Err(ApiError::unknown_path());
-        }
+    if let Some(sub) = &path.subresource
+        && resource.subresource(sub).is_none()
+    {
+        return Err(ApiError::unknown_path());
     }
     Ok(resource)
 }
@@ -148,7 +166,12 @@ fn authorize(call: &Call<'_>, verb: Verb) -> Result<(), ApiError> {
         name: call.path.name.clone().unwrap_or_default(),
         path: None,
     };
-    match call.state.service().authorizer().authorize(&call.user, &attributes) {
+    match call
+        .state
+        .service()
+        .authorizer()
+        .authorize(&call.user, &attributes)
+    {
         Decision::Allow => Ok(()),
         Decision::Deny { reason } => {
             let scope = if attributes.namespace.is_empty() {
@@ -162,9 +185,17 @@ fn authorize(call: &Call<'_>, verb: Verb) -> Result<(), ApiError> {
                 attributes.verb,
                 attributes.resource,
                 attributes.group,
-                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                }
             );
-            Err(ApiError::forbidden(&call.resource.group_resource(), &attributes.name, &message))
+            Err(ApiError::forbidden(
+                &call.resource.group_resource(),
+                &attributes.name,
+                &message,
+            ))
         }
     }
 }
@@ -193,17 +224,28 @@ fn part_of(subresource: Option<&str>) -> Result<Part, ApiError> {
 }
 
 /// One object as JSON or a one-row Table.
-fn object_response(call: &Call<'_>, code: StatusCode, served: &ServedObject, table_allowed: bool) -> Result<Response, ApiError> {
-    if table_allowed && call.format() == ObjectFormat::Table {
-        if let Some(bytes) = table::object_table_bytes(served, call.include()?, jiff::Timestamp::now())? {
-            return Ok(respond::json(code, bytes));
-        }
+fn object_response(
+    call: &Call<'_>,
+    code: StatusCode,
+    served: &ServedObject,
+    table_allowed: bool,
+) -> Result<Response, ApiError> {
+    if table_allowed
+        && call.format() == ObjectFormat::Table
+        && let Some(bytes) =
+            table::object_table_bytes(served, call.include()?, jiff::Timestamp::now())?
+    {
+        return Ok(respond::json(code, bytes));
     }
     Ok(respond::json(code, served.to_bytes()))
 }
 
 fn write_response(call: &Call<'_>, result: &WriteResult) -> Result<Response, ApiError> {
-    let code = if result.created { StatusCode::CREATED } else { StatusCode::OK };
+    let code = if result.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut response = object_response(call, code, &result.object, false)?;
     respond::add_warnings(&mut response, &result.warnings);
     Ok(response)
@@ -218,7 +260,11 @@ async fn get(call: &Call<'_>) -> Result<Response, ApiError> {
         Some("log") => {
             let options = call.query.log_options()?;
             let stream = call.state.service().logs(&call.target, &options)?;
-            Ok(respond::with_body(StatusCode::OK, "text/plain", Body::from_stream(stream)))
+            Ok(respond::with_body(
+                StatusCode::OK,
+                "text/plain",
+                Body::from_stream(stream),
+            ))
         }
         Some(_) => Err(ApiError::method_not_allowed()),
     }
@@ -229,12 +275,20 @@ async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
         return Err(ApiError::method_not_allowed());
     }
     let options = call.query.list_options()?;
-    let page = call.state.service().list_async(&call.target, &options).await?;
+    let page = call
+        .state
+        .service()
+        .list_async(&call.target, &options)
+        .await?;
     if call.format() == ObjectFormat::Table {
         let bytes = table::list_table(&page, call.include()?, jiff::Timestamp::now())?;
         return Ok(respond::json(StatusCode::OK, bytes));
     }
-    Ok(respond::with_body(StatusCode::OK, "application/json", list::body(page)))
+    Ok(respond::with_body(
+        StatusCode::OK,
+        "application/json",
+        list::body(page),
+    ))
 }
 
 fn watch_collection(call: &Call<'_>) -> Result<Response, ApiError> {
@@ -252,12 +306,16 @@ async fn create(call: &Call<'_>, body: Body) -> Result<Response, ApiError> {
         None => {}
         Some("binding") => {
             let decoded = body::object(&call.headers, body).await?;
-            let status = service.bind(&call.user, &call.target, decoded, dry_run).await?;
+            let status = service
+                .bind(&call.user, &call.target, decoded, dry_run)
+                .await?;
             return Ok(respond::json_value(StatusCode::CREATED, &status));
         }
         Some("eviction") => {
             let decoded = body::object(&call.headers, body).await?;
-            let status = service.evict(&call.user, &call.target, decoded, dry_run).await?;
+            let status = service
+                .evict(&call.user, &call.target, decoded, dry_run)
+                .await?;
             return Ok(respond::json_value(StatusCode::CREATED, &status));
         }
         Some(_) => return Err(ApiError::method_not_allowed()),
@@ -267,7 +325,9 @@ async fn create(call: &Call<'_>, body: Body) -> Result<Response, ApiError> {
     }
     let options = call.query.write_options()?;
     let decoded = body::object(&call.headers, body).await?;
-    let result = service.create(&call.user, &call.target, decoded, &options).await?;
+    let result = service
+        .create(&call.user, &call.target, decoded, &options)
+        .await?;
     write_response(call, &result)
 }
 
@@ -275,7 +335,11 @@ async fn update(call: &Call<'_>, body: Body) -> Result<Response, ApiError> {
     let part = part_of(call.subresource())?;
     let options = call.query.write_options()?;
     let decoded = body::object(&call.headers, body).await?;
-    let result = call.state.service().update(&call.user, &call.target, part, decoded, &options).await?;
+    let result = call
+        .state
+        .service()
+        .update(&call.user, &call.target, part, decoded, &options)
+        .await?;
     write_response(call, &result)
 }
 
@@ -293,7 +357,14 @@ async fn patch(call: &Call<'_>, body: Body) -> Result<Response, ApiError> {
     let result = call
         .state
         .service()
-        .patch(&call.user, &call.target, part, patch_type, bytes.to_vec(), &options)
+        .patch(
+            &call.user,
+            &call.target,
+            part,
+            patch_type,
+            bytes.to_vec(),
+            &options,
+        )
         .await?;
     write_response(call, &result)
 }
@@ -305,18 +376,22 @@ async fn delete_request(call: &Call<'_>, body: Body) -> Result<DeleteRequest, Ap
         DeleteRequest::default()
     } else {
         let content_type = body::content_type(&call.headers);
-        let format = BodyFormat::from_content_type(&content_type).ok_or_else(|| unsupported_media_type(&content_type))?;
+        let format = BodyFormat::from_content_type(&content_type)
+            .ok_or_else(|| unsupported_media_type(&content_type))?;
         delete_request_from(&decode_body(format, &bytes)?.value)?
     };
     request.dry_run |= call.query.dry_run()?;
     if let Some(grace) = call.query.grace_period_seconds()? {
         request.grace_period_seconds = Some(grace);
     }
-    if let Some(policy) = call.query.get("propagationPolicy").filter(|p| !p.is_empty()) {
-        request.propagation = Some(
-            corral_core::Propagation::parse(policy)
-                .ok_or_else(|| ApiError::bad_request(format!("invalid propagationPolicy: {policy:?}")))?,
-        );
+    if let Some(policy) = call
+        .query
+        .get("propagationPolicy")
+        .filter(|p| !p.is_empty())
+    {
+        request.propagation = Some(corral_core::Propagation::parse(policy).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid propagationPolicy: {policy:?}"))
+        })?);
     }
     Ok(request)
 }
@@ -326,7 +401,11 @@ async fn delete(call: &Call<'_>, body: Body) -> Result<Response, ApiError> {
         return Err(ApiError::method_not_allowed());
     }
     let request = delete_request(call, body).await?;
-    let result = call.state.service().delete(&call.user, &call.target, &request).await?;
+    let result = call
+        .state
+        .service()
+        .delete(&call.user, &call.target, &request)
+        .await?;
     let mut response = object_response(call, StatusCode::OK, &result.object, false)?;
     respond::add_warnings(&mut response, &result.warnings);
     Ok(response)
@@ -340,5 +419,8 @@ async fn delete_collection(call: &Call<'_>, body: Body) -> Result<Response, ApiE
         .service()
         .delete_collection(&call.user, &call.target, &options, &request)
         .await?;
-    Ok(respond::json(StatusCode::OK, list::objects_body(call.resource, &deleted)))
+    Ok(respond::json(
+        StatusCode::OK,
+        list::objects_body(call.resource, &deleted),
+    ))
 }

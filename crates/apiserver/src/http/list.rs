@@ -30,7 +30,9 @@ fn header(resource: &ResourceInfo, page: &ListResult) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"{\"kind\":");
-    out.extend_from_slice(&serde_json::to_vec(&format!("{}List", resource.kind)).unwrap_or_default());
+    out.extend_from_slice(
+        &serde_json::to_vec(&format!("{}List", resource.kind)).unwrap_or_default(),
+    );
     out.extend_from_slice(b",\"apiVersion\":");
     out.extend_from_slice(&serde_json::to_vec(&api_version(resource)).unwrap_or_default());
     out.extend_from_slice(b",\"metadata\":");
@@ -54,7 +56,11 @@ impl Iterator for Chunks {
         if self.finished {
             return None;
         }
-        let mut out = if self.started { Vec::with_capacity(CHUNK_BYTES) } else { header(self.page.resource, &self.page) };
+        let mut out = if self.started {
+            Vec::with_capacity(CHUNK_BYTES)
+        } else {
+            header(self.page.resource, &self.page)
+        };
         self.started = true;
         while self.next < self.page.items.len() && out.len() < CHUNK_BYTES {
             if self.next > 0 {
@@ -85,7 +91,9 @@ pub fn body(page: ListResult) -> Body {
 pub fn objects_body(resource: &ResourceInfo, objects: &[ServedObject]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(b"{\"kind\":");
-    out.extend_from_slice(&serde_json::to_vec(&format!("{}List", resource.kind)).unwrap_or_default());
+    out.extend_from_slice(
+        &serde_json::to_vec(&format!("{}List", resource.kind)).unwrap_or_default(),
+    );
     out.extend_from_slice(b",\"apiVersion\":");
     out.extend_from_slice(&serde_json::to_vec(&api_version(resource)).unwrap_or_default());
     out.extend_from_slice(b",\"metadata\":{},\"items\":[");

@@ -37,8 +37,8 @@ use self::respond::RequestLabels;
 use self::route::ApiPath;
 use crate::discovery::DiscoveryDocuments;
 use crate::metrics::Metrics;
-use crate::ops::{Endpoint, HealthState};
 use crate::openapi::{OpenApiDocuments, V2_CONTENT_TYPE, v2_json};
+use crate::ops::{Endpoint, HealthState};
 use crate::service::ApiService;
 
 /// What every request handler shares.
@@ -89,8 +89,14 @@ async fn front(State(state): State<HttpState>, mut request: Request, next: Next)
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let peer = request.extensions().get::<PeerIdentity>().cloned();
-    let user = match auth::authenticate(request.headers(), peer.as_ref(), state.0.authenticator.as_ref()) {
-        Ok(user) if user.is_anonymous() && !state.0.allow_anonymous && !auth::is_public_path(&path) => {
+    let user = match auth::authenticate(
+        request.headers(),
+        peer.as_ref(),
+        state.0.authenticator.as_ref(),
+    ) {
+        Ok(user)
+            if user.is_anonymous() && !state.0.allow_anonymous && !auth::is_public_path(&path) =>
+        {
             Err(auth::unauthorized())
         }
         other => other,
@@ -104,12 +110,21 @@ async fn front(State(state): State<HttpState>, mut request: Request, next: Next)
         }
         Err(e) => respond::error(&e),
     };
-    let labels = response.extensions().get::<RequestLabels>().cloned().unwrap_or_else(|| RequestLabels {
-        verb: non_resource_verb(&method),
-        resource: String::new(),
-    });
+    let labels = response
+        .extensions()
+        .get::<RequestLabels>()
+        .cloned()
+        .unwrap_or_else(|| RequestLabels {
+            verb: non_resource_verb(&method),
+            resource: String::new(),
+        });
     let seconds = started.elapsed().as_secs_f64();
-    state.0.metrics.observe_request(labels.verb, &labels.resource, response.status().as_u16(), seconds);
+    state.0.metrics.observe_request(
+        labels.verb,
+        &labels.resource,
+        response.status().as_u16(),
+        seconds,
+    );
     response
 }
 
@@ -125,7 +140,12 @@ fn non_resource_verb(method: &Method) -> &'static str {
 }
 
 fn accept_of(request: &Request) -> String {
-    request.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn version(State(state): State<HttpState>) -> Response {
@@ -134,7 +154,11 @@ async fn version(State(state): State<HttpState>) -> Response {
 
 async fn metrics(State(state): State<HttpState>) -> Response {
     let text = state.0.metrics.render(&state.0.service);
-    respond::with_body(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text)
+    respond::with_body(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text,
+    )
 }
 
 async fn health(State(state): State<HttpState>, request: Request) -> Response {
@@ -155,7 +179,14 @@ async fn health(State(state): State<HttpState>, request: Request) -> Response {
         .filter_map(|p| p.strip_prefix("exclude="))
         .map(query::percent_decode)
         .collect();
-    let answer = crate::ops::evaluate(endpoint, check, query.has("verbose"), &excluded, &state.0.service, &state.0.health);
+    let answer = crate::ops::evaluate(
+        endpoint,
+        check,
+        query.has("verbose"),
+        &excluded,
+        &state.0.service,
+        &state.0.health,
+    );
     let code = StatusCode::from_u16(answer.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     respond::with_body(code, "text/plain; charset=utf-8", answer.body)
 }
@@ -173,7 +204,11 @@ async fn openapi_v3_index(State(state): State<HttpState>) -> Response {
 }
 
 async fn openapi_v3_document(State(state): State<HttpState>, request: Request) -> Response {
-    let key = request.uri().path().trim_start_matches("/openapi/v3/").to_string();
+    let key = request
+        .uri()
+        .path()
+        .trim_start_matches("/openapi/v3/")
+        .to_string();
     let Some(document) = state.0.openapi.get(&key) else {
         return respond::error(&ApiError::unknown_path());
     };
@@ -184,7 +219,9 @@ async fn openapi_v3_document(State(state): State<HttpState>, request: Request) -
     } else {
         "no-cache, private"
     };
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }
 
@@ -195,8 +232,18 @@ async fn api(State(state): State<HttpState>, request: Request) -> Response {
     let format = discovery_format(&accept_of(&request));
     let discovery = &state.0.discovery;
     let document = |bytes: &[u8], format: DiscoveryFormat| {
-        let response = respond::with_body(StatusCode::OK, format.content_type(), axum::body::Body::from(bytes.to_vec()));
-        respond::labelled(response, RequestLabels { verb: "get", resource: String::new() })
+        let response = respond::with_body(
+            StatusCode::OK,
+            format.content_type(),
+            axum::body::Body::from(bytes.to_vec()),
+        );
+        respond::labelled(
+            response,
+            RequestLabels {
+                verb: "get",
+                resource: String::new(),
+            },
+        )
     };
     match path {
         ApiPath::Resource(resource) => handlers::serve(&state, resource, request).await,
@@ -207,10 +254,12 @@ async fn api(State(state): State<HttpState>, request: Request) -> Response {
             Some(bytes) => document(bytes, DiscoveryFormat::Legacy),
             None => respond::error(&ApiError::unknown_path()),
         },
-        ApiPath::GroupVersion { group, version } => match discovery.resource_lists.get(&(group, version)) {
-            Some(bytes) => document(bytes, DiscoveryFormat::Legacy),
-            None => respond::error(&ApiError::unknown_path()),
-        },
+        ApiPath::GroupVersion { group, version } => {
+            match discovery.resource_lists.get(&(group, version)) {
+                Some(bytes) => document(bytes, DiscoveryFormat::Legacy),
+                None => respond::error(&ApiError::unknown_path()),
+            }
+        }
         ApiPath::NotFound => respond::error(&ApiError::unknown_path()),
     }
 }

@@ -14,11 +14,17 @@ pub struct MediaRange {
 
 impl MediaRange {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn is_json(&self) -> bool {
-        matches!(self.essence.as_str(), "application/json" | "*/*" | "application/*")
+        matches!(
+            self.essence.as_str(),
+            "application/json" | "*/*" | "application/*"
+        )
     }
 }
 
@@ -35,7 +41,10 @@ pub fn parse_accept(header: &str) -> Vec<MediaRange> {
             let params = pieces
                 .filter_map(|p| {
                     let (k, v) = p.split_once('=')?;
-                    Some((k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_string()))
+                    Some((
+                        k.trim().to_ascii_lowercase(),
+                        v.trim().trim_matches('"').to_string(),
+                    ))
                 })
                 .collect();
             Some(MediaRange { essence, params })
@@ -58,7 +67,11 @@ pub fn object_format(accept: &str) -> ObjectFormat {
             && m.param("g") == Some("meta.k8s.io")
             && matches!(m.param("v"), Some("v1") | Some("v1beta1"))
     });
-    if table { ObjectFormat::Table } else { ObjectFormat::Json }
+    if table {
+        ObjectFormat::Table
+    } else {
+        ObjectFormat::Json
+    }
 }
 
 /// Which discovery document `/api` and `/apis` answer with.
@@ -76,7 +89,9 @@ impl DiscoveryFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             DiscoveryFormat::Legacy => "application/json",
-            DiscoveryFormat::AggregatedV2 => "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+            DiscoveryFormat::AggregatedV2 => {
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+            }
             DiscoveryFormat::AggregatedV2Beta1 => {
                 "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
             }
@@ -98,7 +113,8 @@ pub fn discovery_format(accept: &str) -> DiscoveryFormat {
         if !media.is_json() {
             continue;
         }
-        let aggregated = media.param("g") == Some("apidiscovery.k8s.io") && media.param("as") == Some("APIGroupDiscoveryList");
+        let aggregated = media.param("g") == Some("apidiscovery.k8s.io")
+            && media.param("as") == Some("APIGroupDiscoveryList");
         if !aggregated {
             if media.params.iter().all(|(k, _)| k == "q" || k == "charset") {
                 return DiscoveryFormat::Legacy;
@@ -123,7 +139,10 @@ mod tests {
         let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
         assert_eq!(object_format(accept), ObjectFormat::Table);
         assert_eq!(object_format("application/json, */*"), ObjectFormat::Json);
-        assert_eq!(object_format("application/vnd.kubernetes.protobuf,application/json"), ObjectFormat::Json);
+        assert_eq!(
+            object_format("application/vnd.kubernetes.protobuf,application/json"),
+            ObjectFormat::Json
+        );
     }
 
     #[test]
@@ -132,7 +151,10 @@ mod tests {
         assert_eq!(discovery_format(v130), DiscoveryFormat::AggregatedV2);
         let v127 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
         assert_eq!(discovery_format(v127), DiscoveryFormat::AggregatedV2Beta1);
-        assert_eq!(discovery_format("application/json, */*"), DiscoveryFormat::Legacy);
+        assert_eq!(
+            discovery_format("application/json, */*"),
+            DiscoveryFormat::Legacy
+        );
         assert_eq!(discovery_format(""), DiscoveryFormat::Legacy);
     }
 }

@@ -61,7 +61,10 @@ impl Query {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -72,7 +75,8 @@ impl Query {
     pub fn bool(&self, key: &str) -> Result<bool, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(false),
-            Some(v) => parse_bool(v).ok_or_else(|| ApiError::bad_request(format!("invalid value for {key}: {v:?}"))),
+            Some(v) => parse_bool(v)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid value for {key}: {v:?}"))),
         }
     }
 
@@ -131,10 +135,16 @@ impl Query {
             label_selector: self.get("labelSelector").unwrap_or_default().to_string(),
             field_selector: self.get("fieldSelector").unwrap_or_default().to_string(),
             limit,
-            continue_token: self.get("continue").filter(|c| !c.is_empty()).map(str::to_string),
+            continue_token: self
+                .get("continue")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
             resource_version: self.get("resourceVersion").map(str::to_string),
             resource_version_match,
-            timeout_seconds: self.int("timeoutSeconds")?.filter(|t| *t > 0).map(|t| t as u64),
+            timeout_seconds: self
+                .int("timeoutSeconds")?
+                .filter(|t| *t > 0)
+                .map(|t| t as u64),
             allow_bookmarks: self.bool("allowWatchBookmarks")?,
         })
     }
@@ -150,13 +160,19 @@ impl Query {
 
     pub fn log_options(&self) -> Result<LogOptions, ApiError> {
         Ok(LogOptions {
-            container: self.get("container").filter(|c| !c.is_empty()).map(str::to_string),
+            container: self
+                .get("container")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
             follow: self.bool("follow")?,
             previous: self.bool("previous")?,
             timestamps: self.bool("timestamps")?,
             tail_lines: self.int("tailLines")?,
             since_seconds: self.int("sinceSeconds")?,
-            since_time: self.get("sinceTime").filter(|t| !t.is_empty()).map(str::to_string),
+            since_time: self
+                .get("sinceTime")
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
             limit_bytes: self.int("limitBytes")?,
         })
     }
@@ -181,7 +197,9 @@ mod tests {
 
     #[test]
     fn selectors_are_percent_decoded() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb%2Ctier+in+(a)&limit=500&watch=1&timeout=32s"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Ctier+in+(a)&limit=500&watch=1&timeout=32s",
+        ));
         let options = q.list_options().unwrap();
         assert_eq!(options.label_selector, "app=web,tier in (a)");
         assert_eq!(options.limit, Some(500));
@@ -190,10 +208,34 @@ mod tests {
 
     #[test]
     fn bad_values_are_bad_requests() {
-        assert_eq!(Query::parse(Some("watch=maybe")).is_watch().unwrap_err().code, 400);
-        assert_eq!(Query::parse(Some("limit=x")).list_options().unwrap_err().code, 400);
-        assert_eq!(Query::parse(Some("dryRun=Some")).dry_run().unwrap_err().code, 400);
-        assert_eq!(Query::parse(Some("fieldValidation=Loose")).write_options().unwrap_err().code, 400);
+        assert_eq!(
+            Query::parse(Some("watch=maybe"))
+                .is_watch()
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            Query::parse(Some("limit=x"))
+                .list_options()
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            Query::parse(Some("dryRun=Some"))
+                .dry_run()
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            Query::parse(Some("fieldValidation=Loose"))
+                .write_options()
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use corral_api::ApiError;
-use http::header::{CONTENT_TYPE, HeaderValue, WARNING};
 use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderValue, WARNING};
 
 /// What the metrics layer records about a request (set by the handlers on the response).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn warnings_are_quoted_strings() {
         let value = warning_value("unknown field \"spec.foo\"").unwrap();
-        assert_eq!(value.to_str().unwrap(), "299 - \"unknown field \\\"spec.foo\\\"\"");
+        assert_eq!(
+            value.to_str().unwrap(),
+            "299 - \"unknown field \\\"spec.foo\\\"\""
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub enum ApiPath {
     /// `/apis/{g}`
     Group(String),
     /// `/api/v1` or `/apis/{g}/{v}`
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     Resource(ResourcePath),
     NotFound,
 }
@@ -79,7 +82,9 @@ fn parse_resource(group: &str, version: &str, rest: &[&str]) -> ApiPath {
         ..ResourcePath::default()
     };
     let (namespace, tail) = match rest {
-        ["namespaces", namespace, tail @ ..] if !tail.is_empty() && is_namespaced_collection(group, version, tail) => {
+        ["namespaces", namespace, tail @ ..]
+            if !tail.is_empty() && is_namespaced_collection(group, version, tail) =>
+        {
             (Some(namespace.to_string()), tail)
         }
         _ => (None, rest),
@@ -105,7 +110,8 @@ fn parse_resource(group: &str, version: &str, rest: &[&str]) -> ApiPath {
 /// subresource (`namespaces/{name}/status`).
 fn is_namespaced_collection(group: &str, version: &str, tail: &[&str]) -> bool {
     let first = tail[0];
-    let namespace_subresource = group.is_empty() && tail.len() == 1 && NAMESPACE_SUBRESOURCES.contains(&first);
+    let namespace_subresource =
+        group.is_empty() && tail.len() == 1 && NAMESPACE_SUBRESOURCES.contains(&first);
     !namespace_subresource || find_resource(group, version, first).is_some()
 }
 
@@ -138,17 +144,41 @@ mod tests {
     #[test]
     fn namespaced_and_cluster_paths() {
         let r = resource("/apis/batch/v1/namespaces/ns/jobs/j/status");
-        assert_eq!((r.namespace.as_deref(), r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), (Some("ns"), "jobs", Some("j"), Some("status")));
+        assert_eq!(
+            (
+                r.namespace.as_deref(),
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            (Some("ns"), "jobs", Some("j"), Some("status"))
+        );
         let r = resource("/api/v1/pods");
         assert_eq!((r.namespace, r.name), (None, None));
         let r = resource("/api/v1/namespaces/kube-system");
-        assert_eq!((r.resource.as_str(), r.name.as_deref()), ("namespaces", Some("kube-system")));
+        assert_eq!(
+            (r.resource.as_str(), r.name.as_deref()),
+            ("namespaces", Some("kube-system"))
+        );
         let r = resource("/api/v1/namespaces/x/status");
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), ("namespaces", Some("x"), Some("status")));
+        assert_eq!(
+            (
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            ("namespaces", Some("x"), Some("status"))
+        );
         let r = resource("/api/v1/namespaces/x/pods");
-        assert_eq!((r.namespace.as_deref(), r.resource.as_str()), (Some("x"), "pods"));
+        assert_eq!(
+            (r.namespace.as_deref(), r.resource.as_str()),
+            (Some("x"), "pods")
+        );
         let r = resource("/api/v1/watch/namespaces/x/pods");
         assert!(r.legacy_watch);
-        assert_eq!(parse("/api/v1/namespaces/x/pods/p/log/extra"), ApiPath::NotFound);
+        assert_eq!(
+            parse("/api/v1/namespaces/x/pods/p/log/extra"),
+            ApiPath::NotFound
+        );
     }
 }

@@ -10,7 +10,10 @@ use jiff::Timestamp;
 use crate::service::{ListResult, ServedObject};
 
 fn options(now: Timestamp, include_object: IncludeObject) -> PrintOptions {
-    PrintOptions { now, include_object }
+    PrintOptions {
+        now,
+        include_object,
+    }
 }
 
 fn encode(table: &Table) -> Vec<u8> {
@@ -18,13 +21,19 @@ fn encode(table: &Table) -> Vec<u8> {
 }
 
 /// A list page as a Table.
-pub fn list_table(list: &ListResult, include: IncludeObject, now: Timestamp) -> Result<Vec<u8>, ApiError> {
+pub fn list_table(
+    list: &ListResult,
+    include: IncludeObject,
+    now: Timestamp,
+) -> Result<Vec<u8>, ApiError> {
     let objects = list.objects()?;
     let refs: Vec<&KubeObject> = objects.iter().map(|o| o.as_ref()).collect();
     let mut table = print_table(list.resource, &refs, &options(now, include));
     table.metadata.resource_version = Some(list.revision.to_string());
     table.metadata.continue_ = list.continue_token.clone();
-    table.metadata.remaining_item_count = list.remaining_item_count.and_then(|c| i64::try_from(c).ok());
+    table.metadata.remaining_item_count = list
+        .remaining_item_count
+        .and_then(|c| i64::try_from(c).ok());
     Ok(encode(&table))
 }
 
@@ -47,13 +56,21 @@ pub fn object_table(
 }
 
 /// An object table, encoded.
-pub fn object_table_bytes(served: &ServedObject, include: IncludeObject, now: Timestamp) -> Result<Option<Vec<u8>>, ApiError> {
+pub fn object_table_bytes(
+    served: &ServedObject,
+    include: IncludeObject,
+    now: Timestamp,
+) -> Result<Option<Vec<u8>>, ApiError> {
     Ok(object_table(served, include, now, true)?.map(|t| encode(&t)))
 }
 
 /// An empty Table of a resource (a list with no rows).
 pub fn empty_table(resource: &ResourceInfo, revision: Revision) -> Vec<u8> {
-    let mut table = print_table(resource, &[], &options(Timestamp::UNIX_EPOCH, IncludeObject::None));
+    let mut table = print_table(
+        resource,
+        &[],
+        &options(Timestamp::UNIX_EPOCH, IncludeObject::None),
+    );
     table.metadata.resource_version = Some(revision.to_string());
     encode(&table)
 }

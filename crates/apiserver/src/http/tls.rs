@@ -45,7 +45,10 @@ pub struct TlsMaterial {
 }
 
 fn pem_error(what: &'static str) -> impl Fn(rustls::pki_types::pem::Error) -> TlsError {
-    move |e| TlsError::Pem { what, message: e.to_string() }
+    move |e| TlsError::Pem {
+        what,
+        message: e.to_string(),
+    }
 }
 
 /// A rustls server configuration with the ring provider and ALPN h2/http1.1.
@@ -54,8 +57,10 @@ pub fn server_config(material: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>
     let chain = CertificateDer::pem_slice_iter(material.certificate_chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem_error("certificate"))?;
-    let key = PrivateKeyDer::from_pem_slice(material.private_key_pem.as_bytes()).map_err(pem_error("private key"))?;
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider)).with_safe_default_protocol_versions()?;
+    let key = PrivateKeyDer::from_pem_slice(material.private_key_pem.as_bytes())
+        .map_err(pem_error("private key"))?;
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
     let builder = match &material.client_ca_pem {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
@@ -109,7 +114,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the drain period; closing");
     }
 }
@@ -140,11 +148,14 @@ async fn connection(
             .and_then(|chain| chain.first())
             .and_then(|leaf| identity_from_certificate(leaf.as_ref())),
     );
-    let service = router.map_request(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(identity.clone());
-        request.map(axum::body::Body::new)
-    });
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service));
+    let service = router.map_request(
+        move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(identity.clone());
+            request.map(axum::body::Body::new)
+        },
+    );
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(connection.into_owned()).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }

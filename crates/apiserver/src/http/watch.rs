@@ -13,17 +13,25 @@ use super::table::object_table;
 use crate::service::{ServedObject, WatchItem, WatchObject, WatchStream};
 
 /// Encodes one event as a frame.
-pub fn frame(item: &WatchItem, stream: &WatchStream, format: ObjectFormat, include: IncludeObject, first: bool) -> Bytes {
+pub fn frame(
+    item: &WatchItem,
+    stream: &WatchStream,
+    format: ObjectFormat,
+    include: IncludeObject,
+    first: bool,
+) -> Bytes {
     let resource = stream.resource();
     let object: Vec<u8> = match &item.object {
         WatchObject::Object(encoded) => {
             let served = ServedObject::encoded(resource, encoded.clone());
             match format {
-                ObjectFormat::Table => match object_table(&served, include, jiff::Timestamp::now(), first) {
-                    Ok(Some(table)) => serde_json::to_vec(&table).unwrap_or_default(),
-                    Ok(None) => served.json().into_owned(),
-                    Err(e) => serde_json::to_vec(&e.to_json()).unwrap_or_default(),
-                },
+                ObjectFormat::Table => {
+                    match object_table(&served, include, jiff::Timestamp::now(), first) {
+                        Ok(Some(table)) => serde_json::to_vec(&table).unwrap_or_default(),
+                        Ok(None) => served.json().into_owned(),
+                        Err(e) => serde_json::to_vec(&e.to_json()).unwrap_or_default(),
+                    }
+                }
                 ObjectFormat::Json => served.json().into_owned(),
             }
         }

@@ -18,32 +18,69 @@ macro_rules! add {
 fn add_types(group: &str, version: &str, generator: &mut SchemaGenerator) {
     use k8s_openapi::api;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
-    add!(generator, meta::Status, meta::DeleteOptions, meta::Patch, meta::ListMeta);
+    add!(
+        generator,
+        meta::Status,
+        meta::DeleteOptions,
+        meta::Patch,
+        meta::ListMeta
+    );
     match (group, version) {
         ("", "v1") => {
             use api::core::v1::*;
             add!(generator, Namespace, Node, Pod, Event, ServiceAccount);
             add!(generator, PersistentVolumeClaim, PersistentVolume);
-            add!(generator, ResourceQuota, LimitRange, ConfigMap, Secret, Binding);
+            add!(
+                generator,
+                ResourceQuota,
+                LimitRange,
+                ConfigMap,
+                Secret,
+                Binding
+            );
             add!(generator, api::policy::v1::Eviction);
         }
         ("batch", "v1") => add!(generator, api::batch::v1::Job, api::batch::v1::CronJob),
         ("coordination.k8s.io", "v1") => add!(generator, api::coordination::v1::Lease),
         ("events.k8s.io", "v1") => add!(generator, api::events::v1::Event),
-        ("policy", "v1") => add!(generator, api::policy::v1::PodDisruptionBudget, api::policy::v1::Eviction),
+        ("policy", "v1") => add!(
+            generator,
+            api::policy::v1::PodDisruptionBudget,
+            api::policy::v1::Eviction
+        ),
         ("admissionregistration.k8s.io", "v1") => {
             use api::admissionregistration::v1::*;
-            add!(generator, MutatingWebhookConfiguration, ValidatingWebhookConfiguration);
+            add!(
+                generator,
+                MutatingWebhookConfiguration,
+                ValidatingWebhookConfiguration
+            );
         }
         ("rbac.authorization.k8s.io", "v1") => {
             use api::rbac::v1::*;
-            add!(generator, Role, ClusterRole, RoleBinding, ClusterRoleBinding);
+            add!(
+                generator,
+                Role,
+                ClusterRole,
+                RoleBinding,
+                ClusterRoleBinding
+            );
         }
         ("authorization.k8s.io", "v1") => {
             use api::authorization::v1::*;
-            add!(generator, SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview, LocalSubjectAccessReview);
+            add!(
+                generator,
+                SelfSubjectAccessReview,
+                SelfSubjectRulesReview,
+                SubjectAccessReview,
+                LocalSubjectAccessReview
+            );
         }
-        ("authentication.k8s.io", "v1") => add!(generator, api::authentication::v1::SelfSubjectReview, api::authentication::v1::TokenReview),
+        ("authentication.k8s.io", "v1") => add!(
+            generator,
+            api::authentication::v1::SelfSubjectReview,
+            api::authentication::v1::TokenReview
+        ),
         _ => {}
     }
 }
@@ -52,8 +89,13 @@ fn add_types(group: &str, version: &str, generator: &mut SchemaGenerator) {
 /// `required` list (upstream's documents do not require it).
 fn annotate(group: &str, version: &str, schemas: &mut Map<String, Value>) {
     for (name, kind) in document_kinds(group, version) {
-        let Some(Value::Object(schema)) = schemas.get_mut(&name) else { continue };
-        schema.insert("x-kubernetes-group-version-kind".into(), json!([{"group": group, "kind": kind, "version": version}]));
+        let Some(Value::Object(schema)) = schemas.get_mut(&name) else {
+            continue;
+        };
+        schema.insert(
+            "x-kubernetes-group-version-kind".into(),
+            json!([{"group": group, "kind": kind, "version": version}]),
+        );
         if let Some(Value::Array(required)) = schema.get_mut("required") {
             required.retain(|r| r != "metadata");
             if required.is_empty() {
@@ -66,7 +108,9 @@ fn annotate(group: &str, version: &str, schemas: &mut Map<String, Value>) {
 /// `<Kind>List` schemas (k8s-openapi has one generic `List<T>` without a schema).
 fn add_lists(group: &str, version: &str, schemas: &mut Map<String, Value>) {
     for (name, kind) in document_kinds(group, version) {
-        let Some(item) = kind.strip_suffix("List") else { continue };
+        let Some(item) = kind.strip_suffix("List") else {
+            continue;
+        };
         let item_schema = name.trim_end_matches("List").to_string();
         if schemas.contains_key(&name) || !schemas.contains_key(&item_schema) {
             continue;
@@ -100,7 +144,10 @@ pub fn group_version_schemas(group: &str, version: &str) -> Map<String, Value> {
 pub fn all_schemas() -> Value {
     let mut all = Map::new();
     for (group, version) in group_versions() {
-        all.insert(document_key(group, version), Value::Object(group_version_schemas(group, version)));
+        all.insert(
+            document_key(group, version),
+            Value::Object(group_version_schemas(group, version)),
+        );
     }
     Value::Object(all)
 }
@@ -131,6 +178,11 @@ mod tests {
         let job = &schemas["io.k8s.api.batch.v1.Job"];
         assert_eq!(job["x-kubernetes-group-version-kind"][0]["kind"], "Job");
         let backoff = &schemas["io.k8s.api.batch.v1.JobSpec"]["properties"]["backoffLimit"];
-        assert!(backoff["description"].as_str().unwrap().starts_with("Specifies the number of retries"));
+        assert!(
+            backoff["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("Specifies the number of retries")
+        );
     }
 }

@@ -51,7 +51,9 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 /// The embedded schemas of one document (empty if the generator has not produced them).
 fn embedded_schemas(all: &Value, key: &str) -> Value {
-    all.get(key).cloned().unwrap_or_else(|| Value::Object(Map::new()))
+    all.get(key)
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()))
 }
 
 /// A complete document for one group-version.
@@ -74,7 +76,10 @@ impl OpenApiDocuments {
             let value = document(group, version, embedded_schemas(&all, &key));
             let bytes = serde_json::to_vec(&value).unwrap_or_default();
             let hash = content_hash(&bytes);
-            index.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}));
+            index.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+            );
             documents.insert(key, Document { bytes, hash });
         }
         let index = serde_json::to_vec(&json!({"paths": index})).unwrap_or_default();
@@ -100,7 +105,9 @@ mod tests {
     fn the_index_lists_every_group_version_with_its_hash() {
         let docs = OpenApiDocuments::build();
         let index: Value = serde_json::from_slice(&docs.index).unwrap();
-        let batch = index["paths"]["apis/batch/v1"]["serverRelativeURL"].as_str().unwrap();
+        let batch = index["paths"]["apis/batch/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap();
         let hash = &docs.get("apis/batch/v1").unwrap().hash;
         assert_eq!(batch, format!("/openapi/v3/apis/batch/v1?hash={hash}"));
         assert!(index["paths"]["api/v1"].is_object());
@@ -118,7 +125,10 @@ mod tests {
                 if name.starts_with("io.k8s.api.corral") {
                     continue;
                 }
-                assert!(all[&key].get(&name).is_some(), "{key}: {name} missing; regenerate the OpenAPI schemas");
+                assert!(
+                    all[&key].get(&name).is_some(),
+                    "{key}: {name} missing; regenerate the OpenAPI schemas"
+                );
             }
         }
     }

@@ -30,7 +30,11 @@ fn schema_ref(name: &str) -> Value {
 
 /// `Batch`, `AdmissionregistrationV1`… as upstream's operation ids spell groups.
 fn group_camel(group: &str, version: &str) -> String {
-    let group = if group.is_empty() { "core" } else { group.trim_end_matches(".k8s.io") };
+    let group = if group.is_empty() {
+        "core"
+    } else {
+        group.trim_end_matches(".k8s.io")
+    };
     let mut out = String::new();
     for part in group.split('.').chain(std::iter::once(version)) {
         let mut chars = part.chars();
@@ -51,7 +55,8 @@ fn path_param(name: &str, description: &str) -> Value {
 }
 
 const DRY_RUN: &str = "When present, indicates that modifications should not be persisted. Valid values are: - All: all dry run stages will be processed";
-const FIELD_MANAGER: &str = "fieldManager is a name associated with the actor or entity that is making these changes.";
+const FIELD_MANAGER: &str =
+    "fieldManager is a name associated with the actor or entity that is making these changes.";
 const FIELD_VALIDATION: &str = "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore - Warn (the default) - Strict";
 
 fn write_params() -> Vec<Value> {
@@ -88,7 +93,10 @@ fn delete_params() -> Vec<Value> {
 }
 
 fn content(schema: &str, types: &[&str]) -> Value {
-    let map: Map<String, Value> = types.iter().map(|t| (t.to_string(), json!({"schema": schema_ref(schema)}))).collect();
+    let map: Map<String, Value> = types
+        .iter()
+        .map(|t| (t.to_string(), json!({"schema": schema_ref(schema)})))
+        .collect();
     Value::Object(map)
 }
 
@@ -124,7 +132,11 @@ fn operation(resource: &ResourceInfo, op: Op<'_>) -> Value {
 fn patch_body() -> Value {
     content(
         "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
-        &["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"],
+        &[
+            "application/apply-patch+yaml",
+            "application/json-patch+json",
+            "application/merge-patch+json",
+        ],
     )
 }
 
@@ -136,74 +148,185 @@ fn prefix(resource: &ResourceInfo) -> String {
     }
 }
 
-/// The paths of one resource (collection, object, subresources; for namespaced
-/// resources also the all-namespaces list).
-fn resource_paths(resource: &ResourceInfo, paths: &mut Map<String, Value>) {
-    let kind = schema_name(resource.group, resource.version, resource.kind);
-    let list_kind = format!("{kind}List");
-    let namespaced = resource.namespaced;
-    let base = if namespaced {
-        format!("{}/namespaces/{{namespace}}/{}", prefix(resource), resource.resource)
-    } else {
-        format!("{}/{}", prefix(resource), resource.resource)
-    };
-    let mut scope_params = vec![query("pretty", "string", "")];
-    if namespaced {
-        scope_params.insert(0, path_param("namespace", "object name and auth scope, such as for teams and projects"));
+/// Builds the paths of one resource.
+struct ResourcePaths<'a> {
+    resource: &'a ResourceInfo,
+    kind: String,
+    list_kind: String,
+    /// `/api/v1/namespaces/{namespace}/pods` or `/api/v1/nodes`.
+    base: String,
+    /// Path-level parameters shared by every path of the resource.
+    scope_params: Vec<Value>,
+}
+
+impl<'a> ResourcePaths<'a> {
+    fn new(resource: &'a ResourceInfo) -> Self {
+        let kind = schema_name(resource.group, resource.version, resource.kind);
+        let mut scope_params = vec![query("pretty", "string", "")];
+        let base = if resource.namespaced {
+            let scope = "object name and auth scope, such as for teams and projects";
+            scope_params.insert(0, path_param("namespace", scope));
+            format!(
+                "{}/namespaces/{{namespace}}/{}",
+                prefix(resource),
+                resource.resource
+            )
+        } else {
+            format!("{}/{}", prefix(resource), resource.resource)
+        };
+        ResourcePaths {
+            resource,
+            list_kind: format!("{kind}List"),
+            kind,
+            base,
+            scope_params,
+        }
     }
-    let op = |action, id_verb, params, request, response| Op { action, id_verb, namespaced, kind_suffix: "", params, request, response };
-    let mut collection = json!({"parameters": scope_params.clone()});
-    if resource.allows("list") {
-        collection["get"] = operation(resource, op("list", "list", list_params(), None, &list_kind));
+
+    fn op<'o>(
+        &'o self,
+        action: &'o str,
+        id_verb: &'o str,
+        params: Vec<Value>,
+        request: Option<Value>,
+        response: &'o str,
+    ) -> Value {
+        let op = Op {
+            action,
+            id_verb,
+            namespaced: self.resource.namespaced,
+            kind_suffix: "",
+            params,
+            request,
+            response,
+        };
+        operation(self.resource, op)
     }
-    if resource.allows("create") {
-        let post = op("post", "create", write_params(), Some(content(&kind, &["*/*"])), &kind);
-        collection["post"] = operation(resource, post);
+
+    fn named_params(&self) -> Vec<Value> {
+        let mut params = self.scope_params.clone();
+        params.insert(
+            0,
+            path_param("name", &format!("name of the {}", self.resource.kind)),
+        );
+        params
     }
-    if resource.allows("deletecollection") {
-        let mut params = delete_params();
-        params.extend(list_params());
-        collection["delete"] = operation(resource, op("deletecollection", "deleteCollection", params, None, "io.k8s.apimachinery.pkg.apis.meta.v1.Status"));
+
+    /// List, create and delete-collection on the collection URL.
+    fn collection(&self) -> Value {
+        let mut collection = json!({"parameters": self.scope_params});
+        if self.resource.allows("list") {
+            collection["get"] = self.op("list", "list", list_params(), None, &self.list_kind);
+        }
+        if self.resource.allows("create") {
+            let body = Some(content(&self.kind, &["*/*"]));
+            collection["post"] = self.op("post", "create", write_params(), body, &self.kind);
+        }
+        if self.resource.allows("deletecollection") {
+            let mut params = delete_params();
+            params.extend(list_params());
+            let status = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
+            collection["delete"] =
+                self.op("deletecollection", "deleteCollection", params, None, status);
+        }
+        collection
     }
-    paths.insert(base.clone(), collection);
-    if resource.allows("get") || resource.allows("patch") {
-        let mut params = scope_params.clone();
-        params.insert(0, path_param("name", &format!("name of the {}", resource.kind)));
-        let mut object = json!({"parameters": params});
+
+    /// Get, replace, patch and delete on the object URL.
+    fn object(&self) -> Value {
+        let mut object = json!({"parameters": self.named_params()});
         let verbs: [(&str, &str, &str, Vec<Value>, Option<Value>); 4] = [
             ("get", "get", "read", Vec::new(), None),
-            ("update", "put", "replace", write_params(), Some(content(&kind, &["*/*"]))),
-            ("patch", "patch", "patch", write_params(), Some(patch_body())),
+            (
+                "update",
+                "put",
+                "replace",
+                write_params(),
+                Some(content(&self.kind, &["*/*"])),
+            ),
+            (
+                "patch",
+                "patch",
+                "patch",
+                write_params(),
+                Some(patch_body()),
+            ),
             ("delete", "delete", "delete", delete_params(), None),
         ];
         for (verb, method, id_verb, params, request) in verbs {
-            if resource.allows(verb) {
-                object[method] = operation(resource, op(verb, id_verb, params, request, &kind));
+            if self.resource.allows(verb) {
+                object[method] = self.op(verb, id_verb, params, request, &self.kind);
             }
         }
-        paths.insert(format!("{base}/{{name}}"), object);
+        object
     }
-    for sub in resource.subresources.iter().filter(|s| s.name == "status") {
-        let mut params = scope_params.clone();
-        params.insert(0, path_param("name", &format!("name of the {}", resource.kind)));
-        let mut status = json!({"parameters": params});
-        let status_op = |action, id_verb, params, request| Op { action, id_verb, namespaced, kind_suffix: "Status", params, request, response: &kind };
-        status["get"] = operation(resource, status_op("get", "read", Vec::new(), None));
-        status["put"] = operation(resource, status_op("put", "replace", write_params(), Some(content(&kind, &["*/*"]))));
-        status["patch"] = operation(resource, status_op("patch", "patch", write_params(), Some(patch_body())));
-        paths.insert(format!("{base}/{{name}}/{}", sub.name), status);
+
+    /// Read, replace and patch of the status subresource.
+    fn status(&self) -> Value {
+        let op = |action, id_verb, params, request| {
+            let op = Op {
+                action,
+                id_verb,
+                namespaced: self.resource.namespaced,
+                kind_suffix: "Status",
+                params,
+                request,
+                response: &self.kind,
+            };
+            operation(self.resource, op)
+        };
+        json!({
+            "parameters": self.named_params(),
+            "get": op("get", "read", Vec::new(), None),
+            "put": op("put", "replace", write_params(), Some(content(&self.kind, &["*/*"]))),
+            "patch": op("patch", "patch", write_params(), Some(patch_body())),
+        })
     }
-    if namespaced && resource.allows("list") {
-        let all = format!("{}/{}", prefix(resource), resource.resource);
-        let list = Op { action: "list", id_verb: "list", namespaced: false, kind_suffix: "ForAllNamespaces", params: list_params(), request: None, response: &list_kind };
-        paths.insert(all, json!({"parameters": [query("pretty", "string", "")], "get": operation(resource, list)}));
+
+    /// The list across namespaces of a namespaced resource.
+    fn all_namespaces(&self) -> Value {
+        let list = Op {
+            action: "list",
+            id_verb: "list",
+            namespaced: false,
+            kind_suffix: "ForAllNamespaces",
+            params: list_params(),
+            request: None,
+            response: &self.list_kind,
+        };
+        json!({"parameters": [query("pretty", "string", "")], "get": operation(self.resource, list)})
+    }
+}
+
+/// The paths of one resource (collection, object, status; for namespaced resources also
+/// the all-namespaces list).
+fn resource_paths(resource: &ResourceInfo, paths: &mut Map<String, Value>) {
+    let builder = ResourcePaths::new(resource);
+    paths.insert(builder.base.clone(), builder.collection());
+    if resource.allows("get") || resource.allows("patch") {
+        paths.insert(format!("{}/{{name}}", builder.base), builder.object());
+    }
+    if resource.subresource("status").is_some() {
+        paths.insert(
+            format!("{}/{{name}}/status", builder.base),
+            builder.status(),
+        );
+    }
+    if resource.namespaced && resource.allows("list") {
+        paths.insert(
+            format!("{}/{}", prefix(resource), resource.resource),
+            builder.all_namespaces(),
+        );
     }
 }
 
 /// The `paths` object of the document for one group-version.
 pub fn paths(group: &str, version: &str) -> Value {
     let mut paths = Map::new();
-    for resource in all_resources().iter().filter(|r| r.group == group && r.version == version) {
+    for resource in all_resources()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         resource_paths(resource, &mut paths);
     }
     Value::Object(paths)
@@ -222,10 +345,19 @@ pub fn document_key(group: &str, version: &str) -> String {
 /// kinds), as (schema name, group, version, kind).
 pub fn document_kinds(group: &str, version: &str) -> Vec<(String, String)> {
     let mut kinds = Vec::new();
-    for resource in all_resources().iter().filter(|r| r.group == group && r.version == version) {
-        kinds.push((schema_name(group, version, resource.kind), resource.kind.to_string()));
+    for resource in all_resources()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        kinds.push((
+            schema_name(group, version, resource.kind),
+            resource.kind.to_string(),
+        ));
         if resource.allows("list") {
-            kinds.push((schema_name(group, version, &format!("{}List", resource.kind)), format!("{}List", resource.kind)));
+            kinds.push((
+                schema_name(group, version, &format!("{}List", resource.kind)),
+                format!("{}List", resource.kind),
+            ));
         }
     }
     kinds.sort();
@@ -242,8 +374,18 @@ mod tests {
         let paths = paths("batch", "v1");
         let patch = &paths["/apis/batch/v1/namespaces/{namespace}/jobs/{name}"]["patch"];
         assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Job");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(patch["requestBody"]["content"].get("application/strategic-merge-patch+json").is_none());
+        assert!(
+            patch["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "fieldValidation")
+        );
+        assert!(
+            patch["requestBody"]["content"]
+                .get("application/strategic-merge-patch+json")
+                .is_none()
+        );
         assert_eq!(patch["operationId"], "patchBatchV1NamespacedJob");
     }
 
@@ -251,9 +393,16 @@ mod tests {
     fn core_and_cluster_scoped_paths() {
         let paths = paths("", "v1");
         assert!(paths.get("/api/v1/nodes/{name}").is_some());
-        assert!(paths.get("/api/v1/namespaces/{namespace}/pods/{name}/status").is_some());
+        assert!(
+            paths
+                .get("/api/v1/namespaces/{namespace}/pods/{name}/status")
+                .is_some()
+        );
         assert!(paths.get("/api/v1/pods").is_some());
         assert_eq!(schema_name("", "v1", "Pod"), "io.k8s.api.core.v1.Pod");
-        assert_eq!(schema_name("admissionregistration.k8s.io", "v1", "X"), "io.k8s.api.admissionregistration.v1.X");
+        assert_eq!(
+            schema_name("admissionregistration.k8s.io", "v1", "X"),
+            "io.k8s.api.admissionregistration.v1.X"
+        );
     }
 }

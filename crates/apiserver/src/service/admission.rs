@@ -97,7 +97,10 @@ impl Admission for NamespaceLifecycle {
         object: Option<KubeObject>,
         prepare: Prepare<'_>,
     ) -> Result<Admitted, ApiError> {
-        namespace_lifecycle(request, |key| view.get(key).and_then(|o| o.as_typed::<Namespace>().cloned()))?;
+        namespace_lifecycle(request, |key| {
+            view.get(key)
+                .and_then(|o| o.as_typed::<Namespace>().cloned())
+        })?;
         let mut object = object;
         let warnings = match object.as_mut() {
             Some(object) => prepare(object)?,
@@ -120,7 +123,10 @@ pub fn namespace_lifecycle(
     lookup: impl Fn(&ObjectKey) -> Option<Namespace>,
 ) -> Result<(), ApiError> {
     let is_namespace = request.resource.stored_kind() == Some(ResourceKind::Namespace);
-    if is_namespace && request.operation == Operation::Delete && IMMORTAL_NAMESPACES.contains(&request.name) {
+    if is_namespace
+        && request.operation == Operation::Delete
+        && IMMORTAL_NAMESPACES.contains(&request.name)
+    {
         return Err(ApiError::forbidden(
             &request.resource.group_resource(),
             request.name,
@@ -133,7 +139,10 @@ pub fn namespace_lifecycle(
     }
     let key = ObjectKey::cluster(ResourceKind::Namespace, request.namespace);
     let Some(namespace) = lookup(&key) else {
-        return Err(ApiError::not_found(&GroupResource::new("", "namespaces"), request.namespace));
+        return Err(ApiError::not_found(
+            &GroupResource::new("", "namespaces"),
+            request.namespace,
+        ));
     };
     let phase = namespace.status.as_ref().and_then(|s| s.phase.as_deref());
     if namespace.metadata.deletion_timestamp.is_some() || phase == Some("Terminating") {
@@ -155,7 +164,11 @@ mod tests {
     use corral_api::k8s_openapi::api::core::v1::NamespaceStatus;
     use corral_api::resource::find_resource;
 
-    fn request<'a>(user: &'a UserInfo, operation: Operation, namespace: &'a str) -> AdmissionRequest<'a> {
+    fn request<'a>(
+        user: &'a UserInfo,
+        operation: Operation,
+        namespace: &'a str,
+    ) -> AdmissionRequest<'a> {
         AdmissionRequest {
             operation,
             resource: find_resource("batch", "v1", "jobs").unwrap(),
@@ -172,7 +185,8 @@ mod tests {
     #[test]
     fn creating_in_a_missing_namespace_is_not_found() {
         let user = UserInfo::anonymous();
-        let err = namespace_lifecycle(&request(&user, Operation::Create, "nope"), |_| None).unwrap_err();
+        let err =
+            namespace_lifecycle(&request(&user, Operation::Create, "nope"), |_| None).unwrap_err();
         assert_eq!(err.code, 404);
         assert_eq!(err.message, "namespaces \"nope\" not found");
     }
@@ -187,12 +201,20 @@ mod tests {
             }),
             ..Default::default()
         };
-        let err = namespace_lifecycle(&request(&user, Operation::Create, "x"), |_| Some(terminating.clone())).unwrap_err();
+        let err = namespace_lifecycle(&request(&user, Operation::Create, "x"), |_| {
+            Some(terminating.clone())
+        })
+        .unwrap_err();
         assert_eq!(err.code, 403);
         assert_eq!(
             err.message,
             "jobs.batch \"j\" is forbidden: unable to create new content in namespace x because it is being terminated"
         );
-        assert!(namespace_lifecycle(&request(&user, Operation::Update, "x"), |_| Some(terminating.clone())).is_ok());
+        assert!(
+            namespace_lifecycle(&request(&user, Operation::Update, "x"), |_| Some(
+                terminating.clone()
+            ))
+            .is_ok()
+        );
     }
 }

@@ -66,7 +66,10 @@ impl Authorizer for AllowAll {
 }
 
 fn string_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 fn check_kind(body: &Value, kind: &str, api_version: &str) -> Result<(), ApiError> {
@@ -85,7 +88,11 @@ fn check_kind(body: &Value, kind: &str, api_version: &str) -> Result<(), ApiErro
 }
 
 /// Answers a SelfSubjectAccessReview body.
-pub fn self_subject_access_review(authorizer: &dyn Authorizer, user: &UserInfo, mut body: Value) -> Result<Value, ApiError> {
+pub fn self_subject_access_review(
+    authorizer: &dyn Authorizer,
+    user: &UserInfo,
+    mut body: Value,
+) -> Result<Value, ApiError> {
     check_kind(&body, "SelfSubjectAccessReview", "authorization.k8s.io/v1")?;
     let attributes = if let Some(r) = body.pointer("/spec/resourceAttributes") {
         Attributes {
@@ -119,12 +126,21 @@ pub fn self_subject_access_review(authorizer: &dyn Authorizer, user: &UserInfo, 
         Decision::Allow => json!({"allowed": true}),
         Decision::Deny { reason } => json!({"allowed": false, "reason": reason}),
     };
-    fill_review(&mut body, "SelfSubjectAccessReview", "authorization.k8s.io/v1", status);
+    fill_review(
+        &mut body,
+        "SelfSubjectAccessReview",
+        "authorization.k8s.io/v1",
+        status,
+    );
     Ok(body)
 }
 
 /// Answers a SelfSubjectRulesReview body.
-pub fn self_subject_rules_review(authorizer: &dyn Authorizer, user: &UserInfo, mut body: Value) -> Result<Value, ApiError> {
+pub fn self_subject_rules_review(
+    authorizer: &dyn Authorizer,
+    user: &UserInfo,
+    mut body: Value,
+) -> Result<Value, ApiError> {
     check_kind(&body, "SelfSubjectRulesReview", "authorization.k8s.io/v1")?;
     let namespace = string_at(&body, "/spec/namespace").to_string();
     let rules = authorizer.rules(user, &namespace);
@@ -133,7 +149,12 @@ pub fn self_subject_rules_review(authorizer: &dyn Authorizer, user: &UserInfo, m
         "nonResourceRules": rules.non_resource_rules,
         "incomplete": rules.incomplete,
     });
-    fill_review(&mut body, "SelfSubjectRulesReview", "authorization.k8s.io/v1", status);
+    fill_review(
+        &mut body,
+        "SelfSubjectRulesReview",
+        "authorization.k8s.io/v1",
+        status,
+    );
     Ok(body)
 }
 
@@ -144,7 +165,12 @@ pub fn self_subject_review(user: &UserInfo, mut body: Value) -> Result<Value, Ap
     if !user.uid.is_empty() {
         info["uid"] = json!(user.uid);
     }
-    fill_review(&mut body, "SelfSubjectReview", "authentication.k8s.io/v1", json!({"userInfo": info}));
+    fill_review(
+        &mut body,
+        "SelfSubjectReview",
+        "authentication.k8s.io/v1",
+        json!({"userInfo": info}),
+    );
     Ok(body)
 }
 
@@ -154,7 +180,11 @@ fn fill_review(body: &mut Value, kind: &str, api_version: &str, status: Value) {
     }
     body["kind"] = json!(kind);
     body["apiVersion"] = json!(api_version);
-    let metadata = body.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or_else(|| json!({}));
+    let metadata = body
+        .get("metadata")
+        .filter(|m| m.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     body["metadata"] = metadata;
     if let Some(map) = body["metadata"].as_object_mut() {
         map.insert("creationTimestamp".into(), Value::Null);
@@ -177,13 +207,20 @@ mod tests {
 
     #[test]
     fn reviews_without_attributes_are_invalid() {
-        let err = self_subject_access_review(&AllowAll, &UserInfo::anonymous(), json!({"spec": {}})).unwrap_err();
+        let err =
+            self_subject_access_review(&AllowAll, &UserInfo::anonymous(), json!({"spec": {}}))
+                .unwrap_err();
         assert_eq!(err.code, 422);
     }
 
     #[test]
     fn rules_reviews_list_wildcards() {
-        let out = self_subject_rules_review(&AllowAll, &UserInfo::anonymous(), json!({"spec": {"namespace": "default"}})).unwrap();
+        let out = self_subject_rules_review(
+            &AllowAll,
+            &UserInfo::anonymous(),
+            json!({"spec": {"namespace": "default"}}),
+        )
+        .unwrap();
         assert_eq!(out["status"]["resourceRules"][0]["verbs"][0], "*");
         assert_eq!(out["kind"], "SelfSubjectRulesReview");
     }

@@ -8,11 +8,12 @@ use corral_api::resource::resource_of;
 use corral_api::{ApiError, KubeObject, ObjectKey, ResourceKind};
 use serde_json::json;
 
-use super::types::{DecodedBody, Target, UserInfo, WriteOptions};
 use super::ApiService;
+use super::types::{DecodedBody, Target, UserInfo, WriteOptions};
 
 /// The namespaces every cluster has.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 impl ApiService {
     /// Creates the system namespaces that do not exist yet (and, through the namespace
@@ -26,8 +27,15 @@ impl ApiService {
                 self.ensure_default_service_account(name);
                 continue;
             }
-            let body = DecodedBody::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}));
-            match self.create_blocking(&user, &Target::collection(resource, None), body, &WriteOptions::internal()) {
+            let body = DecodedBody::from_value(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+            );
+            match self.create_blocking(
+                &user,
+                &Target::collection(resource, None),
+                body,
+                &WriteOptions::internal(),
+            ) {
                 Ok(_) => tracing::info!(namespace = name, "created system namespace"),
                 Err(e) if e.is_already_exists() => {}
                 Err(e) => return Err(e),
@@ -38,11 +46,14 @@ impl ApiService {
 
     /// The namespace-creation hook: the `default` ServiceAccount.
     pub(crate) fn after_namespace_created(&self, namespace_json: &[u8]) {
-        let Ok(object) = KubeObject::from_json_slice(ResourceKind::Namespace, namespace_json) else {
+        let Ok(object) = KubeObject::from_json_slice(ResourceKind::Namespace, namespace_json)
+        else {
             return;
         };
         if let Some(namespace) = object.as_typed::<Namespace>() {
-            self.ensure_default_service_account(namespace.metadata.name.as_deref().unwrap_or_default());
+            self.ensure_default_service_account(
+                namespace.metadata.name.as_deref().unwrap_or_default(),
+            );
         }
     }
 
@@ -66,7 +77,9 @@ impl ApiService {
         match self.create_blocking(&user, &target, body, &WriteOptions::internal()) {
             Ok(_) => {}
             Err(e) if e.is_already_exists() => {}
-            Err(e) => tracing::warn!(namespace, error = %e, "cannot create the default service account"),
+            Err(e) => {
+                tracing::warn!(namespace, error = %e, "cannot create the default service account")
+            }
         }
     }
 }

@@ -11,9 +11,11 @@ use corral_api::{ApiError, KubeObject, Revision, TypedObject};
 use corral_core::{Action, Outcome, PatchBody, Preconditions, Propagation, Subresource};
 use corral_patch::PatchType;
 
-use super::types::{DecodedBody, DeleteRequest, ListOptions, Part, ServedObject, Target, UserInfo, WriteOptions};
-use super::watch::{WatchEventType, WatchObject, WatchStream};
 use super::ApiService;
+use super::types::{
+    DecodedBody, DeleteRequest, ListOptions, Part, ServedObject, Target, UserInfo, WriteOptions,
+};
+use super::watch::{WatchEventType, WatchObject, WatchStream};
 
 /// An in-process client acting as one user.
 #[derive(Clone, Debug)]
@@ -73,27 +75,36 @@ impl<T: TypedObject> TypedWatch<T> {
         Some(match item.object {
             WatchObject::Error(e) => Err(e),
             WatchObject::Bookmark(revision) => Ok(TypedWatchEvent::Bookmark(revision)),
-            WatchObject::Object(encoded) => decode_typed::<T>(encoded.json()).map(|object| match item.event_type {
-                WatchEventType::Added => TypedWatchEvent::Added(object),
-                WatchEventType::Deleted => TypedWatchEvent::Deleted(object),
-                _ => TypedWatchEvent::Modified(object),
-            }),
+            WatchObject::Object(encoded) => {
+                decode_typed::<T>(encoded.json()).map(|object| match item.event_type {
+                    WatchEventType::Added => TypedWatchEvent::Added(object),
+                    WatchEventType::Deleted => TypedWatchEvent::Deleted(object),
+                    _ => TypedWatchEvent::Modified(object),
+                })
+            }
         })
     }
 }
 
 fn decode_typed<T: TypedObject>(json: &[u8]) -> Result<T, ApiError> {
-    let object = KubeObject::from_json_slice(T::KIND, json).map_err(|e| ApiError::internal(e.to_string()))?;
+    let object = KubeObject::from_json_slice(T::KIND, json)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     T::take(object).ok_or_else(|| ApiError::internal("stored object has an unexpected kind"))
 }
 
 fn from_served<T: TypedObject>(served: &ServedObject) -> Result<T, ApiError> {
-    let object = served.object()?.ok_or_else(|| ApiError::internal("not a stored object"))?;
-    T::take(Arc::unwrap_or_clone(object)).ok_or_else(|| ApiError::internal("stored object has an unexpected kind"))
+    let object = served
+        .object()?
+        .ok_or_else(|| ApiError::internal("not a stored object"))?;
+    T::take(Arc::unwrap_or_clone(object))
+        .ok_or_else(|| ApiError::internal("stored object has an unexpected kind"))
 }
 
 fn namespace_of(object: &KubeObject) -> Option<String> {
-    object.kind().namespaced().then(|| object.namespace().to_string())
+    object
+        .kind()
+        .namespaced()
+        .then(|| object.namespace().to_string())
 }
 
 fn part_of(subresource: Subresource) -> Part {
@@ -116,7 +127,10 @@ impl ApiClient {
         let object: KubeObject = object.clone().into();
         let target = Target::collection(resource_of(T::KIND), namespace_of(&object).as_deref());
         let body = DecodedBody::from_value(object.to_value());
-        let result = self.service.create(&self.user, &target, body, &WriteOptions::internal()).await?;
+        let result = self
+            .service
+            .create(&self.user, &target, body, &WriteOptions::internal())
+            .await?;
         from_served(&result.object)
     }
 
@@ -125,10 +139,21 @@ impl ApiClient {
         from_served(&self.service.get(&target)?)
     }
 
-    pub async fn list<T: TypedObject>(&self, namespace: Option<&str>, params: &ListParams) -> Result<TypedList<T>, ApiError> {
+    pub async fn list<T: TypedObject>(
+        &self,
+        namespace: Option<&str>,
+        params: &ListParams,
+    ) -> Result<TypedList<T>, ApiError> {
         let target = Target::collection(resource_of(T::KIND), namespace);
-        let page = self.service.list_async(&target, &list_options(params)).await?;
-        let items = page.items.iter().map(|e| decode_typed::<T>(e.json())).collect::<Result<_, _>>()?;
+        let page = self
+            .service
+            .list_async(&target, &list_options(params))
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|e| decode_typed::<T>(e.json()))
+            .collect::<Result<_, _>>()?;
         Ok(TypedList {
             items,
             resource_version: page.revision,
@@ -149,9 +174,16 @@ impl ApiClient {
 
     async fn put<T: TypedObject>(&self, object: &T, part: Part) -> Result<T, ApiError> {
         let object: KubeObject = object.clone().into();
-        let target = Target::object(resource_of(T::KIND), namespace_of(&object).as_deref(), object.name());
+        let target = Target::object(
+            resource_of(T::KIND),
+            namespace_of(&object).as_deref(),
+            object.name(),
+        );
         let body = DecodedBody::from_value(object.to_value());
-        let result = self.service.update(&self.user, &target, part, body, &WriteOptions::internal()).await?;
+        let result = self
+            .service
+            .update(&self.user, &target, part, body, &WriteOptions::internal())
+            .await?;
         from_served(&result.object)
     }
 
@@ -171,14 +203,26 @@ impl ApiClient {
         let target = Target::object(resource_of(T::KIND), Some(namespace), name);
         let result = self
             .service
-            .patch(&self.user, &target, part_of(subresource), patch_type, bytes, &WriteOptions::internal())
+            .patch(
+                &self.user,
+                &target,
+                part_of(subresource),
+                patch_type,
+                bytes,
+                &WriteOptions::internal(),
+            )
             .await?;
         from_served(&result.object)
     }
 
     /// Deletes; returns the last state (deleted) or the object marked for deletion, and
     /// whether it is gone.
-    pub async fn delete<T: TypedObject>(&self, namespace: &str, name: &str, params: &DeleteParams) -> Result<(T, bool), ApiError> {
+    pub async fn delete<T: TypedObject>(
+        &self,
+        namespace: &str,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<(T, bool), ApiError> {
         let target = Target::object(resource_of(T::KIND), Some(namespace), name);
         let request = DeleteRequest {
             dry_run: params.dry_run,
@@ -190,7 +234,11 @@ impl ApiClient {
         Ok((from_served(&result.object)?, result.deleted))
     }
 
-    pub async fn watch<T: TypedObject>(&self, namespace: Option<&str>, params: &ListParams) -> Result<TypedWatch<T>, ApiError> {
+    pub async fn watch<T: TypedObject>(
+        &self,
+        namespace: Option<&str>,
+        params: &ListParams,
+    ) -> Result<TypedWatch<T>, ApiError> {
         let target = Target::collection(resource_of(T::KIND), namespace);
         let stream = self.service.watch(&target, &list_options(params))?;
         Ok(TypedWatch {
@@ -212,29 +260,63 @@ impl ApiClient {
         let options = WriteOptions::internal();
         match action {
             Action::Create { object } => {
-                let target = Target::collection(resource_of(object.kind()), namespace_of(object).as_deref());
+                let target =
+                    Target::collection(resource_of(object.kind()), namespace_of(object).as_deref());
                 let body = DecodedBody::from_value(object.to_value());
-                let result = self.service.create(&self.user, &target, body, &options).await?;
+                let result = self
+                    .service
+                    .create(&self.user, &target, body, &options)
+                    .await?;
                 Ok(result.object.object()?.map(Arc::unwrap_or_clone))
             }
-            Action::Update { object, subresource } => {
-                let target = Target::object(resource_of(object.kind()), namespace_of(object).as_deref(), object.name());
+            Action::Update {
+                object,
+                subresource,
+            } => {
+                let target = Target::object(
+                    resource_of(object.kind()),
+                    namespace_of(object).as_deref(),
+                    object.name(),
+                );
                 let body = DecodedBody::from_value(object.to_value());
-                let result = self.service.update(&self.user, &target, part_of(*subresource), body, &options).await?;
+                let result = self
+                    .service
+                    .update(&self.user, &target, part_of(*subresource), body, &options)
+                    .await?;
                 Ok(result.object.object()?.map(Arc::unwrap_or_clone))
             }
-            Action::Patch { key, subresource, patch } => {
+            Action::Patch {
+                key,
+                subresource,
+                patch,
+            } => {
                 let (patch_type, value) = match patch {
                     PatchBody::Merge(v) => (PatchType::Merge, v),
                     PatchBody::Strategic(v) => (PatchType::StrategicMerge, v),
                     PatchBody::Json(v) => (PatchType::Json, v),
                 };
-                let bytes = serde_json::to_vec(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let bytes =
+                    serde_json::to_vec(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let target = Target::object(resource_of(key.kind), Some(&key.namespace), &key.name);
-                let result = self.service.patch(&self.user, &target, part_of(*subresource), patch_type, bytes, &options).await?;
+                let result = self
+                    .service
+                    .patch(
+                        &self.user,
+                        &target,
+                        part_of(*subresource),
+                        patch_type,
+                        bytes,
+                        &options,
+                    )
+                    .await?;
                 Ok(result.object.object()?.map(Arc::unwrap_or_clone))
             }
-            Action::Delete { key, preconditions, propagation, grace_period_seconds } => {
+            Action::Delete {
+                key,
+                preconditions,
+                propagation,
+                grace_period_seconds,
+            } => {
                 let target = Target::object(resource_of(key.kind), Some(&key.namespace), &key.name);
                 let request = DeleteRequest {
                     dry_run: false,
@@ -246,10 +328,20 @@ impl ApiClient {
                 Ok(result.object.object()?.map(Arc::unwrap_or_clone))
             }
             Action::Event(record) => {
-                let event = super::events_view::event_from_record(record, self.service.now(), &self.service.name_suffix());
-                let target = Target::collection(resource_of(corral_api::ResourceKind::Event), Some(event.namespace()));
+                let event = super::events_view::event_from_record(
+                    record,
+                    self.service.now(),
+                    &self.service.name_suffix(),
+                );
+                let target = Target::collection(
+                    resource_of(corral_api::ResourceKind::Event),
+                    Some(event.namespace()),
+                );
                 let body = DecodedBody::from_value(event.to_value());
-                let result = self.service.create(&self.user, &target, body, &options).await?;
+                let result = self
+                    .service
+                    .create(&self.user, &target, body, &options)
+                    .await?;
                 Ok(result.object.object()?.map(Arc::unwrap_or_clone))
             }
         }

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::admission::{AdmissionRequest, Admitted, Operation};
 use super::decode::{decode_checked, enforce_field_validation};
-use super::types::{DecodedBody, ServedBody, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
+use super::types::{
+    DecodedBody, ServedBody, ServedObject, Target, UserInfo, WriteOptions, WriteResult,
+};
 use super::{ApiService, authz, blocking, events_view, require_verb, store_error, strategy};
 
 /// Why a create's store write did not happen.
@@ -36,7 +38,8 @@ impl ApiService {
         body: DecodedBody,
         options: &WriteOptions,
     ) -> Result<WriteResult, ApiError> {
-        let (service, user, target, options) = (self.clone(), user.clone(), target.clone(), options.clone());
+        let (service, user, target, options) =
+            (self.clone(), user.clone(), target.clone(), options.clone());
         blocking(move || service.create_blocking(&user, &target, body, &options)).await
     }
 
@@ -59,8 +62,15 @@ impl ApiService {
         let (mut object, problems) = decode_checked(kind, body, options.field_validation)?;
         let mut warnings = enforce_field_validation(kind, options.field_validation, problems)?;
         resolve_namespace(&mut object, target)?;
-        if object.meta().resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
-            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        if object
+            .meta()
+            .resource_version
+            .as_deref()
+            .is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
         let result = self.create_object(user, target, object, options, &mut warnings)?;
         if !options.dry_run && kind == ResourceKind::Namespace {
@@ -98,7 +108,9 @@ impl ApiService {
             self.fill_create_fields(&mut candidate);
             let admitted = self.admit_create(user, target, &object, candidate, options)?;
             let Some(candidate) = admitted.object else {
-                return Err(ApiError::internal("admission returned no object for a create"));
+                return Err(ApiError::internal(
+                    "admission returned no object for a create",
+                ));
             };
             let key = candidate.key();
             match self.store_create(candidate, admitted.compares, admitted.ops, options.dry_run) {
@@ -107,7 +119,12 @@ impl ApiService {
                     return Ok(ServedObject::encoded(resource, encoded));
                 }
                 Err(CreateFailure::Exists) if generate => last_key = Some(key),
-                Err(CreateFailure::Exists) => return Err(ApiError::already_exists(&resource.group_resource(), &key.name)),
+                Err(CreateFailure::Exists) => {
+                    return Err(ApiError::already_exists(
+                        &resource.group_resource(),
+                        &key.name,
+                    ));
+                }
                 Err(CreateFailure::ChargeChanged) => last_key = Some(key),
                 Err(CreateFailure::Store(e)) => return Err(store_error(resource, e)),
             }
@@ -153,7 +170,9 @@ impl ApiService {
             field_manager: options.field_manager.as_deref(),
         };
         let mut prepare = |object: &mut KubeObject| strategy::prepare_create(object);
-        self.inner.admission.admit(&request, &self.view(), Some(candidate), &mut prepare)
+        self.inner
+            .admission
+            .admit(&request, &self.view(), Some(candidate), &mut prepare)
     }
 
     /// The store write: a transaction that requires the key to be absent (and whatever
@@ -188,15 +207,24 @@ impl ApiService {
     }
 
     /// Reviews and other computed resources: answered, never stored.
-    fn create_virtual(&self, user: &UserInfo, target: &Target, body: Value) -> Result<WriteResult, ApiError> {
+    fn create_virtual(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        body: Value,
+    ) -> Result<WriteResult, ApiError> {
         let resource = target.resource;
         let authorizer = self.inner.authorizer.as_ref();
         let value = match (resource.group, resource.resource) {
             ("authorization.k8s.io", "selfsubjectaccessreviews") => {
                 authz::self_subject_access_review(authorizer, user, body)?
             }
-            ("authorization.k8s.io", "selfsubjectrulesreviews") => authz::self_subject_rules_review(authorizer, user, body)?,
-            ("authentication.k8s.io", "selfsubjectreviews") => authz::self_subject_review(user, body)?,
+            ("authorization.k8s.io", "selfsubjectrulesreviews") => {
+                authz::self_subject_rules_review(authorizer, user, body)?
+            }
+            ("authentication.k8s.io", "selfsubjectreviews") => {
+                authz::self_subject_review(user, body)?
+            }
             _ => return Err(ApiError::method_not_allowed()),
         };
         Ok(WriteResult {
@@ -220,7 +248,9 @@ pub(crate) fn resolve_namespace(object: &mut KubeObject, target: &Target) -> Res
     }
     let url = target.namespace.as_deref().unwrap_or_default();
     if url.is_empty() {
-        return Err(ApiError::bad_request("the server could not find the requested resource: a namespace is required"));
+        return Err(ApiError::bad_request(
+            "the server could not find the requested resource: a namespace is required",
+        ));
     }
     match object.meta().namespace.as_deref() {
         None | Some("") => object.meta_mut().namespace = Some(url.to_string()),

@@ -28,7 +28,12 @@ pub const ACCEPTED_BODY_TYPES: &str =
 impl BodyFormat {
     /// The format of a `Content-Type` (parameters ignored); an empty type reads as JSON.
     pub fn from_content_type(content_type: &str) -> Option<BodyFormat> {
-        let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             "" | "application/json" | "*/*" => Some(BodyFormat::Json),
             "application/yaml" | "application/x-yaml" | "text/yaml" => Some(BodyFormat::Yaml),
@@ -62,7 +67,9 @@ pub fn decode_body(format: BodyFormat, bytes: &[u8]) -> Result<DecodedBody, ApiE
 /// `corral_protobuf::decode(bytes).map(|(_, _, value)| value).map_err(|e| ApiError::bad_request(e.to_string()))`
 pub fn decode_protobuf_body(bytes: &[u8]) -> Result<Value, ApiError> {
     let _ = bytes;
-    Err(unsupported_media_type("application/vnd.kubernetes.protobuf"))
+    Err(unsupported_media_type(
+        "application/vnd.kubernetes.protobuf",
+    ))
 }
 
 /// JSON, recording keys that appear twice in one object (Go's strict decoder reports them;
@@ -85,8 +92,9 @@ pub fn decode_json(bytes: &[u8]) -> Result<DecodedBody, ApiError> {
 }
 
 fn decode_yaml(bytes: &[u8]) -> Result<DecodedBody, ApiError> {
-    let value: Value = serde_saphyr::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("yaml parse error: {}", first_line(&e.to_string()))))?;
+    let value: Value = serde_saphyr::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("yaml parse error: {}", first_line(&e.to_string())))
+    })?;
     Ok(DecodedBody::from_value(value))
 }
 
@@ -222,11 +230,15 @@ pub fn decode_checked(
 /// Whether `raw` has a non-null key somewhere that `known` (its typed re-encoding) lacks.
 fn drops_something(raw: &Value, known: &Value) -> bool {
     match (raw, known) {
-        (Value::Object(raw), Value::Object(known)) => raw.iter().any(|(key, value)| match known.get(key) {
-            Some(known_value) => drops_something(value, known_value),
-            None => !value.is_null(),
-        }),
-        (Value::Array(raw), Value::Array(known)) => raw.iter().zip(known).any(|(r, k)| drops_something(r, k)),
+        (Value::Object(raw), Value::Object(known)) => {
+            raw.iter().any(|(key, value)| match known.get(key) {
+                Some(known_value) => drops_something(value, known_value),
+                None => !value.is_null(),
+            })
+        }
+        (Value::Array(raw), Value::Array(known)) => {
+            raw.iter().zip(known).any(|(r, k)| drops_something(r, k))
+        }
         _ => false,
     }
 }
@@ -277,7 +289,8 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_reported_with_their_paths() {
-        let body = decode_json(br#"{"a":1,"spec":{"x":[{"n":1,"n":2}],"y":1,"y":2},"a":3}"#).unwrap();
+        let body =
+            decode_json(br#"{"a":1,"spec":{"x":[{"n":1,"n":2}],"y":1,"y":2},"a":3}"#).unwrap();
         assert_eq!(body.duplicate_fields, vec!["spec.x[0].n", "spec.y", "a"]);
         assert_eq!(body.value["a"], 3);
     }
@@ -293,8 +306,14 @@ mod tests {
     #[test]
     fn yaml_bodies_decode_to_the_same_json() {
         let body = decode_body(BodyFormat::Yaml, b"kind: Job\nspec:\n  parallelism: 2\n").unwrap();
-        assert_eq!(body.value, json!({"kind": "Job", "spec": {"parallelism": 2}}));
-        assert_eq!(decode_body(BodyFormat::Yaml, b"a: [").unwrap_err().code, 400);
+        assert_eq!(
+            body.value,
+            json!({"kind": "Job", "spec": {"parallelism": 2}})
+        );
+        assert_eq!(
+            decode_body(BodyFormat::Yaml, b"a: [").unwrap_err().code,
+            400
+        );
     }
 
     #[test]
@@ -306,22 +325,35 @@ mod tests {
     #[test]
     fn strict_validation_fails_and_warn_reports() {
         let problems = vec!["unknown field \"spec.foo\"".to_string()];
-        let err = enforce_field_validation(ResourceKind::Job, FieldValidation::Strict, problems.clone()).unwrap_err();
+        let err =
+            enforce_field_validation(ResourceKind::Job, FieldValidation::Strict, problems.clone())
+                .unwrap_err();
         assert_eq!(
             err.message,
             "Job in version \"v1\" cannot be handled as a Job: strict decoding error: unknown field \"spec.foo\""
         );
         assert_eq!(
-            enforce_field_validation(ResourceKind::Job, FieldValidation::Warn, problems.clone()).unwrap(),
+            enforce_field_validation(ResourceKind::Job, FieldValidation::Warn, problems.clone())
+                .unwrap(),
             problems
         );
-        assert!(enforce_field_validation(ResourceKind::Job, FieldValidation::Ignore, problems).unwrap().is_empty());
+        assert!(
+            enforce_field_validation(ResourceKind::Job, FieldValidation::Ignore, problems)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn content_types_map_to_formats() {
-        assert_eq!(BodyFormat::from_content_type("application/json; charset=utf-8"), Some(BodyFormat::Json));
-        assert_eq!(BodyFormat::from_content_type("application/yaml"), Some(BodyFormat::Yaml));
+        assert_eq!(
+            BodyFormat::from_content_type("application/json; charset=utf-8"),
+            Some(BodyFormat::Json)
+        );
+        assert_eq!(
+            BodyFormat::from_content_type("application/yaml"),
+            Some(BodyFormat::Yaml)
+        );
         assert_eq!(BodyFormat::from_content_type("text/plain"), None);
     }
 }

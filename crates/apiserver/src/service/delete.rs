@@ -16,7 +16,9 @@ use corral_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use corral_api::{ApiError, KubeObject, ResourceKind};
 use corral_core::clock::truncate_to_seconds;
 use corral_core::{Preconditions, Propagation};
-use corral_store::{Compare, DeleteOptions, JsonBytes, Representation, StoreError, TxnOp, TxnOutcome};
+use corral_store::{
+    Compare, DeleteOptions, JsonBytes, Representation, StoreError, TxnOp, TxnOutcome,
+};
 
 use super::admission::{AdmissionRequest, Operation};
 use super::types::{DeleteRequest, DeleteResult, ListOptions, ServedObject, Target, UserInfo};
@@ -31,8 +33,14 @@ const CAS_ATTEMPTS: usize = 64;
 
 impl ApiService {
     /// DELETE of one object.
-    pub async fn delete(&self, user: &UserInfo, target: &Target, request: &DeleteRequest) -> Result<DeleteResult, ApiError> {
-        let (service, user, target, request) = (self.clone(), user.clone(), target.clone(), request.clone());
+    pub async fn delete(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        request: &DeleteRequest,
+    ) -> Result<DeleteResult, ApiError> {
+        let (service, user, target, request) =
+            (self.clone(), user.clone(), target.clone(), request.clone());
         blocking(move || service.delete_blocking(&user, &target, &request)).await
     }
 
@@ -44,10 +52,23 @@ impl ApiService {
         list: &ListOptions,
         request: &DeleteRequest,
     ) -> Result<Vec<ServedObject>, ApiError> {
-        let (service, user, target, list, request) = (self.clone(), user.clone(), target.clone(), list.clone(), request.clone());
+        let (service, user, target, list, request) = (
+            self.clone(),
+            user.clone(),
+            target.clone(),
+            list.clone(),
+            request.clone(),
+        );
         blocking(move || {
             require_verb(target.resource, "deletecollection")?;
-            let page = service.list(&target, &ListOptions { limit: None, continue_token: None, ..list })?;
+            let page = service.list(
+                &target,
+                &ListOptions {
+                    limit: None,
+                    continue_token: None,
+                    ..list
+                },
+            )?;
             let mut deleted = Vec::new();
             for object in page.objects()? {
                 let one = Target::object(target.resource, Some(object.namespace()), object.name());
@@ -62,11 +83,19 @@ impl ApiService {
         .await
     }
 
-    pub(crate) fn delete_blocking(&self, user: &UserInfo, target: &Target, request: &DeleteRequest) -> Result<DeleteResult, ApiError> {
+    pub(crate) fn delete_blocking(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        request: &DeleteRequest,
+    ) -> Result<DeleteResult, ApiError> {
         let resource = target.resource;
         require_verb(resource, "delete")?;
         let key = target.key().ok_or_else(ApiError::method_not_allowed)?;
-        let stored = self.objects().get(&key).ok_or_else(|| ApiError::not_found(&resource.group_resource(), &key.name))?;
+        let stored = self
+            .objects()
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&resource.group_resource(), &key.name))?;
         let current = JsonBytes::decode(&stored.value).map_err(|e| store_error(resource, e))?;
         let admission = AdmissionRequest {
             operation: Operation::Delete,
@@ -79,11 +108,17 @@ impl ApiService {
             old: Some(&current),
             field_manager: None,
         };
-        let warnings = self.inner.admission.admit(&admission, &self.view(), None, &mut |_| Ok(Vec::new()))?.warnings;
+        let warnings = self
+            .inner
+            .admission
+            .admit(&admission, &self.view(), None, &mut |_| Ok(Vec::new()))?
+            .warnings;
         if key.kind == ResourceKind::Namespace {
             return self.terminate_namespace(target, &current, request, warnings);
         }
-        let propagation = request.propagation.unwrap_or_else(|| strategy::default_propagation(key.kind));
+        let propagation = request
+            .propagation
+            .unwrap_or_else(|| strategy::default_propagation(key.kind));
         let finalizer = match propagation {
             Propagation::Background => None,
             Propagation::Orphan => Some(FINALIZER_ORPHAN),
@@ -115,7 +150,13 @@ impl ApiService {
         })
     }
 
-    fn add_finalizer(&self, target: &Target, finalizer: &str, preconditions: &Preconditions, dry_run: bool) -> Result<(), ApiError> {
+    fn add_finalizer(
+        &self,
+        target: &Target,
+        finalizer: &str,
+        preconditions: &Preconditions,
+        dry_run: bool,
+    ) -> Result<(), ApiError> {
         if dry_run {
             return Ok(());
         }
@@ -146,7 +187,10 @@ impl ApiService {
         let resource = target.resource;
         let key = current.key();
         for _ in 0..CAS_ATTEMPTS {
-            let stored = self.objects().get(&key).ok_or_else(|| ApiError::not_found(&resource.group_resource(), &key.name))?;
+            let stored = self
+                .objects()
+                .get(&key)
+                .ok_or_else(|| ApiError::not_found(&resource.group_resource(), &key.name))?;
             let object = JsonBytes::decode(&stored.value).map_err(|e| store_error(resource, e))?;
             check_preconditions(&object, stored.mod_revision, &request.preconditions, target)?;
             if object.is_being_deleted() {
@@ -166,10 +210,17 @@ impl ApiService {
             }
             let txn = self
                 .objects()
-                .commit(vec![Compare::ModRevision(key.clone(), stored.mod_revision)], vec![TxnOp::Put(marked)])
+                .commit(
+                    vec![Compare::ModRevision(key.clone(), stored.mod_revision)],
+                    vec![TxnOp::Put(marked)],
+                )
                 .map_err(|e| store_error(resource, e))?;
             if let TxnOutcome::Committed { results, .. } = txn {
-                let value = results.into_iter().next().flatten().ok_or_else(|| store_error(resource, StoreError::NotFound(key.clone())))?;
+                let value = results
+                    .into_iter()
+                    .next()
+                    .flatten()
+                    .ok_or_else(|| store_error(resource, StoreError::NotFound(key.clone())))?;
                 return Ok(DeleteResult {
                     object: ServedObject::encoded(resource, value.value),
                     deleted: false,
@@ -178,7 +229,10 @@ impl ApiService {
             }
             std::thread::yield_now();
         }
-        Err(ApiError::conflict_modified(&resource.group_resource(), &key.name))
+        Err(ApiError::conflict_modified(
+            &resource.group_resource(),
+            &key.name,
+        ))
     }
 }
 
@@ -189,19 +243,22 @@ fn check_preconditions(
     target: &Target,
 ) -> Result<(), ApiError> {
     let resource = target.resource.group_resource();
-    if let Some(uid) = &preconditions.uid {
-        if *uid != object.uid() {
-            let detail = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", object.uid());
-            return Err(ApiError::conflict(&resource, object.name(), &detail));
-        }
+    if let Some(uid) = &preconditions.uid
+        && *uid != object.uid()
+    {
+        let detail = format!(
+            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+            object.uid()
+        );
+        return Err(ApiError::conflict(&resource, object.name(), &detail));
     }
-    if let Some(expected) = preconditions.resource_version {
-        if expected != revision {
-            let detail = format!(
-                "Precondition failed: ResourceVersion in precondition: {expected}, ResourceVersion in object meta: {revision}"
-            );
-            return Err(ApiError::conflict(&resource, object.name(), &detail));
-        }
+    if let Some(expected) = preconditions.resource_version
+        && expected != revision
+    {
+        let detail = format!(
+            "Precondition failed: ResourceVersion in precondition: {expected}, ResourceVersion in object meta: {revision}"
+        );
+        return Err(ApiError::conflict(&resource, object.name(), &detail));
     }
     Ok(())
 }
@@ -218,11 +275,17 @@ fn mark_namespace_terminating(object: &KubeObject, now: corral_core::Timestamp) 
 }
 
 /// What a dry-run Orphan/Foreground delete would store.
-fn dry_run_mark(object: &KubeObject, finalizer: Option<&str>, now: corral_core::Timestamp) -> KubeObject {
+fn dry_run_mark(
+    object: &KubeObject,
+    finalizer: Option<&str>,
+    now: corral_core::Timestamp,
+) -> KubeObject {
     let mut marked = object.clone();
     let meta = marked.meta_mut();
     if let Some(finalizer) = finalizer {
-        meta.finalizers.get_or_insert_with(Vec::new).push(finalizer.to_string());
+        meta.finalizers
+            .get_or_insert_with(Vec::new)
+            .push(finalizer.to_string());
     }
     meta.deletion_timestamp = Some(Time(truncate_to_seconds(now)));
     meta.deletion_grace_period_seconds = Some(0);
@@ -235,12 +298,16 @@ fn dry_run_mark(object: &KubeObject, finalizer: Option<&str>, now: corral_core::
 fn grace_period(object: &KubeObject, requested: Option<i64>) -> Option<i64> {
     let pod = object.as_typed::<Pod>()?;
     let spec = pod.spec.as_ref();
-    let bound = spec.and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+    let bound = spec
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     if !bound || matches!(phase, Some("Succeeded") | Some("Failed")) {
         return Some(0);
     }
-    let default = spec.and_then(|s| s.termination_grace_period_seconds).unwrap_or(POD_GRACE_DEFAULT);
+    let default = spec
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(POD_GRACE_DEFAULT);
     Some(requested.unwrap_or(default).max(0))
 }
 
@@ -263,7 +330,8 @@ mod tests {
         assert_eq!(grace_period(&pod(Some("n"), "Succeeded"), None), Some(0));
         assert_eq!(grace_period(&pod(Some("n"), "Running"), None), Some(7));
         assert_eq!(grace_period(&pod(Some("n"), "Running"), Some(1)), Some(1));
-        let job = KubeObject::from_value(ResourceKind::Job, json!({"metadata": {"name": "j"}})).unwrap();
+        let job =
+            KubeObject::from_value(ResourceKind::Job, json!({"metadata": {"name": "j"}})).unwrap();
         assert_eq!(grace_period(&job, Some(5)), None);
     }
 }

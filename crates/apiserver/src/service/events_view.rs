@@ -25,8 +25,16 @@ pub const EVENTS_V1_API_VERSION: &str = "events.k8s.io/v1";
 /// cluster-scoped objects get their events in `default`).
 pub fn event_from_record(record: &EventRecord, now: Timestamp, suffix: &str) -> KubeObject {
     let involved = &record.involved;
-    let namespace = involved.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into());
-    let name = format!("{}.{:x}{suffix}", involved.name.as_deref().unwrap_or("object"), now.as_nanosecond());
+    let namespace = involved
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let name = format!(
+        "{}.{:x}{suffix}",
+        involved.name.as_deref().unwrap_or("object"),
+        now.as_nanosecond()
+    );
     let time = Time(truncate_to_seconds(now));
     Event {
         metadata: ObjectMeta {
@@ -46,7 +54,12 @@ pub fn event_from_record(record: &EventRecord, now: Timestamp, suffix: &str) -> 
         last_timestamp: Some(time),
         count: Some(1),
         reporting_component: Some(record.component.clone()),
-        reporting_instance: Some(record.host.clone().unwrap_or_else(|| record.component.clone())),
+        reporting_instance: Some(
+            record
+                .host
+                .clone()
+                .unwrap_or_else(|| record.component.clone()),
+        ),
         ..Event::default()
     }
     .into()

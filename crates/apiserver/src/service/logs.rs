@@ -30,7 +30,8 @@ pub type LogStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + 
 
 /// Where container logs come from. `container` is resolved and exists in the pod spec.
 pub trait LogSource: Send + Sync {
-    fn open(&self, pod: &Pod, container: &str, options: &LogOptions) -> Result<LogStream, ApiError>;
+    fn open(&self, pod: &Pod, container: &str, options: &LogOptions)
+    -> Result<LogStream, ApiError>;
 }
 
 /// The log source while no node agent serves logs.
@@ -38,10 +39,17 @@ pub trait LogSource: Send + Sync {
 pub struct NoNodeLogs;
 
 impl LogSource for NoNodeLogs {
-    fn open(&self, pod: &Pod, container: &str, options: &LogOptions) -> Result<LogStream, ApiError> {
+    fn open(
+        &self,
+        pod: &Pod,
+        container: &str,
+        options: &LogOptions,
+    ) -> Result<LogStream, ApiError> {
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         let status = container_status(pod, container);
-        let terminated_before = status.and_then(|s| s.last_state.as_ref()).and_then(|s| s.terminated.as_ref());
+        let terminated_before = status
+            .and_then(|s| s.last_state.as_ref())
+            .and_then(|s| s.terminated.as_ref());
         if options.previous && terminated_before.is_none() {
             return Err(ApiError::bad_request(format!(
                 "previous terminated container \"{container}\" in pod \"{name}\" not found"
@@ -58,7 +66,11 @@ impl LogSource for NoNodeLogs {
 
 fn container_status<'a>(pod: &'a Pod, container: &str) -> Option<&'a ContainerStatus> {
     let status = pod.status.as_ref()?;
-    let all = status.container_statuses.iter().flatten().chain(status.init_container_statuses.iter().flatten());
+    let all = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten());
     all.into_iter().find(|s| s.name == container)
 }
 
@@ -73,21 +85,32 @@ fn waiting_reason(status: Option<&ContainerStatus>) -> Option<String> {
         return None;
     }
     let waiting = state.waiting.as_ref()?;
-    Some(waiting.reason.clone().unwrap_or_else(|| "ContainerCreating".into()))
+    Some(
+        waiting
+            .reason
+            .clone()
+            .unwrap_or_else(|| "ContainerCreating".into()),
+    )
 }
 
 /// The container a log request addresses (upstream `pod.LogLocation`).
 fn resolve_container(pod: &Pod, requested: Option<&str>) -> Result<String, ApiError> {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let spec = pod.spec.as_ref();
-    let containers: Vec<&str> = spec.map(|s| s.containers.iter().map(|c| c.name.as_str()).collect()).unwrap_or_default();
+    let containers: Vec<&str> = spec
+        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
+        .unwrap_or_default();
     let init: Vec<&str> = spec
         .and_then(|s| s.init_containers.as_ref())
         .map(|c| c.iter().map(|c| c.name.as_str()).collect())
         .unwrap_or_default();
     match requested.filter(|c| !c.is_empty()) {
-        Some(container) if containers.contains(&container) || init.contains(&container) => Ok(container.to_string()),
-        Some(container) => Err(ApiError::bad_request(format!("container {container} is not valid for pod {name}"))),
+        Some(container) if containers.contains(&container) || init.contains(&container) => {
+            Ok(container.to_string())
+        }
+        Some(container) => Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {name}"
+        ))),
         None if containers.len() == 1 => Ok(containers[0].to_string()),
         None => {
             let mut message = format!(
@@ -95,7 +118,10 @@ fn resolve_container(pod: &Pod, requested: Option<&str>) -> Result<String, ApiEr
                 containers.join(" ")
             );
             if !init.is_empty() {
-                message.push_str(&format!(" or one of the init containers: [{}]", init.join(" ")));
+                message.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
             }
             Err(ApiError::bad_request(message))
         }
@@ -106,10 +132,13 @@ impl ApiService {
     /// GET `pods/{name}/log`.
     pub fn logs(&self, target: &Target, options: &LogOptions) -> Result<LogStream, ApiError> {
         require_subresource(target.resource, "log")?;
-        let object = self.get(target)?.object()?.ok_or_else(ApiError::method_not_allowed)?;
-        let pod = object
-            .as_typed::<Pod>()
-            .ok_or_else(|| ApiError::not_found(&GroupResource::new("", "pods"), target.name_or_empty()))?;
+        let object = self
+            .get(target)?
+            .object()?
+            .ok_or_else(ApiError::method_not_allowed)?;
+        let pod = object.as_typed::<Pod>().ok_or_else(|| {
+            ApiError::not_found(&GroupResource::new("", "pods"), target.name_or_empty())
+        })?;
         let container = resolve_container(pod, options.container.as_deref())?;
         self.inner.logs.open(pod, &container, options)
     }
@@ -122,29 +151,58 @@ mod tests {
     use serde_json::json;
 
     fn pod(value: serde_json::Value) -> Pod {
-        KubeObject::from_value(ResourceKind::Pod, value).unwrap().into_typed().unwrap()
+        KubeObject::from_value(ResourceKind::Pod, value)
+            .unwrap()
+            .into_typed()
+            .unwrap()
     }
 
     #[test]
     fn multi_container_pods_need_a_container_name() {
-        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}]}}));
+        let p = pod(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}]}}),
+        );
         let err = resolve_container(&p, None).unwrap_err();
-        assert_eq!(err.message, "a container name must be specified for pod p, choose one of: [a b]");
+        assert_eq!(
+            err.message,
+            "a container name must be specified for pod p, choose one of: [a b]"
+        );
         assert_eq!(resolve_container(&p, Some("b")).unwrap(), "b");
-        assert_eq!(resolve_container(&p, Some("c")).unwrap_err().message, "container c is not valid for pod p");
+        assert_eq!(
+            resolve_container(&p, Some("c")).unwrap_err().message,
+            "container c is not valid for pod p"
+        );
     }
 
     #[test]
     fn waiting_containers_answer_with_the_kubelets_message() {
-        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]},
+        let p = pod(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]},
             "status": {"containerStatuses": [{"name": "main", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
-                "state": {"waiting": {"reason": "ErrImagePull"}}}]}}));
-        let err = NoNodeLogs.open(&p, "main", &LogOptions::default()).err().unwrap();
-        assert_eq!(err.message, "container \"main\" in pod \"p\" is waiting to start: ErrImagePull");
+                "state": {"waiting": {"reason": "ErrImagePull"}}}]}}),
+        );
         let err = NoNodeLogs
-            .open(&p, "main", &LogOptions { previous: true, ..LogOptions::default() })
+            .open(&p, "main", &LogOptions::default())
             .err()
             .unwrap();
-        assert_eq!(err.message, "previous terminated container \"main\" in pod \"p\" not found");
+        assert_eq!(
+            err.message,
+            "container \"main\" in pod \"p\" is waiting to start: ErrImagePull"
+        );
+        let err = NoNodeLogs
+            .open(
+                &p,
+                "main",
+                &LogOptions {
+                    previous: true,
+                    ..LogOptions::default()
+                },
+            )
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.message,
+            "previous terminated container \"main\" in pod \"p\" not found"
+        );
     }
 }

@@ -37,19 +37,21 @@ use corral_store::{JsonBytes, ObjectStore, Store, StoreError};
 use parking_lot::Mutex;
 
 pub use admission::{
-    Admission, AdmissionRequest, Admitted, ClusterView, IMMORTAL_NAMESPACES, NamespaceLifecycle, Operation, Prepare,
-    namespace_lifecycle,
+    Admission, AdmissionRequest, Admitted, ClusterView, IMMORTAL_NAMESPACES, NamespaceLifecycle,
+    Operation, Prepare, namespace_lifecycle,
 };
 pub use authz::{AllowAll as AllowAllAuthorizer, Attributes, Authorizer, Decision, RuleSet};
 pub use bootstrap::SYSTEM_NAMESPACES;
 pub use client::{ApiClient, DeleteParams, ListParams, TypedList, TypedWatch, TypedWatchEvent};
-pub use decode::{ACCEPTED_BODY_TYPES, BodyFormat, decode_body, decode_protobuf_body, unsupported_media_type};
-pub use logs::{LogOptions, LogSource, LogStream, NoNodeLogs};
-pub use types::{
-    DecodedBody, DeleteRequest, DeleteResult, FieldValidation, ListOptions, ListResult, Part, ServedBody,
-    ServedObject, Target, UserInfo, VersionMatch, WriteOptions, WriteResult,
+pub use decode::{
+    ACCEPTED_BODY_TYPES, BodyFormat, decode_body, decode_protobuf_body, unsupported_media_type,
 };
+pub use logs::{LogOptions, LogSource, LogStream, NoNodeLogs};
 pub use subresources::{delete_request_from, success_status};
+pub use types::{
+    DecodedBody, DeleteRequest, DeleteResult, FieldValidation, ListOptions, ListResult, Part,
+    ServedBody, ServedObject, Target, UserInfo, VersionMatch, WriteOptions, WriteResult,
+};
 pub use watch::{WatchEventType, WatchHub, WatchItem, WatchObject, WatchStream};
 
 /// Tunables of the pipeline.
@@ -91,7 +93,11 @@ impl Clock for SystemClock {
 pub fn os_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     hasher.write_u32(std::process::id());
     hasher.finish()
 }
@@ -115,7 +121,9 @@ pub struct ApiService {
 
 impl std::fmt::Debug for ApiService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiService").field("store", &self.inner.store).finish()
+        f.debug_struct("ApiService")
+            .field("store", &self.inner.store)
+            .finish()
     }
 }
 
@@ -276,7 +284,9 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
-        Err(join) => Err(ApiError::internal(format!("request handler failed: {join}"))),
+        Err(join) => Err(ApiError::internal(format!(
+            "request handler failed: {join}"
+        ))),
     }
 }
 

@@ -75,7 +75,9 @@ impl ApiService {
         for kind in ResourceKind::ALL.iter().filter(|k| k.namespaced()) {
             let target = Target::collection(resource_of(*kind), Some(namespace));
             for object in self.list(&target, &ListOptions::default())?.objects()? {
-                content.objects.push((*kind, object.name().to_string(), object.is_being_deleted()));
+                content
+                    .objects
+                    .push((*kind, object.name().to_string(), object.is_being_deleted()));
             }
         }
         Ok(content)
@@ -99,7 +101,9 @@ impl ApiService {
                     match self.delete_blocking(&user, &target, &request) {
                         Ok(_) => {}
                         Err(e) if e.is_not_found() => {}
-                        Err(e) => tracing::warn!(namespace = %name, %object, error = %e, "cannot delete namespace content"),
+                        Err(e) => {
+                            tracing::warn!(namespace = %name, %object, error = %e, "cannot delete namespace content")
+                        }
                     }
                 }
                 Ok(true)
@@ -123,7 +127,13 @@ impl ApiService {
             .collect();
         let target = Target::object(resource_of(ResourceKind::Namespace), None, &name);
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {"finalizers": remaining}});
-        match self.update_blocking(user, &target, Part::Finalize, DecodedBody::from_value(body), &WriteOptions::internal()) {
+        match self.update_blocking(
+            user,
+            &target,
+            Part::Finalize,
+            DecodedBody::from_value(body),
+            &WriteOptions::internal(),
+        ) {
             Ok(_) => {}
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
@@ -144,7 +154,10 @@ impl ApiService {
         let target = Target::collection(resource_of(ResourceKind::Namespace), None);
         let mut again = false;
         for object in self.list(&target, &ListOptions::default())?.objects()? {
-            if let Some(namespace) = object.as_typed::<Namespace>().filter(|n| n.metadata.deletion_timestamp.is_some()) {
+            if let Some(namespace) = object
+                .as_typed::<Namespace>()
+                .filter(|n| n.metadata.deletion_timestamp.is_some())
+            {
                 again |= self.sync_namespace(namespace)?;
             }
         }
@@ -189,9 +202,11 @@ pub async fn run(service: ApiService) {
 
 fn item_is_terminating(item: &super::WatchItem) -> bool {
     match &item.object {
-        super::WatchObject::Object(encoded) => KubeObject::from_json_slice(ResourceKind::Namespace, encoded.json())
-            .map(|o| o.is_being_deleted())
-            .unwrap_or(false),
+        super::WatchObject::Object(encoded) => {
+            KubeObject::from_json_slice(ResourceKind::Namespace, encoded.json())
+                .map(|o| o.is_being_deleted())
+                .unwrap_or(false)
+        }
         _ => false,
     }
 }
@@ -216,14 +231,26 @@ mod tests {
     #[test]
     fn content_is_deleted_before_the_namespace_is_finalized() {
         let content = NamespaceContent {
-            objects: vec![(ResourceKind::Job, "a".into(), false), (ResourceKind::Pod, "p".into(), true)],
+            objects: vec![
+                (ResourceKind::Job, "a".into(), false),
+                (ResourceKind::Pod, "p".into(), true),
+            ],
         };
-        assert_eq!(decide(&terminating(), &content), NamespaceStep::DeleteContent(vec![(ResourceKind::Job, "a".into())]));
+        assert_eq!(
+            decide(&terminating(), &content),
+            NamespaceStep::DeleteContent(vec![(ResourceKind::Job, "a".into())])
+        );
         let waiting = NamespaceContent {
             objects: vec![(ResourceKind::Pod, "p".into(), true)],
         };
         assert_eq!(decide(&terminating(), &waiting), NamespaceStep::Wait);
-        assert_eq!(decide(&terminating(), &NamespaceContent::default()), NamespaceStep::Finalize);
-        assert_eq!(decide(&Namespace::default(), &NamespaceContent::default()), NamespaceStep::Nothing);
+        assert_eq!(
+            decide(&terminating(), &NamespaceContent::default()),
+            NamespaceStep::Finalize
+        );
+        assert_eq!(
+            decide(&Namespace::default(), &NamespaceContent::default()),
+            NamespaceStep::Nothing
+        );
     }
 }

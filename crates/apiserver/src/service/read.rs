@@ -20,7 +20,10 @@ pub(crate) struct Selectors {
 /// Runs a selector parser; a parser panic (corral-api's field selector parser slices
 /// strings at byte offsets, so some non-ASCII input panics) becomes a 400, never a dropped
 /// connection.
-fn parse_guarded<T>(text: &str, parse: fn(&str) -> Result<T, SelectorError>) -> Result<T, ApiError> {
+fn parse_guarded<T>(
+    text: &str,
+    parse: fn(&str) -> Result<T, SelectorError>,
+) -> Result<T, ApiError> {
     match std::panic::catch_unwind(|| parse(text)) {
         Ok(Ok(parsed)) => Ok(parsed),
         Ok(Err(e)) => Err(ApiError::bad_request(e.0)),
@@ -29,7 +32,10 @@ fn parse_guarded<T>(text: &str, parse: fn(&str) -> Result<T, SelectorError>) -> 
 }
 
 /// Parses and checks `labelSelector` and `fieldSelector` for `kind`.
-pub(crate) fn parse_selectors(kind: ResourceKind, options: &ListOptions) -> Result<Selectors, ApiError> {
+pub(crate) fn parse_selectors(
+    kind: ResourceKind,
+    options: &ListOptions,
+) -> Result<Selectors, ApiError> {
     let labels = parse_guarded(&options.label_selector, LabelSelector::parse)?;
     let fields = parse_guarded(&options.field_selector, FieldSelector::parse)?;
     check_field_selector(kind, &fields).map_err(|e| ApiError::bad_request(e.0))?;
@@ -80,7 +86,11 @@ impl ApiService {
         };
         let selectors = parse_selectors(kind, options)?;
         let continue_token = options.continue_token.clone().filter(|t| !t.is_empty());
-        let revision = if continue_token.is_some() { ReadRevision::Latest } else { read_revision(options)? };
+        let revision = if continue_token.is_some() {
+            ReadRevision::Latest
+        } else {
+            read_revision(options)?
+        };
         let request = ListRequest {
             kind,
             namespace: target.namespace.clone().filter(|_| kind.namespaced()),
@@ -90,7 +100,10 @@ impl ApiService {
             continue_token,
             revision,
         };
-        let page = self.objects().list(&request).map_err(|e| store_error(resource, e))?;
+        let page = self
+            .objects()
+            .list(&request)
+            .map_err(|e| store_error(resource, e))?;
         Ok(ListResult {
             resource,
             items: page.items.into_iter().map(|v| v.value).collect(),
@@ -101,7 +114,11 @@ impl ApiService {
     }
 
     /// LIST on the blocking pool (large lists decode nothing but can take milliseconds).
-    pub async fn list_async(&self, target: &Target, options: &ListOptions) -> Result<ListResult, ApiError> {
+    pub async fn list_async(
+        &self,
+        target: &Target,
+        options: &ListOptions,
+    ) -> Result<ListResult, ApiError> {
         let (service, target, options) = (self.clone(), target.clone(), options.clone());
         blocking(move || service.list(&target, &options)).await
     }
@@ -118,10 +135,24 @@ mod tests {
             resource_version_match: m,
             ..ListOptions::default()
         };
-        assert_eq!(read_revision(&with(None, VersionMatch::Unset)).unwrap(), ReadRevision::Latest);
-        assert_eq!(read_revision(&with(Some("0"), VersionMatch::Unset)).unwrap(), ReadRevision::NotOlderThan(Revision(0)));
-        assert_eq!(read_revision(&with(Some("7"), VersionMatch::Exact)).unwrap(), ReadRevision::Exact(Revision(7)));
-        assert_eq!(read_revision(&with(Some("x"), VersionMatch::Unset)).unwrap_err().code, 400);
+        assert_eq!(
+            read_revision(&with(None, VersionMatch::Unset)).unwrap(),
+            ReadRevision::Latest
+        );
+        assert_eq!(
+            read_revision(&with(Some("0"), VersionMatch::Unset)).unwrap(),
+            ReadRevision::NotOlderThan(Revision(0))
+        );
+        assert_eq!(
+            read_revision(&with(Some("7"), VersionMatch::Exact)).unwrap(),
+            ReadRevision::Exact(Revision(7))
+        );
+        assert_eq!(
+            read_revision(&with(Some("x"), VersionMatch::Unset))
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 
     #[test]
@@ -136,6 +167,12 @@ mod tests {
             label_selector: "a in (".into(),
             ..ListOptions::default()
         };
-        assert_eq!(parse_selectors(ResourceKind::Pod, &options).err().unwrap().code, 400);
+        assert_eq!(
+            parse_selectors(ResourceKind::Pod, &options)
+                .err()
+                .unwrap()
+                .code,
+            400
+        );
     }
 }

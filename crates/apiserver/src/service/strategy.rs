@@ -62,7 +62,8 @@ pub fn allow_create_on_update(kind: ResourceKind) -> bool {
 
 /// Strategic-merge metadata of a kind.
 pub fn patch_schema(kind: ResourceKind) -> PatchSchema {
-    PatchSchema::for_kind(kind.group(), kind.version(), kind.kind_name()).unwrap_or_else(PatchSchema::none)
+    PatchSchema::for_kind(kind.group(), kind.version(), kind.kind_name())
+        .unwrap_or_else(PatchSchema::none)
 }
 
 #[cfg(test)]
@@ -80,7 +81,11 @@ mod tests {
         });
         assert_eq!(
             unknown_fields(ResourceKind::Job, &raw),
-            vec!["metadata.bogus", "spec.bogusField", "spec.template.spec.containers[0].what"]
+            vec![
+                "metadata.bogus",
+                "spec.bogusField",
+                "spec.template.spec.containers[0].what"
+            ]
         );
     }
 
@@ -93,8 +98,14 @@ mod tests {
         .unwrap();
         prepare_create(&mut job).unwrap();
         let value = job.to_value();
-        assert_eq!(value["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], "u1");
-        assert_eq!(value["spec"]["template"]["metadata"]["labels"]["job-name"], "j");
+        assert_eq!(
+            value["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u1"
+        );
+        assert_eq!(
+            value["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "j"
+        );
         assert_eq!(value["metadata"]["generation"], 1);
     }
 
@@ -107,6 +118,10 @@ mod tests {
         .unwrap();
         let err = prepare_create(&mut job).unwrap_err();
         assert_eq!(err.code, 422);
-        assert!(err.message.contains("spec.template.spec.restartPolicy"), "{}", err.message);
+        assert!(
+            err.message.contains("spec.template.spec.restartPolicy"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -19,24 +19,45 @@ pub fn success_status(code: u16) -> Value {
 }
 
 fn string_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 impl ApiService {
     /// POST `pods/{name}/binding`: assigns the pod to a node.
-    pub async fn bind(&self, user: &UserInfo, target: &Target, body: DecodedBody, dry_run: bool) -> Result<Value, ApiError> {
+    pub async fn bind(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        body: DecodedBody,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let (service, user, target) = (self.clone(), user.clone(), target.clone());
         blocking(move || service.bind_blocking(&user, &target, &body.value, dry_run)).await
     }
 
     /// POST `pods/{name}/eviction`: a graceful delete (disruption budgets are not checked
     /// yet).
-    pub async fn evict(&self, user: &UserInfo, target: &Target, body: DecodedBody, dry_run: bool) -> Result<Value, ApiError> {
+    pub async fn evict(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        body: DecodedBody,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let (service, user, target) = (self.clone(), user.clone(), target.clone());
         blocking(move || service.evict_blocking(&user, &target, &body.value, dry_run)).await
     }
 
-    fn bind_blocking(&self, user: &UserInfo, target: &Target, body: &Value, dry_run: bool) -> Result<Value, ApiError> {
+    fn bind_blocking(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        body: &Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         require_subresource(target.resource, "binding")?;
         let name = target.name_or_empty().to_string();
         let body_name = string_at(body, "/metadata/name");
@@ -47,7 +68,12 @@ impl ApiService {
         }
         let node = string_at(body, "/target/name").to_string();
         if node.is_empty() {
-            return Err(ApiError::invalid("Binding", "", &name, &[corral_api::FieldError::required("target.name", "")]));
+            return Err(ApiError::invalid(
+                "Binding",
+                "",
+                &name,
+                &[corral_api::FieldError::required("target.name", "")],
+            ));
         }
         let namespace = target.namespace.clone().unwrap_or_default();
         let request = AdmissionRequest {
@@ -61,18 +87,30 @@ impl ApiService {
             old: None,
             field_manager: None,
         };
-        self.inner.admission.admit(&request, &self.view(), None, &mut |_| Ok(Vec::new()))?;
+        self.inner
+            .admission
+            .admit(&request, &self.view(), None, &mut |_| Ok(Vec::new()))?;
         let binding = GroupResource::new("", "pods/binding");
         let now = self.now();
         let mut assign = |current: &KubeObject| -> Result<KubeObject, ApiError> {
             let mut object = current.clone();
             if object.is_being_deleted() {
-                return Err(ApiError::conflict(&binding, &name, &format!("pod {name} is being deleted, cannot be assigned to a host")));
+                return Err(ApiError::conflict(
+                    &binding,
+                    &name,
+                    &format!("pod {name} is being deleted, cannot be assigned to a host"),
+                ));
             }
-            let pod = object.as_typed_mut::<Pod>().ok_or_else(ApiError::method_not_allowed)?;
+            let pod = object
+                .as_typed_mut::<Pod>()
+                .ok_or_else(ApiError::method_not_allowed)?;
             let spec = pod.spec.get_or_insert_with(Default::default);
             if let Some(existing) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
-                return Err(ApiError::conflict(&binding, &name, &format!("pod {name} is already assigned to node \"{existing}\"")));
+                return Err(ApiError::conflict(
+                    &binding,
+                    &name,
+                    &format!("pod {name} is already assigned to node \"{existing}\""),
+                ));
             }
             spec.node_name = Some(node.clone());
             set_scheduled_condition(pod, now);
@@ -85,12 +123,20 @@ impl ApiService {
         Ok(success_status(201))
     }
 
-    fn evict_blocking(&self, user: &UserInfo, target: &Target, body: &Value, dry_run: bool) -> Result<Value, ApiError> {
+    fn evict_blocking(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        body: &Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         require_subresource(target.resource, "eviction")?;
         let name = target.name_or_empty();
         let body_name = string_at(body, "/metadata/name");
         if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request("name in URL does not match name in Eviction object"));
+            return Err(ApiError::bad_request(
+                "name in URL does not match name in Eviction object",
+            ));
         }
         let options = body.get("deleteOptions").cloned().unwrap_or(Value::Null);
         let mut request = delete_request_from(&options)?;
@@ -118,9 +164,11 @@ pub fn delete_request_from(value: &Value) -> Result<DeleteRequest, ApiError> {
     if value.is_null() {
         return Ok(DeleteRequest::default());
     }
-    let object = value
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("DeleteOptions in version \"v1\" cannot be handled as a DeleteOptions: not an object"))?;
+    let object = value.as_object().ok_or_else(|| {
+        ApiError::bad_request(
+            "DeleteOptions in version \"v1\" cannot be handled as a DeleteOptions: not an object",
+        )
+    })?;
     let mut request = DeleteRequest {
         grace_period_seconds: object.get("gracePeriodSeconds").and_then(Value::as_i64),
         ..DeleteRequest::default()
@@ -131,11 +179,19 @@ pub fn delete_request_from(value: &Value) -> Result<DeleteRequest, ApiError> {
                 "DeleteOptions",
                 "",
                 "",
-                &[corral_api::FieldError::not_supported("propagationPolicy", policy, &["Foreground", "Background", "Orphan"])],
+                &[corral_api::FieldError::not_supported(
+                    "propagationPolicy",
+                    policy,
+                    &["Foreground", "Background", "Orphan"],
+                )],
             )
         })?);
     } else if let Some(orphan) = object.get("orphanDependents").and_then(Value::as_bool) {
-        request.propagation = Some(if orphan { Propagation::Orphan } else { Propagation::Background });
+        request.propagation = Some(if orphan {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        });
     }
     if let Some(dry_run) = object.get("dryRun").and_then(Value::as_array) {
         request.dry_run = dry_run.iter().any(|d| d == "All");
@@ -145,7 +201,9 @@ pub fn delete_request_from(value: &Value) -> Result<DeleteRequest, ApiError> {
             request.preconditions.uid = Some(corral_api::Uid(uid.to_string()));
         }
         if let Some(rv) = pre.get("resourceVersion").and_then(Value::as_str) {
-            let revision = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
+            let revision = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
             request.preconditions.resource_version = Some(revision);
         }
     }
@@ -158,14 +216,24 @@ mod tests {
 
     #[test]
     fn delete_options_parse_policy_grace_and_preconditions() {
-        let request = delete_request_from(&json!({"propagationPolicy": "Foreground", "gracePeriodSeconds": 3,
-            "preconditions": {"uid": "u", "resourceVersion": "7"}, "dryRun": ["All"]}))
+        let request = delete_request_from(
+            &json!({"propagationPolicy": "Foreground", "gracePeriodSeconds": 3,
+            "preconditions": {"uid": "u", "resourceVersion": "7"}, "dryRun": ["All"]}),
+        )
         .unwrap();
         assert_eq!(request.propagation, Some(Propagation::Foreground));
         assert_eq!(request.grace_period_seconds, Some(3));
-        assert_eq!(request.preconditions.resource_version, Some(corral_api::Revision(7)));
+        assert_eq!(
+            request.preconditions.resource_version,
+            Some(corral_api::Revision(7))
+        );
         assert!(request.dry_run);
-        assert_eq!(delete_request_from(&json!({"propagationPolicy": "Later"})).unwrap_err().code, 422);
+        assert_eq!(
+            delete_request_from(&json!({"propagationPolicy": "Later"}))
+                .unwrap_err()
+                .code,
+            422
+        );
         assert_eq!(delete_request_from(&json!([1])).unwrap_err().code, 400);
     }
 }

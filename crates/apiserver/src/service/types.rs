@@ -128,7 +128,11 @@ impl Target {
     pub fn key(&self) -> Option<ObjectKey> {
         let kind = self.resource.stored_kind()?;
         let name = self.name.as_deref()?;
-        let namespace = if kind.namespaced() { self.namespace.as_deref().unwrap_or("") } else { "" };
+        let namespace = if kind.namespaced() {
+            self.namespace.as_deref().unwrap_or("")
+        } else {
+            ""
+        };
         Some(ObjectKey::new(kind, namespace, name))
     }
 
@@ -181,12 +185,16 @@ impl ServedObject {
     /// a converted view).
     pub fn json(&self) -> Cow<'_, [u8]> {
         match (&self.body, self.resource.backing) {
-            (ServedBody::Encoded(encoded), Backing::EventsV1View) => match JsonBytes::decode(encoded) {
-                Ok(object) => Cow::Owned(events_view::to_events_v1_bytes(&object)),
-                Err(_) => Cow::Borrowed(encoded.json()),
-            },
+            (ServedBody::Encoded(encoded), Backing::EventsV1View) => {
+                match JsonBytes::decode(encoded) {
+                    Ok(object) => Cow::Owned(events_view::to_events_v1_bytes(&object)),
+                    Err(_) => Cow::Borrowed(encoded.json()),
+                }
+            }
             (ServedBody::Encoded(encoded), _) => Cow::Borrowed(encoded.json()),
-            (ServedBody::Value(value), _) => Cow::Owned(serde_json::to_vec(value).unwrap_or_default()),
+            (ServedBody::Value(value), _) => {
+                Cow::Owned(serde_json::to_vec(value).unwrap_or_default())
+            }
         }
     }
 
@@ -288,10 +296,10 @@ impl ListResult {
     /// The items' JSON as the resource serves it.
     pub fn item_json(&self, index: usize) -> Cow<'_, [u8]> {
         let encoded = &self.items[index];
-        if self.resource.backing == Backing::EventsV1View {
-            if let Ok(object) = JsonBytes::decode(encoded) {
-                return Cow::Owned(events_view::to_events_v1_bytes(&object));
-            }
+        if self.resource.backing == Backing::EventsV1View
+            && let Ok(object) = JsonBytes::decode(encoded)
+        {
+            return Cow::Owned(events_view::to_events_v1_bytes(&object));
         }
         Cow::Borrowed(encoded.json())
     }
@@ -300,7 +308,9 @@ impl ListResult {
     pub fn objects(&self) -> Result<Vec<Arc<KubeObject>>, ApiError> {
         self.items
             .iter()
-            .map(|e| JsonBytes::decode(e).map_err(|e| e.to_api_error(&self.resource.group_resource())))
+            .map(|e| {
+                JsonBytes::decode(e).map_err(|e| e.to_api_error(&self.resource.group_resource()))
+            })
             .collect()
     }
 }

@@ -14,7 +14,10 @@ use super::admission::{AdmissionRequest, Operation};
 use super::create::resolve_namespace;
 use super::decode::{decode_checked, enforce_field_validation};
 use super::types::{DecodedBody, Part, ServedObject, Target, UserInfo, WriteOptions, WriteResult};
-use super::{ApiService, blocking, events_view, require_subresource, require_verb, served_value, store_error, strategy};
+use super::{
+    ApiService, blocking, events_view, require_subresource, require_verb, served_value,
+    store_error, strategy,
+};
 
 impl ApiService {
     /// PUT: replaces the object (or its status) with `body`.
@@ -26,7 +29,8 @@ impl ApiService {
         body: DecodedBody,
         options: &WriteOptions,
     ) -> Result<WriteResult, ApiError> {
-        let (service, user, target, options) = (self.clone(), user.clone(), target.clone(), options.clone());
+        let (service, user, target, options) =
+            (self.clone(), user.clone(), target.clone(), options.clone());
         blocking(move || service.update_blocking(&user, &target, part, body, &options)).await
     }
 
@@ -40,8 +44,10 @@ impl ApiService {
         patch: Vec<u8>,
         options: &WriteOptions,
     ) -> Result<WriteResult, ApiError> {
-        let (service, user, target, options) = (self.clone(), user.clone(), target.clone(), options.clone());
-        blocking(move || service.patch_blocking(&user, &target, part, patch_type, &patch, &options)).await
+        let (service, user, target, options) =
+            (self.clone(), user.clone(), target.clone(), options.clone());
+        blocking(move || service.patch_blocking(&user, &target, part, patch_type, &patch, &options))
+            .await
     }
 
     pub(crate) fn update_blocking(
@@ -60,7 +66,9 @@ impl ApiService {
         let (mut object, problems) = decode_checked(kind, body, options.field_validation)?;
         let mut warnings = enforce_field_validation(kind, options.field_validation, problems)?;
         check_identity(&mut object, target)?;
-        match self.write_existing(user, target, part, options, &mut warnings, &mut |_| Ok(object.clone())) {
+        match self.write_existing(user, target, part, options, &mut warnings, &mut |_| {
+            Ok(object.clone())
+        }) {
             Ok(outcome) => Ok(write_result(target, outcome, warnings)),
             Err(e) if e.is_not_found() && part == Part::Main && creates_on_update(&object) => {
                 let created = self.create_object(user, target, object, options, &mut warnings)?;
@@ -90,17 +98,23 @@ impl ApiService {
         let mut patch_warnings = Vec::new();
         let mut mutate = |current: &KubeObject| -> Result<KubeObject, ApiError> {
             let original = served_value(resource, current);
-            let mut patched = apply_patch(&original, patch_type, patch, schema).map_err(patch_error)?;
+            let mut patched =
+                apply_patch(&original, patch_type, patch, schema).map_err(patch_error)?;
             if resource.backing == Backing::EventsV1View {
                 patched = events_view::from_events_v1(patched);
             }
-            let (mut object, problems) = decode_checked(kind, DecodedBody::from_value(patched), options.field_validation)?;
+            let (mut object, problems) = decode_checked(
+                kind,
+                DecodedBody::from_value(patched),
+                options.field_validation,
+            )?;
             patch_warnings = enforce_field_validation(kind, options.field_validation, problems)?;
             check_identity(&mut object, target)?;
             Ok(object)
         };
         let mut warnings = Vec::new();
-        let outcome = self.write_existing(user, target, part, options, &mut warnings, &mut mutate)?;
+        let outcome =
+            self.write_existing(user, target, part, options, &mut warnings, &mut mutate)?;
         patch_warnings.extend(warnings);
         Ok(write_result(target, outcome, patch_warnings))
     }
@@ -138,14 +152,27 @@ impl ApiService {
                 old: Some(current),
                 field_manager: options.field_manager.as_deref(),
             };
-            let mut prepare = |object: &mut KubeObject| strategy::prepare_update(object, current, part).map(|()| Vec::new());
-            let admitted = self.inner.admission.admit(&request, &view, Some(object), &mut prepare)?;
+            let mut prepare = |object: &mut KubeObject| {
+                strategy::prepare_update(object, current, part).map(|()| Vec::new())
+            };
+            let admitted =
+                self.inner
+                    .admission
+                    .admit(&request, &view, Some(object), &mut prepare)?;
             warnings.extend(admitted.warnings);
-            admitted.object.ok_or_else(|| ApiError::internal("admission returned no object for an update"))
+            admitted
+                .object
+                .ok_or_else(|| ApiError::internal("admission returned no object for an update"))
         };
         let now = self.now();
         self.objects()
-            .guaranteed_update(&key, &Preconditions::default(), now, options.dry_run, &mut mutate)
+            .guaranteed_update(
+                &key,
+                &Preconditions::default(),
+                now,
+                options.dry_run,
+                &mut mutate,
+            )
             .map_err(|e| store_error(resource, e))
     }
 }
@@ -158,13 +185,20 @@ fn writable_kind(target: &Target, part: Part, verb: &str) -> Result<ResourceKind
         Part::Status => require_subresource(resource, "status")?,
         Part::Finalize => require_subresource(resource, "finalize")?,
     }
-    resource.stored_kind().ok_or_else(ApiError::method_not_allowed)
+    resource
+        .stored_kind()
+        .ok_or_else(ApiError::method_not_allowed)
 }
 
 /// A PUT of a missing object creates it for kinds that allow it (upstream
 /// `AllowCreateOnUpdate`), unless the body names a revision.
 fn creates_on_update(object: &KubeObject) -> bool {
-    strategy::allow_create_on_update(object.kind()) && object.meta().resource_version.as_deref().is_none_or(str::is_empty)
+    strategy::allow_create_on_update(object.kind())
+        && object
+            .meta()
+            .resource_version
+            .as_deref()
+            .is_none_or(str::is_empty)
 }
 
 /// The body's name and namespace against the URL's (upstream's wording for mismatches).
@@ -182,7 +216,11 @@ fn check_identity(object: &mut KubeObject, target: &Target) -> Result<(), ApiErr
     resolve_namespace(object, target)
 }
 
-fn write_result(target: &Target, outcome: UpdateOutcome<corral_store::EncodedObject>, warnings: Vec<String>) -> WriteResult {
+fn write_result(
+    target: &Target,
+    outcome: UpdateOutcome<corral_store::EncodedObject>,
+    warnings: Vec<String>,
+) -> WriteResult {
     WriteResult {
         object: ServedObject::encoded(target.resource, outcome.value.value),
         created: false,

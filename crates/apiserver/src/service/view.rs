@@ -22,6 +22,9 @@ impl ClusterView for StoreView<'_> {
         let Ok(page) = self.0.list(&request) else {
             return Vec::new();
         };
-        page.items.iter().filter_map(|v| JsonBytes::decode(&v.value).ok()).collect()
+        page.items
+            .iter()
+            .filter_map(|v| JsonBytes::decode(&v.value).ok())
+            .collect()
     }
 }

@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use corral_api::{ApiError, ResourceInfo, Revision};
-use corral_store::{EncodedObject, JsonBytes, ListRequest, ReadRevision, Store, StoreError, WatchCursor, WatchEvent, WatchRequest};
+use corral_store::{
+    EncodedObject, JsonBytes, ListRequest, ReadRevision, Store, StoreError, WatchCursor,
+    WatchEvent, WatchRequest,
+};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -32,7 +35,9 @@ pub struct WatchHub {
 
 impl std::fmt::Debug for WatchHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchHub").field("watchers", &self.watcher_count()).finish()
+        f.debug_struct("WatchHub")
+            .field("watchers", &self.watcher_count())
+            .finish()
     }
 }
 
@@ -152,7 +157,9 @@ pub struct WatchStream {
 
 impl std::fmt::Debug for WatchStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchStream").field("resource", &self.resource.resource).finish()
+        f.debug_struct("WatchStream")
+            .field("resource", &self.resource.resource)
+            .finish()
     }
 }
 
@@ -162,7 +169,9 @@ impl ApiService {
     pub fn watch(&self, target: &Target, options: &ListOptions) -> Result<WatchStream, ApiError> {
         let resource = target.resource;
         require_verb(resource, "watch")?;
-        let kind = resource.stored_kind().ok_or_else(ApiError::method_not_allowed)?;
+        let kind = resource
+            .stored_kind()
+            .ok_or_else(ApiError::method_not_allowed)?;
         let selectors = parse_selectors(kind, options)?;
         let namespace = target.namespace.clone().filter(|_| kind.namespaced());
         let rv = options.resource_version.as_deref().unwrap_or_default();
@@ -212,7 +221,9 @@ impl ApiService {
         };
         hub.watchers.fetch_add(1, Ordering::Relaxed);
         let config = &self.inner.config;
-        let timeout = options.timeout_seconds.map_or(config.watch_timeout_default, Duration::from_secs);
+        let timeout = options
+            .timeout_seconds
+            .map_or(config.watch_timeout_default, Duration::from_secs);
         let bookmark_interval = options.allow_bookmarks.then_some(config.bookmark_interval);
         let now = Instant::now();
         Ok(WatchStream {
@@ -262,7 +273,8 @@ impl WatchStream {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    self.pending.push_back(WatchItem::error(watch_error(self.resource, e)));
+                    self.pending
+                        .push_back(WatchItem::error(watch_error(self.resource, e)));
                     continue;
                 }
             }
@@ -295,7 +307,9 @@ fn convert_event(event: WatchEvent<EncodedObject>) -> WatchItem {
         WatchEvent::Added(v) => (WatchEventType::Added, WatchObject::Object(v.value)),
         WatchEvent::Modified(v) => (WatchEventType::Modified, WatchObject::Object(v.value)),
         WatchEvent::Deleted(v) => (WatchEventType::Deleted, WatchObject::Object(v.value)),
-        WatchEvent::Bookmark(revision) => (WatchEventType::Bookmark, WatchObject::Bookmark(revision)),
+        WatchEvent::Bookmark(revision) => {
+            (WatchEventType::Bookmark, WatchObject::Bookmark(revision))
+        }
     };
     WatchItem { event_type, object }
 }

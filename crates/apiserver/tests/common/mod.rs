@@ -34,11 +34,17 @@ impl TestServer {
         Self::start_with(StoreConfig::default(), |_| {}).await
     }
 
-    pub async fn start_with(store_config: StoreConfig, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    pub async fn start_with(
+        store_config: StoreConfig,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = Arc::new(Store::<JsonBytes>::open(Box::new(MemoryBackend), store_config).expect("store opens"));
+        let store = Arc::new(
+            Store::<JsonBytes>::open(Box::new(MemoryBackend), store_config).expect("store opens"),
+        );
         let service = ApiService::new(store);
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+        let mut config =
+            ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
         config.drain_timeout = Duration::from_secs(2);
         configure(&mut config);
         let handle = Server::start(config, service).await.expect("server starts");
@@ -55,7 +61,15 @@ impl TestServer {
 
     /// A client authenticated as the admin (client certificate).
     pub fn client(&self) -> TestClient {
-        TestClient::new(self.addr(), &self.handle.pki.ca_cert_pem, Some((&self.handle.pki.admin_cert_pem, &self.handle.pki.admin_key_pem)), false)
+        TestClient::new(
+            self.addr(),
+            &self.handle.pki.ca_cert_pem,
+            Some((
+                &self.handle.pki.admin_cert_pem,
+                &self.handle.pki.admin_key_pem,
+            )),
+            false,
+        )
     }
 
     /// A client without credentials.
@@ -65,7 +79,15 @@ impl TestServer {
 
     /// An admin client that negotiates HTTP/2.
     pub fn client_h2(&self) -> TestClient {
-        TestClient::new(self.addr(), &self.handle.pki.ca_cert_pem, Some((&self.handle.pki.admin_cert_pem, &self.handle.pki.admin_key_pem)), true)
+        TestClient::new(
+            self.addr(),
+            &self.handle.pki.ca_cert_pem,
+            Some((
+                &self.handle.pki.admin_cert_pem,
+                &self.handle.pki.admin_key_pem,
+            )),
+            true,
+        )
     }
 }
 
@@ -79,7 +101,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -87,11 +110,19 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> String {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn warnings(&self) -> Vec<String> {
-        self.headers.get_all("warning").iter().map(|v| v.to_str().unwrap_or_default().to_string()).collect()
+        self.headers
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Asserts a `Status` failure with `code` and returns its message.
@@ -114,7 +145,12 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    pub fn new(addr: SocketAddr, ca_pem: &str, identity: Option<(&str, &str)>, http2: bool) -> TestClient {
+    pub fn new(
+        addr: SocketAddr,
+        ca_pem: &str,
+        identity: Option<(&str, &str)>,
+        http2: bool,
+    ) -> TestClient {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             roots.add(cert.unwrap()).unwrap();
@@ -126,13 +162,19 @@ impl TestClient {
             .with_root_certificates(roots);
         let mut config = match identity {
             Some((cert, key)) => {
-                let chain = CertificateDer::pem_slice_iter(cert.as_bytes()).map(|c| c.unwrap()).collect();
+                let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                    .map(|c| c.unwrap())
+                    .collect();
                 let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
                 builder.with_client_auth_cert(chain, key).unwrap()
             }
             None => builder.with_no_client_auth(),
         };
-        config.alpn_protocols = if http2 { vec![b"h2".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+        config.alpn_protocols = if http2 {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         TestClient {
             addr,
             connector: TlsConnector::from(Arc::new(config)),
@@ -141,10 +183,24 @@ impl TestClient {
     }
 
     /// Sends a request and returns the response head with its streaming body.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> http::Response<Incoming> {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.expect("connect");
-        let tls = self.connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.expect("TLS handshake");
-        let mut builder = Request::builder().method(method).uri(format!("https://localhost{path}"));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> http::Response<Incoming> {
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let tls = self
+            .connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .expect("TLS handshake");
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("https://localhost{path}"));
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -153,20 +209,35 @@ impl TestClient {
         }
         let request = builder.body(Full::new(Bytes::from(body))).unwrap();
         if self.http2 {
-            let (mut sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.expect("h2 handshake");
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                    .await
+                    .expect("h2 handshake");
             tokio::spawn(connection);
             sender.send_request(request).await.expect("request")
         } else {
-            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.expect("handshake");
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .expect("handshake");
             tokio::spawn(connection);
             sender.send_request(request).await.expect("request")
         }
     }
 
-    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
         let response = self.send(method, path, headers, body).await;
         let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(Duration::from_secs(30), body.collect()).await.expect("body in time").expect("body").to_bytes();
+        let body = tokio::time::timeout(Duration::from_secs(30), body.collect())
+            .await
+            .expect("body in time")
+            .expect("body")
+            .to_bytes();
         Reply {
             status: parts.status,
             headers: parts.headers,
@@ -175,27 +246,53 @@ impl TestClient {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.request(Method::GET, path, &[("accept", JSON)], Vec::new()).await
+        self.request(Method::GET, path, &[("accept", JSON)], Vec::new())
+            .await
     }
 
     pub async fn get_accept(&self, path: &str, accept: &str) -> Reply {
-        self.request(Method::GET, path, &[("accept", accept)], Vec::new()).await
+        self.request(Method::GET, path, &[("accept", accept)], Vec::new())
+            .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.request(Method::POST, path, &[("content-type", JSON), ("accept", JSON)], serde_json::to_vec(body).unwrap()).await
+        self.request(
+            Method::POST,
+            path,
+            &[("content-type", JSON), ("accept", JSON)],
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
-        self.request(Method::PUT, path, &[("content-type", JSON), ("accept", JSON)], serde_json::to_vec(body).unwrap()).await
+        self.request(
+            Method::PUT,
+            path,
+            &[("content-type", JSON), ("accept", JSON)],
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, content_type: &str, body: &str) -> Reply {
-        self.request(Method::PATCH, path, &[("content-type", content_type), ("accept", JSON)], body.as_bytes().to_vec()).await
+        self.request(
+            Method::PATCH,
+            path,
+            &[("content-type", content_type), ("accept", JSON)],
+            body.as_bytes().to_vec(),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, body: &Value) -> Reply {
-        self.request(Method::DELETE, path, &[("content-type", JSON), ("accept", JSON)], serde_json::to_vec(body).unwrap()).await
+        self.request(
+            Method::DELETE,
+            path,
+            &[("content-type", JSON), ("accept", JSON)],
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
     }
 }
 
@@ -215,7 +312,9 @@ impl FrameReader {
 
     /// The next frame, or `None` at the end of the stream; panics after `limit`.
     pub async fn next(&mut self, limit: Duration) -> Option<Value> {
-        tokio::time::timeout(limit, self.next_inner()).await.expect("watch frame in time")
+        tokio::time::timeout(limit, self.next_inner())
+            .await
+            .expect("watch frame in time")
     }
 
     async fn next_inner(&mut self) -> Option<Value> {

@@ -47,7 +47,9 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(xdg).join("corral");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local").join("share").join("corral")
 }
 
@@ -57,27 +59,38 @@ fn open_store(args: &UpArgs, data_dir: &PathBuf) -> anyhow::Result<Arc<Store<Jso
     } else {
         Box::new(RedbBackend::open(data_dir)?)
     };
-    let store = Store::<JsonBytes>::open(backend, StoreConfig::default()).context("cannot load the store")?;
+    let store = Store::<JsonBytes>::open(backend, StoreConfig::default())
+        .context("cannot load the store")?;
     Ok(Arc::new(store))
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     logging::init(args.log_format);
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let store = open_store(&args, &data_dir)?;
     tracing::info!(data_dir = %data_dir.display(), backend = store.backend_name(), revision = %store.current_revision(), "store opened");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(args, data_dir, store))
 }
 
-async fn serve(args: UpArgs, data_dir: PathBuf, store: Arc<Store<JsonBytes>>) -> anyhow::Result<()> {
+async fn serve(
+    args: UpArgs,
+    data_dir: PathBuf,
+    store: Arc<Store<JsonBytes>>,
+) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(SocketAddr::new(args.listen_address, args.port), data_dir);
     config.allow_anonymous = args.allow_anonymous;
     config.admin_token = args.admin_token.clone();
     let service = ApiService::new(store);
     let handle = Server::start(config, service).await?;
-    println!("corral: API server listening on https://{}", handle.local_addr);
+    println!(
+        "corral: API server listening on https://{}",
+        handle.local_addr
+    );
     println!("export KUBECONFIG={}", handle.kubeconfig.display());
     wait_for_signal().await?;
     tracing::info!("shutting down");

@@ -138,10 +138,12 @@ pub fn charts(samples: &[Sample], markers: &[f64]) -> Vec<Chart> {
             markers,
         ),
     ];
+    // Lags are observed when something happens: samples without a first pod (or without
+    // a completion) carry no lag point rather than a zero.
     let lags: Vec<(String, Vec<(f64, f64)>)> = [
-        ("pod-creation lag (max)", samples.iter().map(|s| (hours(s), minutes(s.pod_creation_lag_max_s))).collect()),
+        ("pod-creation lag (max)", samples.iter().filter(|s| s.pods_created > 0).map(|s| (hours(s), minutes(s.pod_creation_lag_max_s))).collect()),
         ("oldest job waiting for a pod", samples.iter().map(|s| (hours(s), minutes(s.oldest_waiting_job_s))).collect()),
-        ("completion lag (max)", samples.iter().map(|s| (hours(s), minutes(s.completion_lag_max_s))).collect()),
+        ("completion lag (max)", samples.iter().filter(|s| s.jobs_completed > 0).map(|s| (hours(s), minutes(s.completion_lag_max_s))).collect()),
     ]
     .into_iter()
     .map(|(n, p)| (n.to_string(), p))

@@ -93,4 +93,11 @@ impl Raw {
         let response = self.block_on(kv.get("/", None)).unwrap();
         response.header().unwrap().revision()
     }
+
+    /// Compacts etcd's history at its current revision.
+    pub fn compact_now(&self) {
+        let revision = self.revision();
+        let mut kv = self.client.kv_client();
+        self.block_on(kv.compact(revision, None)).unwrap();
+    }
 }

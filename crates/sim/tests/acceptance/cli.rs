@@ -2,7 +2,6 @@
 //! exits non-zero with a repro command when an assertion fails. Method: run the CLI entry
 //! point on the quickstart scenario with an impossible assertion added.
 
-mod common;
 
 use clap::Parser;
 use corral_sim::{ExitStatus, SimArgs};
@@ -16,7 +15,7 @@ struct Cli {
 #[test]
 fn the_cli_prints_settings_first_and_fails_with_a_repro_command() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(common::example("quickstart.yaml")).unwrap();
+    let text = std::fs::read_to_string(super::common::example("quickstart.yaml")).unwrap();
     let text = text.replace("    max: 2\n    when: end", "    max: 0\n    when: end");
     let scenario = dir.path().join("strict.yaml");
     std::fs::write(&scenario, text).unwrap();

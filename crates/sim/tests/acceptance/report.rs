@@ -2,9 +2,8 @@
 //! render the CSV and HTML, check the columns, the chart series (by name, with non-empty
 //! SVG paths), and, when Chromium is installed, that the report renders to a screenshot.
 
-mod common;
 
-use common::{load, minutes, run};
+use super::common::{load, minutes, run};
 
 fn report() -> corral_sim::RunReport {
     run(load("quickstart.yaml"), 7, None, minutes(15))

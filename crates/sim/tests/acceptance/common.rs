@@ -1,6 +1,7 @@
+#![allow(dead_code)]
 //! Shared helpers: load an example scenario, run it with options, capture the trace.
 
-#![allow(dead_code)]
+
 
 use std::io::Write;
 use std::path::PathBuf;

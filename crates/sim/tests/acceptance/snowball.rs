@@ -5,9 +5,8 @@
 //! grows with time, unfinished Jobs and completed pods pile up, suspending the CronJob
 //! stops new Jobs but not new pods, deleting its Jobs stops its pods.
 
-mod common;
 
-use common::{load, minutes, run};
+use super::common::{load, minutes, run};
 use corral_sim::Profile;
 use corral_sim::scenario::ScenarioAction;
 use corral_sim::time::NANOS_PER_SECOND;

@@ -2,9 +2,8 @@
 //! scenario's 30 minutes and read the outcome of each Job from the report and from the
 //! events it recorded.
 
-mod common;
 
-use common::{load, minutes};
+use super::common::{load, minutes};
 use corral_sim::{SimOptions, Simulation};
 
 #[test]

@@ -3,11 +3,10 @@
 //! controller that forgot its expectations) next to the real cores; the parallelism
 //! invariant must stop the run.
 
-mod common;
 
 use std::time::Duration;
 
-use common::{load, minutes};
+use super::common::{load, minutes};
 use corral_api::{KubeObject, ObjectKey, ResourceKind};
 use corral_core::{Action, Enqueue, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig, RateLimiter, Reconciler, SyncResult, Timestamp};
 use corral_sim::{SimOptions, Simulation};

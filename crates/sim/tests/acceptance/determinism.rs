@@ -2,9 +2,8 @@
 //! the same seed and compare the trace byte for byte (and the trace hash), then once with
 //! another seed, whose generated names and jitter differ.
 
-mod common;
 
-use common::{load, minutes, run_traced};
+use super::common::{load, minutes, run_traced};
 
 #[test]
 fn the_same_seed_gives_a_byte_identical_trace() {
