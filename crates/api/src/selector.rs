@@ -224,12 +224,12 @@ pub fn validate_label_key(key: &str) -> Result<(), SelectorError> {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        if prefix.is_empty() || prefix.len() > 253 || !is_dns_subdomain(prefix) {
-            return Err(SelectorError(format!(
-                "invalid label key {key:?}: prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-            )));
-        }
+    if let Some(prefix) = prefix
+        && (prefix.is_empty() || prefix.len() > 253 || !is_dns_subdomain(prefix))
+    {
+        return Err(SelectorError(format!(
+            "invalid label key {key:?}: prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )));
     }
     if name.is_empty() || name.len() > 63 || !is_qualified_name_part(name) {
         return Err(SelectorError(format!(

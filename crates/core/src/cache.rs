@@ -117,12 +117,12 @@ impl ObjectCache {
                 }
             }
         }
-        if let Some(node) = pod_node(object) {
-            if let Some(set) = self.pods_by_node.get_mut(node) {
-                set.remove(key);
-                if set.is_empty() {
-                    self.pods_by_node.remove(node);
-                }
+        if let Some(node) = pod_node(object)
+            && let Some(set) = self.pods_by_node.get_mut(node)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.pods_by_node.remove(node);
             }
         }
     }

@@ -124,14 +124,7 @@ impl ApiClient {
     }
 
     pub async fn create<T: TypedObject>(&self, object: &T) -> Result<T, ApiError> {
-        let object: KubeObject = object.clone().into();
-        let target = Target::collection(resource_of(T::KIND), namespace_of(&object).as_deref());
-        let body = DecodedBody::from_value(object.to_value());
-        let result = self
-            .service
-            .create(&self.user, &target, body, &WriteOptions::internal())
-            .await?;
-        from_served(&result.object)
+        from_served(&self.create_any(&object.clone().into()).await?)
     }
 
     pub async fn get<T: TypedObject>(&self, namespace: &str, name: &str) -> Result<T, ApiError> {
@@ -173,18 +166,7 @@ impl ApiClient {
     }
 
     async fn put<T: TypedObject>(&self, object: &T, part: Part) -> Result<T, ApiError> {
-        let object: KubeObject = object.clone().into();
-        let target = Target::object(
-            resource_of(T::KIND),
-            namespace_of(&object).as_deref(),
-            object.name(),
-        );
-        let body = DecodedBody::from_value(object.to_value());
-        let result = self
-            .service
-            .update(&self.user, &target, part, body, &WriteOptions::internal())
-            .await?;
-        from_served(&result.object)
+        from_served(&self.update_any(&object.clone().into(), part).await?)
     }
 
     pub async fn patch<T: TypedObject>(
@@ -194,25 +176,8 @@ impl ApiClient {
         subresource: Subresource,
         patch: &PatchBody,
     ) -> Result<T, ApiError> {
-        let (patch_type, value) = match patch {
-            PatchBody::Merge(v) => (PatchType::Merge, v),
-            PatchBody::Strategic(v) => (PatchType::StrategicMerge, v),
-            PatchBody::Json(v) => (PatchType::Json, v),
-        };
-        let bytes = serde_json::to_vec(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let target = Target::object(resource_of(T::KIND), Some(namespace), name);
-        let result = self
-            .service
-            .patch(
-                &self.user,
-                &target,
-                part_of(subresource),
-                patch_type,
-                bytes,
-                &WriteOptions::internal(),
-            )
-            .await?;
-        from_served(&result.object)
+        from_served(&self.patch_any(&target, part_of(subresource), patch).await?)
     }
 
     /// Deletes; returns the last state (deleted) or the object marked for deletion, and
@@ -257,59 +222,20 @@ impl ApiClient {
     }
 
     async fn execute_inner(&self, action: &Action) -> Result<Option<KubeObject>, ApiError> {
-        let options = WriteOptions::internal();
-        match action {
-            Action::Create { object } => {
-                let target =
-                    Target::collection(resource_of(object.kind()), namespace_of(object).as_deref());
-                let body = DecodedBody::from_value(object.to_value());
-                let result = self
-                    .service
-                    .create(&self.user, &target, body, &options)
-                    .await?;
-                Ok(result.object.object()?.map(Arc::unwrap_or_clone))
-            }
+        let served = match action {
+            Action::Create { object } => self.create_any(object).await?,
             Action::Update {
                 object,
                 subresource,
-            } => {
-                let target = Target::object(
-                    resource_of(object.kind()),
-                    namespace_of(object).as_deref(),
-                    object.name(),
-                );
-                let body = DecodedBody::from_value(object.to_value());
-                let result = self
-                    .service
-                    .update(&self.user, &target, part_of(*subresource), body, &options)
-                    .await?;
-                Ok(result.object.object()?.map(Arc::unwrap_or_clone))
-            }
+            } => self.update_any(object, part_of(*subresource)).await?,
             Action::Patch {
                 key,
                 subresource,
                 patch,
             } => {
-                let (patch_type, value) = match patch {
-                    PatchBody::Merge(v) => (PatchType::Merge, v),
-                    PatchBody::Strategic(v) => (PatchType::StrategicMerge, v),
-                    PatchBody::Json(v) => (PatchType::Json, v),
-                };
-                let bytes =
-                    serde_json::to_vec(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let target = Target::object(resource_of(key.kind), Some(&key.namespace), &key.name);
-                let result = self
-                    .service
-                    .patch(
-                        &self.user,
-                        &target,
-                        part_of(*subresource),
-                        patch_type,
-                        bytes,
-                        &options,
-                    )
-                    .await?;
-                Ok(result.object.object()?.map(Arc::unwrap_or_clone))
+                self.patch_any(&target, part_of(*subresource), patch)
+                    .await?
             }
             Action::Delete {
                 key,
@@ -324,8 +250,10 @@ impl ApiClient {
                     propagation: *propagation,
                     preconditions: preconditions.clone(),
                 };
-                let result = self.service.delete(&self.user, &target, &request).await?;
-                Ok(result.object.object()?.map(Arc::unwrap_or_clone))
+                self.service
+                    .delete(&self.user, &target, &request)
+                    .await?
+                    .object
             }
             Action::Event(record) => {
                 let event = super::events_view::event_from_record(
@@ -333,18 +261,55 @@ impl ApiClient {
                     self.service.now(),
                     &self.service.name_suffix(),
                 );
-                let target = Target::collection(
-                    resource_of(corral_api::ResourceKind::Event),
-                    Some(event.namespace()),
-                );
-                let body = DecodedBody::from_value(event.to_value());
-                let result = self
-                    .service
-                    .create(&self.user, &target, body, &options)
-                    .await?;
-                Ok(result.object.object()?.map(Arc::unwrap_or_clone))
+                self.create_any(&event).await?
             }
-        }
+        };
+        Ok(served.object()?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn create_any(&self, object: &KubeObject) -> Result<ServedObject, ApiError> {
+        let target =
+            Target::collection(resource_of(object.kind()), namespace_of(object).as_deref());
+        let body = DecodedBody::from_value(object.to_value());
+        Ok(self
+            .service
+            .create(&self.user, &target, body, &WriteOptions::internal())
+            .await?
+            .object)
+    }
+
+    async fn update_any(&self, object: &KubeObject, part: Part) -> Result<ServedObject, ApiError> {
+        let target = Target::object(
+            resource_of(object.kind()),
+            namespace_of(object).as_deref(),
+            object.name(),
+        );
+        let body = DecodedBody::from_value(object.to_value());
+        Ok(self
+            .service
+            .update(&self.user, &target, part, body, &WriteOptions::internal())
+            .await?
+            .object)
+    }
+
+    async fn patch_any(
+        &self,
+        target: &Target,
+        part: Part,
+        patch: &PatchBody,
+    ) -> Result<ServedObject, ApiError> {
+        let (patch_type, value) = match patch {
+            PatchBody::Merge(v) => (PatchType::Merge, v),
+            PatchBody::Strategic(v) => (PatchType::StrategicMerge, v),
+            PatchBody::Json(v) => (PatchType::Json, v),
+        };
+        let bytes = serde_json::to_vec(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let options = WriteOptions::internal();
+        Ok(self
+            .service
+            .patch(&self.user, target, part, patch_type, bytes, &options)
+            .await?
+            .object)
     }
 }
 

@@ -90,32 +90,8 @@ impl ApiService {
         self.inner
             .admission
             .admit(&request, &self.view(), None, &mut |_| Ok(Vec::new()))?;
-        let binding = GroupResource::new("", "pods/binding");
         let now = self.now();
-        let mut assign = |current: &KubeObject| -> Result<KubeObject, ApiError> {
-            let mut object = current.clone();
-            if object.is_being_deleted() {
-                return Err(ApiError::conflict(
-                    &binding,
-                    &name,
-                    &format!("pod {name} is being deleted, cannot be assigned to a host"),
-                ));
-            }
-            let pod = object
-                .as_typed_mut::<Pod>()
-                .ok_or_else(ApiError::method_not_allowed)?;
-            let spec = pod.spec.get_or_insert_with(Default::default);
-            if let Some(existing) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
-                return Err(ApiError::conflict(
-                    &binding,
-                    &name,
-                    &format!("pod {name} is already assigned to node \"{existing}\""),
-                ));
-            }
-            spec.node_name = Some(node.clone());
-            set_scheduled_condition(pod, now);
-            Ok(object)
-        };
+        let mut assign = |current: &KubeObject| assign_node(current, &name, &node, now);
         let key = target.key().ok_or_else(ApiError::method_not_allowed)?;
         self.objects()
             .guaranteed_update(&key, &Preconditions::default(), now, dry_run, &mut assign)
@@ -145,6 +121,33 @@ impl ApiService {
         self.delete_blocking(user, target, &request)?;
         Ok(success_status(201))
     }
+}
+
+/// The binding's write: `spec.nodeName` and the `PodScheduled` condition; 409 if the pod
+/// is bound already or being deleted.
+fn assign_node(
+    current: &KubeObject,
+    name: &str,
+    node: &str,
+    now: corral_core::Timestamp,
+) -> Result<KubeObject, ApiError> {
+    let binding = GroupResource::new("", "pods/binding");
+    let mut object = current.clone();
+    if object.is_being_deleted() {
+        let message = format!("pod {name} is being deleted, cannot be assigned to a host");
+        return Err(ApiError::conflict(&binding, name, &message));
+    }
+    let pod = object
+        .as_typed_mut::<Pod>()
+        .ok_or_else(ApiError::method_not_allowed)?;
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    if let Some(existing) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
+        let message = format!("pod {name} is already assigned to node \"{existing}\"");
+        return Err(ApiError::conflict(&binding, name, &message));
+    }
+    spec.node_name = Some(node.to_string());
+    set_scheduled_condition(pod, now);
+    Ok(object)
 }
 
 fn set_scheduled_condition(pod: &mut Pod, now: corral_core::Timestamp) {

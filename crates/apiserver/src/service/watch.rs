@@ -180,44 +180,19 @@ impl ApiService {
         let hub = &self.inner.hub;
         let mut revisions = hub.revision.subscribe();
         revisions.borrow_and_update();
-        let mut pending = VecDeque::new();
-        let after = match start {
-            Some(revision) if revision != Revision::ZERO => Ok(revision),
-            _ => {
-                let request = ListRequest {
-                    kind,
-                    namespace: namespace.clone(),
-                    label_selector: selectors.labels.clone(),
-                    field_selector: selectors.fields.clone(),
-                    limit: None,
-                    continue_token: None,
-                    revision: ReadRevision::Latest,
-                };
-                self.objects().list(&request).map(|page| {
-                    pending.extend(page.items.into_iter().map(|v| WatchItem {
-                        event_type: WatchEventType::Added,
-                        object: WatchObject::Object(v.value),
-                    }));
-                    page.revision
-                })
-            }
+        let request = WatchRequest {
+            kind,
+            namespace,
+            label_selector: selectors.labels,
+            field_selector: selectors.fields,
+            after: start.unwrap_or(Revision::ZERO),
         };
-        let cursor = after.and_then(|after| {
-            self.objects().watch(WatchRequest {
-                kind,
-                namespace,
-                label_selector: selectors.labels,
-                field_selector: selectors.fields,
-                after,
-            })
-        });
-        let cursor = match cursor {
-            Ok(cursor) => Some(cursor),
-            Err(e) => {
-                pending.clear();
-                pending.push_back(WatchItem::error(watch_error(resource, e)));
-                None
-            }
+        let (cursor, pending) = match self.start_watch(request) {
+            Ok((cursor, initial)) => (Some(cursor), initial),
+            Err(e) => (
+                None,
+                VecDeque::from([WatchItem::error(watch_error(resource, e))]),
+            ),
         };
         hub.watchers.fetch_add(1, Ordering::Relaxed);
         let config = &self.inner.config;
@@ -239,6 +214,36 @@ impl ApiService {
             ended: false,
             _guard: WatcherGuard(Arc::clone(&hub.watchers)),
         })
+    }
+}
+
+impl ApiService {
+    /// The cursor of a watch and its initial events: from revision 0 (or unset), a list at
+    /// revision R becomes synthetic ADDED events and the cursor starts after R; otherwise
+    /// the cursor starts after the requested revision.
+    fn start_watch(
+        &self,
+        mut request: WatchRequest,
+    ) -> Result<(WatchCursor, VecDeque<WatchItem>), StoreError> {
+        let mut initial = VecDeque::new();
+        if request.after == Revision::ZERO {
+            let list = ListRequest {
+                kind: request.kind,
+                namespace: request.namespace.clone(),
+                label_selector: request.label_selector.clone(),
+                field_selector: request.field_selector.clone(),
+                limit: None,
+                continue_token: None,
+                revision: ReadRevision::Latest,
+            };
+            let page = self.objects().list(&list)?;
+            initial.extend(page.items.into_iter().map(|v| WatchItem {
+                event_type: WatchEventType::Added,
+                object: WatchObject::Object(v.value),
+            }));
+            request.after = page.revision;
+        }
+        Ok((self.objects().watch(request)?, initial))
     }
 }
 
