@@ -15,9 +15,6 @@
 //! - `load-jobs`: fills a running server with N Jobs (for the `kubectl get jobs -A` timing
 //!   in BENCH.md).
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -307,6 +304,31 @@ async fn read_watch(
     }
 }
 
+/// Opens `count` watches of `path`, 100 per HTTP/2 connection; every received frame
+/// arrives on the returned channel as (resourceVersion, receive time).
+async fn open_watchers(
+    connector: &Connector,
+    path: &str,
+    count: u64,
+) -> tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let mut connections = Vec::new();
+    for i in 0..count {
+        if i % 100 == 0 {
+            connections.push(connector.connect().await);
+        }
+        let mut connection = connections.last().unwrap().clone();
+        let request = Request::get(format!("https://localhost{path}"))
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        connection.ready().await.unwrap();
+        let response = connection.send_request(request).await.unwrap();
+        tokio::spawn(read_watch(response, sender.clone()));
+    }
+    receiver
+}
+
 async fn watch(args: &Args) {
     let dir = tempfile::tempdir().unwrap();
     let handle = start_server(true, dir.path()).await;
@@ -324,22 +346,7 @@ async fn watch(args: &Args) {
     let revision = handle.service.store().current_revision();
     let path =
         format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={revision}");
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut connections = Vec::new();
-    for i in 0..watchers {
-        if i % 100 == 0 {
-            connections.push(connector.connect().await);
-        }
-        let mut connection = connections.last().unwrap().clone();
-        let request = Request::get(format!("https://localhost{path}"))
-            .header("accept", "application/json")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        connection.ready().await.unwrap();
-        let response = connection.send_request(request).await.unwrap();
-        tokio::spawn(read_watch(response, sender.clone()));
-    }
-    drop(sender);
+    let mut receiver = open_watchers(&connector, &path, watchers).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut writer = connector.connect().await;
     let cm = |i: u64| {

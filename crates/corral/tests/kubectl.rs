@@ -250,6 +250,20 @@ fn kubectl_reads_and_writes_objects() {
             .ok(&["describe", "job", "demo", "-n", "e2e"])
             .contains("Backoff Limit:    2")
     );
+}
+
+/// A running server with the namespace `e2e` and the Job `demo` applied.
+fn with_demo_job() -> Corral {
+    let corral = Corral::start(&["--in-memory"]);
+    corral.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e2e\n");
+    corral.apply(JOB);
+    corral
+}
+
+#[test]
+fn kubectl_patches_labels_annotates_and_deletes() {
+    require_kubectl!();
+    let corral = with_demo_job();
     assert!(
         corral
             .ok(&[
@@ -344,9 +358,7 @@ fn kubectl_reads_and_writes_objects() {
 #[test]
 fn kubectl_watches_waits_and_explains() {
     require_kubectl!();
-    let corral = Corral::start(&["--in-memory"]);
-    corral.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e2e\n");
-    corral.apply(JOB);
+    let corral = with_demo_job();
     let mut watch = corral
         .command(
             &kubectl().unwrap(),

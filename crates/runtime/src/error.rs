@@ -61,3 +61,8 @@ pub enum ShutdownError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown controller {0:?}")]
 pub struct UnknownController(pub String);
+
+/// A profile name `Profile::from_str` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile {0:?} (expected \"corral\" or \"upstream\")")]
+pub struct UnknownProfile(pub String);

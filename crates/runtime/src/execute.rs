@@ -14,6 +14,10 @@
 //! - The scheduler's bind, a Pod patch whose only change is `spec.nodeName`, goes through
 //!   the `pods/binding` subresource (pod updates may not change `nodeName`); its
 //!   `metadata.uid` is checked against the stored pod first.
+//! - [`PlanExecutor::execute_stages`] runs a slice of a plan's stages (the inline part, or
+//!   the detached tail of guard 1, see [`crate::controller`]); [`PlanExecutor::execute`]
+//!   runs them all, the detach marker as an empty stage.
+//! - Tests and benchmarks may inject latency and failures per write ([`WriteFaults`]).
 
 use std::sync::Arc;
 
@@ -30,6 +34,7 @@ use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
+use crate::faults::WriteFaults;
 use crate::ratelimit::{ClientRateLimit, TokenBucket};
 
 /// Executes plans for one controller, as that controller's API client.
@@ -41,6 +46,7 @@ pub struct PlanExecutor {
     recorder: Mutex<EventRecorder>,
     clock: Arc<dyn Clock>,
     stage_concurrency: usize,
+    faults: Option<Arc<dyn WriteFaults>>,
 }
 
 impl std::fmt::Debug for PlanExecutor {
@@ -49,8 +55,18 @@ impl std::fmt::Debug for PlanExecutor {
             .field("name", &self.name)
             .field("user", &self.user.name)
             .field("limit", &self.bucket.limit())
+            .field("faults", &self.faults.is_some())
             .finish()
     }
+}
+
+/// What running some stages of a plan produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StagesRun {
+    /// One per action of the stages, in order.
+    pub outcomes: Vec<Outcome>,
+    /// A failed `SkipRest` stage stopped the plan: every later action is `Skipped`.
+    pub stopped: bool,
 }
 
 /// Counts of a plan's outcomes.
@@ -92,30 +108,53 @@ impl PlanExecutor {
             recorder: Mutex::new(EventRecorder::new()),
             clock,
             stage_concurrency: stage_concurrency.max(1),
+            faults: None,
         }
     }
 
-    /// Runs `plan`; one outcome per action, in `plan.actions()` order.
+    /// Injects `faults` into every write of this executor (tests, benchmarks).
+    #[must_use]
+    pub fn with_faults(mut self, faults: Option<Arc<dyn WriteFaults>>) -> PlanExecutor {
+        self.faults = faults;
+        self
+    }
+
+    /// Runs `plan`; one outcome per action, in `plan.actions()` order. A detach marker is
+    /// an empty stage: the whole plan runs here.
     pub async fn execute(&self, plan: &Plan) -> Vec<Outcome> {
-        let mut outcomes = Vec::with_capacity(plan.action_count());
-        let mut skipping = false;
-        for stage in &plan.stages {
-            if skipping {
-                outcomes.extend(stage.actions.iter().map(|_| Outcome::Skipped));
+        let run = self.execute_stages(&plan.stages).await;
+        debug_assert_eq!(run.outcomes.len(), plan.action_count());
+        run.outcomes
+    }
+
+    /// Runs `stages` in order with `SkipRest` semantics among them; one outcome per action.
+    pub async fn execute_stages(&self, stages: &[Stage]) -> StagesRun {
+        let mut run = StagesRun {
+            outcomes: Vec::with_capacity(stages.iter().map(|s| s.actions.len()).sum()),
+            stopped: false,
+        };
+        for stage in stages {
+            if run.stopped {
+                run.outcomes
+                    .extend(stage.actions.iter().map(|_| Outcome::Skipped));
                 continue;
             }
             let results = self.execute_stage(stage).await;
             let failed = results.iter().any(Outcome::is_failure);
-            outcomes.extend(results);
+            run.outcomes.extend(results);
             if failed && stage.on_failure == OnFailure::SkipRest {
-                skipping = true;
+                run.stopped = true;
             }
         }
-        debug_assert_eq!(outcomes.len(), plan.action_count());
-        outcomes
+        run
     }
 
-    async fn execute_stage(&self, stage: &Stage) -> Vec<Outcome> {
+    /// Runs one stage's actions concurrently (at most `stage_concurrency` at once); the
+    /// outcomes keep the stage's order.
+    pub async fn execute_stage(&self, stage: &Stage) -> Vec<Outcome> {
+        if stage.actions.is_empty() {
+            return Vec::new();
+        }
         if let [action] = stage.actions.as_slice() {
             return vec![self.execute_action(action).await];
         }
@@ -141,7 +180,7 @@ impl PlanExecutor {
                 subresource: Subresource::Main,
                 patch,
             } if key.kind == ResourceKind::Pod => match binding_of(patch) {
-                Some((uid, node)) => self.bind(key, uid, node).await,
+                Some((uid, node)) => self.bind(action, key, uid, node).await,
                 None => self.write(action).await,
             },
             _ => self.write(action).await,
@@ -150,6 +189,9 @@ impl PlanExecutor {
 
     async fn write(&self, action: &Action) -> Outcome {
         self.bucket.acquire().await;
+        if let Some(failed) = self.inject_fault(action).await {
+            return failed;
+        }
         let outcome = self.client.execute(action).await;
         if let Outcome::Failed(error) = &outcome {
             tracing::debug!(controller = %self.name, key = ?action.key(), code = error.code, %error, "write failed");
@@ -157,9 +199,27 @@ impl PlanExecutor {
         outcome
     }
 
+    /// Waits out an injected fault; `Some` when it fails the write.
+    async fn inject_fault(&self, action: &Action) -> Option<Outcome> {
+        let fault = self.faults.as_ref()?.fault(&self.name, action)?;
+        if !fault.delay.is_zero() {
+            tokio::time::sleep(fault.delay).await;
+        }
+        fault.error.map(Outcome::Failed)
+    }
+
     /// `POST pods/{name}/binding` with the patch's uid as a precondition.
-    async fn bind(&self, key: &ObjectKey, uid: Option<&str>, node: &str) -> Outcome {
+    async fn bind(
+        &self,
+        action: &Action,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        node: &str,
+    ) -> Outcome {
         self.bucket.acquire().await;
+        if let Some(failed) = self.inject_fault(action).await {
+            return failed;
+        }
         let service = self.client.service();
         let target = Target::object(
             resource_of(ResourceKind::Pod),

@@ -12,7 +12,14 @@
 //!   through `pods/binding`) behind a per-controller client token bucket ([`ratelimit`]);
 //! - [`manager`]: [`ControllerManager`], everything `corral up` runs beside the API server;
 //! - [`clock`]: [`SystemClock`] and the paused-time-friendly [`TokioClock`];
-//! - [`metrics`]: queue depth, work duration, retries, informer counters.
+//! - [`metrics`]: queue depth, work duration, retries, informer counters, detached tails;
+//! - [`breaker_events`]: guard 7's webhook-breaker transitions → Events and metrics;
+//! - [`faults`]: latency and failures injected into controller writes (tests, benchmarks).
+//!
+//! Guards (`docs/guards.md`): the drivers honour guard 1's contract (fair queues with a
+//! fresh lane, detached plan tails answered exactly once, bounded), and
+//! [`ControllerManagerConfig`] has two profiles, [`ControllerManagerConfig::corral`] (the
+//! default, guards on) and [`ControllerManagerConfig::upstream`].
 //!
 //! Nothing here decides anything about Jobs, pods or schedules: the drivers only move
 //! keys, plans and outcomes.
@@ -21,31 +28,35 @@
 //!
 //! ```ignore
 //! let service = ApiService::new(store);               // the same service the HTTP front serves
-//! let config = ControllerManagerConfig::default();    // every controller, upstream settings
+//! let config = ControllerManagerConfig::for_profile(profile); // `--profile`, default corral
 //! config.metrics.register(&mut registry);             // optional: expose on /metrics
 //! let controllers = ControllerManager::start(service.clone(), config);
 //! // ... wait for SIGTERM ...
 //! controllers.shutdown().await?;                      // before closing the API server
 //! ```
 
+pub mod breaker_events;
 pub mod clock;
 pub mod controller;
 pub mod error;
 pub mod execute;
+pub mod faults;
 pub mod informer;
 pub mod manager;
 pub mod metrics;
 pub mod ratelimit;
 pub mod signal;
 
+pub use breaker_events::{BreakerEvents, EventSink};
 pub use clock::{SystemClock, TokioClock};
-pub use controller::{ControllerDriver, QueueStats};
-pub use error::{InformerError, ShutdownError, UnknownController};
-pub use execute::PlanExecutor;
+pub use controller::{ControllerDriver, DriverOptions, QueueStats};
+pub use error::{InformerError, ShutdownError, UnknownController, UnknownProfile};
+pub use execute::{PlanExecutor, StagesRun};
+pub use faults::{WriteFault, WriteFaults};
 pub use informer::{CacheReader, EventHandler, InformerConfig, SharedInformer};
 pub use manager::{
     AdditionalController, BoxedReconciler, CONTROLLER_NAMES, ControllerManager,
-    ControllerManagerConfig, ControllerManagerHandle,
+    ControllerManagerConfig, ControllerManagerHandle, Profile,
 };
-pub use metrics::{ControllerMetrics, RuntimeMetrics};
+pub use metrics::{AbandonReason, ControllerMetrics, RuntimeMetrics};
 pub use ratelimit::{ClientRateLimit, TokenBucket};

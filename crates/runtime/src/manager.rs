@@ -15,31 +15,52 @@
 //! | scheduler | `scheduler` | 1 | `system:kube-scheduler` |
 //!
 //! Further cores are passed in as [`AdditionalController`]s and run the same way.
+//!
+//! # Profiles
+//!
+//! [`ControllerManagerConfig::corral`] (= `Default`, what `corral up` runs) turns Corral's
+//! guards on (`docs/guards.md`): the Job controller with `JobGuards::corral()` (fair queue
+//! with a fresh lane, detached pod creates, start and creation-failure deadlines), the
+//! CronJob controller with `CronJobGuards::corral()` (Forbid by owner, the unfinished-Job
+//! cap, suspend reaching the backlog, the next-run annotation) and a client limit for
+//! batch-heavy clusters ([`ClientRateLimit::CORRAL`]). [`ControllerManagerConfig::upstream`]
+//! is upstream-faithful: every guard off and kube-controller-manager's constants (20 QPS,
+//! burst 30). [`Profile`] names them for a `--profile corral|upstream` flag.
+//!
+//! The knob structs of the cores (`JobGuards`, `CronJobGuards`, `BreakerConfig`) keep
+//! `Default` = upstream, so a core tested on its own is upstream; this *configuration of
+//! the running product* defaults to the product.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_api::{KubeObject, ObjectKey, ResourceKind};
 use corral_apiserver::ApiService;
 use corral_apiserver::service::UserInfo;
-use corral_controllers::cronjob::CronJobProfile;
+use corral_controllers::cronjob::{CronJobControllerConfig, CronJobGuards, CronJobProfile};
 use corral_controllers::gc::{GarbageCollector, GarbageCollectorConfig};
-use corral_controllers::job::{JobController, JobControllerConfig};
+use corral_controllers::job::{JobController, JobControllerConfig, JobGuards};
 use corral_controllers::podgc::{PodGcConfig, PodGcController};
 use corral_controllers::quota::{ResourceQuotaConfig, ResourceQuotaController};
 use corral_controllers::serviceaccount::{ServiceAccountsConfig, ServiceAccountsController};
 use corral_controllers::ttl::{TtlAfterFinishedConfig, TtlAfterFinishedController};
 use corral_core::{
-    Clock, Enqueue, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig, Reconciler, SyncResult,
-    Timestamp,
+    Clock, Enqueue, FairClass, ObjectCache, ObjectEvent, Outcome, Plan, QueueConfig,
+    QueueDiscipline, Reconciler, SyncResult, Timestamp,
 };
+use corral_registry::admission::SharedBreakers;
 use corral_scheduler::{Scheduler, SchedulerConfig};
 use tokio::task::JoinSet;
 
+use crate::breaker_events::{BREAKER_POLL_INTERVAL, BreakerEvents};
 use crate::clock::SystemClock;
-use crate::controller::{ControllerDriver, QueueStats};
-use crate::error::{ShutdownError, UnknownController};
+use crate::controller::{
+    ControllerDriver, DETACHED_MAX_DEFAULT, DETACHED_TIMEOUT_DEFAULT, DriverOptions, QueueStats,
+};
+use crate::error::{ShutdownError, UnknownController, UnknownProfile};
 use crate::execute::PlanExecutor;
+use crate::faults::WriteFaults;
 use crate::informer::{CacheReader, EventHandler, InformerConfig, SharedInformer};
 use crate::metrics::{ControllerMetrics, RuntimeMetrics};
 use crate::ratelimit::ClientRateLimit;
@@ -64,12 +85,53 @@ impl std::fmt::Debug for AdditionalController {
     }
 }
 
-/// What to run and how. `Default` runs every built-in controller with upstream's
-/// settings on the wall clock; `None` disables a controller.
+/// Which settings the controller manager starts from (`corral up --profile …`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// Corral's guards on: what `corral up` runs unless told otherwise.
+    #[default]
+    Corral,
+    /// Upstream-faithful: every guard off, kube-controller-manager's constants.
+    Upstream,
+}
+
+impl Profile {
+    /// The flag values, in help order.
+    pub const NAMES: &'static [&'static str] = &["corral", "upstream"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Corral => "corral",
+            Profile::Upstream => "upstream",
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = UnknownProfile;
+
+    fn from_str(name: &str) -> Result<Profile, UnknownProfile> {
+        match name {
+            "corral" => Ok(Profile::Corral),
+            "upstream" => Ok(Profile::Upstream),
+            _ => Err(UnknownProfile(name.to_string())),
+        }
+    }
+}
+
+/// What to run and how. `Default` is [`ControllerManagerConfig::corral`]: every built-in
+/// controller, Corral's guards on, on the wall clock; `None` disables a controller.
 pub struct ControllerManagerConfig {
     /// Where every controller reads `now` (use the API service's clock).
     pub clock: Arc<dyn Clock>,
-    /// Each controller's client limit (upstream: 20 QPS, burst 30).
+    /// Each controller's client limit (upstream: 20 QPS, burst 30; Corral:
+    /// [`ClientRateLimit::CORRAL`]). Detached tails share it.
     pub client_rate_limit: ClientRateLimit,
     pub informer: InformerConfig,
     /// Register these in the API server's registry to expose them on `/metrics`.
@@ -91,13 +153,39 @@ pub struct ControllerManagerConfig {
     pub service_accounts: Option<ServiceAccountsConfig>,
     pub scheduler: Option<SchedulerConfig>,
     pub additional: Vec<AdditionalController>,
+    /// Guard 1: detached plan tails running at once per controller at most; at the cap a
+    /// detachable plan runs inline. 0 never detaches. Only controllers whose plans carry a
+    /// detach marker (the Job controller with `non_blocking_creates`) are affected.
+    pub detached_max: usize,
+    /// Guard 1: a detached tail still running after this long is answered `Failed`.
+    pub detached_timeout: Duration,
+    /// Guard 7: the API service's webhook breakers. When set, the manager polls their
+    /// transitions every `breaker_poll_interval` into Events and
+    /// `corral_webhook_breaker_transitions_total` ([`crate::breaker_events`]). Leave `None`
+    /// when the API service polls them itself.
+    pub webhook_breakers: Option<SharedBreakers>,
+    pub breaker_poll_interval: Duration,
+    /// Latency and failures injected into every controller write (tests, benchmarks;
+    /// [`crate::faults`]). Never set in production.
+    pub write_faults: Option<Arc<dyn WriteFaults>>,
 }
 
 impl Default for ControllerManagerConfig {
+    /// [`ControllerManagerConfig::corral`]: the product's settings.
     fn default() -> Self {
+        ControllerManagerConfig::corral()
+    }
+}
+
+impl ControllerManagerConfig {
+    /// Upstream-faithful: every built-in controller with upstream's settings and every
+    /// guard off (`JobGuards::default()`, `CronJobGuards::default()`), FIFO queues, no
+    /// detached tails, kube-controller-manager's client limit (20 QPS, burst 30), wall
+    /// clock.
+    pub fn upstream() -> ControllerManagerConfig {
         ControllerManagerConfig {
             clock: Arc::new(SystemClock),
-            client_rate_limit: ClientRateLimit::default(),
+            client_rate_limit: ClientRateLimit::KUBE_CONTROLLER_MANAGER,
             informer: InformerConfig::default(),
             metrics: RuntimeMetrics::new(),
             stage_concurrency: 64,
@@ -112,6 +200,39 @@ impl Default for ControllerManagerConfig {
             service_accounts: Some(ServiceAccountsConfig::default()),
             scheduler: Some(SchedulerConfig::default()),
             additional: Vec::new(),
+            detached_max: DETACHED_MAX_DEFAULT,
+            detached_timeout: DETACHED_TIMEOUT_DEFAULT,
+            webhook_breakers: None,
+            breaker_poll_interval: BREAKER_POLL_INTERVAL,
+            write_faults: None,
+        }
+    }
+
+    /// Corral's product settings (what `corral up` runs): [`upstream`](Self::upstream)
+    /// plus the guards — `JobGuards::corral()`, `CronJobGuards::corral()` — and
+    /// [`ClientRateLimit::CORRAL`] per controller. Guard 7 (webhook breakers) is the API
+    /// service's: pass the same `SharedBreakers` here as `webhook_breakers` to have the
+    /// manager record its Events.
+    pub fn corral() -> ControllerManagerConfig {
+        ControllerManagerConfig {
+            client_rate_limit: ClientRateLimit::CORRAL,
+            job: Some(JobControllerConfig {
+                guards: JobGuards::corral(),
+                ..JobControllerConfig::default()
+            }),
+            cronjob: Some(CronJobProfile::V2(CronJobControllerConfig {
+                guards: CronJobGuards::corral(),
+                ..CronJobControllerConfig::default()
+            })),
+            ..ControllerManagerConfig::upstream()
+        }
+    }
+
+    /// The settings of `profile`.
+    pub fn for_profile(profile: Profile) -> ControllerManagerConfig {
+        match profile {
+            Profile::Corral => ControllerManagerConfig::corral(),
+            Profile::Upstream => ControllerManagerConfig::upstream(),
         }
     }
 }
@@ -131,12 +252,17 @@ impl std::fmt::Debug for ControllerManagerConfig {
             .field("service_accounts", &self.service_accounts)
             .field("scheduler", &self.scheduler.is_some())
             .field("additional", &self.additional)
+            .field("detached_max", &self.detached_max)
+            .field("detached_timeout", &self.detached_timeout)
+            .field("webhook_breakers", &self.webhook_breakers.is_some())
+            .field("write_faults", &self.write_faults.is_some())
             .finish()
     }
 }
 
 impl ControllerManagerConfig {
-    /// Every controller disabled (enable the ones a test needs).
+    /// Every controller disabled (enable the ones a test needs); the rest as
+    /// [`ControllerManagerConfig::default`].
     pub fn none() -> ControllerManagerConfig {
         ControllerManagerConfig {
             job: None,
@@ -158,6 +284,16 @@ impl ControllerManagerConfig {
 
     pub fn with_client_rate_limit(mut self, limit: ClientRateLimit) -> Self {
         self.client_rate_limit = limit;
+        self
+    }
+
+    pub fn with_write_faults(mut self, faults: Arc<dyn WriteFaults>) -> Self {
+        self.write_faults = Some(faults);
+        self
+    }
+
+    pub fn with_webhook_breakers(mut self, breakers: SharedBreakers) -> Self {
+        self.webhook_breakers = Some(breakers);
         self
     }
 
@@ -198,6 +334,7 @@ trait ManagedController: Send + Sync {
     fn metrics(&self) -> &ControllerMetrics;
     fn event_handler(&self) -> Arc<dyn EventHandler>;
     fn spawn(&self, tasks: &mut JoinSet<()>, shutdown: Shutdown, synced: Synced);
+    fn is_fair(&self) -> bool;
 }
 
 impl<C: Reconciler + Send + 'static> ManagedController for ControllerDriver<C> {
@@ -216,6 +353,9 @@ impl<C: Reconciler + Send + 'static> ManagedController for ControllerDriver<C> {
     fn spawn(&self, tasks: &mut JoinSet<()>, shutdown: Shutdown, synced: Synced) {
         ControllerDriver::spawn(self, tasks, shutdown, synced)
     }
+    fn is_fair(&self) -> bool {
+        ControllerDriver::is_fair(self)
+    }
 }
 
 /// Builds drivers that share one cache, clock and metrics.
@@ -226,9 +366,23 @@ struct DriverFactory {
     metrics: RuntimeMetrics,
     limit: ClientRateLimit,
     stage_concurrency: usize,
+    options: DriverOptions,
+    faults: Option<Arc<dyn WriteFaults>>,
 }
 
 impl DriverFactory {
+    fn executor(&self, name: &str, user: &str) -> PlanExecutor {
+        PlanExecutor::new(
+            name,
+            &self.service,
+            UserInfo::system(user),
+            self.limit,
+            Arc::clone(&self.clock),
+            self.stage_concurrency,
+        )
+        .with_faults(self.faults.clone())
+    }
+
     fn driver<C: Reconciler + Send + 'static>(
         &self,
         core: C,
@@ -236,21 +390,17 @@ impl DriverFactory {
         workers: Option<usize>,
     ) -> ControllerDriver<C> {
         let name = core.queue_config().name;
-        let executor = PlanExecutor::new(
-            name,
-            &self.service,
-            UserInfo::system(user),
-            self.limit,
-            Arc::clone(&self.clock),
-            self.stage_concurrency,
-        );
-        ControllerDriver::new(
+        let options = DriverOptions {
+            workers,
+            ..self.options
+        };
+        ControllerDriver::with_options(
             core,
             self.cache.clone(),
-            executor,
+            self.executor(name, user),
             Arc::clone(&self.clock),
             self.metrics.controller(name),
-            workers,
+            options,
         )
     }
 }
@@ -276,9 +426,25 @@ impl ControllerManager {
             metrics: config.metrics.clone(),
             limit: config.client_rate_limit,
             stage_concurrency: config.stage_concurrency,
+            options: DriverOptions {
+                workers: None,
+                detached_max: config.detached_max,
+                detached_timeout: config.detached_timeout,
+            },
+            faults: config.write_faults.clone(),
         };
         let shutdown_timeout = config.shutdown_timeout;
         let metrics = config.metrics.clone();
+        let breaker_events = config.webhook_breakers.clone().map(|breakers| {
+            let sink = Arc::new(factory.executor("webhook-breaker", "webhook-breaker"));
+            BreakerEvents::new(
+                breakers,
+                sink,
+                Arc::clone(&config.clock),
+                config.metrics.clone(),
+                config.breaker_poll_interval,
+            )
+        });
         let (job, controllers) = build_controllers(&factory, config);
         for controller in &controllers {
             informer.add_handler(controller.event_handler());
@@ -290,8 +456,17 @@ impl ControllerManager {
         for controller in &controllers {
             controller.spawn(&mut tasks, shutdown.clone(), synced.clone());
         }
+        let polls_breakers = breaker_events.is_some();
+        if let Some(events) = breaker_events {
+            tasks.spawn(events.run(shutdown.clone()));
+        }
         let names: Vec<&str> = controllers.iter().map(|c| c.name()).collect();
-        tracing::info!(controllers = ?names, "controller manager started");
+        let fair: Vec<&str> = controllers
+            .iter()
+            .filter(|c| c.is_fair())
+            .map(|c| c.name())
+            .collect();
+        tracing::info!(controllers = ?names, fair_queues = ?fair, polls_breakers, "controller manager started");
         ControllerManagerHandle {
             trigger,
             tasks,
@@ -446,8 +621,9 @@ impl ControllerManagerHandle {
         self.tasks.len()
     }
 
-    /// Stops every task: workers finish the key in hand, watches close. Waits up to
-    /// `shutdown_timeout`, then aborts what is left.
+    /// Stops every task: workers finish the key in hand, detached tails are answered
+    /// (`Failed` for writes not finished), watches close. Waits up to `shutdown_timeout`,
+    /// then aborts what is left.
     pub async fn shutdown(mut self) -> Result<(), ShutdownError> {
         self.trigger.trigger();
         let mut panicked = 0;
@@ -475,6 +651,9 @@ impl ControllerManagerHandle {
 }
 
 /// A boxed core as a [`Reconciler`] (the CronJob profile and additional controllers).
+/// Forwards every method, the defaulted ones of guard 1 included (a forwarding wrapper
+/// that left them out would silently run the inner core FIFO and never answer its
+/// detached plans through the core's own `handle_detached_outcomes`).
 pub struct BoxedReconciler(pub Box<dyn Reconciler + Send>);
 
 impl Reconciler for BoxedReconciler {
@@ -508,6 +687,24 @@ impl Reconciler for BoxedReconciler {
         now: Timestamp,
     ) -> SyncResult {
         self.0.handle_outcomes(key, plan, outcomes, now)
+    }
+
+    fn queue_discipline(&self) -> QueueDiscipline {
+        self.0.queue_discipline()
+    }
+
+    fn fairness_class(&self, cache: &ObjectCache, key: &ObjectKey) -> FairClass {
+        self.0.fairness_class(cache, key)
+    }
+
+    fn handle_detached_outcomes(
+        &mut self,
+        key: &ObjectKey,
+        plan: &Plan,
+        outcomes: &[Outcome],
+        now: Timestamp,
+    ) -> SyncResult {
+        self.0.handle_detached_outcomes(key, plan, outcomes, now)
     }
 }
 

@@ -10,6 +10,15 @@
 //! `corral_controller_actions_total{result}`. Per informer (label `kind`):
 //! `corral_informer_events_total`, `corral_informer_relists_total` and
 //! `corral_informer_errors_total{phase}`.
+//!
+//! Guard 1 (per controller): `corral_workqueue_fresh_depth` (ready keys in the fair queue's
+//! fresh lane; 0 for FIFO queues), `corral_controller_detached_outstanding` (detached plan
+//! tails running), `corral_controller_detached_total` (tails started),
+//! `corral_controller_detached_inline_total` (detachable plans run inline because the cap
+//! was reached), `corral_controller_detached_abandoned_total{reason}` (tails answered
+//! `Failed` at shutdown or timeout) and `corral_controller_detached_duration_seconds`.
+//! Guard 7: `corral_webhook_breaker_transitions_total{kind,configuration,webhook,to,reason}`
+//! when the manager polls the webhook breakers ([`crate::breaker_events`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -31,6 +40,21 @@ pub struct QueueLabels {
 pub struct ActionLabels {
     pub name: String,
     pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AbandonLabels {
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BreakerTransitionLabels {
+    pub kind: String,
+    pub configuration: String,
+    pub webhook: String,
+    pub to: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,9 +86,16 @@ pub struct RuntimeMetrics {
     work_duration: HistogramFamily<QueueLabels>,
     reconcile_duration: HistogramFamily<QueueLabels>,
     actions: Family<ActionLabels, Counter>,
+    fresh: Family<QueueLabels, IntGauge>,
+    detached_outstanding: Family<QueueLabels, IntGauge>,
+    detached: Family<QueueLabels, Counter>,
+    detached_inline: Family<QueueLabels, Counter>,
+    detached_abandoned: Family<AbandonLabels, Counter>,
+    detached_duration: HistogramFamily<QueueLabels>,
     informer_events: Family<KindLabels, Counter>,
     informer_relists: Family<KindLabels, Counter>,
     informer_errors: Family<InformerErrorLabels, Counter>,
+    breaker_transitions: Family<BreakerTransitionLabels, Counter>,
 }
 
 impl Default for RuntimeMetrics {
@@ -83,9 +114,16 @@ impl RuntimeMetrics {
             work_duration: Family::new_with_constructor(duration_histogram),
             reconcile_duration: Family::new_with_constructor(duration_histogram),
             actions: Family::default(),
+            fresh: Family::default(),
+            detached_outstanding: Family::default(),
+            detached: Family::default(),
+            detached_inline: Family::default(),
+            detached_abandoned: Family::default(),
+            detached_duration: Family::new_with_constructor(duration_histogram),
             informer_events: Family::default(),
             informer_relists: Family::default(),
             informer_errors: Family::default(),
+            breaker_transitions: Family::default(),
         }
     }
 
@@ -125,6 +163,41 @@ impl RuntimeMetrics {
             "corral_controller_actions",
             "Plan actions executed, by result (done, failed, skipped)",
             self.actions.clone(),
+        );
+        registry.register(
+            "corral_workqueue_fresh_depth",
+            "Keys ready in the fair queue's fresh lane (guard 1), per controller queue",
+            self.fresh.clone(),
+        );
+        registry.register(
+            "corral_controller_detached_outstanding",
+            "Detached plan tails running in the background (guard 1)",
+            self.detached_outstanding.clone(),
+        );
+        registry.register(
+            "corral_controller_detached",
+            "Detached plan tails started (guard 1)",
+            self.detached.clone(),
+        );
+        registry.register(
+            "corral_controller_detached_inline",
+            "Detachable plans run inline because the outstanding-tail cap was reached",
+            self.detached_inline.clone(),
+        );
+        registry.register(
+            "corral_controller_detached_abandoned",
+            "Detached tails answered Failed by the driver, by reason (shutdown, timeout)",
+            self.detached_abandoned.clone(),
+        );
+        registry.register(
+            "corral_controller_detached_duration_seconds",
+            "Seconds a detached plan tail took until it was answered",
+            self.detached_duration.clone(),
+        );
+        registry.register(
+            "corral_webhook_breaker_transitions",
+            "Webhook circuit breaker phase changes (guard 7), polled by the controller manager",
+            self.breaker_transitions.clone(),
         );
         registry.register(
             "corral_informer_events",
@@ -175,8 +248,26 @@ impl RuntimeMetrics {
             actions_done: action("done"),
             actions_failed: action("failed"),
             actions_skipped: action("skipped"),
+            fresh: self.fresh.get_or_create_owned(&labels),
+            detached_outstanding: self.detached_outstanding.get_or_create_owned(&labels),
+            detached: self.detached.get_or_create_owned(&labels),
+            detached_inline: self.detached_inline.get_or_create_owned(&labels),
+            abandoned_shutdown: self.detached_abandoned.get_or_create_owned(&AbandonLabels {
+                name: name.to_string(),
+                reason: "shutdown".to_string(),
+            }),
+            abandoned_timeout: self.detached_abandoned.get_or_create_owned(&AbandonLabels {
+                name: name.to_string(),
+                reason: "timeout".to_string(),
+            }),
+            detached_duration: self.detached_duration.get_or_create_owned(&labels),
             totals: Arc::new(SyncTotals::default()),
         }
+    }
+
+    /// One polled webhook breaker transition (guard 7).
+    pub(crate) fn breaker_transition(&self, labels: BreakerTransitionLabels) {
+        self.breaker_transitions.get_or_create(&labels).inc();
     }
 
     pub(crate) fn informer_event(&self, kind: &str, count: u64) {
@@ -222,6 +313,13 @@ pub struct ControllerMetrics {
     actions_done: Counter,
     actions_failed: Counter,
     actions_skipped: Counter,
+    fresh: IntGauge,
+    detached_outstanding: IntGauge,
+    detached: Counter,
+    detached_inline: Counter,
+    abandoned_shutdown: Counter,
+    abandoned_timeout: Counter,
+    detached_duration: Histogram,
     totals: Arc<SyncTotals>,
 }
 
@@ -231,6 +329,23 @@ struct SyncTotals {
     syncs: AtomicU64,
     work_nanos: AtomicU64,
     reconcile_nanos: AtomicU64,
+    detached_answered: AtomicU64,
+}
+
+/// Why the driver answered a detached tail itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbandonReason {
+    Shutdown,
+    Timeout,
+}
+
+impl AbandonReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbandonReason::Shutdown => "shutdown",
+            AbandonReason::Timeout => "timeout",
+        }
+    }
 }
 
 fn nanos(duration: Duration) -> u64 {
@@ -241,6 +356,39 @@ impl ControllerMetrics {
     pub(crate) fn queue_lengths(&self, ready: usize, waiting: usize) {
         self.depth.set(i64::try_from(ready).unwrap_or(i64::MAX));
         self.waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn fresh_length(&self, fresh: usize) {
+        self.fresh.set(i64::try_from(fresh).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn detached_outstanding(&self, outstanding: usize) {
+        self.detached_outstanding
+            .set(i64::try_from(outstanding).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn detached_started(&self) {
+        self.detached.inc();
+    }
+
+    pub(crate) fn detached_inline(&self) {
+        self.detached_inline.inc();
+    }
+
+    pub(crate) fn detached_answered(&self, took: Duration, abandoned: Option<AbandonReason>) {
+        self.detached_duration.observe(took.as_secs_f64());
+        self.totals
+            .detached_answered
+            .fetch_add(1, Ordering::Relaxed);
+        match abandoned {
+            Some(AbandonReason::Shutdown) => {
+                self.abandoned_shutdown.inc();
+            }
+            Some(AbandonReason::Timeout) => {
+                self.abandoned_timeout.inc();
+            }
+            None => {}
+        }
     }
 
     pub(crate) fn added(&self, count: u64) {
@@ -286,6 +434,29 @@ impl ControllerMetrics {
 
     pub fn retries(&self) -> u64 {
         self.retries.get()
+    }
+
+    /// Detached plan tails started so far (guard 1).
+    pub fn detached_started_total(&self) -> u64 {
+        self.detached.get()
+    }
+
+    /// Detached plan tails answered through `handle_detached_outcomes` so far.
+    pub fn detached_answered_total(&self) -> u64 {
+        self.totals.detached_answered.load(Ordering::Relaxed)
+    }
+
+    /// Detachable plans run inline because the cap was reached.
+    pub fn detached_inline_total(&self) -> u64 {
+        self.detached_inline.get()
+    }
+
+    /// Detached tails the driver answered `Failed` itself, for `reason`.
+    pub fn detached_abandoned_total(&self, reason: AbandonReason) -> u64 {
+        match reason {
+            AbandonReason::Shutdown => self.abandoned_shutdown.get(),
+            AbandonReason::Timeout => self.abandoned_timeout.get(),
+        }
     }
 }
 

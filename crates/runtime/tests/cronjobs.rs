@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{Cluster, NAMESPACE, cronjob_manifest, eventually};
 use corral_apiserver::service::DeleteParams;
 use corral_core::Propagation;
+use corral_runtime::Profile;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -20,10 +21,19 @@ fn owned_by(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, u
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_cronjob_creates_jobs_named_after_their_scheduled_minute() {
+async fn a_cronjob_creates_jobs_named_after_their_scheduled_minute_upstream() {
+    a_cronjob_creates_jobs_named_after_their_scheduled_minute(Profile::Upstream).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cronjob_creates_jobs_named_after_their_scheduled_minute_corral() {
+    a_cronjob_creates_jobs_named_after_their_scheduled_minute(Profile::Corral).await;
+}
+
+async fn a_cronjob_creates_jobs_named_after_their_scheduled_minute(profile: Profile) {
     // Goal: `*/1 * * * *` from 00:00:00 creates `<cj>-<unix minutes>` at 00:01 and 00:02,
     // each owned by the CronJob, and their pods follow.
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_profile(profile).await;
     cluster
         .create::<CronJob>(cronjob_manifest("tick", "*/1 * * * *"))
         .await;
@@ -107,7 +117,7 @@ async fn wait_until_everything_is_gone(cluster: &Cluster) {
 
 #[tokio::test(start_paused = true)]
 async fn deleting_a_cronjob_in_the_background_removes_its_jobs_and_their_pods() {
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_corral().await;
     cronjob_with_a_job(&cluster).await;
     delete_cronjob(&cluster, Propagation::Background).await;
     assert!(
@@ -120,7 +130,7 @@ async fn deleting_a_cronjob_in_the_background_removes_its_jobs_and_their_pods() 
 
 #[tokio::test(start_paused = true)]
 async fn deleting_a_cronjob_in_the_foreground_removes_dependents_first() {
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_corral().await;
     cronjob_with_a_job(&cluster).await;
     delete_cronjob(&cluster, Propagation::Foreground).await;
     let marked = cluster
@@ -142,7 +152,7 @@ async fn deleting_a_cronjob_in_the_foreground_removes_dependents_first() {
 
 #[tokio::test(start_paused = true)]
 async fn deleting_a_cronjob_with_orphan_keeps_its_jobs_without_the_owner_reference() {
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_corral().await;
     let uid = cronjob_with_a_job(&cluster).await;
     delete_cronjob(&cluster, Propagation::Orphan).await;
     eventually(

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{Cluster, NAMESPACE, condition_true, eventually, job_manifest, node_manifest};
 use corral_core::clock;
+use corral_runtime::Profile;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 
@@ -30,11 +31,22 @@ fn events_about<'a>(events: &'a [Event], kind: &str, name_prefix: &str) -> Vec<&
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_job_runs_its_pod_to_completion_and_records_events() {
+async fn a_job_runs_its_pod_to_completion_and_records_events_upstream() {
+    a_job_runs_its_pod_to_completion_and_records_events(Profile::Upstream).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_runs_its_pod_to_completion_and_records_events_corral() {
+    // With guard 1 the pod create is a detached tail and its SuccessfulCreate event comes
+    // from `handle_detached_outcomes`: the same objects and events result.
+    a_job_runs_its_pod_to_completion_and_records_events(Profile::Corral).await;
+}
+
+async fn a_job_runs_its_pod_to_completion_and_records_events(profile: Profile) {
     // Goal: the whole path a `kubectl create job` takes: pod created by the Job controller,
     // bound by the scheduler through pods/binding, finished by the (fake) kubelet, Job
     // Complete=True, and the events `kubectl describe` shows stored as Event objects.
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_profile(profile).await;
     cluster.create::<Node>(node_manifest("node-1")).await;
     let kubelet = cluster.kubelet(Duration::from_secs(2), |_| 0);
     cluster.create::<Job>(job_manifest("pi", 6, None)).await;
@@ -109,12 +121,21 @@ async fn a_job_runs_its_pod_to_completion_and_records_events() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit() {
+async fn a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit_upstream() {
+    a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit(Profile::Upstream).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit_corral() {
+    a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit(Profile::Corral).await;
+}
+
+async fn a_failing_job_backs_off_10s_then_20s_and_fails_after_its_backoff_limit(profile: Profile) {
     // Goal: pod-failure backoff at upstream's real values through the real driver: with
     // backoffLimit 2 the Job runs 3 pods; each replacement is created 10 s, then 20 s,
     // after the previous pod finished; then Failed=True, reason BackoffLimitExceeded.
     // Method: a kubelet fails every pod after 1 s; times come from the stored objects.
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_profile(profile).await;
     let kubelet = cluster.kubelet(Duration::from_secs(1), |_| 1);
     cluster.create::<Job>(job_manifest("flaky", 2, None)).await;
 

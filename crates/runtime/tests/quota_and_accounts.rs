@@ -23,7 +23,7 @@ fn used(quota: &ResourceQuota, resource: &str) -> Option<String> {
 
 #[tokio::test(start_paused = true)]
 async fn quota_usage_follows_the_pods_a_job_creates() {
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_corral().await;
     cluster
         .create::<ResourceQuota>(json!({
             "apiVersion": "v1", "kind": "ResourceQuota",
@@ -55,7 +55,7 @@ async fn quota_usage_follows_the_pods_a_job_creates() {
 
 #[tokio::test(start_paused = true)]
 async fn a_deleted_default_service_account_is_recreated() {
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_corral().await;
     assert!(cluster.get::<ServiceAccount>("default").await.is_some());
     cluster
         .client

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 #[tokio::test(start_paused = true)]
 async fn ttl_deletes_a_finished_job_after_its_ttl() {
-    let cluster = Cluster::start_default().await;
+    let cluster = Cluster::start_corral().await;
     let kubelet = cluster.kubelet(Duration::from_secs(1), |_| 0);
     cluster
         .create::<Job>(job_manifest("short-lived", 6, Some(30)))

@@ -59,7 +59,12 @@ pub struct Admission {
 }
 
 impl Admission {
-    pub fn new(config: AdmissionConfig, models: &[WebhookModel], rng: SimRng, start: Timestamp) -> Admission {
+    pub fn new(
+        config: AdmissionConfig,
+        models: &[WebhookModel],
+        rng: SimRng,
+        start: Timestamp,
+    ) -> Admission {
         Admission {
             config,
             models: models.iter().map(|m| (m.name.clone(), m.clone())).collect(),
@@ -75,21 +80,48 @@ impl Admission {
 
     /// Admits a create starting at `now`, advancing virtual time through webhook calls and
     /// waits.
-    pub fn admit_create(&mut self, object: KubeObject, user: &UserInfo, cache: &ObjectCache, now: Timestamp) -> CreateAdmission {
+    pub fn admit_create(
+        &mut self,
+        object: KubeObject,
+        user: &UserInfo,
+        cache: &ObjectCache,
+        now: Timestamp,
+    ) -> CreateAdmission {
         let uid = self.request_uid();
-        let mut flow = Box::new(AdmissionFlow::new(AdmissionRequest::create(object, user.clone(), &uid), &self.config));
+        let mut flow = Box::new(AdmissionFlow::new(
+            AdmissionRequest::create(object, user.clone(), &uid),
+            &self.config,
+        ));
         let (finished, result) = self.drive(&mut flow, cache, now, true);
-        CreateAdmission { finished, result, flow }
+        CreateAdmission {
+            finished,
+            result,
+            flow,
+        }
     }
 
     /// After a quota conflict at commit time: charge again against the current quotas.
-    pub fn retry_quota(&mut self, admission: &mut CreateAdmission, admitted: Admitted, cache: &ObjectCache, now: Timestamp) -> Result<Admitted, ApiError> {
+    pub fn retry_quota(
+        &mut self,
+        admission: &mut CreateAdmission,
+        admitted: Admitted,
+        cache: &ObjectCache,
+        now: Timestamp,
+    ) -> Result<Admitted, ApiError> {
         admission.flow.retry_quota(admitted);
         self.drive(&mut admission.flow, cache, now, false).1
     }
 
     /// Admits an update or patch result synchronously (at the write's landing time).
-    pub fn admit_update(&mut self, new: KubeObject, old: &KubeObject, subresource: Subresource, user: &UserInfo, cache: &ObjectCache, now: Timestamp) -> Result<KubeObject, ApiError> {
+    pub fn admit_update(
+        &mut self,
+        new: KubeObject,
+        old: &KubeObject,
+        subresource: Subresource,
+        user: &UserInfo,
+        cache: &ObjectCache,
+        now: Timestamp,
+    ) -> Result<KubeObject, ApiError> {
         let uid = self.request_uid();
         let sub = match subresource {
             Subresource::Main => None,
@@ -98,12 +130,20 @@ impl Admission {
         let request = AdmissionRequest::update(new, old.clone(), sub, user.clone(), &uid);
         let mut flow = AdmissionFlow::new(request, &self.config);
         let admitted = self.drive(&mut flow, cache, now, false).1?;
-        admitted.object.ok_or_else(|| ApiError::internal("admission returned no object"))
+        admitted
+            .object
+            .ok_or_else(|| ApiError::internal("admission returned no object"))
     }
 
     /// Steps the flow to its end. With `timed`, webhook latencies and waits advance the
     /// request's clock; otherwise everything happens at `now`.
-    fn drive(&mut self, flow: &mut AdmissionFlow, cache: &ObjectCache, now: Timestamp, timed: bool) -> (Timestamp, Result<Admitted, ApiError>) {
+    fn drive(
+        &mut self,
+        flow: &mut AdmissionFlow,
+        cache: &ObjectCache,
+        now: Timestamp,
+        timed: bool,
+    ) -> (Timestamp, Result<Admitted, ApiError>) {
         let mut at = now;
         let records_before = flow.records().len();
         for _ in 0..STEPS_MAX {
@@ -122,7 +162,12 @@ impl Admission {
                 // request's clock in both modes, or the flow would wait forever.
                 AdmissionStep::WaitUntil(t) => at = at.max(t),
                 AdmissionStep::Pending(_) => {
-                    return (at, Err(ApiError::internal("admission is waiting for a webhook result it was given")));
+                    return (
+                        at,
+                        Err(ApiError::internal(
+                            "admission is waiting for a webhook result it was given",
+                        )),
+                    );
                 }
                 AdmissionStep::Admitted(admitted) => {
                     self.count(flow, records_before);
@@ -174,7 +219,8 @@ impl Admission {
         let review = |allowed: bool| {
             let mut response = json!({"uid": call.review_uid, "allowed": allowed});
             if !allowed {
-                response["status"] = json!({"code": 403, "message": "denied by the scenario's webhook model"});
+                response["status"] =
+                    json!({"code": 403, "message": "denied by the scenario's webhook model"});
             }
             json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
         };
@@ -192,15 +238,24 @@ impl Admission {
 /// The identity a simulated client runs as.
 pub fn user_for(client: &str) -> UserInfo {
     if let Some(node) = client.strip_prefix("kubelet/") {
-        return UserInfo::new(&format!("system:node:{node}"), &["system:nodes", "system:authenticated"]);
+        return UserInfo::new(
+            &format!("system:node:{node}"),
+            &["system:nodes", "system:authenticated"],
+        );
     }
     match client {
         "user" => UserInfo::new("admin", &["system:masters", "system:authenticated"]),
         "default-scheduler" => UserInfo::new("system:kube-scheduler", &["system:authenticated"]),
-        "event-broadcaster" => UserInfo::new("system:kube-controller-manager", &["system:authenticated"]),
+        "event-broadcaster" => {
+            UserInfo::new("system:kube-controller-manager", &["system:authenticated"])
+        }
         controller => UserInfo::new(
             &format!("system:serviceaccount:kube-system:{controller}"),
-            &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+            &[
+                "system:serviceaccounts",
+                "system:serviceaccounts:kube-system",
+                "system:authenticated",
+            ],
         ),
     }
 }

@@ -130,14 +130,24 @@ impl Api {
     /// The API server's own latency for one request (storage and everything but
     /// admission webhooks).
     pub fn base_latency(&mut self) -> SimTime {
-        nanos(self.latency.sample(&mut self.latency_rng).unwrap_or_default())
+        nanos(
+            self.latency
+                .sample(&mut self.latency_rng)
+                .unwrap_or_default(),
+        )
     }
 
     /// The timing of a call that started at `start`, finished admission at `admitted`
     /// (or was refused with `rejection`) and takes `base` more to store: a write that
     /// would land after the request timeout answers 504 at the timeout and still lands
     /// (the handler goes on: "error but persisted").
-    pub fn timing(&mut self, start: SimTime, admitted: SimTime, base: SimTime, rejection: Option<ApiError>) -> CallPlan {
+    pub fn timing(
+        &mut self,
+        start: SimTime,
+        admitted: SimTime,
+        base: SimTime,
+        rejection: Option<ApiError>,
+    ) -> CallPlan {
         if let Some(error) = rejection {
             self.stats.admission_rejections += 1;
             return CallPlan {
@@ -186,7 +196,11 @@ impl Api {
         for fault in &self.faults {
             let applies = fault.from <= at
                 && at < fault.until
-                && (fault.clients.is_empty() || fault.clients.iter().any(|c| name == c || name.starts_with(&format!("{c}/"))))
+                && (fault.clients.is_empty()
+                    || fault
+                        .clients
+                        .iter()
+                        .any(|c| name == c || name.starts_with(&format!("{c}/"))))
                 && (fault.verbs.is_empty() || fault.verbs.iter().any(|v| v == op.verb()))
                 && (fault.resources.is_empty() || fault.resources.iter().any(|r| r == resource))
                 && (!fault.status_only || op.is_status());
@@ -225,7 +239,10 @@ mod tests {
         let mut client = Client {
             user: Default::default(),
             name: "c".into(),
-            limits: Some(ClientLimits { qps: 20.0, burst: 30 }),
+            limits: Some(ClientLimits {
+                qps: 20.0,
+                burst: 30,
+            }),
             tokens: 30.0,
             last: 0,
             recorder: EventRecorder::new(),

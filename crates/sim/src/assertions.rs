@@ -48,7 +48,9 @@ impl Scope {
             Some(ObjectRef::Object(key)) => {
                 let uid = cache.get(key).map(|o| o.uid());
                 match key.kind {
-                    ResourceKind::CronJob => Scope::CronJob(key.namespace.clone(), key.name.clone(), uid),
+                    ResourceKind::CronJob => {
+                        Scope::CronJob(key.namespace.clone(), key.name.clone(), uid)
+                    }
                     _ => Scope::Namespace(key.namespace.clone()),
                 }
             }
@@ -69,7 +71,9 @@ impl Scope {
             Scope::CronJob(ns, name, uid) => {
                 job.namespace() == ns
                     && job.controller_ref().is_some_and(|r| {
-                        r.kind == "CronJob" && r.name == *name && uid.as_ref().is_none_or(|u| u.0 == r.uid)
+                        r.kind == "CronJob"
+                            && r.name == *name
+                            && uid.as_ref().is_none_or(|u| u.0 == r.uid)
                     })
             }
         }
@@ -96,33 +100,83 @@ impl Scope {
 }
 
 fn phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
 }
 
 /// The current value of an assertion's metric.
 pub fn measure(assertion: &Assertion, ctx: &Context) -> f64 {
     let scope = Scope::of(assertion.of.as_ref(), ctx.cache);
     let jobs = || ctx.cache.list(ResourceKind::Job).filter(|j| scope.job(j));
-    let pods = || ctx.cache.list(ResourceKind::Pod).filter(|p| scope.pod(p, ctx.cache));
+    let pods = || {
+        ctx.cache
+            .list(ResourceKind::Pod)
+            .filter(|p| scope.pod(p, ctx.cache))
+    };
     let count = |n: usize| n as f64;
     match assertion.metric {
         Metric::Jobs => count(jobs().count()),
-        Metric::UnfinishedJobs => count(jobs().filter(|j| j.as_typed::<Job>().is_some_and(|j| job_finished(j).is_none())).count()),
+        Metric::UnfinishedJobs => count(
+            jobs()
+                .filter(|j| {
+                    j.as_typed::<Job>()
+                        .is_some_and(|j| job_finished(j).is_none())
+                })
+                .count(),
+        ),
         Metric::JobsWithoutPod => count(jobs().filter(|j| waiting_for_pod(j, ctx.cache)).count()),
         Metric::Pods => count(pods().count()),
-        Metric::ActivePods => count(pods().filter(|p| p.as_typed::<Pod>().is_some_and(|p| !matches!(phase(p), "Succeeded" | "Failed"))).count()),
-        Metric::CompletedPods => count(pods().filter(|p| p.as_typed::<Pod>().is_some_and(|p| phase(p) == "Succeeded")).count()),
-        Metric::FailedPods => count(pods().filter(|p| p.as_typed::<Pod>().is_some_and(|p| phase(p) == "Failed")).count()),
-        Metric::PendingPods => count(pods().filter(|p| p.as_typed::<Pod>().is_some_and(|p| phase(p) == "Pending")).count()),
+        Metric::ActivePods => count(
+            pods()
+                .filter(|p| {
+                    p.as_typed::<Pod>()
+                        .is_some_and(|p| !matches!(phase(p), "Succeeded" | "Failed"))
+                })
+                .count(),
+        ),
+        Metric::CompletedPods => count(
+            pods()
+                .filter(|p| p.as_typed::<Pod>().is_some_and(|p| phase(p) == "Succeeded"))
+                .count(),
+        ),
+        Metric::FailedPods => count(
+            pods()
+                .filter(|p| p.as_typed::<Pod>().is_some_and(|p| phase(p) == "Failed"))
+                .count(),
+        ),
+        Metric::PendingPods => count(
+            pods()
+                .filter(|p| p.as_typed::<Pod>().is_some_and(|p| phase(p) == "Pending"))
+                .count(),
+        ),
         Metric::PodCreationWait => {
             let waiting = jobs()
                 .filter(|j| waiting_for_pod(j, ctx.cache))
-                .filter_map(|j| j.meta().creation_timestamp.as_ref().map(|t| clock::since(ctx.now, t.0).as_secs_f64()))
+                .filter_map(|j| {
+                    j.meta()
+                        .creation_timestamp
+                        .as_ref()
+                        .map(|t| clock::since(ctx.now, t.0).as_secs_f64())
+                })
                 .fold(0.0, f64::max);
-            let observed = ctx.metrics.creation_lags.iter().filter(|o| scope.observation(o)).map(|o| o.seconds).fold(0.0, f64::max);
+            let observed = ctx
+                .metrics
+                .creation_lags
+                .iter()
+                .filter(|o| scope.observation(o))
+                .map(|o| o.seconds)
+                .fold(0.0, f64::max);
             waiting.max(observed)
         }
-        Metric::CompletionLag => ctx.metrics.completion_lags.iter().filter(|o| scope.observation(o)).map(|o| o.seconds).fold(0.0, f64::max),
+        Metric::CompletionLag => ctx
+            .metrics
+            .completion_lags
+            .iter()
+            .filter(|o| scope.observation(o))
+            .map(|o| o.seconds)
+            .fold(0.0, f64::max),
         Metric::JobQueueDepth => ctx.job_queue_depth as f64,
         Metric::Events => ctx
             .metrics
@@ -130,7 +184,8 @@ pub fn measure(assertion: &Assertion, ctx: &Context) -> f64 {
             .events_by_namespace
             .iter()
             .filter(|((reason, ns), _)| {
-                assertion.reason.as_ref().is_none_or(|r| r == reason) && scope.namespace().is_none_or(|s| s == ns)
+                assertion.reason.as_ref().is_none_or(|r| r == reason)
+                    && scope.namespace().is_none_or(|s| s == ns)
             })
             .map(|(_, n)| *n as f64)
             .sum(),
@@ -138,8 +193,11 @@ pub fn measure(assertion: &Assertion, ctx: &Context) -> f64 {
 }
 
 fn waiting_for_pod(job: &KubeObject, cache: &ObjectCache) -> bool {
-    job.as_typed::<Job>().is_some_and(|j| job_finished(j).is_none())
-        && !cache.dependents_of(&job.uid()).any(|d| d.kind() == ResourceKind::Pod)
+    job.as_typed::<Job>()
+        .is_some_and(|j| job_finished(j).is_none())
+        && !cache
+            .dependents_of(&job.uid())
+            .any(|d| d.kind() == ResourceKind::Pod)
 }
 
 #[derive(Debug, Default)]

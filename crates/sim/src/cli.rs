@@ -47,7 +47,12 @@ fn parse_duration_arg(text: &str) -> Result<Duration, String> {
 }
 
 fn parse_profile_arg(text: &str) -> Result<Profile, String> {
-    Profile::parse(text).ok_or_else(|| format!("unknown profile {text:?}: expected {}", Profile::NAMES.join(", ")))
+    Profile::parse(text).ok_or_else(|| {
+        format!(
+            "unknown profile {text:?}: expected {}",
+            Profile::NAMES.join(", ")
+        )
+    })
 }
 
 /// How `corral sim` ended.
@@ -131,11 +136,20 @@ pub fn run_with_output(args: SimArgs, out: &mut dyn Write) -> Result<ExitStatus,
     if args.trace {
         files.push("trace.jsonl");
     }
-    let _ = writeln!(out, "outputs in {}: {}", args.out.display(), files.join(", "));
+    let _ = writeln!(
+        out,
+        "outputs in {}: {}",
+        args.out.display(),
+        files.join(", ")
+    );
     if let Some(error) = &report.trace_error {
         let _ = writeln!(out, "warning: writing the trace failed: {error}");
     }
-    Ok(if report.passed() { ExitStatus::Passed } else { ExitStatus::Failed })
+    Ok(if report.passed() {
+        ExitStatus::Passed
+    } else {
+        ExitStatus::Failed
+    })
 }
 
 /// Writes `metrics.csv`, `report.html` and `summary.txt` into `dir`.

@@ -8,8 +8,11 @@
 use std::time::Instant;
 
 use corral_api::{ApiError, KubeObject, ResourceKind};
-use corral_core::{Action, ObjectEvent, OnFailure, Outcome, Preconditions, Propagation, Subresource, SyncResult, EventRecord, ChangeKind};
 use corral_core::events::RecordedEvent;
+use corral_core::{
+    Action, ChangeKind, EventRecord, ObjectEvent, OnFailure, Outcome, Preconditions, Propagation,
+    Subresource, SyncResult,
+};
 use corral_node::RuntimeEvent;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
@@ -32,7 +35,11 @@ pub(crate) enum Event {
     ControllerWake(usize),
     Call(u64),
     NodeWake(usize),
-    Runtime { node: usize, incarnation: u64, event: RuntimeEvent },
+    Runtime {
+        node: usize,
+        incarnation: u64,
+        event: RuntimeEvent,
+    },
     Timeline(usize),
     Sample,
     End,
@@ -41,8 +48,17 @@ pub(crate) enum Event {
 /// Who waits for a call's answer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum CallOrigin {
-    Worker { controller: usize, worker: usize, stage: usize, index: usize, slot: usize },
-    Node { node: usize, incarnation: u64 },
+    Worker {
+        controller: usize,
+        worker: usize,
+        stage: usize,
+        index: usize,
+        slot: usize,
+    },
+    Node {
+        node: usize,
+        incarnation: u64,
+    },
     User,
 }
 
@@ -84,9 +100,16 @@ impl Simulation {
             }
             self.set_now(t);
             self.stats.heap_events += 1;
-            instant = if instant.0 == t { (t, instant.1 + 1) } else { (t, 1) };
+            instant = if instant.0 == t {
+                (t, instant.1 + 1)
+            } else {
+                (t, 1)
+            };
             if instant.1 > EVENTS_PER_INSTANT_MAX {
-                self.fatal("livelock", format!("more than {EVENTS_PER_INSTANT_MAX} events at one instant"));
+                self.fatal(
+                    "livelock",
+                    format!("more than {EVENTS_PER_INSTANT_MAX} events at one instant"),
+                );
                 break;
             }
             let end = matches!(event, Event::End);
@@ -106,7 +129,12 @@ impl Simulation {
     }
 
     fn fatal(&mut self, invariant: &'static str, message: String) {
-        self.invariants.violations.push(Violation { invariant, at: self.now, message, fatal: true });
+        self.invariants.violations.push(Violation {
+            invariant,
+            at: self.now,
+            message,
+            fatal: true,
+        });
         self.stopped_at.get_or_insert(self.now);
     }
 
@@ -118,7 +146,10 @@ impl Simulation {
             let action = Action::Create { object };
             self.writer = self.user;
             let user = self.api.clients[self.user].user.clone();
-            if let Outcome::Failed(error) = self.world.execute(Op::Action(&action), self.now_ts, &mut self.admission, &user) {
+            if let Outcome::Failed(error) =
+                self.world
+                    .execute(Op::Action(&action), self.now_ts, &mut self.admission, &user)
+            {
                 self.fatal("setup", format!("creating {key}: {}", error.message));
             }
             self.flush_watch();
@@ -153,7 +184,11 @@ impl Simulation {
                 }
                 self.dirty_nodes.insert(index);
             }
-            Event::Runtime { node, incarnation, event } => {
+            Event::Runtime {
+                node,
+                incarnation,
+                event,
+            } => {
                 let driver = &mut self.nodes[node];
                 if driver.incarnation != incarnation || !driver.runtime.accept(&event) {
                     return;
@@ -203,8 +238,10 @@ impl Simulation {
     fn dispatch(&mut self, event: ObjectEvent) {
         self.stats.watch_events += 1;
         let previous = self.world.cache.apply(&event);
-        self.trace.record(self.now, &event, &self.api.clients[self.writer].name);
-        self.metrics.observe(&event, previous.as_deref(), &self.world.cache, self.now);
+        self.trace
+            .record(self.now, &event, &self.api.clients[self.writer].name);
+        self.metrics
+            .observe(&event, previous.as_deref(), &self.world.cache, self.now);
         self.invariants.observe(&event, &self.world.cache, self.now);
         if self.invariants.fatal().is_some() {
             self.stopped_at.get_or_insert(self.now);
@@ -215,7 +252,12 @@ impl Simulation {
             if !controller.watches(kind) {
                 continue;
             }
-            let wanted = controller.reconciler.handle_event(&event, previous.as_deref(), &self.world.cache, self.now_ts);
+            let wanted = controller.reconciler.handle_event(
+                &event,
+                previous.as_deref(),
+                &self.world.cache,
+                self.now_ts,
+            );
             if wanted.is_empty() {
                 continue;
             }
@@ -242,9 +284,15 @@ impl Simulation {
     }
 
     fn dispatch_pod(&mut self, event: &ObjectEvent, pod: &Pod) {
-        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else { return };
-        let Some(&index) = self.node_index.get(node) else { return };
-        let Some(agent) = self.nodes[index].agent.as_mut() else { return };
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+            return;
+        };
+        let Some(&index) = self.node_index.get(node) else {
+            return;
+        };
+        let Some(agent) = self.nodes[index].agent.as_mut() else {
+            return;
+        };
         if event.change == ChangeKind::Deleted {
             agent.handle_pod_removed(&event.object.key(), self.now_ts);
         } else {
@@ -257,11 +305,17 @@ impl Simulation {
     fn pump(&mut self, index: usize) {
         loop {
             let controller = &mut self.controllers[index];
-            let Some(worker) = controller.idle_worker() else { break };
-            let Some(key) = controller.queue.pop(self.now_ts) else { break };
+            let Some(worker) = controller.idle_worker() else {
+                break;
+            };
+            let Some(key) = controller.queue.pop(self.now_ts) else {
+                break;
+            };
             controller.syncs += 1;
             self.stats.reconciles += 1;
-            let plan = controller.reconciler.reconcile(&self.world.cache, &key, self.now_ts);
+            let plan = controller
+                .reconciler
+                .reconcile(&self.world.cache, &key, self.now_ts);
             controller.workers[worker] = Some(WorkItem::new(key, plan, self.now));
             self.advance(index, worker);
         }
@@ -280,14 +334,18 @@ impl Simulation {
     /// Issues the worker's next stage, or finishes the work item when all stages ran.
     fn advance(&mut self, index: usize, worker: usize) {
         loop {
-            let Some(mut item) = self.controllers[index].workers[worker].take() else { return };
+            let Some(mut item) = self.controllers[index].workers[worker].take() else {
+                return;
+            };
             if item.issued {
                 if item.in_flight > 0 {
                     self.controllers[index].workers[worker] = Some(item);
                     return;
                 }
                 let stage = item.stage;
-                if item.plan.stages[stage].on_failure == OnFailure::SkipRest && item.stage_failed(stage) {
+                if item.plan.stages[stage].on_failure == OnFailure::SkipRest
+                    && item.stage_failed(stage)
+                {
                     item.skipping = true;
                 }
                 item.stage += 1;
@@ -314,7 +372,13 @@ impl Simulation {
                     item.outcomes[slot] = Some(Outcome::Done(None));
                     continue;
                 }
-                let origin = CallOrigin::Worker { controller: index, worker, stage, index: action_index, slot };
+                let origin = CallOrigin::Worker {
+                    controller: index,
+                    worker,
+                    stage,
+                    index: action_index,
+                    slot,
+                };
                 match self.issue(client, Op::Action(action), origin) {
                     Some(outcome) => item.outcomes[slot] = Some(outcome),
                     None => item.in_flight += 1,
@@ -326,17 +390,28 @@ impl Simulation {
 
     /// `handle_outcomes`, then the key goes back per the result and is released.
     fn finish_work(&mut self, index: usize, item: WorkItem) {
-        let outcomes: Vec<Outcome> = item.outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped)).collect();
+        let outcomes: Vec<Outcome> = item
+            .outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Skipped))
+            .collect();
         let controller = &mut self.controllers[index];
-        let result = controller.reconciler.handle_outcomes(&item.key, &item.plan, &outcomes, self.now_ts);
+        let result =
+            controller
+                .reconciler
+                .handle_outcomes(&item.key, &item.plan, &outcomes, self.now_ts);
         match result {
             SyncResult::Done { requeue_after } => {
                 controller.queue.forget(&item.key);
                 if let Some(delay) = requeue_after {
-                    controller.queue.add_after(item.key.clone(), self.now_ts, delay);
+                    controller
+                        .queue
+                        .add_after(item.key.clone(), self.now_ts, delay);
                 }
             }
-            SyncResult::Retry { .. } => controller.queue.add_rate_limited(item.key.clone(), self.now_ts),
+            SyncResult::Retry { .. } => controller
+                .queue
+                .add_rate_limited(item.key.clone(), self.now_ts),
         }
         controller.queue.done(&item.key);
         controller.busy += self.now - item.started;
@@ -358,7 +433,12 @@ impl Simulation {
                     Err(error) => self.api.timing(start, start, base, Some(error)),
                     Ok(prepared) => {
                         let user = &self.api.clients[client].user;
-                        let admission = self.admission.admit_create(prepared, user, &self.world.cache, start_ts);
+                        let admission = self.admission.admit_create(
+                            prepared,
+                            user,
+                            &self.world.cache,
+                            start_ts,
+                        );
                         let admitted = offset(self.scenario.start, admission.finished).max(start);
                         let rejection = admission.result.as_ref().err().cloned();
                         create = Some(admission);
@@ -379,7 +459,8 @@ impl Simulation {
                 None => outcome,
             });
         }
-        let keep = !matches!(origin, CallOrigin::Worker { .. }) || plan.persist_at.is_some_and(|p| p > plan.respond_at);
+        let keep = !matches!(origin, CallOrigin::Worker { .. })
+            || plan.persist_at.is_some_and(|p| p > plan.respond_at);
         self.schedule_call(PendingCall {
             origin,
             op: (keep && create.is_none()).then(|| op.to_owned()),
@@ -413,14 +494,30 @@ impl Simulation {
     }
 
     /// The write of `op` lands now (a create with its admission already done).
-    fn persist(&mut self, client: ClientId, op: Op<'_>, create: Option<&mut CreateAdmission>) -> Outcome {
+    fn persist(
+        &mut self,
+        client: ClientId,
+        op: Op<'_>,
+        create: Option<&mut CreateAdmission>,
+    ) -> Outcome {
         if let Op::Action(Action::Delete { key, .. }) = op {
-            self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
+            self.invariants.check_delete(
+                &self.api.clients[client].name,
+                key,
+                &self.world.cache,
+                self.now,
+                self.now_ts,
+            );
         }
         self.writer = client;
         let outcome = match create {
             Some(state) => self.commit(state),
-            None => self.world.execute(op, self.now_ts, &mut self.admission, &self.api.clients[client].user),
+            None => self.world.execute(
+                op,
+                self.now_ts,
+                &mut self.admission,
+                &self.api.clients[client].user,
+            ),
         };
         self.flush_watch();
         self.writer = self.user;
@@ -428,8 +525,14 @@ impl Simulation {
     }
 
     fn commit(&mut self, state: &mut CreateAdmission) -> Outcome {
-        let result = std::mem::replace(&mut state.result, Err(ApiError::internal("committed twice")));
-        match self.world.commit_admitted(result, state, &mut self.admission, self.now_ts) {
+        let result = std::mem::replace(
+            &mut state.result,
+            Err(ApiError::internal("committed twice")),
+        );
+        match self
+            .world
+            .commit_admitted(result, state, &mut self.admission, self.now_ts)
+        {
             Ok(object) => Outcome::Done(object),
             Err(error) => Outcome::Failed(error),
         }
@@ -437,21 +540,45 @@ impl Simulation {
 
     /// The write of a worker's action lands now, read from its plan.
     fn persist_worker(&mut self, client: ClientId, origin: CallOrigin) -> Outcome {
-        let CallOrigin::Worker { controller, worker, stage, index, .. } = origin else { return worker_gone() };
-        let Some(item) = self.controllers[controller].workers[worker].as_ref() else { return worker_gone() };
+        let CallOrigin::Worker {
+            controller,
+            worker,
+            stage,
+            index,
+            ..
+        } = origin
+        else {
+            return worker_gone();
+        };
+        let Some(item) = self.controllers[controller].workers[worker].as_ref() else {
+            return worker_gone();
+        };
         let action = &item.plan.stages[stage].actions[index];
         if let Action::Delete { key, .. } = action {
-            self.invariants.check_delete(&self.api.clients[client].name, key, &self.world.cache, self.now, self.now_ts);
+            self.invariants.check_delete(
+                &self.api.clients[client].name,
+                key,
+                &self.world.cache,
+                self.now,
+                self.now_ts,
+            );
         }
         self.writer = client;
-        let outcome = self.world.execute(Op::Action(action), self.now_ts, &mut self.admission, &self.api.clients[client].user);
+        let outcome = self.world.execute(
+            Op::Action(action),
+            self.now_ts,
+            &mut self.admission,
+            &self.api.clients[client].user,
+        );
         self.flush_watch();
         self.writer = self.user;
         outcome
     }
 
     fn on_call(&mut self, id: u64) {
-        let Some(mut call) = self.calls.remove(&id) else { return };
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
         if call.persist_at == Some(self.now) && !call.persisted {
             let outcome = match (&call.op, call.create.as_mut()) {
                 (_, Some(create)) => {
@@ -491,8 +618,15 @@ impl Simulation {
 
     fn deliver(&mut self, origin: CallOrigin, outcome: Outcome, op: Option<&WriteOp>) {
         match origin {
-            CallOrigin::Worker { controller, worker, slot, .. } => {
-                let Some(item) = self.controllers[controller].workers[worker].as_mut() else { return };
+            CallOrigin::Worker {
+                controller,
+                worker,
+                slot,
+                ..
+            } => {
+                let Some(item) = self.controllers[controller].workers[worker].as_mut() else {
+                    return;
+                };
                 item.outcomes[slot] = Some(outcome);
                 item.in_flight -= 1;
                 if item.in_flight == 0 {
@@ -500,7 +634,9 @@ impl Simulation {
                 }
             }
             CallOrigin::Node { node, incarnation } => {
-                let Outcome::Failed(error) = outcome else { return };
+                let Outcome::Failed(error) = outcome else {
+                    return;
+                };
                 let driver = &mut self.nodes[node];
                 if driver.incarnation != incarnation {
                     return;
@@ -523,16 +659,32 @@ impl Simulation {
     fn drain_node(&mut self, index: usize) {
         let incarnation = self.nodes[index].incarnation;
         let client = self.nodes[index].client;
-        let origin = CallOrigin::Node { node: index, incarnation };
+        let origin = CallOrigin::Node {
+            node: index,
+            incarnation,
+        };
         loop {
             let now_ts = self.now_ts;
-            let Some(agent) = self.nodes[index].agent.as_mut() else { return };
+            let Some(agent) = self.nodes[index].agent.as_mut() else {
+                return;
+            };
             if let Some(command) = agent.poll_runtime_command(now_ts) {
                 let uid = command_pod_uid(&command);
-                let pod = self.world.cache.get_by_uid(uid).and_then(|o| o.as_typed::<Pod>());
+                let pod = self
+                    .world
+                    .cache
+                    .get_by_uid(uid)
+                    .and_then(|o| o.as_typed::<Pod>());
                 let events = self.nodes[index].runtime.handle(command, pod);
                 for (delay, event) in events {
-                    self.heap.push(self.now + nanos(delay), Event::Runtime { node: index, incarnation, event });
+                    self.heap.push(
+                        self.now + nanos(delay),
+                        Event::Runtime {
+                            node: index,
+                            incarnation,
+                            event,
+                        },
+                    );
                 }
                 continue;
             }
@@ -551,7 +703,9 @@ impl Simulation {
             break;
         }
         let driver = &mut self.nodes[index];
-        let Some(next) = driver.agent.as_ref().and_then(|a| a.next_wakeup()) else { return };
+        let Some(next) = driver.agent.as_ref().and_then(|a| a.next_wakeup()) else {
+            return;
+        };
         let at = offset(self.scenario.start, next).max(self.now);
         if at == self.now {
             // Due already (a timer at this instant): drain again after this event.
@@ -569,7 +723,9 @@ impl Simulation {
 
     /// An event through the client's recorder (dedup, aggregation, spam filter).
     fn record_event(&mut self, client: ClientId, record: &EventRecord) {
-        let recorded = self.api.clients[client].recorder.record(record, self.now_ts);
+        let recorded = self.api.clients[client]
+            .recorder
+            .record(record, self.now_ts);
         let namespace = record.involved.namespace.clone().unwrap_or_default();
         let write = match recorded {
             RecordedEvent::Dropped => {
@@ -591,11 +747,28 @@ impl Simulation {
         let suspend = matches!(action, ScenarioAction::Suspend(_));
         match action {
             ScenarioAction::Suspend(key) | ScenarioAction::Resume(key) => {
-                let Some(mut cronjob) = self.world.cache.get(&key).and_then(|o| o.as_typed::<CronJob>().cloned()) else { return };
+                let Some(mut cronjob) = self
+                    .world
+                    .cache
+                    .get(&key)
+                    .and_then(|o| o.as_typed::<CronJob>().cloned())
+                else {
+                    return;
+                };
                 cronjob.spec.suspend = Some(suspend);
-                self.issue_owned(user, WriteOp::Action(Action::Update { object: cronjob.into(), subresource: Subresource::Main }), CallOrigin::User);
+                self.issue_owned(
+                    user,
+                    WriteOp::Action(Action::Update {
+                        object: cronjob.into(),
+                        subresource: Subresource::Main,
+                    }),
+                    CallOrigin::User,
+                );
             }
-            ScenarioAction::DeleteJobs { of, unfinished_only } => {
+            ScenarioAction::DeleteJobs {
+                of,
+                unfinished_only,
+            } => {
                 let cronjob_uid = match &of {
                     ObjectRef::Object(key) => self.world.cache.get(key).map(|o| o.uid()),
                     ObjectRef::Namespace(_) => None,
@@ -606,9 +779,16 @@ impl Simulation {
                     .list(ResourceKind::Job)
                     .filter(|job| match &of {
                         ObjectRef::Namespace(ns) => job.namespace() == ns,
-                        ObjectRef::Object(_) => cronjob_uid.as_ref().is_some_and(|u| job.controller_ref().is_some_and(|r| r.uid == u.0)),
+                        ObjectRef::Object(_) => cronjob_uid
+                            .as_ref()
+                            .is_some_and(|u| job.controller_ref().is_some_and(|r| r.uid == u.0)),
                     })
-                    .filter(|job| !unfinished_only || job.as_typed::<Job>().is_some_and(|j| job_finished(j).is_none()))
+                    .filter(|job| {
+                        !unfinished_only
+                            || job
+                                .as_typed::<Job>()
+                                .is_some_and(|j| job_finished(j).is_none())
+                    })
                     .map(|job| (job.key(), job.uid()))
                     .collect();
                 for (key, uid) in doomed {
@@ -617,11 +797,18 @@ impl Simulation {
                 }
             }
             ScenarioAction::Delete(key) => {
-                let delete = Action::Delete { key, preconditions: Preconditions::default(), propagation: Some(Propagation::Background), grace_period_seconds: None };
+                let delete = Action::Delete {
+                    key,
+                    preconditions: Preconditions::default(),
+                    propagation: Some(Propagation::Background),
+                    grace_period_seconds: None,
+                };
                 self.issue_owned(user, WriteOp::Action(delete), CallOrigin::User);
             }
             ScenarioAction::NodeDown(name) => {
-                let Some(&index) = self.node_index.get(&name) else { return };
+                let Some(&index) = self.node_index.get(&name) else {
+                    return;
+                };
                 let driver = &mut self.nodes[index];
                 driver.agent = None;
                 driver.runtime.reset();
@@ -629,12 +816,19 @@ impl Simulation {
                 driver.wake_at = None;
             }
             ScenarioAction::NodeUp(name) => {
-                let Some(&index) = self.node_index.get(&name) else { return };
+                let Some(&index) = self.node_index.get(&name) else {
+                    return;
+                };
                 if self.nodes[index].agent.is_some() {
                     return;
                 }
                 self.start_agent(index);
-                let pods: Vec<Pod> = self.world.cache.pods_on_node(&name).filter_map(|o| o.as_typed::<Pod>().cloned()).collect();
+                let pods: Vec<Pod> = self
+                    .world
+                    .cache
+                    .pods_on_node(&name)
+                    .filter_map(|o| o.as_typed::<Pod>().cloned())
+                    .collect();
                 if let Some(agent) = self.nodes[index].agent.as_mut() {
                     for pod in &pods {
                         agent.handle_pod_update(pod, self.now_ts);
@@ -642,16 +836,34 @@ impl Simulation {
                 }
             }
             ScenarioAction::ScaleJob { job, parallelism } => {
-                let Some(mut object) = self.world.cache.get(&job).and_then(|o| o.as_typed::<Job>().cloned()) else { return };
+                let Some(mut object) = self
+                    .world
+                    .cache
+                    .get(&job)
+                    .and_then(|o| o.as_typed::<Job>().cloned())
+                else {
+                    return;
+                };
                 object.spec.get_or_insert_with(Default::default).parallelism = Some(parallelism);
-                self.issue_owned(user, WriteOp::Action(Action::Update { object: object.into(), subresource: Subresource::Main }), CallOrigin::User);
+                self.issue_owned(
+                    user,
+                    WriteOp::Action(Action::Update {
+                        object: object.into(),
+                        subresource: Subresource::Main,
+                    }),
+                    CallOrigin::User,
+                );
             }
             ScenarioAction::Apply(object) => {
                 let mut object = *object;
                 let write = match self.world.cache.get(&object.key()) {
                     Some(existing) => {
-                        object.meta_mut().resource_version = existing.meta().resource_version.clone();
-                        Action::Update { object, subresource: Subresource::Main }
+                        object.meta_mut().resource_version =
+                            existing.meta().resource_version.clone();
+                        Action::Update {
+                            object,
+                            subresource: Subresource::Main,
+                        }
                     }
                     None => Action::Create { object },
                 };
@@ -664,7 +876,9 @@ impl Simulation {
         crate::assertions::Context {
             cache: &self.world.cache,
             metrics: &self.metrics,
-            job_queue_depth: self.job_controller.map_or(0, |i| self.controllers[i].depth() as u64),
+            job_queue_depth: self
+                .job_controller
+                .map_or(0, |i| self.controllers[i].depth() as u64),
             now: self.now_ts,
         }
     }
@@ -676,10 +890,19 @@ impl Simulation {
     }
 
     fn take_sample(&mut self) {
-        let (depth, busy) = self
-            .job_controller
-            .map_or((0, 0), |i| (self.controllers[i].depth() as u64, self.controllers[i].busy_workers() as u64));
-        self.metrics.sample(self.now, self.scenario.start, &self.world.cache, depth, busy);
+        let (depth, busy) = self.job_controller.map_or((0, 0), |i| {
+            (
+                self.controllers[i].depth() as u64,
+                self.controllers[i].busy_workers() as u64,
+            )
+        });
+        self.metrics.sample(
+            self.now,
+            self.scenario.start,
+            &self.world.cache,
+            depth,
+            busy,
+        );
     }
 
     fn finish_run(mut self) -> RunReport {
@@ -697,6 +920,9 @@ impl Simulation {
 fn command_pod_uid(command: &corral_node::RuntimeCommand) -> &corral_api::Uid {
     use corral_node::RuntimeCommand as C;
     match command {
-        C::PullImage { pod_uid, .. } | C::StartContainer { pod_uid, .. } | C::KillContainer { pod_uid, .. } | C::RunProbe { pod_uid, .. } => pod_uid,
+        C::PullImage { pod_uid, .. }
+        | C::StartContainer { pod_uid, .. }
+        | C::KillContainer { pod_uid, .. }
+        | C::RunProbe { pod_uid, .. } => pod_uid,
     }
 }

@@ -50,11 +50,18 @@ pub struct Invariants {
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn node_of(pod: &Pod) -> Option<&str> {
-    pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty())
+    pod.spec
+        .as_ref()?
+        .node_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
 }
 
 impl Invariants {
@@ -90,11 +97,20 @@ impl Invariants {
         self.checks += 1;
         match &*event.object {
             KubeObject::Pod(pod) => {
-                self.track_node_usage(pod, event.change == ChangeKind::Deleted, cache, modes.node_overcommit, now);
+                self.track_node_usage(
+                    pod,
+                    event.change == ChangeKind::Deleted,
+                    cache,
+                    modes.node_overcommit,
+                    now,
+                );
                 if let Some(owner) = event.object.controller_ref().filter(|r| r.kind == "Job") {
                     let job_uid = Uid(owner.uid.clone());
                     if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded") {
-                        self.succeeded_pods.entry(job_uid.clone()).or_default().insert(event.object.uid());
+                        self.succeeded_pods
+                            .entry(job_uid.clone())
+                            .or_default()
+                            .insert(event.object.uid());
                     }
                     self.check_parallelism(&job_uid, cache, modes.job_parallelism, now);
                 }
@@ -115,8 +131,12 @@ impl Invariants {
     }
 
     fn check_parallelism(&mut self, job_uid: &Uid, cache: &ObjectCache, mode: Mode, now: SimTime) {
-        let Some(object) = cache.get_by_uid(job_uid) else { return };
-        let Some(job) = object.as_typed::<Job>() else { return };
+        let Some(object) = cache.get_by_uid(job_uid) else {
+            return;
+        };
+        let Some(job) = object.as_typed::<Job>() else {
+            return;
+        };
         let parallelism = job.spec.as_ref().and_then(|s| s.parallelism).unwrap_or(1);
         let active = cache
             .dependents_of(job_uid)
@@ -124,7 +144,11 @@ impl Invariants {
             .filter(|p| {
                 p.metadata.deletion_timestamp.is_none()
                     && !is_terminal(p)
-                    && p.metadata.owner_references.iter().flatten().any(|r| r.controller == Some(true) && r.uid == job_uid.0)
+                    && p.metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .any(|r| r.controller == Some(true) && r.uid == job_uid.0)
             })
             .count() as i32;
         let allowance = self.allowance.entry(job_uid.clone()).or_insert(parallelism);
@@ -157,7 +181,10 @@ impl Invariants {
                 format!("job {name}: status.succeeded = {succeeded} but only {seen} distinct pods succeeded"),
             );
         }
-        let last = self.last_succeeded.insert(uid.clone(), succeeded).unwrap_or(0);
+        let last = self
+            .last_succeeded
+            .insert(uid.clone(), succeeded)
+            .unwrap_or(0);
         if succeeded < last {
             self.report(
                 "success-counted-once",
@@ -168,15 +195,22 @@ impl Invariants {
         }
     }
 
-    fn track_node_usage(&mut self, pod: &Pod, deleted: bool, cache: &ObjectCache, mode: Mode, now: SimTime) {
+    fn track_node_usage(
+        &mut self,
+        pod: &Pod,
+        deleted: bool,
+        cache: &ObjectCache,
+        mode: Mode,
+        now: SimTime,
+    ) {
         let uid = Uid(pod.metadata.uid.clone().unwrap_or_default());
         let holds = !deleted && !is_terminal(pod) && node_of(pod).is_some();
-        if let Some((node, cpu, memory)) = self.holding.remove(&uid) {
-            if let Some(u) = self.usage.get_mut(&node) {
-                u.0 -= cpu;
-                u.1 -= memory;
-                u.2 = u.2.saturating_sub(1);
-            }
+        if let Some((node, cpu, memory)) = self.holding.remove(&uid)
+            && let Some(u) = self.usage.get_mut(&node)
+        {
+            u.0 -= cpu;
+            u.1 -= memory;
+            u.2 = u.2.saturating_sub(1);
         }
         if !holds {
             return;
@@ -188,12 +222,19 @@ impl Invariants {
         used.1 += requests.memory;
         used.2 += 1;
         let used = *used;
-        self.holding.insert(uid, (node.clone(), requests.milli_cpu, requests.memory));
-        let Some(node_object) = cache.get(&ObjectKey::cluster(ResourceKind::Node, &node)).and_then(|o| o.as_typed::<Node>().cloned()) else {
+        self.holding
+            .insert(uid, (node.clone(), requests.milli_cpu, requests.memory));
+        let Some(node_object) = cache
+            .get(&ObjectKey::cluster(ResourceKind::Node, &node))
+            .and_then(|o| o.as_typed::<Node>().cloned())
+        else {
             return;
         };
         let (allocatable, pods_max) = corral_scheduler::resources::node_allocatable(&node_object);
-        if used.0 > allocatable.milli_cpu || used.1 > allocatable.memory || i64::from(used.2) > pods_max {
+        if used.0 > allocatable.milli_cpu
+            || used.1 > allocatable.memory
+            || i64::from(used.2) > pods_max
+        {
             self.report(
                 "node-overcommit",
                 mode,
@@ -207,7 +248,14 @@ impl Invariants {
     }
 
     /// Checks a delete about to land, issued by `client`.
-    pub fn check_delete(&mut self, client: &str, key: &ObjectKey, cache: &ObjectCache, now: SimTime, now_ts: Timestamp) {
+    pub fn check_delete(
+        &mut self,
+        client: &str,
+        key: &ObjectKey,
+        cache: &ObjectCache,
+        now: SimTime,
+        now_ts: Timestamp,
+    ) {
         let Some(modes) = self.modes else { return };
         let Some(object) = cache.get(key) else { return };
         if client == "generic-garbage-collector" {
@@ -220,28 +268,50 @@ impl Invariants {
                         "gc-live-owner",
                         modes.gc_live_owner,
                         now,
-                        format!("the garbage collector deleted {key} although its owner {}/{} is live", owner.kind, owner.name),
+                        format!(
+                            "the garbage collector deleted {key} although its owner {}/{} is live",
+                            owner.kind, owner.name
+                        ),
                     );
                 }
             }
         }
         if client == "ttl-after-finished-controller" && key.kind == ResourceKind::Job {
-            let Some(job) = object.as_typed::<Job>() else { return };
+            let Some(job) = object.as_typed::<Job>() else {
+                return;
+            };
             let ttl = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished);
             let finished = job
                 .status
                 .as_ref()
                 .and_then(|s| s.conditions.as_ref())
-                .and_then(|c| c.iter().find(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed")))
+                .and_then(|c| {
+                    c.iter().find(|c| {
+                        c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed")
+                    })
+                })
                 .and_then(|c| c.last_transition_time.as_ref());
             match (ttl, finished) {
                 (Some(ttl), Some(at)) => {
                     let due = clock::add(at.0, std::time::Duration::from_secs(ttl.max(0) as u64));
                     if now_ts < due {
-                        self.report("ttl-early", modes.ttl_early, now, format!("{key} deleted {:?} before its TTL expired", clock::since(due, now_ts)));
+                        self.report(
+                            "ttl-early",
+                            modes.ttl_early,
+                            now,
+                            format!(
+                                "{key} deleted {:?} before its TTL expired",
+                                clock::since(due, now_ts)
+                            ),
+                        );
                     }
                 }
-                _ => self.report("ttl-early", modes.ttl_early, now, format!("{key} deleted by TTL but not finished or without a TTL")),
+                _ => self.report(
+                    "ttl-early",
+                    modes.ttl_early,
+                    now,
+                    format!("{key} deleted by TTL but not finished or without a TTL"),
+                ),
             }
         }
     }

@@ -86,7 +86,10 @@ pub struct Metrics {
 }
 
 fn phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
 }
 
 pub fn job_finished(job: &Job) -> Option<&'static str> {
@@ -112,18 +115,30 @@ fn stat(lags: &[Observation]) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let max = lags.iter().map(|o| o.seconds).fold(0.0, f64::max);
-    (max, lags.iter().map(|o| o.seconds).sum::<f64>() / lags.len() as f64)
+    (
+        max,
+        lags.iter().map(|o| o.seconds).sum::<f64>() / lags.len() as f64,
+    )
 }
 
 impl Metrics {
     /// Learns from one watch event (the cache already holds the new state).
-    pub fn observe(&mut self, event: &ObjectEvent, previous: Option<&KubeObject>, cache: &ObjectCache, now: SimTime) {
+    pub fn observe(
+        &mut self,
+        event: &ObjectEvent,
+        previous: Option<&KubeObject>,
+        cache: &ObjectCache,
+        now: SimTime,
+    ) {
         match (&*event.object, event.change) {
             (KubeObject::Job(_), ChangeKind::Added) => {
                 self.interval.jobs_created += 1;
                 self.totals.jobs_created += 1;
                 let owner = controller_uid(&event.object);
-                self.waiting.insert(event.object.uid(), (now, event.object.namespace().to_string(), owner));
+                self.waiting.insert(
+                    event.object.uid(),
+                    (now, event.object.namespace().to_string(), owner),
+                );
             }
             (KubeObject::Job(_), ChangeKind::Deleted) => {
                 let uid = event.object.uid();
@@ -131,7 +146,9 @@ impl Metrics {
                 self.succeeded_at.remove(&uid);
             }
             (KubeObject::Job(job), ChangeKind::Modified) => {
-                let before = previous.and_then(|p| p.as_typed::<Job>()).and_then(job_finished);
+                let before = previous
+                    .and_then(|p| p.as_typed::<Job>())
+                    .and_then(job_finished);
                 if let (None, Some(finish)) = (before, job_finished(job)) {
                     self.job_finished(&event.object, finish, now);
                 }
@@ -139,23 +156,28 @@ impl Metrics {
             (KubeObject::Pod(pod), ChangeKind::Added) => {
                 self.interval.pods_created += 1;
                 self.totals.pods_created += 1;
-                if let Some(job_uid) = controller_uid(&event.object) {
-                    if let Some((created, namespace, owner)) = self.waiting.remove(&job_uid) {
-                        let seconds = (now - created) as f64 / NANOS_PER_SECOND as f64;
-                        self.totals.pod_creation_lag_max_s = self.totals.pod_creation_lag_max_s.max(seconds);
-                        self.creation_lags.push(Observation { namespace, owner, seconds });
-                    }
+                if let Some(job_uid) = controller_uid(&event.object)
+                    && let Some((created, namespace, owner)) = self.waiting.remove(&job_uid)
+                {
+                    let seconds = (now - created) as f64 / NANOS_PER_SECOND as f64;
+                    self.totals.pod_creation_lag_max_s =
+                        self.totals.pod_creation_lag_max_s.max(seconds);
+                    self.creation_lags.push(Observation {
+                        namespace,
+                        owner,
+                        seconds,
+                    });
                 }
                 let _ = pod;
             }
             (KubeObject::Pod(pod), ChangeKind::Modified) => {
                 let was = previous.and_then(|p| p.as_typed::<Pod>()).map(phase);
-                if phase(pod) == "Succeeded" && was != Some("Succeeded") {
-                    if let Some(job_uid) = controller_uid(&event.object) {
-                        if cache.get_by_uid(&job_uid).is_some() {
-                            self.succeeded_at.insert(job_uid, now);
-                        }
-                    }
+                if phase(pod) == "Succeeded"
+                    && was != Some("Succeeded")
+                    && let Some(job_uid) = controller_uid(&event.object)
+                    && cache.get_by_uid(&job_uid).is_some()
+                {
+                    self.succeeded_at.insert(job_uid, now);
                 }
             }
             _ => {}
@@ -196,10 +218,20 @@ impl Metrics {
     }
 
     /// Closes the interval ending at `now` and reads the gauges from the cache.
-    pub fn sample(&mut self, now: SimTime, start: corral_core::Timestamp, cache: &ObjectCache, queue_depth: u64, workers_busy: u64) -> &Sample {
+    pub fn sample(
+        &mut self,
+        now: SimTime,
+        start: corral_core::Timestamp,
+        cache: &ObjectCache,
+        queue_depth: u64,
+        workers_busy: u64,
+    ) -> &Sample {
         let mut sample = std::mem::take(&mut self.interval);
         sample.t = now;
-        (sample.pod_creation_lag_max_s, sample.pod_creation_lag_mean_s) = stat(&self.creation_lags);
+        (
+            sample.pod_creation_lag_max_s,
+            sample.pod_creation_lag_mean_s,
+        ) = stat(&self.creation_lags);
         (sample.completion_lag_max_s, sample.completion_lag_mean_s) = stat(&self.completion_lags);
         self.creation_lags.clear();
         self.completion_lags.clear();
@@ -214,7 +246,9 @@ impl Metrics {
 
 fn read_gauges(sample: &mut Sample, cache: &ObjectCache, now: corral_core::Timestamp) {
     for object in cache.list(ResourceKind::Job) {
-        let Some(job) = object.as_typed::<Job>() else { continue };
+        let Some(job) = object.as_typed::<Job>() else {
+            continue;
+        };
         sample.jobs += 1;
         let has_pod = cache
             .dependents_of(&object.uid())
@@ -234,9 +268,15 @@ fn read_gauges(sample: &mut Sample, cache: &ObjectCache, now: corral_core::Times
         }
     }
     for object in cache.list(ResourceKind::Pod) {
-        let Some(pod) = object.as_typed::<Pod>() else { continue };
+        let Some(pod) = object.as_typed::<Pod>() else {
+            continue;
+        };
         sample.pods += 1;
-        let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+        let bound = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_some_and(|n| !n.is_empty());
         let requests = || corral_scheduler::resources::pod_object_requests(pod, false);
         match phase(pod) {
             "Succeeded" => sample.pods_succeeded += 1,

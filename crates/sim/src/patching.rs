@@ -68,7 +68,10 @@ pub fn binding_of(body: &PatchBody) -> Option<(Option<&str>, &str)> {
         return None;
     }
     let node = spec.get("nodeName")?.as_str()?;
-    let uid = map.get("metadata").and_then(|m| m.get("uid")).and_then(Value::as_str);
+    let uid = map
+        .get("metadata")
+        .and_then(|m| m.get("uid"))
+        .and_then(Value::as_str);
     Some((uid, node))
 }
 
@@ -156,7 +159,10 @@ mod tests {
             metadata: ObjectMeta {
                 name: Some("p".into()),
                 namespace: Some("ns".into()),
-                finalizers: Some(vec!["batch.kubernetes.io/job-tracking".into(), "other".into()]),
+                finalizers: Some(vec![
+                    "batch.kubernetes.io/job-tracking".into(),
+                    "other".into(),
+                ]),
                 ..Default::default()
             },
             status: Some(PodStatus {
@@ -178,7 +184,9 @@ mod tests {
     #[test]
     fn fast_paths_agree_with_the_generic_path() {
         let bodies = [
-            PatchBody::Strategic(json!({"metadata": {DELETE_FINALIZERS: ["batch.kubernetes.io/job-tracking"]}})),
+            PatchBody::Strategic(
+                json!({"metadata": {DELETE_FINALIZERS: ["batch.kubernetes.io/job-tracking"]}}),
+            ),
             PatchBody::Strategic(json!({"status": {"conditions": [
                 {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2026-01-01T00:00:05Z"}
             ]}})),
@@ -195,12 +203,22 @@ mod tests {
             assert_eq!(fast, generic, "{body:?}");
         }
         let lease: KubeObject = Lease {
-            metadata: ObjectMeta { name: Some("n".into()), namespace: Some("kube-node-lease".into()), ..Default::default() },
-            spec: Some(LeaseSpec { holder_identity: Some("n".into()), ..Default::default() }),
+            metadata: ObjectMeta {
+                name: Some("n".into()),
+                namespace: Some("kube-node-lease".into()),
+                ..Default::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some("n".into()),
+                ..Default::default()
+            }),
         }
         .into();
         let body = PatchBody::Merge(json!({"spec": {"renewTime": "2026-01-01T00:00:10.000000Z"}}));
-        assert_eq!(fast_path(&lease, &body).unwrap(), apply_generic(&lease, &body).unwrap());
+        assert_eq!(
+            fast_path(&lease, &body).unwrap(),
+            apply_generic(&lease, &body).unwrap()
+        );
     }
 
     #[test]

@@ -109,8 +109,14 @@ impl Settings {
                 qps: overrides.client_qps.unwrap_or(20.0),
                 burst: overrides.client_burst.unwrap_or(30),
             },
-            scheduler_client: ClientLimits { qps: 50.0, burst: 100 },
-            kubelet_client: ClientLimits { qps: 50.0, burst: 100 },
+            scheduler_client: ClientLimits {
+                qps: 50.0,
+                burst: 100,
+            },
+            kubelet_client: ClientLimits {
+                qps: 50.0,
+                burst: 100,
+            },
             api_latency: overrides
                 .api_latency
                 .clone()
@@ -131,7 +137,10 @@ impl Settings {
             CronJobProfile::V1(c) => format!(
                 "v1 poller every {:?}, {}",
                 c.sync_period,
-                c.abort_above_jobs.map_or("pager defect fixed (back-port)".to_string(), |n| format!("pass aborts above {n} Jobs (unpatched pager)"))
+                c.abort_above_jobs
+                    .map_or("pager defect fixed (back-port)".to_string(), |n| format!(
+                        "pass aborts above {n} Jobs (unpatched pager)"
+                    ))
             ),
         };
         vec![

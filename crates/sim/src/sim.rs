@@ -18,7 +18,9 @@ use corral_core::{Reconciler, SimRng, Timestamp};
 use corral_node::lifecycle::{LifecycleConfig, NodeLifecycleController};
 use corral_node::{NodeAgentCore, NodeConfig};
 use corral_scheduler::{Scheduler, SchedulerConfig};
-use k8s_openapi::api::core::v1::{Namespace, Node, NodeCondition, NodeSpec, NodeStatus, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, NodeCondition, NodeSpec, NodeStatus, ServiceAccount,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -69,7 +71,8 @@ pub struct RunStats {
 impl RunStats {
     /// Heap events plus watch deliveries plus reconciles per wall second.
     pub fn events_per_second(&self) -> f64 {
-        (self.heap_events + self.watch_events + self.reconciles) as f64 / self.wall_seconds.max(1e-9)
+        (self.heap_events + self.watch_events + self.reconciles) as f64
+            / self.wall_seconds.max(1e-9)
     }
 }
 
@@ -176,7 +179,12 @@ impl Simulation {
             scenario.faults.clone(),
             &mut root,
         );
-        let admission = Admission::new(settings.admission.clone(), &scenario.webhooks, root.fork("admission"), scenario.start);
+        let admission = Admission::new(
+            settings.admission.clone(),
+            &scenario.webhooks,
+            root.fork("admission"),
+            scenario.start,
+        );
         let user = api.add_client("user", None);
         let event_writer = api.add_client("event-broadcaster", None);
         let behaviours = Arc::new(scenario.behaviours.clone());
@@ -221,7 +229,11 @@ impl Simulation {
     /// node lifecycle and the scheduler.
     fn add_standard_controllers(&mut self) {
         let controller = Some(self.settings.controller_client);
-        let job = self.add_controller("job-controller", Box::new(JobController::new(self.settings.job.clone())), controller);
+        let job = self.add_controller(
+            "job-controller",
+            Box::new(JobController::new(self.settings.job.clone())),
+            controller,
+        );
         self.job_controller = Some(job);
         let cronjob = self.settings.cronjob.clone();
         let v1 = matches!(cronjob, CronJobProfile::V1(_));
@@ -229,13 +241,23 @@ impl Simulation {
         if v1 {
             self.seed_keys.push((index, CronJobV1Poller::pass_key()));
         }
-        self.add_controller("generic-garbage-collector", Box::new(GarbageCollector::default()), controller);
         self.add_controller(
-            "ttl-after-finished-controller",
-            Box::new(TtlAfterFinishedController::new(TtlAfterFinishedConfig::default())),
+            "generic-garbage-collector",
+            Box::new(GarbageCollector::default()),
             controller,
         );
-        let podgc = self.add_controller("pod-garbage-collector", Box::new(PodGcController::new(PodGcConfig::default())), controller);
+        self.add_controller(
+            "ttl-after-finished-controller",
+            Box::new(TtlAfterFinishedController::new(
+                TtlAfterFinishedConfig::default(),
+            )),
+            controller,
+        );
+        let podgc = self.add_controller(
+            "pod-garbage-collector",
+            Box::new(PodGcController::new(PodGcConfig::default())),
+            controller,
+        );
         self.seed_keys.push((podgc, PodGcController::pass_key()));
         self.add_controller(
             "node-lifecycle-controller",
@@ -243,21 +265,35 @@ impl Simulation {
             controller,
         );
         let scheduler = Some(self.settings.scheduler_client);
-        self.add_controller("default-scheduler", Box::new(Scheduler::new(SchedulerConfig::default())), scheduler);
+        self.add_controller(
+            "default-scheduler",
+            Box::new(Scheduler::new(SchedulerConfig::default())),
+            scheduler,
+        );
     }
 
     /// Adds a controller core (before [`Simulation::run`]); tests use it to run a
     /// deliberately broken core against the checkers. Returns its index.
-    pub fn add_controller(&mut self, name: &str, reconciler: Box<dyn Reconciler>, limits: Option<ClientLimits>) -> usize {
+    pub fn add_controller(
+        &mut self,
+        name: &str,
+        reconciler: Box<dyn Reconciler>,
+        limits: Option<ClientLimits>,
+    ) -> usize {
         let client = self.api.add_client(name, limits);
-        self.controllers.push(ControllerDriver::new(name, reconciler, client));
+        self.controllers
+            .push(ControllerDriver::new(name, reconciler, client));
         self.controllers.len() - 1
     }
 
     /// The seed and every derived setting, one per line.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![
-            format!("scenario: {} ({})", self.scenario.name, self.scenario.path.display()),
+            format!(
+                "scenario: {} ({})",
+                self.scenario.name,
+                self.scenario.path.display()
+            ),
             format!("seed: {}", self.seed),
             format!(
                 "start: {}, until: +{}",
@@ -289,7 +325,10 @@ impl Simulation {
     /// `default` ServiceAccount, which upstream's ServiceAccount controller creates),
     /// nodes, then the scenario's manifests (configuration kinds first).
     pub(crate) fn initial_objects(&self) -> Vec<KubeObject> {
-        let mut namespaces: BTreeSet<String> = ["default", "kube-system", "kube-node-lease"].iter().map(|s| s.to_string()).collect();
+        let mut namespaces: BTreeSet<String> = ["default", "kube-system", "kube-node-lease"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut declared = BTreeSet::new();
         let mut accounts = BTreeSet::new();
         for m in &self.scenario.manifests {
@@ -301,26 +340,53 @@ impl Simulation {
                     declared.insert(m.object.name().to_string());
                 }
                 ResourceKind::ServiceAccount => {
-                    accounts.insert((m.object.namespace().to_string(), m.object.name().to_string()));
+                    accounts.insert((
+                        m.object.namespace().to_string(),
+                        m.object.name().to_string(),
+                    ));
                 }
                 _ => {}
             }
         }
         let mut out: Vec<KubeObject> = Vec::new();
         for ns in namespaces.iter().filter(|n| !declared.contains(*n)) {
-            out.push(Namespace { metadata: meta(ns, None), ..Default::default() }.into());
+            out.push(
+                Namespace {
+                    metadata: meta(ns, None),
+                    ..Default::default()
+                }
+                .into(),
+            );
         }
-        out.extend(self.scenario.manifests.iter().filter(|m| m.object.kind() == ResourceKind::Namespace).map(|m| m.object.clone()));
+        out.extend(
+            self.scenario
+                .manifests
+                .iter()
+                .filter(|m| m.object.kind() == ResourceKind::Namespace)
+                .map(|m| m.object.clone()),
+        );
         for ns in &namespaces {
             if !accounts.contains(&(ns.clone(), "default".to_string())) {
-                out.push(ServiceAccount { metadata: meta("default", Some(ns)), ..Default::default() }.into());
+                out.push(
+                    ServiceAccount {
+                        metadata: meta("default", Some(ns)),
+                        ..Default::default()
+                    }
+                    .into(),
+                );
             }
         }
         out.extend(self.scenario.nodes.iter().map(|n| node_object(n).into()));
         let rank = |kind: ResourceKind| match kind {
-            ResourceKind::MutatingWebhookConfiguration | ResourceKind::ValidatingWebhookConfiguration => 0,
-            ResourceKind::ServiceAccount | ResourceKind::ResourceQuota | ResourceKind::LimitRange => 1,
-            ResourceKind::ConfigMap | ResourceKind::Secret | ResourceKind::PersistentVolume | ResourceKind::PersistentVolumeClaim => 2,
+            ResourceKind::MutatingWebhookConfiguration
+            | ResourceKind::ValidatingWebhookConfiguration => 0,
+            ResourceKind::ServiceAccount
+            | ResourceKind::ResourceQuota
+            | ResourceKind::LimitRange => 1,
+            ResourceKind::ConfigMap
+            | ResourceKind::Secret
+            | ResourceKind::PersistentVolume
+            | ResourceKind::PersistentVolumeClaim => 2,
             _ => 3,
         };
         let mut rest: Vec<&KubeObject> = self
@@ -339,7 +405,12 @@ impl Simulation {
     pub(crate) fn start_agent(&mut self, index: usize) {
         let node = &self.nodes[index];
         let key = ObjectKey::cluster(ResourceKind::Node, &node.model.name);
-        let uid = self.world.cache.get(&key).and_then(|n| n.meta().uid.clone()).unwrap_or_default();
+        let uid = self
+            .world
+            .cache
+            .get(&key)
+            .and_then(|n| n.meta().uid.clone())
+            .unwrap_or_default();
         let mut config = NodeConfig::new(&node.model.name, &node.host_ip);
         config.node_uid = uid;
         config.pod_ip_prefix = node.pod_ip_prefix.clone();
@@ -354,7 +425,9 @@ impl Simulation {
     pub(crate) fn add_node_drivers(&mut self) {
         let limits = Some(self.settings.kubelet_client);
         for (i, model) in self.scenario.nodes.clone().into_iter().enumerate() {
-            let client = self.api.add_client(&format!("kubelet/{}", model.name), limits);
+            let client = self
+                .api
+                .add_client(&format!("kubelet/{}", model.name), limits);
             let rng = self.node_rng.fork(&model.name);
             self.node_index.insert(model.name.clone(), i);
             self.nodes.push(NodeDriver {
@@ -385,8 +458,14 @@ fn node_object(model: &crate::scenario::NodeModel) -> Node {
     labels.insert("kubernetes.io/os".into(), "linux".into());
     labels.insert("kubernetes.io/arch".into(), "amd64".into());
     let resources: BTreeMap<String, WireQuantity> = [
-        ("cpu".to_string(), WireQuantity(format!("{}m", model.milli_cpu))),
-        ("memory".to_string(), WireQuantity(model.memory_bytes.to_string())),
+        (
+            "cpu".to_string(),
+            WireQuantity(format!("{}m", model.milli_cpu)),
+        ),
+        (
+            "memory".to_string(),
+            WireQuantity(model.memory_bytes.to_string()),
+        ),
         ("pods".to_string(), WireQuantity(model.pods.to_string())),
     ]
     .into_iter()

@@ -37,9 +37,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if trimmed.is_empty() {
         return Err("empty duration".to_string());
     }
-    let bad = || {
-        format!("invalid duration {trimmed:?}: expected e.g. 90s, 500ms, 6h, 1h30m, 2d")
-    };
+    let bad = || format!("invalid duration {trimmed:?}: expected e.g. 90s, 500ms, 6h, 1h30m, 2d");
     let mut total = 0f64;
     let mut rest = trimmed;
     while !rest.is_empty() {
@@ -67,7 +65,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         rest = &rest[unit_end..];
         total += value * seconds;
     }
-    if !total.is_finite() || total < 0.0 || total > 1e10 {
+    if !total.is_finite() || !(0.0..=1e10).contains(&total) {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(total))
@@ -99,7 +97,9 @@ pub fn parse_instant(text: &str, start: Timestamp) -> Result<SimTime, String> {
         return Ok(offset(start, at));
     }
     parse_duration(trimmed).map(nanos).map_err(|_| {
-        format!("invalid instant {trimmed:?}: expected +DURATION, DURATION, HH:MM or an RFC 3339 time")
+        format!(
+            "invalid instant {trimmed:?}: expected +DURATION, DURATION, HH:MM or an RFC 3339 time"
+        )
     })
 }
 
@@ -109,7 +109,10 @@ fn parse_time_of_day(text: &str) -> Option<i64> {
     if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
         return None;
     }
-    let numbers: Vec<i64> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let numbers: Vec<i64> = parts
+        .iter()
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let (h, m, s) = (numbers[0], numbers[1], numbers.get(2).copied().unwrap_or(0));
     (h < 24 && m < 60 && s < 60).then_some(h * 3600 + m * 60 + s)
 }
@@ -169,9 +172,18 @@ mod tests {
     #[test]
     fn instants_are_offsets_times_of_day_or_timestamps() {
         let start = epoch();
-        assert_eq!(parse_instant("+2h", start).unwrap(), 7_200 * NANOS_PER_SECOND);
-        assert_eq!(parse_instant("2h", start).unwrap(), 7_200 * NANOS_PER_SECOND);
-        assert_eq!(parse_instant("09:00", start).unwrap(), 32_400 * NANOS_PER_SECOND);
+        assert_eq!(
+            parse_instant("+2h", start).unwrap(),
+            7_200 * NANOS_PER_SECOND
+        );
+        assert_eq!(
+            parse_instant("2h", start).unwrap(),
+            7_200 * NANOS_PER_SECOND
+        );
+        assert_eq!(
+            parse_instant("09:00", start).unwrap(),
+            32_400 * NANOS_PER_SECOND
+        );
         assert_eq!(
             parse_instant("2026-01-01T01:00:00Z", start).unwrap(),
             3_600 * NANOS_PER_SECOND
@@ -182,7 +194,10 @@ mod tests {
 
     #[test]
     fn offsets_format_as_a_clock() {
-        assert_eq!(format_offset(3_723 * NANOS_PER_SECOND + 5_000_000), "+01:02:03.005");
+        assert_eq!(
+            format_offset(3_723 * NANOS_PER_SECOND + 5_000_000),
+            "+01:02:03.005"
+        );
         assert_eq!(format_offset(90_000 * NANOS_PER_SECOND), "+1d01:00:00.000");
         assert_eq!(format_duration(750.0), "12m30s");
     }

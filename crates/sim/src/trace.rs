@@ -18,7 +18,10 @@ pub struct Trace {
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trace").field("hash", &self.hash).field("mutations", &self.mutations).finish()
+        f.debug_struct("Trace")
+            .field("hash", &self.hash)
+            .field("mutations", &self.mutations)
+            .finish()
     }
 }
 
@@ -73,7 +76,9 @@ impl Trace {
         mix(&mut self.hash, object.name().as_bytes());
         mix(&mut self.hash, meta.uid.as_deref().unwrap_or("").as_bytes());
         mix(&mut self.hash, client.as_bytes());
-        let Some(writer) = self.writer.as_mut() else { return };
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
         let line = serde_json::json!({
             "t": format_offset(t),
             "rev": event.revision.0,
@@ -84,7 +89,9 @@ impl Trace {
             "by": client,
             "object": object.to_value(),
         });
-        let result = serde_json::to_writer(&mut *writer, &line).map_err(|e| e.to_string()).and_then(|_| writer.write_all(b"\n").map_err(|e| e.to_string()));
+        let result = serde_json::to_writer(&mut *writer, &line)
+            .map_err(|e| e.to_string())
+            .and_then(|_| writer.write_all(b"\n").map_err(|e| e.to_string()));
         if let Err(e) = result {
             self.error.get_or_insert(e);
             self.writer = None;
@@ -92,10 +99,10 @@ impl Trace {
     }
 
     pub fn flush(&mut self) {
-        if let Some(w) = self.writer.as_mut() {
-            if let Err(e) = w.flush() {
-                self.error.get_or_insert(e.to_string());
-            }
+        if let Some(w) = self.writer.as_mut()
+            && let Err(e) = w.flush()
+        {
+            self.error.get_or_insert(e.to_string());
         }
     }
 }

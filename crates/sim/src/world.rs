@@ -87,8 +87,14 @@ impl Op<'_> {
         matches!(
             self,
             Op::PodStatus(_)
-                | Op::Action(Action::Update { subresource: Subresource::Status, .. })
-                | Op::Action(Action::Patch { subresource: Subresource::Status, .. })
+                | Op::Action(Action::Update {
+                    subresource: Subresource::Status,
+                    ..
+                })
+                | Op::Action(Action::Patch {
+                    subresource: Subresource::Status,
+                    ..
+                })
         )
     }
 }
@@ -106,7 +112,10 @@ pub struct World {
 }
 
 fn kind_index(kind: ResourceKind) -> usize {
-    ResourceKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+    ResourceKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(0)
 }
 
 fn resource(kind: ResourceKind) -> GroupResource {
@@ -191,9 +200,17 @@ impl World {
     /// Executes one write at `now` (virtual), returning what the client learns. Creates
     /// are admitted here too (setup and inline calls); timed creates go through
     /// [`World::prepare_new`], [`Admission::admit_create`] and [`World::commit_admitted`].
-    pub fn execute(&mut self, op: Op<'_>, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Outcome {
+    pub fn execute(
+        &mut self,
+        op: Op<'_>,
+        now: Timestamp,
+        admission: &mut Admission,
+        user: &UserInfo,
+    ) -> Outcome {
         let result = match op {
-            Op::Action(Action::Create { object }) => self.create_now(object.clone(), now, admission, user),
+            Op::Action(Action::Create { object }) => {
+                self.create_now(object.clone(), now, admission, user)
+            }
             Op::Action(Action::Update {
                 object,
                 subresource,
@@ -203,7 +220,9 @@ impl World {
                 subresource,
                 patch,
             }) => match patching::binding_of(patch) {
-                Some((uid, node)) if key.kind == ResourceKind::Pod && *subresource == Subresource::Main => {
+                Some((uid, node))
+                    if key.kind == ResourceKind::Pod && *subresource == Subresource::Main =>
+                {
                     self.bind(key, uid, node, now)
                 }
                 _ => self.patch(key, *subresource, patch, now, admission, user),
@@ -224,7 +243,13 @@ impl World {
     }
 
     /// A create admitted and committed at once.
-    fn create_now(&mut self, object: KubeObject, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
+    fn create_now(
+        &mut self,
+        object: KubeObject,
+        now: Timestamp,
+        admission: &mut Admission,
+        user: &UserInfo,
+    ) -> Result<Option<KubeObject>, ApiError> {
         let prepared = self.prepare_new(object, now)?;
         let mut admitted = admission.admit_create(prepared, user, &self.cache, now);
         let result = std::mem::replace(&mut admitted.result, Err(ApiError::internal("taken")));
@@ -251,7 +276,11 @@ impl World {
 
     /// What the API server does to a new object before admission: default namespace,
     /// generated name (retried against taken names), uid and creation time.
-    pub fn prepare_new(&mut self, mut object: KubeObject, now: Timestamp) -> Result<KubeObject, ApiError> {
+    pub fn prepare_new(
+        &mut self,
+        mut object: KubeObject,
+        now: Timestamp,
+    ) -> Result<KubeObject, ApiError> {
         let kind = object.kind();
         if kind.namespaced() && object.namespace().is_empty() {
             object.meta_mut().namespace = Some("default".to_string());
@@ -261,10 +290,16 @@ impl World {
             if prefix.is_empty() {
                 return Err(ApiError::new(
                     StatusReason::Invalid,
-                    format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", kind.kind_name()),
+                    format!(
+                        "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                        kind.kind_name()
+                    ),
                 ));
             }
-            let cut = (0..=prefix.len().min(58)).rev().find(|i| prefix.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=prefix.len().min(58))
+                .rev()
+                .find(|i| prefix.is_char_boundary(*i))
+                .unwrap_or(0);
             for _ in 0..GENERATE_NAME_ATTEMPTS {
                 let name = format!("{}{}", &prefix[..cut], self.rng.name_suffix(5));
                 object.meta_mut().name = Some(name);
@@ -282,7 +317,10 @@ impl World {
 
     /// The create-if-absent transaction with the admission's quota charges. `Ok(Err(_))`:
     /// a quota changed since it was charged (charge again and retry).
-    pub fn commit_create(&mut self, admitted: Admitted) -> Result<Result<Option<KubeObject>, Admitted>, ApiError> {
+    pub fn commit_create(
+        &mut self,
+        admitted: Admitted,
+    ) -> Result<Result<Option<KubeObject>, Admitted>, ApiError> {
         let Some(object) = admitted.object.clone() else {
             return Err(ApiError::internal("admission returned no object"));
         };
@@ -294,15 +332,25 @@ impl World {
             compares.push(charge.precondition());
             ops.push(charge.op());
         }
-        match self.store.commit(compares, ops).map_err(|e| store_error(kind, &e))? {
+        match self
+            .store
+            .commit(compares, ops)
+            .map_err(|e| store_error(kind, &e))?
+        {
             TxnOutcome::Committed { results, .. } => {
                 self.touch(kind);
                 if !admitted.quota.is_empty() {
                     self.touch(ResourceKind::ResourceQuota);
                 }
-                Ok(Ok(results.into_iter().next().flatten().map(|v| (*v.value).clone())))
+                Ok(Ok(results
+                    .into_iter()
+                    .next()
+                    .flatten()
+                    .map(|v| (*v.value).clone())))
             }
-            TxnOutcome::CompareFailed { index: 0 } => Err(ApiError::already_exists(&resource(kind), &key.name)),
+            TxnOutcome::CompareFailed { index: 0 } => {
+                Err(ApiError::already_exists(&resource(kind), &key.name))
+            }
             TxnOutcome::CompareFailed { .. } => Ok(Err(admitted)),
         }
     }
@@ -332,24 +380,59 @@ impl World {
         Ok(Some((*outcome.value.value).clone()))
     }
 
-    fn update(&mut self, object: &KubeObject, subresource: Subresource, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
+    fn update(
+        &mut self,
+        object: &KubeObject,
+        subresource: Subresource,
+        now: Timestamp,
+        admission: &mut Admission,
+        user: &UserInfo,
+    ) -> Result<Option<KubeObject>, ApiError> {
         let key = object.key();
-        self.guarded_update(&key, &Preconditions::default(), subresource, now, admission, user, &mut |_| Ok(object.clone()))
+        self.guarded_update(
+            &key,
+            &Preconditions::default(),
+            subresource,
+            now,
+            admission,
+            user,
+            &mut |_| Ok(object.clone()),
+        )
     }
 
-    fn patch(&mut self, key: &ObjectKey, subresource: Subresource, body: &corral_core::PatchBody, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
+    fn patch(
+        &mut self,
+        key: &ObjectKey,
+        subresource: Subresource,
+        body: &corral_core::PatchBody,
+        now: Timestamp,
+        admission: &mut Admission,
+        user: &UserInfo,
+    ) -> Result<Option<KubeObject>, ApiError> {
         let preconditions = Preconditions {
             uid: patching::patch_uid(body).map(|u| Uid(u.to_string())),
             resource_version: None,
         };
-        self.guarded_update(key, &preconditions, subresource, now, admission, user, &mut |current| {
-            patching::apply_patch(current, body)
-        })
+        self.guarded_update(
+            key,
+            &preconditions,
+            subresource,
+            now,
+            admission,
+            user,
+            &mut |current| patching::apply_patch(current, body),
+        )
     }
 
     /// `pods/binding`: sets `spec.nodeName` once, with the uid as precondition, and marks
     /// the pod scheduled (upstream `assignPod`).
-    fn bind(&mut self, key: &ObjectKey, uid: Option<&str>, node: &str, now: Timestamp) -> Result<Option<KubeObject>, ApiError> {
+    fn bind(
+        &mut self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        node: &str,
+        now: Timestamp,
+    ) -> Result<Option<KubeObject>, ApiError> {
         let preconditions = Preconditions {
             uid: uid.map(|u| Uid(u.to_string())),
             resource_version: None,
@@ -361,7 +444,11 @@ impl World {
                 let Some(pod) = current.as_typed::<Pod>() else {
                     return Err(ApiError::bad_request("only pods can be bound"));
                 };
-                let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("");
+                let bound = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("");
                 if !bound.is_empty() {
                     return Err(ApiError::conflict(
                         &resource(ResourceKind::Pod),
@@ -370,12 +457,23 @@ impl World {
                     ));
                 }
                 if pod.metadata.deletion_timestamp.is_some() {
-                    return Err(ApiError::conflict(&resource(ResourceKind::Pod), &key.name, "pod is being deleted"));
+                    return Err(ApiError::conflict(
+                        &resource(ResourceKind::Pod),
+                        &key.name,
+                        "pod is being deleted",
+                    ));
                 }
                 let mut pod = pod.clone();
                 pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
-                let conditions = pod.status.get_or_insert_with(Default::default).conditions.get_or_insert_with(Vec::new);
-                if !conditions.iter().any(|c| c.type_ == "PodScheduled" && c.status == "True") {
+                let conditions = pod
+                    .status
+                    .get_or_insert_with(Default::default)
+                    .conditions
+                    .get_or_insert_with(Vec::new);
+                if !conditions
+                    .iter()
+                    .any(|c| c.type_ == "PodScheduled" && c.status == "True")
+                {
                     conditions.retain(|c| c.type_ != "PodScheduled");
                     conditions.push(PodCondition {
                         type_: "PodScheduled".into(),
@@ -401,31 +499,43 @@ impl World {
         grace_period_seconds: Option<i64>,
         now: Timestamp,
     ) -> Result<Option<KubeObject>, ApiError> {
-        let Some(current) = self.store.get_object(key).map_err(|e| store_error(key.kind, &e))? else {
+        let Some(current) = self
+            .store
+            .get_object(key)
+            .map_err(|e| store_error(key.kind, &e))?
+        else {
             return Err(ApiError::not_found(&resource(key.kind), &key.name));
         };
-        let propagation = propagation.unwrap_or_else(|| corral_registry::default_propagation(key.kind));
+        let propagation =
+            propagation.unwrap_or_else(|| corral_registry::default_propagation(key.kind));
         let finalizer = match propagation {
             Propagation::Foreground => Some(FINALIZER_FOREGROUND),
             Propagation::Orphan => Some(FINALIZER_ORPHAN),
             Propagation::Background => None,
         };
-        let dependents = current.meta().uid.as_ref().is_some_and(|u| {
-            self.cache.dependents_of(&Uid(u.clone())).next().is_some()
-        });
-        if let Some(finalizer) = finalizer.filter(|_| !current.is_being_deleted() && (dependents || propagation == Propagation::Orphan)) {
-            if !current.has_finalizer(finalizer) {
-                let outcome = self
-                    .store
-                    .guaranteed_update(key, preconditions, now, false, &mut |object| {
-                        let mut marked = object.clone();
-                        marked.meta_mut().finalizers.get_or_insert_with(Vec::new).push(finalizer.to_string());
-                        Ok(marked)
-                    })
-                    .map_err(|e| store_error(key.kind, &e))?;
-                if outcome.changed {
-                    self.touch(key.kind);
-                }
+        let dependents = current
+            .meta()
+            .uid
+            .as_ref()
+            .is_some_and(|u| self.cache.dependents_of(&Uid(u.clone())).next().is_some());
+        if let Some(finalizer) = finalizer.filter(|_| {
+            !current.is_being_deleted() && (dependents || propagation == Propagation::Orphan)
+        }) && !current.has_finalizer(finalizer)
+        {
+            let outcome = self
+                .store
+                .guaranteed_update(key, preconditions, now, false, &mut |object| {
+                    let mut marked = object.clone();
+                    marked
+                        .meta_mut()
+                        .finalizers
+                        .get_or_insert_with(Vec::new)
+                        .push(finalizer.to_string());
+                    Ok(marked)
+                })
+                .map_err(|e| store_error(key.kind, &e))?;
+            if outcome.changed {
+                self.touch(key.kind);
             }
         }
         let grace = grace_period_seconds.or_else(|| pod_grace_period(&current));
@@ -442,35 +552,64 @@ impl World {
     }
 
     /// A kubelet status write: every field the kubelet reports replaces the stored one.
-    fn pod_status(&mut self, update: &StatusUpdate, now: Timestamp, admission: &mut Admission, user: &UserInfo) -> Result<Option<KubeObject>, ApiError> {
+    fn pod_status(
+        &mut self,
+        update: &StatusUpdate,
+        now: Timestamp,
+        admission: &mut Admission,
+        user: &UserInfo,
+    ) -> Result<Option<KubeObject>, ApiError> {
         let preconditions = Preconditions {
             uid: update.uid.clone(),
             resource_version: None,
         };
-        self.guarded_update(&update.key, &preconditions, Subresource::Status, now, admission, user, &mut |current| {
-            let Some(pod) = current.as_typed::<Pod>() else {
-                return Err(ApiError::bad_request("not a pod"));
-            };
-            let mut pod = pod.clone();
-            merge_pod_status(pod.status.get_or_insert_with(Default::default), &update.status);
-            Ok(pod.into())
-        })
+        self.guarded_update(
+            &update.key,
+            &preconditions,
+            Subresource::Status,
+            now,
+            admission,
+            user,
+            &mut |current| {
+                let Some(pod) = current.as_typed::<Pod>() else {
+                    return Err(ApiError::bad_request("not a pod"));
+                };
+                let mut pod = pod.clone();
+                merge_pod_status(
+                    pod.status.get_or_insert_with(Default::default),
+                    &update.status,
+                );
+                Ok(pod.into())
+            },
+        )
     }
 }
 
 /// The grace period upstream's pod strategy applies when the client gives none.
 fn pod_grace_period(object: &KubeObject) -> Option<i64> {
     let pod = object.as_typed::<Pod>()?;
-    let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+    let bound = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     if !bound || matches!(phase, Some("Succeeded" | "Failed")) {
         return Some(0);
     }
-    Some(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30))
+    Some(
+        pod.spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30),
+    )
 }
 
 /// RFC 7386 of `{"status": new}` on a typed status: set fields replace, unset ones stay.
-pub fn merge_pod_status(stored: &mut k8s_openapi::api::core::v1::PodStatus, new: &k8s_openapi::api::core::v1::PodStatus) {
+pub fn merge_pod_status(
+    stored: &mut k8s_openapi::api::core::v1::PodStatus,
+    new: &k8s_openapi::api::core::v1::PodStatus,
+) {
     macro_rules! replace_set {
         ($($field:ident),* $(,)?) => {
             $( if new.$field.is_some() { stored.$field.clone_from(&new.$field); } )*

@@ -17,10 +17,10 @@ use corral_apiserver::{ApiClient, ApiService};
 use corral_core::clock::{self, epoch};
 use corral_core::{Clock, PatchBody, Subresource, Timestamp};
 use corral_runtime::{
-    ControllerManager, ControllerManagerConfig, ControllerManagerHandle, TokioClock,
+    ControllerManager, ControllerManagerConfig, ControllerManagerHandle, Profile, TokioClock,
 };
 use corral_store::{JsonBytes, MemoryBackend, Store, StoreConfig};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
@@ -63,6 +63,15 @@ impl Cluster {
     /// for the informer to list everything once.
     pub async fn start(config: ControllerManagerConfig) -> Cluster {
         let (api, clock) = api_service();
+        Cluster::start_on(api, clock, config).await
+    }
+
+    /// Starts the manager on an existing API service (objects written before: a restart).
+    pub async fn start_on(
+        api: ApiService,
+        clock: Arc<TokioClock>,
+        config: ControllerManagerConfig,
+    ) -> Cluster {
         let manager = ControllerManager::start(api.clone(), config.with_clock(clock.clone()));
         assert!(manager.wait_for_sync().await, "informer caches sync");
         let client = api.client(UserInfo::system("test"));
@@ -74,9 +83,19 @@ impl Cluster {
         }
     }
 
-    /// Every built-in controller at upstream settings.
-    pub async fn start_default() -> Cluster {
-        Cluster::start(ControllerManagerConfig::default()).await
+    /// Every built-in controller, profile `upstream` (guards off, upstream constants).
+    pub async fn start_upstream() -> Cluster {
+        Cluster::start(ControllerManagerConfig::upstream()).await
+    }
+
+    /// Every built-in controller, profile `corral` (guards on; `Default`).
+    pub async fn start_corral() -> Cluster {
+        Cluster::start(ControllerManagerConfig::corral()).await
+    }
+
+    /// Every built-in controller with the given profile.
+    pub async fn start_profile(profile: Profile) -> Cluster {
+        Cluster::start(ControllerManagerConfig::for_profile(profile)).await
     }
 
     pub fn now(&self) -> Timestamp {
@@ -94,11 +113,20 @@ impl Cluster {
     }
 
     pub async fn list<T: TypedObject>(&self) -> Vec<T> {
+        self.list_in(NAMESPACE).await
+    }
+
+    pub async fn list_in<T: TypedObject>(&self, namespace: &str) -> Vec<T> {
         self.client
-            .list::<T>(Some(NAMESPACE), &ListParams::default())
+            .list::<T>(Some(namespace), &ListParams::default())
             .await
             .expect("list")
             .items
+    }
+
+    /// Creates a namespace.
+    pub async fn namespace(&self, name: &str) {
+        create_namespace(&self.client, name).await;
     }
 
     pub async fn get<T: TypedObject>(&self, name: &str) -> Option<T> {
@@ -132,7 +160,21 @@ pub fn typed<T: TypedObject>(manifest: Value) -> T {
 }
 
 /// Polls `probe` every 100 ms (virtual) until it returns `Some`, for at most `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_every(what, Duration::from_millis(100), timeout, probe).await
+}
+
+/// Polls `probe` every `every` (virtual) until it returns `Some`, for at most `timeout`.
+pub async fn eventually_every<T, F, Fut>(
+    what: &str,
+    every: Duration,
+    timeout: Duration,
+    mut probe: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -145,8 +187,15 @@ where
         if start.elapsed() > timeout {
             panic!("timed out after {timeout:?} waiting for {what}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(every).await;
     }
+}
+
+pub async fn create_namespace(client: &ApiClient, name: &str) {
+    let namespace: Namespace = typed(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
+    }));
+    client.create(&namespace).await.expect("create namespace");
 }
 
 async fn run_kubelet(

@@ -54,7 +54,10 @@ impl WorkItem {
 
     /// Index in `outcomes` of the first action of `stage`.
     pub fn first_action(&self, stage: usize) -> usize {
-        self.plan.stages[..stage].iter().map(|s| s.actions.len()).sum()
+        self.plan.stages[..stage]
+            .iter()
+            .map(|s| s.actions.len())
+            .sum()
     }
 
     /// Whether any action of `stage` failed.
@@ -124,5 +127,8 @@ impl ControllerDriver {
 }
 
 pub fn kind_bit(kind: ResourceKind) -> usize {
-    ResourceKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+    ResourceKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(0)
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 use corral_api::Uid;
 use corral_core::SimRng;
 use corral_node::runtime::{PulledImage, fnv1a};
-use corral_node::{ImageAvailability, ImageCatalog, NodeAgentCore, RuntimeCommand, RuntimeEvent, Signal};
+use corral_node::{
+    ImageAvailability, ImageCatalog, NodeAgentCore, RuntimeCommand, RuntimeEvent, Signal,
+};
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::api::ClientId;
@@ -18,8 +20,15 @@ use crate::scenario::{Behaviour, NodeModel};
 use crate::time::SimTime;
 
 /// The behaviour of a container: the first model that matches, else the default.
-pub fn behaviour_for<'a>(behaviours: &'a [Behaviour], default: &'a Behaviour, image: &str, pod: Option<&Pod>) -> &'a Behaviour {
-    let namespace = pod.and_then(|p| p.metadata.namespace.as_deref()).unwrap_or("");
+pub fn behaviour_for<'a>(
+    behaviours: &'a [Behaviour],
+    default: &'a Behaviour,
+    image: &str,
+    pod: Option<&Pod>,
+) -> &'a Behaviour {
+    let namespace = pod
+        .and_then(|p| p.metadata.namespace.as_deref())
+        .unwrap_or("");
     let labels = pod.and_then(|p| p.metadata.labels.as_ref());
     behaviours
         .iter()
@@ -42,10 +51,11 @@ impl SimCatalog {
 
 impl ImageCatalog for SimCatalog {
     fn resolve(&self, image: &str) -> ImageAvailability {
-        let model = self
-            .behaviours
-            .iter()
-            .find(|b| b.image.as_deref().is_some_and(|g| crate::scenario::glob_match(g, image)));
+        let model = self.behaviours.iter().find(|b| {
+            b.image
+                .as_deref()
+                .is_some_and(|g| crate::scenario::glob_match(g, image))
+        });
         match model {
             Some(b) if b.image_pull_fails => ImageAvailability::Unknown,
             Some(b) if !b.pull_time.is_zero() => ImageAvailability::Pullable,
@@ -94,7 +104,11 @@ impl SimRuntime {
     }
 
     /// Executes a command; returns the runtime events it causes, each after a delay.
-    pub fn handle(&mut self, command: RuntimeCommand, pod: Option<&Pod>) -> Vec<(Duration, RuntimeEvent)> {
+    pub fn handle(
+        &mut self,
+        command: RuntimeCommand,
+        pod: Option<&Pod>,
+    ) -> Vec<(Duration, RuntimeEvent)> {
         match command {
             RuntimeCommand::PullImage { pod_uid, image } => {
                 let model = behaviour_for(&self.behaviours, &self.default, &image, pod);
@@ -109,9 +123,23 @@ impl SimRuntime {
                         size_bytes: 10 << 20,
                     })
                 };
-                vec![(delay, RuntimeEvent::ImagePulled { pod_uid, image, result })]
+                vec![(
+                    delay,
+                    RuntimeEvent::ImagePulled {
+                        pod_uid,
+                        image,
+                        result,
+                    },
+                )]
             }
-            RuntimeCommand::StartContainer { pod_uid, container, .. } => self.start(pod_uid, &container.name, container.image.as_deref().unwrap_or(""), pod),
+            RuntimeCommand::StartContainer {
+                pod_uid, container, ..
+            } => self.start(
+                pod_uid,
+                &container.name,
+                container.image.as_deref().unwrap_or(""),
+                pod,
+            ),
             RuntimeCommand::KillContainer {
                 pod_uid,
                 container,
@@ -158,7 +186,13 @@ impl SimRuntime {
         }
     }
 
-    fn start(&mut self, pod_uid: Uid, container: &str, image: &str, pod: Option<&Pod>) -> Vec<(Duration, RuntimeEvent)> {
+    fn start(
+        &mut self,
+        pod_uid: Uid,
+        container: &str,
+        image: &str,
+        pod: Option<&Pod>,
+    ) -> Vec<(Duration, RuntimeEvent)> {
         self.next_id += 1;
         let container_id = format!("sim://{}/{}", self.node, self.next_id);
         self.running.insert(container_id.clone());
@@ -201,7 +235,11 @@ impl SimRuntime {
     /// meanwhile is dropped).
     pub fn accept(&mut self, event: &RuntimeEvent) -> bool {
         match event {
-            RuntimeEvent::ContainerExited { container_id, signal: None, .. } => self.running.remove(container_id),
+            RuntimeEvent::ContainerExited {
+                container_id,
+                signal: None,
+                ..
+            } => self.running.remove(container_id),
             _ => true,
         }
     }

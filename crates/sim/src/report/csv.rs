@@ -29,10 +29,18 @@ pub const COLUMNS: &[(&str, fn(&Sample) -> f64)] = &[
     ("pods_created", |s| s.pods_created as f64),
     ("jobs_completed", |s| s.jobs_completed as f64),
     ("jobs_failed", |s| s.jobs_failed as f64),
-    ("cpu_reserved_pending_m", |s| s.cpu_reserved_pending_m as f64),
-    ("cpu_reserved_running_m", |s| s.cpu_reserved_running_m as f64),
-    ("memory_reserved_pending_bytes", |s| s.memory_reserved_pending_bytes as f64),
-    ("memory_reserved_running_bytes", |s| s.memory_reserved_running_bytes as f64),
+    ("cpu_reserved_pending_m", |s| {
+        s.cpu_reserved_pending_m as f64
+    }),
+    ("cpu_reserved_running_m", |s| {
+        s.cpu_reserved_running_m as f64
+    }),
+    ("memory_reserved_pending_bytes", |s| {
+        s.memory_reserved_pending_bytes as f64
+    }),
+    ("memory_reserved_running_bytes", |s| {
+        s.memory_reserved_running_bytes as f64
+    }),
 ];
 
 fn number(value: f64) -> String {
@@ -45,7 +53,10 @@ fn number(value: f64) -> String {
 
 /// The CSV text.
 pub fn render(samples: &[Sample]) -> String {
-    let reasons: BTreeSet<&str> = samples.iter().flat_map(|s| s.events.keys().map(String::as_str)).collect();
+    let reasons: BTreeSet<&str> = samples
+        .iter()
+        .flat_map(|s| s.events.keys().map(String::as_str))
+        .collect();
     let mut out = String::from("time_s,minute");
     for (name, _) in COLUMNS {
         out.push(',');

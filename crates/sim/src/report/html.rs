@@ -10,7 +10,10 @@ use crate::sim::RunReport;
 use crate::time::{NANOS_PER_SECOND, format_offset};
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The charts of a report (also used by tests).
@@ -43,7 +46,11 @@ figure{{margin:12px 0}} figcaption{{font-size:13px;color:#555}}\
         escape(&report.scenario)
     );
     let _ = writeln!(out, "<pre>{}</pre>", escape(&super::table::render(report)));
-    let _ = writeln!(out, "<h2>Settings</h2><pre>{}</pre>", escape(&report.settings.join("\n")));
+    let _ = writeln!(
+        out,
+        "<h2>Settings</h2><pre>{}</pre>",
+        escape(&report.settings.join("\n"))
+    );
     let _ = writeln!(out, "<h2>Charts</h2>");
     for chart in report_charts(report) {
         let _ = writeln!(
@@ -55,9 +62,17 @@ figure{{margin:12px 0}} figcaption{{font-size:13px;color:#555}}\
             escape(&chart.title)
         );
     }
-    let _ = writeln!(out, "<h2>Event timeline</h2><table><tr><th>time</th><th>what</th></tr>");
+    let _ = writeln!(
+        out,
+        "<h2>Event timeline</h2><table><tr><th>time</th><th>what</th></tr>"
+    );
     for (t, label) in &report.timeline {
-        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", format_offset(*t), escape(label));
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            format_offset(*t),
+            escape(label)
+        );
     }
     for v in &report.violations {
         let _ = writeln!(
@@ -69,13 +84,19 @@ figure{{margin:12px 0}} figcaption{{font-size:13px;color:#555}}\
         );
     }
     let _ = writeln!(out, "</table>");
-    let _ = writeln!(out, "<h2>Events by reason</h2><table><tr><th>reason</th><th>count</th></tr>");
+    let _ = writeln!(
+        out,
+        "<h2>Events by reason</h2><table><tr><th>reason</th><th>count</th></tr>"
+    );
     for (reason, count) in &report.totals.events {
         let _ = writeln!(out, "<tr><td>{}</td><td>{count}</td></tr>", escape(reason));
     }
     let _ = writeln!(out, "</table>");
     if !report.assertions.is_empty() {
-        let _ = writeln!(out, "<h2>Assertions</h2><table><tr><th>assertion</th><th>result</th><th>worst</th><th>where</th></tr>");
+        let _ = writeln!(
+            out,
+            "<h2>Assertions</h2><table><tr><th>assertion</th><th>result</th><th>worst</th><th>where</th></tr>"
+        );
         for r in &report.assertions {
             let class = if r.passed { "passed" } else { "FAILED" };
             let _ = writeln!(
@@ -89,7 +110,11 @@ figure{{margin:12px 0}} figcaption{{font-size:13px;color:#555}}\
         let _ = writeln!(out, "</table>");
     }
     if !report.passed() {
-        let _ = writeln!(out, "<p class=\"FAILED\">Reproduce with: <code>{}</code></p>", escape(&report.repro_command()));
+        let _ = writeln!(
+            out,
+            "<p class=\"FAILED\">Reproduce with: <code>{}</code></p>",
+            escape(&report.repro_command())
+        );
     }
     let _ = writeln!(out, "</body></html>");
     out

@@ -20,7 +20,9 @@ pub fn progress_bar(wanted: bool, until: SimTime) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(until / NANOS_PER_SECOND);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} sim {msg} [{bar:40}] {percent}% ({elapsed} wall)") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} sim {msg} [{bar:40}] {percent}% ({elapsed} wall)")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -37,19 +39,34 @@ pub(crate) fn build(sim: Simulation) -> RunReport {
     for model in &sim.scenario.webhooks {
         for phase in &model.phases {
             let (latency, outcome) = (
-                phase.latency.as_ref().map(|d| format!("{d:?}")).unwrap_or_else(|| format!("{:?}", model.latency)),
+                phase
+                    .latency
+                    .as_ref()
+                    .map(|d| format!("{d:?}"))
+                    .unwrap_or_else(|| format!("{:?}", model.latency)),
                 phase.outcome.unwrap_or(model.outcome),
             );
-            timeline.push((phase.from, format!("webhook {}: latency {latency}, {outcome:?}", model.name)));
+            timeline.push((
+                phase.from,
+                format!("webhook {}: latency {latency}, {outcome:?}", model.name),
+            ));
             if phase.until != u64::MAX {
-                timeline.push((phase.until, format!("webhook {}: back to latency {:?}, {:?}", model.name, model.latency, model.outcome)));
+                timeline.push((
+                    phase.until,
+                    format!(
+                        "webhook {}: back to latency {:?}, {:?}",
+                        model.name, model.latency, model.outcome
+                    ),
+                ));
             }
         }
     }
-    timeline.sort_by(|a, b| a.0.cmp(&b.0));
+    timeline.sort_by_key(|a| a.0);
     let mut stats = sim.stats.clone();
     stats.simulated_seconds = sim.now as f64 / NANOS_PER_SECOND as f64;
-    let workers_time = |c: &crate::driver::controller::ControllerDriver| (sim.now.max(1) as f64) * c.workers.len() as f64;
+    let workers_time = |c: &crate::driver::controller::ControllerDriver| {
+        (sim.now.max(1) as f64) * c.workers.len() as f64
+    };
     RunReport {
         scenario: sim.scenario.name.clone(),
         scenario_path: sim.scenario.path.display().to_string(),
@@ -71,7 +88,14 @@ pub(crate) fn build(sim: Simulation) -> RunReport {
         controllers: sim
             .controllers
             .iter()
-            .map(|c| (c.name.clone(), c.syncs, c.busy as f64 / workers_time(c), c.depth()))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.syncs,
+                    c.busy as f64 / workers_time(c),
+                    c.depth(),
+                )
+            })
             .collect(),
         stopped_at: sim.stopped_at,
         trace_error: sim.trace.error().map(str::to_string),

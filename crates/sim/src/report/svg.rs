@@ -29,7 +29,13 @@ fn hours(s: &Sample) -> f64 {
 }
 
 /// Draws one chart; `series` are (name, points).
-pub fn line_chart(id: &str, title: &str, unit: &str, series: &[(String, Vec<(f64, f64)>)], markers: &[f64]) -> Chart {
+pub fn line_chart(
+    id: &str,
+    title: &str,
+    unit: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    markers: &[f64],
+) -> Chart {
     let x_max = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
@@ -43,7 +49,9 @@ pub fn line_chart(id: &str, title: &str, unit: &str, series: &[(String, Vec<(f64
     let mut svg = String::new();
     let drawn = draw(&mut svg, title, unit, series, markers, x_max, y_max);
     if let Err(message) = drawn {
-        svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><text x=\"10\" y=\"20\">chart failed: {message}</text></svg>");
+        svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"><text x=\"10\" y=\"20\">chart failed: {message}</text></svg>"
+        );
     }
     Chart {
         id: id.to_string(),
@@ -80,16 +88,24 @@ fn draw(
         .map_err(|e| e.to_string())?;
     for x in markers {
         chart
-            .draw_series(std::iter::once(PathElement::new(vec![(*x, 0.0), (*x, y_max)], BLACK.mix(0.35))))
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*x, 0.0), (*x, y_max)],
+                BLACK.mix(0.35),
+            )))
             .map_err(|e| e.to_string())?;
     }
     for (i, (name, points)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -105,7 +121,12 @@ fn draw(
 fn series(samples: &[Sample], items: &[(&str, Getter)]) -> Vec<(String, Vec<(f64, f64)>)> {
     items
         .iter()
-        .map(|(name, get)| (name.to_string(), samples.iter().map(|s| (hours(s), get(s))).collect()))
+        .map(|(name, get)| {
+            (
+                name.to_string(),
+                samples.iter().map(|s| (hours(s), get(s))).collect(),
+            )
+        })
         .collect()
 }
 
@@ -117,33 +138,61 @@ pub fn charts(samples: &[Sample], markers: &[f64]) -> Vec<Chart> {
             "jobs",
             "Jobs",
             "count",
-            &series(samples, &[
-                ("jobs total", |s| s.jobs as f64),
-                ("unfinished jobs", |s| s.unfinished_jobs as f64),
-                ("jobs with a pod", |s| s.jobs_with_pod as f64),
-                ("unfinished jobs without a pod", |s| s.jobs_without_pod as f64),
-            ]),
+            &series(
+                samples,
+                &[
+                    ("jobs total", |s| s.jobs as f64),
+                    ("unfinished jobs", |s| s.unfinished_jobs as f64),
+                    ("jobs with a pod", |s| s.jobs_with_pod as f64),
+                    ("unfinished jobs without a pod", |s| {
+                        s.jobs_without_pod as f64
+                    }),
+                ],
+            ),
             markers,
         ),
         line_chart(
             "pods",
             "Pods by phase",
             "count",
-            &series(samples, &[
-                ("pending pods", |s| s.pods_pending as f64),
-                ("running pods", |s| s.pods_running as f64),
-                ("completed pods present", |s| s.pods_succeeded as f64),
-                ("failed pods present", |s| s.pods_failed as f64),
-            ]),
+            &series(
+                samples,
+                &[
+                    ("pending pods", |s| s.pods_pending as f64),
+                    ("running pods", |s| s.pods_running as f64),
+                    ("completed pods present", |s| s.pods_succeeded as f64),
+                    ("failed pods present", |s| s.pods_failed as f64),
+                ],
+            ),
             markers,
         ),
     ];
     // Lags are observed when something happens: samples without a first pod (or without
     // a completion) carry no lag point rather than a zero.
     let lags: Vec<(String, Vec<(f64, f64)>)> = [
-        ("pod-creation lag (max)", samples.iter().filter(|s| s.pods_created > 0).map(|s| (hours(s), minutes(s.pod_creation_lag_max_s))).collect()),
-        ("oldest job waiting for a pod", samples.iter().map(|s| (hours(s), minutes(s.oldest_waiting_job_s))).collect()),
-        ("completion lag (max)", samples.iter().filter(|s| s.jobs_completed > 0).map(|s| (hours(s), minutes(s.completion_lag_max_s))).collect()),
+        (
+            "pod-creation lag (max)",
+            samples
+                .iter()
+                .filter(|s| s.pods_created > 0)
+                .map(|s| (hours(s), minutes(s.pod_creation_lag_max_s)))
+                .collect(),
+        ),
+        (
+            "oldest job waiting for a pod",
+            samples
+                .iter()
+                .map(|s| (hours(s), minutes(s.oldest_waiting_job_s)))
+                .collect(),
+        ),
+        (
+            "completion lag (max)",
+            samples
+                .iter()
+                .filter(|s| s.jobs_completed > 0)
+                .map(|s| (hours(s), minutes(s.completion_lag_max_s)))
+                .collect(),
+        ),
     ]
     .into_iter()
     .map(|(n, p)| (n.to_string(), p))
@@ -153,24 +202,38 @@ pub fn charts(samples: &[Sample], markers: &[f64]) -> Vec<Chart> {
         "queue",
         "Job controller",
         "keys / workers",
-        &series(samples, &[
-            ("job queue depth", |s| s.job_queue_depth as f64),
-            ("busy job workers", |s| s.job_workers_busy as f64),
-            ("pods created per sample", |s| s.pods_created as f64),
-            ("jobs created per sample", |s| s.jobs_created as f64),
-        ]),
+        &series(
+            samples,
+            &[
+                ("job queue depth", |s| s.job_queue_depth as f64),
+                ("busy job workers", |s| s.job_workers_busy as f64),
+                ("pods created per sample", |s| s.pods_created as f64),
+                ("jobs created per sample", |s| s.jobs_created as f64),
+            ],
+        ),
         markers,
     ));
     out.push(line_chart(
         "reserved",
         "Node resources held by pods",
         "cores / GiB",
-        &series(samples, &[
-            ("cpu held by pending pods", |s| s.cpu_reserved_pending_m as f64 / 1000.0),
-            ("cpu held by running pods", |s| s.cpu_reserved_running_m as f64 / 1000.0),
-            ("memory held by pending pods (GiB)", |s| s.memory_reserved_pending_bytes as f64 / (1u64 << 30) as f64),
-            ("memory held by running pods (GiB)", |s| s.memory_reserved_running_bytes as f64 / (1u64 << 30) as f64),
-        ]),
+        &series(
+            samples,
+            &[
+                ("cpu held by pending pods", |s| {
+                    s.cpu_reserved_pending_m as f64 / 1000.0
+                }),
+                ("cpu held by running pods", |s| {
+                    s.cpu_reserved_running_m as f64 / 1000.0
+                }),
+                ("memory held by pending pods (GiB)", |s| {
+                    s.memory_reserved_pending_bytes as f64 / (1u64 << 30) as f64
+                }),
+                ("memory held by running pods (GiB)", |s| {
+                    s.memory_reserved_running_bytes as f64 / (1u64 << 30) as f64
+                }),
+            ],
+        ),
         markers,
     ));
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
@@ -185,12 +248,21 @@ pub fn charts(samples: &[Sample], markers: &[f64]) -> Vec<Chart> {
         .iter()
         .take(8)
         .map(|(reason, _)| {
-            let points = samples.iter().map(|s| (hours(s), s.events.get(*reason).copied().unwrap_or(0) as f64)).collect();
+            let points = samples
+                .iter()
+                .map(|s| (hours(s), s.events.get(*reason).copied().unwrap_or(0) as f64))
+                .collect();
             (format!("events {reason}"), points)
         })
         .collect();
     if !events.is_empty() {
-        out.push(line_chart("events", "Events by reason (per sample)", "events", &events, markers));
+        out.push(line_chart(
+            "events",
+            "Events by reason (per sample)",
+            "events",
+            &events,
+            markers,
+        ));
     }
     out
 }

@@ -24,24 +24,48 @@ pub fn render(report: &RunReport) -> String {
         report.profile.name(),
         format_duration(report.stats.simulated_seconds),
         report.stats.wall_seconds,
-        report.stopped_at.map(|t| format!(" (STOPPED at {})", format_offset(t))).unwrap_or_default()
+        report
+            .stopped_at
+            .map(|t| format!(" (STOPPED at {})", format_offset(t)))
+            .unwrap_or_default()
     );
     let _ = writeln!(out, "\n{:<34} {:>12} {:>12}", "series", "peak", "end");
     let rows: [(&str, fn(&Sample) -> f64, bool); 9] = [
         ("jobs", |x| x.jobs as f64, false),
         ("unfinished jobs", |x| x.unfinished_jobs as f64, false),
-        ("unfinished jobs without a pod", |x| x.jobs_without_pod as f64, false),
+        (
+            "unfinished jobs without a pod",
+            |x| x.jobs_without_pod as f64,
+            false,
+        ),
         ("completed pods present", |x| x.pods_succeeded as f64, false),
         ("pending pods", |x| x.pods_pending as f64, false),
-        ("job-controller queue depth", |x| x.job_queue_depth as f64, false),
-        ("pod-creation lag (max/min)", |x| x.pod_creation_lag_max_s, true),
-        ("oldest Job waiting for a pod", |x| x.oldest_waiting_job_s, true),
+        (
+            "job-controller queue depth",
+            |x| x.job_queue_depth as f64,
+            false,
+        ),
+        (
+            "pod-creation lag (max/min)",
+            |x| x.pod_creation_lag_max_s,
+            true,
+        ),
+        (
+            "oldest Job waiting for a pod",
+            |x| x.oldest_waiting_job_s,
+            true,
+        ),
         ("completion lag (max/min)", |x| x.completion_lag_max_s, true),
     ];
     for (name, get, time) in rows {
         let (p, e) = (peak(s, get), get(&last));
         if time {
-            let _ = writeln!(out, "{name:<34} {:>12} {:>12}", format_duration(p), format_duration(e));
+            let _ = writeln!(
+                out,
+                "{name:<34} {:>12} {:>12}",
+                format_duration(p),
+                format_duration(e)
+            );
         } else {
             let _ = writeln!(out, "{name:<34} {p:>12.0} {e:>12.0}");
         }
@@ -57,12 +81,29 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(
         out,
         "api: {} calls, {} refused by admission, {} request timeouts ({} persisted anyway), {} injected faults; webhooks: {} calls, {} timeouts, {} failed open, {} rejections",
-        a.calls, a.admission_rejections, a.request_timeouts, a.persisted_after_timeout, a.injected_faults, w.calls, w.timeouts, w.failed_open, w.rejections
+        a.calls,
+        a.admission_rejections,
+        a.request_timeouts,
+        a.persisted_after_timeout,
+        a.injected_faults,
+        w.calls,
+        w.timeouts,
+        w.failed_open,
+        w.rejections
     );
     let mut events: Vec<(&String, &u64)> = t.events.iter().collect();
     events.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
-    let top: Vec<String> = events.iter().take(12).map(|(r, n)| format!("{r} {n}")).collect();
-    let _ = writeln!(out, "events (after the event filter; {} dropped by the spam filter): {}", t.events_dropped, top.join(", "));
+    let top: Vec<String> = events
+        .iter()
+        .take(12)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "events (after the event filter; {} dropped by the spam filter): {}",
+        t.events_dropped,
+        top.join(", ")
+    );
     let busy: Vec<String> = report
         .controllers
         .iter()
@@ -73,13 +114,30 @@ pub fn render(report: &RunReport) -> String {
         let _ = writeln!(out, "invariants: all held");
     }
     for v in report.violations.iter().take(10) {
-        let _ = writeln!(out, "invariant {} {} at {}: {}", v.invariant, if v.fatal { "VIOLATED" } else { "warning" }, format_offset(v.at), v.message);
+        let _ = writeln!(
+            out,
+            "invariant {} {} at {}: {}",
+            v.invariant,
+            if v.fatal { "VIOLATED" } else { "warning" },
+            format_offset(v.at),
+            v.message
+        );
     }
     for r in &report.assertions {
         let status = if r.passed { "PASS" } else { "FAIL" };
-        let at = r.failed_at.map(|t| format!(" (first failed at {})", format_offset(t))).unwrap_or_default();
-        let worst = r.worst.map(|w| format!("{w:.1}")).unwrap_or_else(|| "-".into());
-        let _ = writeln!(out, "assertion {status}: {} [{}] worst {worst}{at}", r.assertion.name, r.assertion.origin);
+        let at = r
+            .failed_at
+            .map(|t| format!(" (first failed at {})", format_offset(t)))
+            .unwrap_or_default();
+        let worst = r
+            .worst
+            .map(|w| format!("{w:.1}"))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "assertion {status}: {} [{}] worst {worst}{at}",
+            r.assertion.name, r.assertion.origin
+        );
     }
     let _ = writeln!(
         out,
@@ -102,11 +160,25 @@ fn hourly(out: &mut String, samples: &[Sample]) {
         return;
     }
     let span = samples.last().map_or(0, |s| s.t) / NANOS_PER_SECOND;
-    let step = if span <= 2 * 3600 { 600 } else if span <= 24 * 3600 { 3600 } else { 6 * 3600 };
+    let step = if span <= 2 * 3600 {
+        600
+    } else if span <= 24 * 3600 {
+        3600
+    } else {
+        6 * 3600
+    };
     let _ = writeln!(
         out,
         "\n{:>10} {:>8} {:>10} {:>9} {:>10} {:>8} {:>12} {:>12} {:>12}",
-        "time", "jobs", "unfinished", "no pod", "completed", "queue", "create lag", "oldest wait", "complete lag"
+        "time",
+        "jobs",
+        "unfinished",
+        "no pod",
+        "completed",
+        "queue",
+        "create lag",
+        "oldest wait",
+        "complete lag"
     );
     let mut next = step;
     for (i, s) in samples.iter().enumerate() {

@@ -25,7 +25,11 @@ impl Dist {
             return Ok(Dist::Never);
         }
         let call = |name: &str| -> Option<Vec<&str>> {
-            let inner = t.strip_prefix(name)?.trim().strip_prefix('(')?.strip_suffix(')')?;
+            let inner = t
+                .strip_prefix(name)?
+                .trim()
+                .strip_prefix('(')?
+                .strip_suffix(')')?;
             Some(inner.split(',').map(str::trim).collect())
         };
         let args = |parts: Vec<&str>, n: usize| -> Result<Vec<Duration>, String> {
@@ -90,7 +94,10 @@ mod tests {
     #[test]
     fn distributions_parse_and_sample_within_bounds() {
         let mut rng = SimRng::seed_from_u64(1);
-        assert_eq!(Dist::parse("30s").unwrap(), Dist::Fixed(Duration::from_secs(30)));
+        assert_eq!(
+            Dist::parse("30s").unwrap(),
+            Dist::Fixed(Duration::from_secs(30))
+        );
         assert_eq!(Dist::parse("never").unwrap().sample(&mut rng), None);
         let uniform = Dist::parse("uniform(10s, 20s)").unwrap();
         for _ in 0..100 {

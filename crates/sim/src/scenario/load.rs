@@ -107,11 +107,14 @@ impl Resolver<'_> {
             .transpose()?;
         let profile = match &file.profile {
             Some(p) if crate::profiles::Profile::parse(&p.value).is_none() => {
-                return self.fail(p, format!(
-                    "unknown profile {:?}: expected {}",
-                    p.value,
-                    crate::profiles::Profile::NAMES.join(", ")
-                ));
+                return self.fail(
+                    p,
+                    format!(
+                        "unknown profile {:?}: expected {}",
+                        p.value,
+                        crate::profiles::Profile::NAMES.join(", ")
+                    ),
+                );
             }
             Some(p) => Some(p.value.clone()),
             None => None,
@@ -175,7 +178,10 @@ impl Resolver<'_> {
                 .taints
                 .iter()
                 .map(|t| {
-                    if !matches!(t.effect.as_str(), "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+                    if !matches!(
+                        t.effect.as_str(),
+                        "NoSchedule" | "PreferNoSchedule" | "NoExecute"
+                    ) {
                         return self.fail(spec, format!("invalid taint effect {:?}", t.effect));
                     }
                     Ok(Taint {
@@ -217,12 +223,20 @@ impl Resolver<'_> {
             client_qps: cp.client_qps,
             client_burst: cp.client_burst,
             api_latency: cp.api_latency.as_ref().map(|d| self.dist(d)).transpose()?,
-            request_timeout: cp.request_timeout.as_ref().map(|d| self.duration(d)).transpose()?,
+            request_timeout: cp
+                .request_timeout
+                .as_ref()
+                .map(|d| self.duration(d))
+                .transpose()?,
             cronjob_v1_pager_abort: cp.cron_job_v1_pager_abort,
         })
     }
 
-    fn manifests(&self, workloads: &WorkloadsFile, base: &Path) -> Result<Vec<Manifest>, ScenarioError> {
+    fn manifests(
+        &self,
+        workloads: &WorkloadsFile,
+        base: &Path,
+    ) -> Result<Vec<Manifest>, ScenarioError> {
         let mut out = Vec::new();
         for spanned in &workloads.manifests {
             let origin = self.origin(spanned);
@@ -282,12 +296,22 @@ impl Resolver<'_> {
             image: b.matcher.image.clone(),
             labels: b.matcher.labels.clone(),
             namespace: b.matcher.namespace.clone(),
-            run_time: b.run_time.as_ref().map(|d| self.dist(d)).transpose()?.unwrap_or(defaults.run_time),
+            run_time: b
+                .run_time
+                .as_ref()
+                .map(|d| self.dist(d))
+                .transpose()?
+                .unwrap_or(defaults.run_time),
             exit_code: b.exit_code.unwrap_or(if b.crash_loop { 1 } else { 0 }),
             failure_probability: probability,
             failure_exit_code: b.failure_exit_code.unwrap_or(1),
             image_pull_fails: b.image_pull_fails,
-            pull_time: b.pull_time.as_ref().map(|d| self.dist(d)).transpose()?.unwrap_or(defaults.pull_time),
+            pull_time: b
+                .pull_time
+                .as_ref()
+                .map(|d| self.dist(d))
+                .transpose()?
+                .unwrap_or(defaults.pull_time),
             crash_loop: b.crash_loop,
             oom_killed: b.oom_killed,
         })
@@ -298,17 +322,28 @@ impl Resolver<'_> {
             "allow" => Ok(WebhookOutcome::Allow),
             "deny" => Ok(WebhookOutcome::Deny),
             "error" => Ok(WebhookOutcome::Error),
-            other => self.fail(text, format!("unknown webhook outcome {other:?}: expected allow, deny or error")),
+            other => self.fail(
+                text,
+                format!("unknown webhook outcome {other:?}: expected allow, deny or error"),
+            ),
         }
     }
 
-    fn webhook(&self, spanned: &Spanned<WebhookFile>, start: Timestamp, known: &Known) -> Result<WebhookModel, ScenarioError> {
+    fn webhook(
+        &self,
+        spanned: &Spanned<WebhookFile>,
+        start: Timestamp,
+        known: &Known,
+    ) -> Result<WebhookModel, ScenarioError> {
         let w = &spanned.value;
         if !known.webhooks.contains(&w.name.value) {
-            return self.fail(&w.name, format!(
-                "no webhook named {:?} in the scenario's webhook configurations",
-                w.name.value
-            ));
+            return self.fail(
+                &w.name,
+                format!(
+                    "no webhook named {:?} in the scenario's webhook configurations",
+                    w.name.value
+                ),
+            );
         }
         let mut phases = Vec::new();
         for phase in &w.phases {
@@ -336,7 +371,12 @@ impl Resolver<'_> {
         })
     }
 
-    fn timeline(&self, items: &[Spanned<TimelineFile>], start: Timestamp, known: &Known) -> Result<Vec<TimedAction>, ScenarioError> {
+    fn timeline(
+        &self,
+        items: &[Spanned<TimelineFile>],
+        start: Timestamp,
+        known: &Known,
+    ) -> Result<Vec<TimedAction>, ScenarioError> {
         let mut known = known.clone();
         let mut out = Vec::new();
         for spanned in items {
@@ -352,7 +392,12 @@ impl Resolver<'_> {
         Ok(out)
     }
 
-    fn object_key(&self, text: &Spanned<String>, kind: ResourceKind, known: &Known) -> Result<ObjectKey, ScenarioError> {
+    fn object_key(
+        &self,
+        text: &Spanned<String>,
+        kind: ResourceKind,
+        known: &Known,
+    ) -> Result<ObjectKey, ScenarioError> {
         let reference = self.reference(text)?;
         match reference.key() {
             Some(key) if key.kind == kind => {
@@ -361,18 +406,36 @@ impl Resolver<'_> {
                 }
                 Ok(key.clone())
             }
-            _ => self.fail(text, format!("expected a {} reference", kind.kind_name().to_ascii_lowercase())),
+            _ => self.fail(
+                text,
+                format!(
+                    "expected a {} reference",
+                    kind.kind_name().to_ascii_lowercase()
+                ),
+            ),
         }
     }
 
-    fn action(&self, spanned: &Spanned<TimelineFile>, known: &mut Known) -> Result<ScenarioAction, ScenarioError> {
+    fn action(
+        &self,
+        spanned: &Spanned<TimelineFile>,
+        known: &mut Known,
+    ) -> Result<ScenarioAction, ScenarioError> {
         let t = &spanned.value;
         let mut actions = Vec::new();
         if let Some(x) = &t.suspend {
-            actions.push(ScenarioAction::Suspend(self.object_key(x, ResourceKind::CronJob, known)?));
+            actions.push(ScenarioAction::Suspend(self.object_key(
+                x,
+                ResourceKind::CronJob,
+                known,
+            )?));
         }
         if let Some(x) = &t.resume {
-            actions.push(ScenarioAction::Resume(self.object_key(x, ResourceKind::CronJob, known)?));
+            actions.push(ScenarioAction::Resume(self.object_key(
+                x,
+                ResourceKind::CronJob,
+                known,
+            )?));
         }
         if let Some(x) = &t.delete_jobs {
             let of = self.reference(&x.of)?;
@@ -381,7 +444,10 @@ impl Resolver<'_> {
                 ObjectRef::Object(key) => key.kind == ResourceKind::CronJob && known.has(key),
             };
             if !ok {
-                return self.fail(&x.of, format!("{of} is not a cronjob or namespace defined by the scenario"));
+                return self.fail(
+                    &x.of,
+                    format!("{of} is not a cronjob or namespace defined by the scenario"),
+                );
             }
             actions.push(ScenarioAction::DeleteJobs {
                 of,
@@ -430,19 +496,33 @@ impl Resolver<'_> {
         Ok(actions.remove(0))
     }
 
-    fn fault(&self, spanned: &Spanned<FaultFile>, start: Timestamp) -> Result<Fault, ScenarioError> {
+    fn fault(
+        &self,
+        spanned: &Spanned<FaultFile>,
+        start: Timestamp,
+    ) -> Result<Fault, ScenarioError> {
         let f = &spanned.value;
         let status_only = match f.kind.value.as_str() {
             "apiError" => false,
             "statusWriteFailure" => true,
-            other => return self.fail(&f.kind, format!("unknown fault kind {other:?}: expected apiError or statusWriteFailure")),
+            other => {
+                return self.fail(
+                    &f.kind,
+                    format!(
+                        "unknown fault kind {other:?}: expected apiError or statusWriteFailure"
+                    ),
+                );
+            }
         };
         if !(0.0..=1.0).contains(&f.probability) {
             return self.fail(spanned, "probability must be within 0..1");
         }
         for verb in &f.verbs {
             if !matches!(verb.as_str(), "create" | "update" | "patch" | "delete") {
-                return self.fail(spanned, format!("unknown verb {verb:?}: expected create, update, patch or delete"));
+                return self.fail(
+                    spanned,
+                    format!("unknown verb {verb:?}: expected create, update, patch or delete"),
+                );
             }
         }
         for resource in &f.resources {
@@ -456,15 +536,31 @@ impl Resolver<'_> {
             Some("conflict") => FaultError::Conflict,
             Some("tooManyRequests") => FaultError::TooManyRequests,
             Some(other) => {
-                let at = f.error.as_ref().map_or_else(|| self.origin(spanned), |e| self.origin(e));
-                return Err(ScenarioError::at(&at, format!(
-                    "unknown error {other:?}: expected internal, timeout, conflict or tooManyRequests"
-                )));
+                let at = f
+                    .error
+                    .as_ref()
+                    .map_or_else(|| self.origin(spanned), |e| self.origin(e));
+                return Err(ScenarioError::at(
+                    &at,
+                    format!(
+                        "unknown error {other:?}: expected internal, timeout, conflict or tooManyRequests"
+                    ),
+                ));
             }
         };
         Ok(Fault {
-            from: f.from.as_ref().map(|t| self.instant(t, start)).transpose()?.unwrap_or(0),
-            until: f.until.as_ref().map(|t| self.instant(t, start)).transpose()?.unwrap_or(u64::MAX),
+            from: f
+                .from
+                .as_ref()
+                .map(|t| self.instant(t, start))
+                .transpose()?
+                .unwrap_or(0),
+            until: f
+                .until
+                .as_ref()
+                .map(|t| self.instant(t, start))
+                .transpose()?
+                .unwrap_or(u64::MAX),
             probability: f.probability,
             clients: f.clients.clone(),
             verbs: f.verbs.clone(),
@@ -477,27 +573,48 @@ impl Resolver<'_> {
     }
 
     fn bound(&self, text: &Spanned<String>, metric: Metric) -> Result<f64, ScenarioError> {
-        if metric.is_time() {
-            if let Ok(d) = parse_duration(&text.value) {
-                return Ok(d.as_secs_f64());
-            }
+        if metric.is_time()
+            && let Ok(d) = parse_duration(&text.value)
+        {
+            return Ok(d.as_secs_f64());
         }
-        text.value
-            .trim()
-            .parse::<f64>()
-            .or_else(|_| self.fail(text, format!(
-                "invalid bound {:?} for {}: expected a number{}",
-                text.value,
-                metric.name(),
-                if metric.is_time() { " or a duration" } else { "" }
-            )))
+        text.value.trim().parse::<f64>().or_else(|_| {
+            self.fail(
+                text,
+                format!(
+                    "invalid bound {:?} for {}: expected a number{}",
+                    text.value,
+                    metric.name(),
+                    if metric.is_time() {
+                        " or a duration"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        })
     }
 
-    fn assertion(&self, spanned: &Spanned<AssertionFile>, known: &Known) -> Result<Assertion, ScenarioError> {
+    fn assertion(
+        &self,
+        spanned: &Spanned<AssertionFile>,
+        known: &Known,
+    ) -> Result<Assertion, ScenarioError> {
         let a = &spanned.value;
-        let Some(metric) = Metric::NAMES.iter().find(|(n, _)| *n == a.metric.value).map(|(_, m)| *m) else {
+        let Some(metric) = Metric::NAMES
+            .iter()
+            .find(|(n, _)| *n == a.metric.value)
+            .map(|(_, m)| *m)
+        else {
             let names: Vec<&str> = Metric::NAMES.iter().map(|(n, _)| *n).collect();
-            return self.fail(&a.metric, format!("unknown metric {:?}: expected one of {}", a.metric.value, names.join(", ")));
+            return self.fail(
+                &a.metric,
+                format!(
+                    "unknown metric {:?}: expected one of {}",
+                    a.metric.value,
+                    names.join(", ")
+                ),
+            );
         };
         let of = match &a.of {
             Some(text) => {
@@ -522,8 +639,14 @@ impl Resolver<'_> {
             None | Some("always") => When::Always,
             Some("end") => When::End,
             Some(other) => {
-                let at = a.when.as_ref().map_or_else(|| self.origin(spanned), |w| self.origin(w));
-                return Err(ScenarioError::at(&at, format!("unknown when {other:?}: expected always or end")));
+                let at = a
+                    .when
+                    .as_ref()
+                    .map_or_else(|| self.origin(spanned), |w| self.origin(w));
+                return Err(ScenarioError::at(
+                    &at,
+                    format!("unknown when {other:?}: expected always or end"),
+                ));
             }
         };
         Ok(Assertion {
@@ -553,7 +676,10 @@ impl Resolver<'_> {
                 None | Some((_, "fail")) => Ok(Mode::Fail),
                 Some((_, "warn")) => Ok(Mode::Warn),
                 Some((_, "off")) => Ok(Mode::Off),
-                Some((t, other)) => self.fail(t, format!("unknown mode {other:?}: expected fail, warn or off")),
+                Some((t, other)) => self.fail(
+                    t,
+                    format!("unknown mode {other:?}: expected fail, warn or off"),
+                ),
             }
         };
         Ok(InvariantModes {
@@ -581,7 +707,9 @@ impl Known {
         known.namespaces.insert("default".to_string());
         for node in nodes {
             known.nodes.insert(node.name.clone());
-            known.objects.insert(ObjectKey::cluster(ResourceKind::Node, &node.name));
+            known
+                .objects
+                .insert(ObjectKey::cluster(ResourceKind::Node, &node.name));
         }
         for manifest in manifests {
             known.add(&manifest.object);
@@ -599,10 +727,12 @@ impl Known {
         }
         match object {
             KubeObject::MutatingWebhookConfiguration(c) => {
-                self.webhooks.extend(c.webhooks.iter().flatten().map(|w| w.name.clone()));
+                self.webhooks
+                    .extend(c.webhooks.iter().flatten().map(|w| w.name.clone()));
             }
             KubeObject::ValidatingWebhookConfiguration(c) => {
-                self.webhooks.extend(c.webhooks.iter().flatten().map(|w| w.name.clone()));
+                self.webhooks
+                    .extend(c.webhooks.iter().flatten().map(|w| w.name.clone()));
             }
             _ => {}
         }

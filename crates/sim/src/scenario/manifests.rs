@@ -22,9 +22,16 @@ fn resolve_kind(api_version: &str, kind: &str) -> Option<ResourceKind> {
 pub fn decode_manifest(value: Value, origin: &Origin) -> Result<KubeObject, ScenarioError> {
     let err = |message: String| ScenarioError::at(origin, message);
     let Value::Object(map) = &value else {
-        return Err(err("a manifest must be a mapping with apiVersion and kind".into()));
+        return Err(err(
+            "a manifest must be a mapping with apiVersion and kind".into()
+        ));
     };
-    let text = |field: &str| map.get(field).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |field: &str| {
+        map.get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let (api_version, kind_name) = (text("apiVersion"), text("kind"));
     if api_version.is_empty() || kind_name.is_empty() {
         return Err(err("a manifest needs apiVersion and kind".into()));
@@ -36,7 +43,10 @@ pub fn decode_manifest(value: Value, origin: &Origin) -> Result<KubeObject, Scen
     };
     let unknown = corral_registry::strict::unknown_fields(kind, &value);
     if !unknown.is_empty() {
-        let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
         return Err(err(format!("{kind_name}: {}", fields.join(", "))));
     }
     let mut object = KubeObject::from_value(kind, value).map_err(|e| err(e.to_string()))?;
@@ -55,7 +65,12 @@ fn check_admissible(object: &KubeObject) -> Result<(), String> {
     if meta.name.as_deref().unwrap_or("").is_empty() {
         match meta.generate_name.clone() {
             Some(prefix) if !prefix.is_empty() => meta.name = Some(format!("{prefix}xxxxx")),
-            _ => return Err(format!("{}: metadata.name is required", copy.kind().kind_name())),
+            _ => {
+                return Err(format!(
+                    "{}: metadata.name is required",
+                    copy.kind().kind_name()
+                ));
+            }
         }
     }
     meta.uid = Some(Uid::from_random_bits(0).0);
@@ -70,8 +85,8 @@ pub fn read_manifest_file(path: &Path, shown: &str) -> Result<Vec<Manifest>, Sce
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::at(&origin, format!("cannot read: {e}")))?;
-    let documents: Vec<serde_saphyr::Spanned<Value>> = serde_saphyr::from_str_multiple(&text)
-        .map_err(|e| super::load::yaml_error(shown, &e))?;
+    let documents: Vec<serde_saphyr::Spanned<Value>> =
+        serde_saphyr::from_str_multiple(&text).map_err(|e| super::load::yaml_error(shown, &e))?;
     let mut out = Vec::new();
     for document in documents {
         if document.value.is_null() {
@@ -83,7 +98,10 @@ pub fn read_manifest_file(path: &Path, shown: &str) -> Result<Vec<Manifest>, Sce
         };
         let items = match document.value {
             Value::Object(ref map) if map.get("kind").and_then(Value::as_str) == Some("List") => {
-                map.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+                map.get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
             }
             other => vec![other],
         };
@@ -119,7 +137,9 @@ pub fn manifest_paths(path: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 pub fn substitute_index(value: &Value, index: u32) -> Value {
     match value {
         Value::String(s) => Value::String(s.replace("{{i}}", &index.to_string())),
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_index(v, index)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| substitute_index(v, index)).collect())
+        }
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), substitute_index(v, index)))

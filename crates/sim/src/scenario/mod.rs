@@ -154,8 +154,17 @@ impl Default for Behaviour {
 
 impl Behaviour {
     /// Whether this model applies to a container of a pod.
-    pub fn matches(&self, image: &str, namespace: &str, labels: Option<&BTreeMap<String, String>>) -> bool {
-        if self.image.as_deref().is_some_and(|glob| !glob_match(glob, image)) {
+    pub fn matches(
+        &self,
+        image: &str,
+        namespace: &str,
+        labels: Option<&BTreeMap<String, String>>,
+    ) -> bool {
+        if self
+            .image
+            .as_deref()
+            .is_some_and(|glob| !glob_match(glob, image))
+        {
             return false;
         }
         if self.namespace.as_deref().is_some_and(|ns| ns != namespace) {
@@ -176,12 +185,16 @@ pub fn glob_match(glob: &str, text: &str) -> bool {
     let mut rest = text;
     for (i, part) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else { return false };
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(part);
         } else {
-            let Some(at) = rest.find(part) else { return false };
+            let Some(at) = rest.find(part) else {
+                return false;
+            };
             rest = &rest[at + part.len()..];
         }
     }
@@ -240,11 +253,17 @@ pub struct TimedAction {
 pub enum ScenarioAction {
     Suspend(ObjectKey),
     Resume(ObjectKey),
-    DeleteJobs { of: ObjectRef, unfinished_only: bool },
+    DeleteJobs {
+        of: ObjectRef,
+        unfinished_only: bool,
+    },
     Delete(ObjectKey),
     NodeDown(String),
     NodeUp(String),
-    ScaleJob { job: ObjectKey, parallelism: i32 },
+    ScaleJob {
+        job: ObjectKey,
+        parallelism: i32,
+    },
     Apply(Box<KubeObject>),
 }
 

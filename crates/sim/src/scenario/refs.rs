@@ -59,7 +59,12 @@ impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ObjectRef::Object(key) if key.namespace.is_empty() => {
-                write!(f, "{}/{}", key.kind.kind_name().to_ascii_lowercase(), key.name)
+                write!(
+                    f,
+                    "{}/{}",
+                    key.kind.kind_name().to_ascii_lowercase(),
+                    key.name
+                )
             }
             ObjectRef::Object(key) => write!(
                 f,
@@ -83,7 +88,10 @@ mod tests {
             ObjectRef::parse("cj/default/minutely").unwrap().to_string(),
             "cronjob/default/minutely"
         );
-        assert_eq!(ObjectRef::parse("namespace/a").unwrap(), ObjectRef::Namespace("a".into()));
+        assert_eq!(
+            ObjectRef::parse("namespace/a").unwrap(),
+            ObjectRef::Namespace("a".into())
+        );
         assert_eq!(ObjectRef::parse("node/n1").unwrap().to_string(), "node/n1");
         for bad in ["cronjob/x", "widget/a/b", "job//x", "namespace/a/b"] {
             assert!(ObjectRef::parse(bad).is_err(), "{bad}");

@@ -1,8 +1,6 @@
 #![allow(dead_code)]
 //! Shared helpers: load an example scenario, run it with options, capture the trace.
 
-
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -11,7 +9,9 @@ use std::time::Duration;
 use corral_sim::{Profile, RunReport, Scenario, SimOptions, Simulation};
 
 pub fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
 }
 
 pub fn load(name: &str) -> Scenario {

@@ -2,7 +2,6 @@
 //! the same seed and compare the trace byte for byte (and the trace hash), then once with
 //! another seed, whose generated names and jitter differ.
 
-
 use super::common::{load, minutes, run_traced};
 
 #[test]
@@ -10,14 +9,20 @@ fn the_same_seed_gives_a_byte_identical_trace() {
     let (first, trace_a) = run_traced(load("quickstart.yaml"), 11, minutes(12));
     let (second, trace_b) = run_traced(load("quickstart.yaml"), 11, minutes(12));
     assert!(!trace_a.is_empty(), "the trace has lines");
-    assert!(trace_a == trace_b, "traces differ between two runs with seed 11");
+    assert!(
+        trace_a == trace_b,
+        "traces differ between two runs with seed 11"
+    );
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(first.samples, second.samples);
     let lines = String::from_utf8(trace_a).unwrap();
     let line = lines.lines().next().unwrap();
     let parsed: serde_json::Value = serde_json::from_str(line).unwrap();
     for field in ["t", "rev", "type", "kind", "name", "by", "object"] {
-        assert!(parsed.get(field).is_some(), "trace lines carry {field}: {line}");
+        assert!(
+            parsed.get(field).is_some(),
+            "trace lines carry {field}: {line}"
+        );
     }
 }
 
@@ -25,5 +30,8 @@ fn the_same_seed_gives_a_byte_identical_trace() {
 fn another_seed_gives_another_run() {
     let (a, _) = run_traced(load("quickstart.yaml"), 11, minutes(6));
     let (b, _) = run_traced(load("quickstart.yaml"), 12, minutes(6));
-    assert_ne!(a.trace_hash, b.trace_hash, "generated names and uids follow the seed");
+    assert_ne!(
+        a.trace_hash, b.trace_hash,
+        "generated names and uids follow the seed"
+    );
 }

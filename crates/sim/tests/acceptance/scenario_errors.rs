@@ -44,12 +44,18 @@ fn a_manifest_admission_would_reject_names_its_line() {
     let text = JOB.replace("restartPolicy: Never", "restartPolicy: Always");
     let e = error(&text);
     assert!(e.starts_with("bad.yaml:4:"), "{e}");
-    assert!(e.contains("restartPolicy") || e.contains("Unsupported value"), "{e}");
+    assert!(
+        e.contains("restartPolicy") || e.contains("Unsupported value"),
+        "{e}"
+    );
 }
 
 #[test]
 fn an_unknown_manifest_field_names_its_line() {
-    let text = JOB.replace("restartPolicy: Never", "restartPolicy: Never\n            bogusField: 1");
+    let text = JOB.replace(
+        "restartPolicy: Never",
+        "restartPolicy: Never\n            bogusField: 1",
+    );
     let e = error(&text);
     assert!(e.starts_with("bad.yaml:4:"), "{e}");
     assert!(e.contains("bogusField"), "{e}");
@@ -57,7 +63,9 @@ fn an_unknown_manifest_field_names_its_line() {
 
 #[test]
 fn an_assertion_on_an_unknown_object_names_its_line() {
-    let text = format!("{JOB}assertions:\n  - metric: unfinishedJobs\n    of: cronjob/default/nope\n    max: 1\n");
+    let text = format!(
+        "{JOB}assertions:\n  - metric: unfinishedJobs\n    of: cronjob/default/nope\n    max: 1\n"
+    );
     let e = error(&text);
     assert!(e.starts_with("bad.yaml:14:"), "the line of `of:`: {e}");
     assert!(e.contains("unknown object"), "{e}");
@@ -66,9 +74,15 @@ fn an_assertion_on_an_unknown_object_names_its_line() {
 #[test]
 fn an_unknown_metric_and_a_bad_reference_are_reported() {
     let e = error("assertions:\n  - metric: happiness\n    max: 1\n");
-    assert!(e.starts_with("bad.yaml:2:") && e.contains("unknown metric"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml:2:") && e.contains("unknown metric"),
+        "{e}"
+    );
     let e = error("timeline:\n  - at: 1h\n    suspend: cronjob/x\n");
-    assert!(e.starts_with("bad.yaml:3:") && e.contains("invalid reference"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml:3:") && e.contains("invalid reference"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -5,7 +5,6 @@
 //! grows with time, unfinished Jobs and completed pods pile up, suspending the CronJob
 //! stops new Jobs but not new pods, deleting its Jobs stops its pods.
 
-
 use super::common::{load, minutes, run};
 use corral_sim::Profile;
 use corral_sim::scenario::ScenarioAction;
@@ -40,19 +39,60 @@ fn check_snowball(profile: Profile) {
     let early = at(&report, 10);
     let late = at(&report, 44);
     // Pod creation is capped near 5 workers / 30 s = 10 pods a minute for 14 Jobs a minute.
-    assert!(late.oldest_waiting_job_s > 3.0 * early.oldest_waiting_job_s.max(60.0), "the wait grows: {} → {}", early.oldest_waiting_job_s, late.oldest_waiting_job_s);
-    assert!(late.oldest_waiting_job_s > 6.0 * 60.0, "after 40 degraded minutes Jobs wait more than 6 minutes for a pod: {}", late.oldest_waiting_job_s);
-    assert!(late.jobs_without_pod > early.jobs_without_pod + 100, "unfinished Jobs without pods pile up");
-    assert!(late.unfinished_jobs > 200, "unfinished Jobs pile up: {}", late.unfinished_jobs);
-    assert!(late.pods_succeeded > 100, "completed pods pile up: {}", late.pods_succeeded);
-    assert!(late.job_queue_depth > 100, "the Job controller's FIFO is deep: {}", late.job_queue_depth);
-    assert!(report.webhooks.timeouts > 100 && report.webhooks.failed_open == report.webhooks.timeouts);
+    assert!(
+        late.oldest_waiting_job_s > 3.0 * early.oldest_waiting_job_s.max(60.0),
+        "the wait grows: {} → {}",
+        early.oldest_waiting_job_s,
+        late.oldest_waiting_job_s
+    );
+    assert!(
+        late.oldest_waiting_job_s > 6.0 * 60.0,
+        "after 40 degraded minutes Jobs wait more than 6 minutes for a pod: {}",
+        late.oldest_waiting_job_s
+    );
+    assert!(
+        late.jobs_without_pod > early.jobs_without_pod + 100,
+        "unfinished Jobs without pods pile up"
+    );
+    assert!(
+        late.unfinished_jobs > 200,
+        "unfinished Jobs pile up: {}",
+        late.unfinished_jobs
+    );
+    assert!(
+        late.pods_succeeded > 100,
+        "completed pods pile up: {}",
+        late.pods_succeeded
+    );
+    assert!(
+        late.job_queue_depth > 100,
+        "the Job controller's FIFO is deep: {}",
+        late.job_queue_depth
+    );
+    assert!(
+        report.webhooks.timeouts > 100 && report.webhooks.failed_open == report.webhooks.timeouts
+    );
     // The Job controller works flat out: ~10 pods a minute.
-    let created: u64 = report.samples.iter().filter(|s| s.t > 20 * 60 * NANOS_PER_SECOND && s.t <= 44 * 60 * NANOS_PER_SECOND).map(|s| s.pods_created).sum();
+    let created: u64 = report
+        .samples
+        .iter()
+        .filter(|s| s.t > 20 * 60 * NANOS_PER_SECOND && s.t <= 44 * 60 * NANOS_PER_SECOND)
+        .map(|s| s.pods_created)
+        .sum();
     let per_minute = created as f64 / 24.0;
-    assert!((8.0..=12.5).contains(&per_minute), "pod creation rate {per_minute}/min");
-    assert!(!report.passed(), "the SLO assertions fail, as in the incident");
-    assert!(report.violations.iter().all(|v| !v.fatal), "{:?}", report.violations);
+    assert!(
+        (8.0..=12.5).contains(&per_minute),
+        "pod creation rate {per_minute}/min"
+    );
+    assert!(
+        !report.passed(),
+        "the SLO assertions fail, as in the incident"
+    );
+    assert!(
+        report.violations.iter().all(|v| !v.fatal),
+        "{:?}",
+        report.violations
+    );
 }
 
 #[test]
