@@ -18,11 +18,13 @@ for _ in $(seq 1 300); do grep -q '^export KUBECONFIG' "$DIR/out" && break; slee
 export KUBECONFIG="$DIR/kubeconfig" KUBECACHEDIR="$DIR/cache"
 "$LOADER" load-jobs --kubeconfig "$KUBECONFIG" --total "$N"
 kubectl get ns >/dev/null
-for run in 1 2 3; do
-  python3 - "$run" <<'PY'
+# Default chunking (limit=500; kubectl's client-side rate limiter, QPS 5 after a burst of
+# 10, spaces the pages 200 ms apart), then one unchunked request.
+for args in "" "--chunk-size=0"; do
+  python3 - $args <<'PY'
 import subprocess, sys, time
 start = time.monotonic()
-proc = subprocess.Popen(["kubectl", "get", "jobs", "-A"], stdout=subprocess.PIPE, text=True)
+proc = subprocess.Popen(["kubectl", "get", "jobs", "-A"] + sys.argv[1:], stdout=subprocess.PIPE, text=True)
 first = None
 rows = 0
 for line in proc.stdout:
@@ -31,6 +33,6 @@ for line in proc.stdout:
         first = time.monotonic() - start
 proc.wait()
 total = time.monotonic() - start
-print(f"run {sys.argv[1]}: kubectl get jobs -A: {rows - 1} rows, first row after {first:.2f}s, last after {total:.2f}s")
+print(f"kubectl get jobs -A {' '.join(sys.argv[1:])}: {rows - 1} rows, first row after {first:.2f}s, last after {total:.2f}s")
 PY
 done

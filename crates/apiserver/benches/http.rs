@@ -76,9 +76,14 @@ impl Args {
 
 /// A ~5 KB Job.
 fn job_body(name: &str) -> Bytes {
+    job_with_payload(name, 4200)
+}
+
+/// A Job with an annotation of `payload` bytes (0: a plain ~600-byte Job).
+fn job_with_payload(name: &str, payload: usize) -> Bytes {
     let body = json!({
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "labels": {"bench": "http"}, "annotations": {"payload": "x".repeat(4200)}},
+        "metadata": {"name": name, "labels": {"bench": "http"}, "annotations": {"payload": "x".repeat(payload)}},
         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", "echo hello"]}]}}}
     });
     Bytes::from(serde_json::to_vec(&body).unwrap())
@@ -470,6 +475,7 @@ async fn load_jobs(args: &Args) {
     ));
     let total = args.value("--total", 100_000);
     let namespaces = args.value("--namespaces", 10);
+    let payload = args.value("--payload", 0) as usize;
     let mut sender = connector.connect().await;
     for n in 0..namespaces {
         post(
@@ -496,7 +502,7 @@ async fn load_jobs(args: &Args) {
                     return;
                 }
                 let path = format!("/apis/batch/v1/namespaces/load-{}/jobs", i % namespaces);
-                post(&mut sender, &path, job_body(&format!("job-{i}"))).await;
+                post(&mut sender, &path, job_with_payload(&format!("job-{i}"), payload)).await;
             }
         }));
     }

@@ -5,8 +5,15 @@
 //! ```text
 //! cargo bench -p corral-runtime --bench job_latency -- \
 //!     [--existing 100000] [--active-percent 10] [--rate 100] [--seconds 30] \
-//!     [--qps 1000] [--burst 2000] [--all-controllers]
+//!     [--qps 1000] [--burst 2000] [--all-controllers] [--profile corral|upstream]
 //! ```
+//!
+//! `--profile` picks the controllers' settings (`ControllerManagerConfig::corral()` or
+//! `::upstream()`, default `upstream`, the figures before the guards); the client limit is
+//! `--qps`/`--burst` either way, so the two profiles are compared at equal limits. To
+//! attribute the cost of guard 1 under `corral`: `--detached-max 0` runs detachable plans
+//! inline (the driver never detaches), `--blocking-creates` turns the Job controller's
+//! `non_blocking_creates` off (no detach marker: creates first, as upstream).
 //!
 //! Method: the existing Jobs (finished ones with a Succeeded pod, active ones with a
 //! Running pod holding the tracking finalizer, all in one namespace) are written straight
@@ -25,7 +32,9 @@ use corral_api::{KubeObject, ResourceKind, Uid};
 use corral_apiserver::ApiService;
 use corral_apiserver::service::{ListParams, TypedWatchEvent, UserInfo};
 use corral_core::{Clock, SimRng};
-use corral_runtime::{ClientRateLimit, ControllerManager, ControllerManagerConfig, SystemClock};
+use corral_runtime::{
+    ClientRateLimit, ControllerManager, ControllerManagerConfig, Profile, SystemClock,
+};
 use corral_store::{JsonBytes, MemoryBackend, Store, StoreConfig, Txn, TxnOp};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -45,6 +54,23 @@ struct Args {
     qps: f64,
     burst: u32,
     all_controllers: bool,
+    profile: Profile,
+    detached_max: Option<usize>,
+    blocking_creates: bool,
+}
+
+impl Args {
+    /// The profile and its variant, for the table.
+    fn label(&self) -> String {
+        let mut label = self.profile.to_string();
+        if let Some(max) = self.detached_max {
+            label.push_str(&format!(", detached max {max}"));
+        }
+        if self.blocking_creates {
+            label.push_str(", blocking creates");
+        }
+        label
+    }
 }
 
 fn parse_args() -> Args {
@@ -56,6 +82,9 @@ fn parse_args() -> Args {
         qps: 1000.0,
         burst: 2000,
         all_controllers: false,
+        profile: Profile::Upstream,
+        detached_max: None,
+        blocking_creates: false,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut iter = raw.iter();
@@ -71,6 +100,9 @@ fn parse_args() -> Args {
             "--qps" => args.qps = value().parse().unwrap_or(args.qps),
             "--burst" => args.burst = value().parse().unwrap_or(args.burst),
             "--all-controllers" => args.all_controllers = true,
+            "--profile" => args.profile = value().parse().unwrap_or(args.profile),
+            "--detached-max" => args.detached_max = value().parse().ok(),
+            "--blocking-creates" => args.blocking_creates = true,
             _ => {} // `--bench` and friends from cargo
         }
     }
@@ -150,6 +182,13 @@ async fn run(args: Args) {
         job_metrics.reconcile_time(),
     );
     report(&args, &latencies, before, after);
+    println!(
+        "profile {}: job queue fair = {}, detached tails started {} (inline at the cap {})",
+        args.profile,
+        manager.job_controller().is_some_and(|j| j.is_fair()),
+        job_metrics.detached_started_total(),
+        job_metrics.detached_inline_total(),
+    );
     manager.shutdown().await.expect("shutdown");
 }
 
@@ -168,15 +207,22 @@ async fn defaulted_job(api: &ApiService) -> Value {
 }
 
 fn manager_config(args: &Args) -> ControllerManagerConfig {
+    let mut profile = ControllerManagerConfig::for_profile(args.profile);
+    if let Some(max) = args.detached_max {
+        profile.detached_max = max;
+    }
+    if let (true, Some(job)) = (args.blocking_creates, profile.job.as_mut()) {
+        job.guards.non_blocking_creates = false;
+    }
     let base = if args.all_controllers {
         ControllerManagerConfig {
             // 12,500-terminated-pod threshold would delete most of the existing pods.
             pod_gc: None,
-            ..ControllerManagerConfig::default()
+            ..profile
         }
     } else {
         ControllerManagerConfig {
-            job: Some(Default::default()),
+            job: profile.job.clone(),
             ..ControllerManagerConfig::none()
         }
     };
@@ -404,7 +450,8 @@ fn report(
         reconcile.as_secs_f64() * 1e6,
     );
     println!(
-        "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} |",
+        "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} |",
+        args.label(),
         args.existing,
         args.rate,
         args.qps,

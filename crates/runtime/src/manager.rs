@@ -727,4 +727,135 @@ mod tests {
             .expect_err("not a Corral controller");
         assert_eq!(error.to_string(), "unknown controller \"replicaset\"");
     }
+
+    fn job_guards(config: &ControllerManagerConfig) -> JobGuards {
+        config.job.as_ref().expect("job controller").guards.clone()
+    }
+
+    fn cronjob_guards(config: &ControllerManagerConfig) -> CronJobGuards {
+        match config.cronjob.as_ref().expect("cronjob controller") {
+            CronJobProfile::V2(v2) => v2.guards.clone(),
+            CronJobProfile::V1(_) => panic!("v2 expected"),
+        }
+    }
+
+    #[test]
+    fn upstream_turns_every_guard_off_and_corral_every_guard_on_and_is_the_default() {
+        let upstream = ControllerManagerConfig::upstream();
+        assert_eq!(job_guards(&upstream), JobGuards::default());
+        assert_eq!(cronjob_guards(&upstream), CronJobGuards::default());
+        assert_eq!(
+            upstream.client_rate_limit,
+            ClientRateLimit::KUBE_CONTROLLER_MANAGER
+        );
+        let corral = ControllerManagerConfig::corral();
+        assert_eq!(job_guards(&corral), JobGuards::corral());
+        assert_eq!(cronjob_guards(&corral), CronJobGuards::corral());
+        assert_eq!(corral.client_rate_limit, ClientRateLimit::CORRAL);
+        let default = ControllerManagerConfig::default();
+        assert_eq!(job_guards(&default), JobGuards::corral());
+        assert_eq!(default.client_rate_limit, ClientRateLimit::CORRAL);
+        for (profile, config) in [(Profile::Upstream, &upstream), (Profile::Corral, &corral)] {
+            let chosen = ControllerManagerConfig::for_profile(profile);
+            assert_eq!(job_guards(&chosen), job_guards(config));
+            assert_eq!(chosen.client_rate_limit, config.client_rate_limit);
+        }
+        // Both run every built-in controller.
+        assert!(corral.garbage_collector.is_some() && upstream.scheduler.is_some());
+    }
+
+    #[test]
+    fn profiles_parse_from_their_flag_names() {
+        assert_eq!(Profile::default(), Profile::Corral);
+        for name in Profile::NAMES {
+            let profile: Profile = name.parse().expect("a known profile");
+            assert_eq!(profile.to_string(), *name);
+        }
+        let error = "fast".parse::<Profile>().expect_err("unknown");
+        assert_eq!(
+            error.to_string(),
+            "unknown profile \"fast\" (expected \"corral\" or \"upstream\")"
+        );
+    }
+
+    /// A core using every defaulted method of guard 1, to check the forwarding.
+    struct Guarded {
+        detached_answers: usize,
+    }
+
+    impl Reconciler for Guarded {
+        fn queue_config(&self) -> QueueConfig {
+            QueueConfig {
+                name: "guarded",
+                workers: 1,
+                rate_limiter: corral_core::RateLimiter::default_controller(),
+            }
+        }
+        fn watched_kinds(&self) -> &'static [ResourceKind] {
+            &[]
+        }
+        fn handle_event(
+            &mut self,
+            _: &ObjectEvent,
+            _: Option<&KubeObject>,
+            _: &ObjectCache,
+            _: Timestamp,
+        ) -> Vec<Enqueue> {
+            Vec::new()
+        }
+        fn reconcile(&mut self, _: &ObjectCache, _: &ObjectKey, _: Timestamp) -> Plan {
+            Plan::empty()
+        }
+        fn handle_outcomes(
+            &mut self,
+            _: &ObjectKey,
+            _: &Plan,
+            _: &[Outcome],
+            _: Timestamp,
+        ) -> SyncResult {
+            SyncResult::Done {
+                requeue_after: None,
+            }
+        }
+        fn queue_discipline(&self) -> QueueDiscipline {
+            QueueDiscipline::Fair(corral_core::FairQueueConfig::default())
+        }
+        fn fairness_class(&self, _: &ObjectCache, key: &ObjectKey) -> FairClass {
+            FairClass::new("ns", format!("owner-of-{}", key.name)).with_fresh(true)
+        }
+        fn handle_detached_outcomes(
+            &mut self,
+            _: &ObjectKey,
+            _: &Plan,
+            _: &[Outcome],
+            _: Timestamp,
+        ) -> SyncResult {
+            self.detached_answers += 1;
+            SyncResult::Retry {
+                reason: "inner".into(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_boxed_reconciler_forwards_every_guard_1_method() {
+        let mut boxed = BoxedReconciler(Box::new(Guarded {
+            detached_answers: 0,
+        }));
+        let key = ObjectKey::new(ResourceKind::Job, "ns", "j");
+        let cache = ObjectCache::default();
+        assert!(matches!(boxed.queue_discipline(), QueueDiscipline::Fair(_)));
+        assert_eq!(
+            boxed.fairness_class(&cache, &key),
+            FairClass::new("ns", "owner-of-j").with_fresh(true)
+        );
+        let now = corral_core::clock::epoch();
+        let result = boxed.handle_detached_outcomes(&key, &Plan::empty(), &[], now);
+        assert_eq!(
+            result,
+            SyncResult::Retry {
+                reason: "inner".into()
+            }
+        );
+    }
 }

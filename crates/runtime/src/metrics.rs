@@ -473,6 +473,18 @@ mod tests {
         job.queue_lengths(2, 5);
         job.sync_took(Duration::from_millis(4), Duration::from_micros(50));
         metrics.informer_relist("Pod");
+        job.fresh_length(4);
+        job.detached_started();
+        job.detached_outstanding(1);
+        job.detached_inline();
+        job.detached_answered(Duration::from_secs(20), Some(AbandonReason::Shutdown));
+        metrics.breaker_transition(BreakerTransitionLabels {
+            kind: "mutating".into(),
+            configuration: "snowball".into(),
+            webhook: "slow.example.com".into(),
+            to: "Open".into(),
+            reason: "ConsecutiveFailures".into(),
+        });
         let text = metrics.render();
         for needle in [
             "corral_workqueue_adds_total{name=\"job\"} 3",
@@ -481,10 +493,20 @@ mod tests {
             "corral_workqueue_waiting{name=\"job\"} 5",
             "corral_workqueue_work_duration_seconds_count{name=\"job\"} 1",
             "corral_informer_relists_total{kind=\"Pod\"} 1",
+            "corral_workqueue_fresh_depth{name=\"job\"} 4",
+            "corral_controller_detached_total{name=\"job\"} 1",
+            "corral_controller_detached_outstanding{name=\"job\"} 1",
+            "corral_controller_detached_inline_total{name=\"job\"} 1",
+            "corral_controller_detached_abandoned_total{name=\"job\",reason=\"shutdown\"} 1",
+            "corral_controller_detached_duration_seconds_count{name=\"job\"} 1",
+            "corral_webhook_breaker_transitions_total{kind=\"mutating\",configuration=\"snowball\",webhook=\"slow.example.com\",to=\"Open\",reason=\"ConsecutiveFailures\"} 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
         assert_eq!(job.syncs(), 1);
+        assert_eq!(job.detached_answered_total(), 1);
+        assert_eq!(job.detached_abandoned_total(AbandonReason::Shutdown), 1);
+        assert_eq!(job.detached_abandoned_total(AbandonReason::Timeout), 0);
         assert_eq!(job.work_time(), Duration::from_millis(4));
         assert_eq!(metrics.relists("Pod"), 1);
     }

@@ -308,17 +308,19 @@ async fn a_detached_tail_frees_the_worker_and_the_key_and_is_answered_once() {
     assert_eq!(h.driver.queue_stats().detached, 3);
     h.wait_idle().await;
     let log = h.stop().await;
-    let log = log.lock();
-    assert_eq!(log.reconciles.get("a"), Some(&2));
-    let a = log.detached.get("a").expect("a's tails answered");
-    assert_eq!(a.len(), 2, "two plans, two answers");
-    for (outcomes, at) in a.iter().chain(log.detached.get("b").expect("b answered")) {
-        assert_eq!(outcomes.len(), 3);
-        assert_done(outcomes);
-        assert!(
-            *at >= SLOW && *at < SLOW + Duration::from_secs(1),
-            "answered when the slow writes finished: {at:?}"
-        );
+    {
+        let log = log.lock();
+        assert_eq!(log.reconciles.get("a"), Some(&2));
+        let a = log.detached.get("a").expect("a's tails answered");
+        assert_eq!(a.len(), 2, "two plans, two answers");
+        for (outcomes, at) in a.iter().chain(log.detached.get("b").expect("b answered")) {
+            assert_eq!(outcomes.len(), 3);
+            assert_done(outcomes);
+            assert!(
+                *at >= SLOW && *at < SLOW + Duration::from_secs(1),
+                "answered when the slow writes finished: {at:?}"
+            );
+        }
     }
     let client = api.client(UserInfo::system("test"));
     let after = client

@@ -88,15 +88,14 @@ async fn create_and_time_first_pod(cluster: &Cluster, namespace: &str, job: Valu
     let prefix = format!("{name}-");
     let seen = tokio::time::timeout(Duration::from_secs(1800), async {
         while let Some(event) = watch.next().await {
-            if let Ok(TypedWatchEvent::Added(pod)) = event {
-                if pod
+            if let Ok(TypedWatchEvent::Added(pod)) = event
+                && pod
                     .metadata
                     .name
                     .as_deref()
                     .is_some_and(|n| n.starts_with(&prefix))
-                {
-                    return Some(cluster.now());
-                }
+            {
+                return Some(cluster.now());
             }
         }
         None

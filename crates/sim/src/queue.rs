@@ -98,4 +98,25 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![(1, "a"), (1, "b"), (5, "c"), (5, "d")]);
     }
+
+    /// The heap's own cost per event (the spec's budget: ≤ 100 ns). Run with
+    /// `cargo test --release -p corral-sim --lib queue_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn queue_cost_per_event() {
+        let mut q = EventQueue::new();
+        let mut rng = corral_core::SimRng::seed_from_u64(1);
+        let n = 1_000_000u64;
+        let started = std::time::Instant::now();
+        let mut now = 0;
+        for i in 0..n {
+            q.push(now + rng.below(60_000_000_000), i);
+            if q.len() > 10_000 {
+                now = q.pop().map_or(now, |(t, _)| t);
+            }
+        }
+        while q.pop().is_some() {}
+        let per_event = started.elapsed().as_nanos() as f64 / n as f64;
+        println!("event heap: {per_event:.0} ns per event (push + pop, 10,000 pending)");
+    }
 }

@@ -13,14 +13,14 @@ use corral_controllers::cronjob::{CronJobProfile, CronJobV1Poller};
 use corral_controllers::gc::GarbageCollector;
 use corral_controllers::job::JobController;
 use corral_controllers::podgc::{PodGcConfig, PodGcController};
+use corral_controllers::quota::{ResourceQuotaConfig, ResourceQuotaController};
+use corral_controllers::serviceaccount::{ServiceAccountsConfig, ServiceAccountsController};
 use corral_controllers::ttl::{TtlAfterFinishedConfig, TtlAfterFinishedController};
 use corral_core::{Reconciler, SimRng, Timestamp};
 use corral_node::lifecycle::{LifecycleConfig, NodeLifecycleController};
 use corral_node::{NodeAgentCore, NodeConfig};
 use corral_scheduler::{Scheduler, SchedulerConfig};
-use k8s_openapi::api::core::v1::{
-    Namespace, Node, NodeCondition, NodeSpec, NodeStatus, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{Namespace, Node, NodeCondition, NodeSpec, NodeStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -64,6 +64,11 @@ pub struct RunStats {
     /// Reconciles run (all controllers and the scheduler).
     pub reconciles: u64,
     pub api_calls: u64,
+    /// Pods the kubelet cores still track at the end (a core that never forgets removed
+    /// pods shows here).
+    pub kubelet_pods: usize,
+    /// Pods present in the store at the end.
+    pub store_pods: usize,
     pub wall_seconds: f64,
     pub simulated_seconds: f64,
 }
@@ -260,6 +265,18 @@ impl Simulation {
         );
         self.seed_keys.push((podgc, PodGcController::pass_key()));
         self.add_controller(
+            "resourcequota-controller",
+            Box::new(ResourceQuotaController::new(ResourceQuotaConfig::default())),
+            controller,
+        );
+        self.add_controller(
+            "serviceaccount-controller",
+            Box::new(ServiceAccountsController::new(
+                ServiceAccountsConfig::default(),
+            )),
+            controller,
+        );
+        self.add_controller(
             "node-lifecycle-controller",
             Box::new(NodeLifecycleController::new(LifecycleConfig::default())),
             controller,
@@ -321,31 +338,22 @@ impl Simulation {
         lines
     }
 
-    /// Objects to create at the start, in dependency order: namespaces (and their
-    /// `default` ServiceAccount, which upstream's ServiceAccount controller creates),
-    /// nodes, then the scenario's manifests (configuration kinds first).
+    /// Objects to create at the start, in dependency order: namespaces, nodes, then the
+    /// scenario's manifests (configuration kinds first). The ServiceAccount controller
+    /// gives every namespace its `default` account, the quota controller fills quotas'
+    /// status, as upstream.
     pub(crate) fn initial_objects(&self) -> Vec<KubeObject> {
         let mut namespaces: BTreeSet<String> = ["default", "kube-system", "kube-node-lease"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         let mut declared = BTreeSet::new();
-        let mut accounts = BTreeSet::new();
         for m in &self.scenario.manifests {
             if !m.object.namespace().is_empty() {
                 namespaces.insert(m.object.namespace().to_string());
             }
-            match m.object.kind() {
-                ResourceKind::Namespace => {
-                    declared.insert(m.object.name().to_string());
-                }
-                ResourceKind::ServiceAccount => {
-                    accounts.insert((
-                        m.object.namespace().to_string(),
-                        m.object.name().to_string(),
-                    ));
-                }
-                _ => {}
+            if m.object.kind() == ResourceKind::Namespace {
+                declared.insert(m.object.name().to_string());
             }
         }
         let mut out: Vec<KubeObject> = Vec::new();
@@ -365,17 +373,6 @@ impl Simulation {
                 .filter(|m| m.object.kind() == ResourceKind::Namespace)
                 .map(|m| m.object.clone()),
         );
-        for ns in &namespaces {
-            if !accounts.contains(&(ns.clone(), "default".to_string())) {
-                out.push(
-                    ServiceAccount {
-                        metadata: meta("default", Some(ns)),
-                        ..Default::default()
-                    }
-                    .into(),
-                );
-            }
-        }
         out.extend(self.scenario.nodes.iter().map(|n| node_object(n).into()));
         let rank = |kind: ResourceKind| match kind {
             ResourceKind::MutatingWebhookConfiguration

@@ -64,6 +64,13 @@ pub(crate) fn build(sim: Simulation) -> RunReport {
     timeline.sort_by_key(|a| a.0);
     let mut stats = sim.stats.clone();
     stats.simulated_seconds = sim.now as f64 / NANOS_PER_SECOND as f64;
+    stats.kubelet_pods = sim
+        .nodes
+        .iter()
+        .filter_map(|n| n.agent.as_ref())
+        .map(|a| a.pod_count())
+        .sum();
+    stats.store_pods = sim.world.cache.count(corral_api::ResourceKind::Pod);
     let workers_time = |c: &crate::driver::controller::ControllerDriver| {
         (sim.now.max(1) as f64) * c.workers.len() as f64
     };

@@ -104,6 +104,11 @@ pub fn render(report: &RunReport) -> String {
         t.events_dropped,
         top.join(", ")
     );
+    let _ = writeln!(
+        out,
+        "kubelets: {} pods tracked at the end ({} pods in the store)",
+        report.stats.kubelet_pods, report.stats.store_pods
+    );
     let busy: Vec<String> = report
         .controllers
         .iter()

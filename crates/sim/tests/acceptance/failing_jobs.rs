@@ -34,13 +34,29 @@ fn every_row_of_the_failing_jobs_table() {
     );
     // Missing PVC: FailedScheduling, and no node resources held for it.
     assert!(count("FailedScheduling") >= 1);
-    // Missing ServiceAccount and quota: FailedCreate, retried.
+    // Missing ServiceAccount (namespace `failing`) and quota (namespace `quota`): FailedCreate,
+    // retried, never a pod for the missing account, one pod for a `pods: 1` quota.
+    let failed_create = |ns: &str| {
+        report
+            .totals
+            .events_by_namespace
+            .get(&("FailedCreate".to_string(), ns.to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
     assert!(
-        count("FailedCreate") >= 10,
-        "FailedCreate events: {}",
-        count("FailedCreate")
+        failed_create("failing") >= 10,
+        "missing ServiceAccount retries: {}",
+        failed_create("failing")
     );
-    assert!(report.api.admission_rejections >= 10);
+    assert!(
+        failed_create("quota") >= 5,
+        "quota retries: {}",
+        failed_create("quota")
+    );
+    assert!(report.api.admission_rejections >= 15);
+    // 7 (Never) + 1 (OnFailure) + 1 (image) + 1 (PVC) + 1 (quota) + 0 (ServiceAccount).
+    assert_eq!(report.totals.pods_created, 11);
     assert!(
         report.passed(),
         "the scenario's assertions hold: {:?}",

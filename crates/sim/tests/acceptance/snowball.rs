@@ -100,6 +100,54 @@ fn the_snowball_builds_up_under_upstream_1_14() {
     check_snowball(Profile::Upstream114);
 }
 
+/// Counts (Jobs added, pods added) in the CronJob's namespace between two minutes.
+fn added(trace: &str, from: u64, to: u64) -> (usize, usize) {
+    let mut counts = (0, 0);
+    for line in trace.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let t = corral_sim::time::parse_duration(&format!(
+            "{}h{}m{}s",
+            &v["t"].as_str().unwrap()[1..3],
+            &v["t"].as_str().unwrap()[4..6],
+            &v["t"].as_str().unwrap()[7..13]
+        ))
+        .unwrap()
+        .as_secs();
+        if v["type"] != "ADDED" || v["namespace"] != "batch" || t < from * 60 || t >= to * 60 {
+            continue;
+        }
+        match v["kind"].as_str() {
+            Some("Job") => counts.0 += 1,
+            Some("Pod") => counts.1 += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
+#[test]
+fn suspending_the_cronjob_stops_new_jobs_but_not_new_pods_and_deleting_its_jobs_ends_it() {
+    let (_, trace) = super::common::run_traced(shortened(), 1, minutes(70));
+    let trace = String::from_utf8(trace).unwrap();
+    let (jobs_before, pods_before) = added(&trace, 30, 45);
+    let (jobs_suspended, pods_suspended) = added(&trace, 46, 60);
+    let (jobs_deleted, pods_deleted) = added(&trace, 61, 70);
+    assert!(
+        jobs_before >= 14 && pods_before >= 5,
+        "before: {jobs_before} jobs, {pods_before} pods"
+    );
+    assert_eq!(jobs_suspended, 0, "suspend stops new Jobs");
+    assert!(
+        pods_suspended >= 5,
+        "but the backlog keeps getting pods: {pods_suspended}"
+    );
+    assert_eq!(
+        (jobs_deleted, pods_deleted),
+        (0, 0),
+        "deleting the Jobs ends it"
+    );
+}
+
 #[test]
 fn current_kubernetes_snowballs_the_same_way_with_allow() {
     check_snowball(Profile::Upstream);
