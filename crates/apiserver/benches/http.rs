@@ -502,7 +502,12 @@ async fn load_jobs(args: &Args) {
                     return;
                 }
                 let path = format!("/apis/batch/v1/namespaces/load-{}/jobs", i % namespaces);
-                post(&mut sender, &path, job_with_payload(&format!("job-{i}"), payload)).await;
+                post(
+                    &mut sender,
+                    &path,
+                    job_with_payload(&format!("job-{i}"), payload),
+                )
+                .await;
             }
         }));
     }

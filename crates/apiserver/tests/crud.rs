@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{JOBS, TestServer, job, namespace};
+use common::{FrameReader, JOBS, TestServer, job, namespace};
 use serde_json::json;
 
 #[tokio::test]
@@ -433,6 +433,24 @@ async fn namespace_lifecycle_and_termination() {
     client
         .post("/apis/batch/v1/namespaces/doomed/jobs", &job("j", "doomed"))
         .await;
+    let listed = client.get("/api/v1/namespaces").await.json();
+    let rv = listed["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let watch = format!(
+        "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3Ddoomed&resourceVersion={rv}"
+    );
+    let mut frames = FrameReader::new(
+        client
+            .send(
+                http::Method::GET,
+                &watch,
+                &[("accept", "application/json")],
+                Vec::new(),
+            )
+            .await,
+    );
     let deleting = client
         .delete("/api/v1/namespaces/doomed", &json!({}))
         .await
@@ -443,13 +461,23 @@ async fn namespace_lifecycle_and_termination() {
         .await;
     let message = reply.status.as_u16();
     assert!(message == 403 || message == 404, "{}", reply.text());
-    for _ in 0..200 {
-        if client.get("/api/v1/namespaces/doomed").await.status == 404 {
-            return;
+    loop {
+        let event = frames
+            .next(Duration::from_secs(20))
+            .await
+            .expect("namespace watch open");
+        if event["type"] == "DELETED" {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("namespace was not removed");
+    client
+        .get("/api/v1/namespaces/doomed")
+        .await
+        .expect_status(404);
+    client
+        .get("/apis/batch/v1/namespaces/doomed/jobs/j")
+        .await
+        .expect_status(404);
 }
 
 #[tokio::test]

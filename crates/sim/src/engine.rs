@@ -7,22 +7,16 @@
 
 use std::time::Instant;
 
-use corral_api::{ApiError, KubeObject, ResourceKind};
+use corral_api::{ApiError, KubeObject};
 use corral_core::events::RecordedEvent;
-use corral_core::{
-    Action, ChangeKind, EventRecord, ObjectEvent, OnFailure, Outcome, Preconditions, Propagation,
-    Subresource, SyncResult,
-};
+use corral_core::{Action, ChangeKind, EventRecord, ObjectEvent, OnFailure, Outcome, SyncResult};
 use corral_node::RuntimeEvent;
-use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::admission::CreateAdmission;
 use crate::api::ClientId;
 use crate::driver::controller::WorkItem;
 use crate::invariants::Violation;
-use crate::metrics::job_finished;
-use crate::scenario::{ObjectRef, ScenarioAction};
 use crate::sim::{RunReport, Simulation};
 use crate::time::{SimTime, nanos, offset, timestamp};
 use crate::world::{Op, WriteOp};
@@ -64,20 +58,20 @@ pub(crate) enum CallOrigin {
 
 /// A call in flight.
 pub(crate) struct PendingCall {
-    origin: CallOrigin,
+    pub(crate) origin: CallOrigin,
     /// The write, unless it is read from the worker's plan when it lands.
-    op: Option<WriteOp>,
+    pub(crate) op: Option<WriteOp>,
     /// A create's admission (done when the call started), committed when it lands.
-    create: Option<CreateAdmission>,
-    client: ClientId,
-    persist_at: Option<SimTime>,
-    respond_at: SimTime,
-    error: Option<ApiError>,
-    persisted: bool,
-    outcome: Option<Outcome>,
+    pub(crate) create: Option<CreateAdmission>,
+    pub(crate) client: ClientId,
+    pub(crate) persist_at: Option<SimTime>,
+    pub(crate) respond_at: SimTime,
+    pub(crate) error: Option<ApiError>,
+    pub(crate) persisted: bool,
+    pub(crate) outcome: Option<Outcome>,
 }
 
-fn worker_gone() -> Outcome {
+pub(crate) fn worker_gone() -> Outcome {
     Outcome::Failed(ApiError::internal("the calling worker is gone"))
 }
 
@@ -332,7 +326,7 @@ impl Simulation {
     }
 
     /// Issues the worker's next stage, or finishes the work item when all stages ran.
-    fn advance(&mut self, index: usize, worker: usize) {
+    pub(crate) fn advance(&mut self, index: usize, worker: usize) {
         loop {
             let Some(mut item) = self.controllers[index].workers[worker].take() else {
                 return;
@@ -416,243 +410,6 @@ impl Simulation {
         controller.queue.done(&item.key);
         controller.busy += self.now - item.started;
         self.dirty_controllers.insert(index);
-    }
-
-    /// Plans a call: the client's rate limiter, admission for creates (webhook latency in
-    /// virtual time), the API latency, the request timeout and injected faults. Executes
-    /// it at once when it takes no virtual time (returning the outcome), else schedules it.
-    fn issue(&mut self, client: ClientId, op: Op<'_>, origin: CallOrigin) -> Option<Outcome> {
-        self.stats.api_calls += 1;
-        let start = self.api.start(client, self.now);
-        let base = self.api.base_latency();
-        let mut create = None;
-        let mut plan = match op {
-            Op::Action(Action::Create { object }) => {
-                let start_ts = timestamp(self.scenario.start, start);
-                match self.world.prepare_new(object.clone(), start_ts) {
-                    Err(error) => self.api.timing(start, start, base, Some(error)),
-                    Ok(prepared) => {
-                        let user = &self.api.clients[client].user;
-                        let admission = self.admission.admit_create(
-                            prepared,
-                            user,
-                            &self.world.cache,
-                            start_ts,
-                        );
-                        let admitted = offset(self.scenario.start, admission.finished).max(start);
-                        let rejection = admission.result.as_ref().err().cloned();
-                        create = Some(admission);
-                        self.api.timing(start, admitted, base, rejection)
-                    }
-                }
-            }
-            _ => self.api.timing(start, start, base, None),
-        };
-        self.api.inject(client, op, start, &mut plan);
-        if plan.respond_at == self.now && plan.persist_at.is_none_or(|p| p == self.now) {
-            let outcome = match plan.persist_at {
-                Some(_) => self.persist(client, op, create.as_mut()),
-                None => Outcome::Failed(ApiError::internal("rejected")),
-            };
-            return Some(match plan.error {
-                Some(error) => Outcome::Failed(error),
-                None => outcome,
-            });
-        }
-        let keep = !matches!(origin, CallOrigin::Worker { .. })
-            || plan.persist_at.is_some_and(|p| p > plan.respond_at);
-        self.schedule_call(PendingCall {
-            origin,
-            op: (keep && create.is_none()).then(|| op.to_owned()),
-            create,
-            client,
-            persist_at: plan.persist_at,
-            respond_at: plan.respond_at,
-            error: plan.error,
-            persisted: false,
-            outcome: None,
-        });
-        None
-    }
-
-    /// A call of a node or the user: the outcome goes to its origin either way.
-    fn issue_owned(&mut self, client: ClientId, op: WriteOp, origin: CallOrigin) {
-        if let Some(outcome) = self.issue(client, op.as_op(), origin) {
-            self.deliver(origin, outcome, Some(&op));
-        }
-    }
-
-    fn schedule_call(&mut self, call: PendingCall) {
-        let id = self.next_call;
-        self.next_call += 1;
-        let first = match call.persist_at {
-            Some(p) if !call.persisted => p.min(call.respond_at),
-            _ => call.respond_at,
-        };
-        self.heap.push(first, Event::Call(id));
-        self.calls.insert(id, call);
-    }
-
-    /// The write of `op` lands now (a create with its admission already done).
-    fn persist(
-        &mut self,
-        client: ClientId,
-        op: Op<'_>,
-        create: Option<&mut CreateAdmission>,
-    ) -> Outcome {
-        if let Op::Action(Action::Delete { key, .. }) = op {
-            self.invariants.check_delete(
-                &self.api.clients[client].name,
-                key,
-                &self.world.cache,
-                self.now,
-                self.now_ts,
-            );
-        }
-        self.writer = client;
-        let outcome = match create {
-            Some(state) => self.commit(state),
-            None => self.world.execute(
-                op,
-                self.now_ts,
-                &mut self.admission,
-                &self.api.clients[client].user,
-            ),
-        };
-        self.flush_watch();
-        self.writer = self.user;
-        outcome
-    }
-
-    fn commit(&mut self, state: &mut CreateAdmission) -> Outcome {
-        let result = std::mem::replace(
-            &mut state.result,
-            Err(ApiError::internal("committed twice")),
-        );
-        match self
-            .world
-            .commit_admitted(result, state, &mut self.admission, self.now_ts)
-        {
-            Ok(object) => Outcome::Done(object),
-            Err(error) => Outcome::Failed(error),
-        }
-    }
-
-    /// The write of a worker's action lands now, read from its plan.
-    fn persist_worker(&mut self, client: ClientId, origin: CallOrigin) -> Outcome {
-        let CallOrigin::Worker {
-            controller,
-            worker,
-            stage,
-            index,
-            ..
-        } = origin
-        else {
-            return worker_gone();
-        };
-        let Some(item) = self.controllers[controller].workers[worker].as_ref() else {
-            return worker_gone();
-        };
-        let action = &item.plan.stages[stage].actions[index];
-        if let Action::Delete { key, .. } = action {
-            self.invariants.check_delete(
-                &self.api.clients[client].name,
-                key,
-                &self.world.cache,
-                self.now,
-                self.now_ts,
-            );
-        }
-        self.writer = client;
-        let outcome = self.world.execute(
-            Op::Action(action),
-            self.now_ts,
-            &mut self.admission,
-            &self.api.clients[client].user,
-        );
-        self.flush_watch();
-        self.writer = self.user;
-        outcome
-    }
-
-    fn on_call(&mut self, id: u64) {
-        let Some(mut call) = self.calls.remove(&id) else {
-            return;
-        };
-        if call.persist_at == Some(self.now) && !call.persisted {
-            let outcome = match (&call.op, call.create.as_mut()) {
-                (_, Some(create)) => {
-                    self.writer = call.client;
-                    let outcome = self.commit(create);
-                    self.flush_watch();
-                    self.writer = self.user;
-                    outcome
-                }
-                (Some(op), None) => self.persist(call.client, op.as_op(), None),
-                (None, None) => self.persist_worker(call.client, call.origin),
-            };
-            call.persisted = true;
-            call.outcome = Some(outcome);
-        }
-        if call.respond_at == self.now {
-            let outcome = match (call.error.take(), call.outcome.take()) {
-                (Some(error), _) => Outcome::Failed(error),
-                (None, Some(outcome)) => outcome,
-                (None, None) => Outcome::Failed(ApiError::internal("no outcome")),
-            };
-            let persist_later = call.persist_at.is_some_and(|p| p > self.now) && !call.persisted;
-            self.deliver(call.origin, outcome, call.op.as_ref());
-            if persist_later {
-                call.respond_at = SimTime::MAX;
-                let at = call.persist_at.unwrap_or(self.now);
-                let id = self.next_call;
-                self.next_call += 1;
-                self.heap.push(at, Event::Call(id));
-                self.calls.insert(id, call);
-            }
-            return;
-        }
-        self.heap.push(call.respond_at, Event::Call(id));
-        self.calls.insert(id, call);
-    }
-
-    fn deliver(&mut self, origin: CallOrigin, outcome: Outcome, op: Option<&WriteOp>) {
-        match origin {
-            CallOrigin::Worker {
-                controller,
-                worker,
-                slot,
-                ..
-            } => {
-                let Some(item) = self.controllers[controller].workers[worker].as_mut() else {
-                    return;
-                };
-                item.outcomes[slot] = Some(outcome);
-                item.in_flight -= 1;
-                if item.in_flight == 0 {
-                    self.advance(controller, worker);
-                }
-            }
-            CallOrigin::Node { node, incarnation } => {
-                let Outcome::Failed(error) = outcome else {
-                    return;
-                };
-                let driver = &mut self.nodes[node];
-                if driver.incarnation != incarnation {
-                    return;
-                }
-                let action = match op {
-                    Some(WriteOp::Action(action)) => action.clone(),
-                    Some(WriteOp::PodStatus(update)) => update.to_action(),
-                    None => return,
-                };
-                if let Some(agent) = driver.agent.as_mut() {
-                    agent.handle_api_failure(&action, &error, self.now_ts);
-                    self.dirty_nodes.insert(node);
-                }
-            }
-            CallOrigin::User => {}
-        }
     }
 
     /// Runs the kubelet's outputs until it has none; schedules its next wakeup.
@@ -739,181 +496,6 @@ impl Simulation {
         if self.scenario.store_events {
             self.issue_owned(self.event_writer, WriteOp::Action(write), CallOrigin::User);
         }
-    }
-
-    /// A scripted action, as a user with kubectl would do it.
-    fn run_action(&mut self, action: ScenarioAction) {
-        let user = self.user;
-        let suspend = matches!(action, ScenarioAction::Suspend(_));
-        match action {
-            ScenarioAction::Suspend(key) | ScenarioAction::Resume(key) => {
-                let Some(mut cronjob) = self
-                    .world
-                    .cache
-                    .get(&key)
-                    .and_then(|o| o.as_typed::<CronJob>().cloned())
-                else {
-                    return;
-                };
-                cronjob.spec.suspend = Some(suspend);
-                self.issue_owned(
-                    user,
-                    WriteOp::Action(Action::Update {
-                        object: cronjob.into(),
-                        subresource: Subresource::Main,
-                    }),
-                    CallOrigin::User,
-                );
-            }
-            ScenarioAction::DeleteJobs {
-                of,
-                unfinished_only,
-            } => {
-                let cronjob_uid = match &of {
-                    ObjectRef::Object(key) => self.world.cache.get(key).map(|o| o.uid()),
-                    ObjectRef::Namespace(_) => None,
-                };
-                let doomed: Vec<(corral_api::ObjectKey, corral_api::Uid)> = self
-                    .world
-                    .cache
-                    .list(ResourceKind::Job)
-                    .filter(|job| match &of {
-                        ObjectRef::Namespace(ns) => job.namespace() == ns,
-                        ObjectRef::Object(_) => cronjob_uid
-                            .as_ref()
-                            .is_some_and(|u| job.controller_ref().is_some_and(|r| r.uid == u.0)),
-                    })
-                    .filter(|job| {
-                        !unfinished_only
-                            || job
-                                .as_typed::<Job>()
-                                .is_some_and(|j| job_finished(j).is_none())
-                    })
-                    .map(|job| (job.key(), job.uid()))
-                    .collect();
-                for (key, uid) in doomed {
-                    let delete = Action::delete(key, Some(uid), Some(Propagation::Background));
-                    self.issue_owned(user, WriteOp::Action(delete), CallOrigin::User);
-                }
-            }
-            ScenarioAction::Delete(key) => {
-                let delete = Action::Delete {
-                    key,
-                    preconditions: Preconditions::default(),
-                    propagation: Some(Propagation::Background),
-                    grace_period_seconds: None,
-                };
-                self.issue_owned(user, WriteOp::Action(delete), CallOrigin::User);
-            }
-            ScenarioAction::NodeDown(name) => {
-                let Some(&index) = self.node_index.get(&name) else {
-                    return;
-                };
-                let driver = &mut self.nodes[index];
-                driver.agent = None;
-                driver.runtime.reset();
-                driver.incarnation += 1;
-                driver.wake_at = None;
-            }
-            ScenarioAction::NodeUp(name) => {
-                let Some(&index) = self.node_index.get(&name) else {
-                    return;
-                };
-                if self.nodes[index].agent.is_some() {
-                    return;
-                }
-                self.start_agent(index);
-                let pods: Vec<Pod> = self
-                    .world
-                    .cache
-                    .pods_on_node(&name)
-                    .filter_map(|o| o.as_typed::<Pod>().cloned())
-                    .collect();
-                if let Some(agent) = self.nodes[index].agent.as_mut() {
-                    for pod in &pods {
-                        agent.handle_pod_update(pod, self.now_ts);
-                    }
-                }
-            }
-            ScenarioAction::ScaleJob { job, parallelism } => {
-                let Some(mut object) = self
-                    .world
-                    .cache
-                    .get(&job)
-                    .and_then(|o| o.as_typed::<Job>().cloned())
-                else {
-                    return;
-                };
-                object.spec.get_or_insert_with(Default::default).parallelism = Some(parallelism);
-                self.issue_owned(
-                    user,
-                    WriteOp::Action(Action::Update {
-                        object: object.into(),
-                        subresource: Subresource::Main,
-                    }),
-                    CallOrigin::User,
-                );
-            }
-            ScenarioAction::Apply(object) => {
-                let mut object = *object;
-                let write = match self.world.cache.get(&object.key()) {
-                    Some(existing) => {
-                        object.meta_mut().resource_version =
-                            existing.meta().resource_version.clone();
-                        Action::Update {
-                            object,
-                            subresource: Subresource::Main,
-                        }
-                    }
-                    None => Action::Create { object },
-                };
-                self.issue_owned(user, WriteOp::Action(write), CallOrigin::User);
-            }
-        }
-    }
-
-    fn assertion_context(&self) -> crate::assertions::Context<'_> {
-        crate::assertions::Context {
-            cache: &self.world.cache,
-            metrics: &self.metrics,
-            job_queue_depth: self
-                .job_controller
-                .map_or(0, |i| self.controllers[i].depth() as u64),
-            now: self.now_ts,
-        }
-    }
-
-    fn check_assertions(&mut self, end: bool) {
-        let mut assertions = std::mem::take(&mut self.assertions);
-        assertions.check(&self.assertion_context(), self.now, end);
-        self.assertions = assertions;
-    }
-
-    fn take_sample(&mut self) {
-        let (depth, busy) = self.job_controller.map_or((0, 0), |i| {
-            (
-                self.controllers[i].depth() as u64,
-                self.controllers[i].busy_workers() as u64,
-            )
-        });
-        self.metrics.sample(
-            self.now,
-            self.scenario.start,
-            &self.world.cache,
-            depth,
-            busy,
-        );
-    }
-
-    fn finish_run(mut self) -> RunReport {
-        let last = self.metrics.samples.last().map_or(0, |s| s.t);
-        if self.now > last || self.metrics.samples.is_empty() {
-            self.check_assertions(false);
-            self.take_sample();
-        }
-        self.check_assertions(true);
-        self.trace.flush();
-        crate::report::build(self)
     }
 }
 

@@ -21,9 +21,11 @@
 //! derived with `fork`, ordered maps wherever order matters. File I/O happens only in
 //! [`scenario::load`] and the CLI's outputs.
 
+mod actions;
 pub mod admission;
 pub mod api;
 pub mod assertions;
+mod calls;
 pub mod cli;
 pub mod driver;
 mod engine;
