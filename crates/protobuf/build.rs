@@ -13,6 +13,7 @@ const ROOTS: &[&str] = &[
     "k8s.io/api/authorization/v1/generated.proto",
     "k8s.io/api/authentication/v1/generated.proto",
     "k8s.io/api/policy/v1/generated.proto",
+    "corral/rbac_v1.proto",
 ];
 
 fn main() {

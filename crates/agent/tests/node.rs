@@ -109,8 +109,10 @@ async fn static_pods_run_and_show_up_as_mirror_pods() {
     let file = dir.join("web.yaml");
     // YAML is a superset of JSON.
     std::fs::write(&file, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    // Named `<name>-<node>` as upstream's file source names static pods.
+    let mirror_name = format!("static-web-{}", cluster.node);
     let mirror = cluster
-        .wait_pod("static-web", LIMIT, |p| phase(p) == "Running")
+        .wait_pod(&mirror_name, LIMIT, |p| phase(p) == "Running")
         .await;
     let annotations = mirror.metadata.annotations.clone().unwrap();
     assert!(annotations.contains_key("kubernetes.io/config.mirror"));
@@ -125,7 +127,7 @@ async fn static_pods_run_and_show_up_as_mirror_pods() {
     let deadline = Instant::now() + LIMIT;
     loop {
         let out = cluster
-            .logs("static-web", LogOptions::default())
+            .logs(&mirror_name, LogOptions::default())
             .await
             .unwrap_or_default();
         if out == "static\n" {
@@ -137,7 +139,7 @@ async fn static_pods_run_and_show_up_as_mirror_pods() {
     assert!(!cluster.marked_processes().is_empty());
     // Removing the manifest stops the pod and deletes its mirror.
     std::fs::remove_file(&file).unwrap();
-    cluster.wait_gone("static-web", LIMIT).await;
+    cluster.wait_gone(&mirror_name, LIMIT).await;
     cluster.wait_no_marked_processes(LIMIT).await;
     cluster.shutdown().await;
 }

@@ -12,8 +12,10 @@
 //! Around them: [`discovery`] (`/version`, `/api`, `/apis`, aggregated discovery),
 //! [`openapi`] (`/openapi/v2`, `/openapi/v3`), [`pki`] and [`kubeconfig`] (first-start
 //! certificates and the admin kubeconfig), [`ops`] (health checks and metrics) and
-//! [`server`] (what `corral up` starts).
+//! [`server`] (what `corral up` starts) and [`snapshot`] (`GET /corral/snapshot` and its
+//! client).
 
+pub mod client_tls;
 pub mod discovery;
 pub mod http;
 pub mod kubeconfig;
@@ -21,9 +23,13 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pki;
+pub mod production;
 pub mod server;
 pub mod service;
+pub mod snapshot;
+pub mod tokens;
 
+pub use production::{ProductionError, ProductionOptions, production_service};
 pub use server::{Server, ServerConfig, ServerHandle};
 pub use service::{ApiClient, ApiService};
 

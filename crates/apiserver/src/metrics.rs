@@ -1,7 +1,8 @@
 //! Prometheus metrics (prometheus-client, text exposition at `/metrics`):
 //! `apiserver_request_total{verb,resource,code}`, the
 //! `apiserver_request_duration_seconds{verb,resource}` histogram, and gauges read at
-//! scrape time: store revision, stored objects, history versions, open watches.
+//! scrape time: store revision, stored objects, history versions, open watches; and the
+//! admission webhooks' metrics ([`WebhookMetrics`]), fed by the admission chain.
 
 use std::sync::atomic::AtomicI64;
 
@@ -37,6 +38,82 @@ fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS.iter().copied())
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookDurationLabels {
+    pub name: String,
+    /// `admit` (mutating) or `validating`, as upstream.
+    pub r#type: String,
+    pub operation: String,
+    pub rejected: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookRejectionLabels {
+    pub name: String,
+    pub r#type: String,
+    pub operation: String,
+    /// `calling_webhook_error` (failurePolicy Fail), `no_error` (an explicit denial).
+    pub error_type: String,
+    pub rejection_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub name: String,
+    pub r#type: String,
+}
+
+/// Upstream's webhook latency buckets (seconds).
+const WEBHOOK_BUCKETS: &[f64] = &[0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10.0, 25.0];
+
+fn webhook_histogram() -> Histogram {
+    Histogram::new(WEBHOOK_BUCKETS.iter().copied())
+}
+
+/// Per-webhook metrics (upstream `apiserver_admission_webhook_*`), plus Corral's timeout
+/// counter. Cheap to clone: every family is shared.
+#[derive(Clone, Debug)]
+pub struct WebhookMetrics {
+    pub durations: Family<WebhookDurationLabels, Histogram, fn() -> Histogram>,
+    pub rejections: Family<WebhookRejectionLabels, Counter>,
+    pub fail_open: Family<WebhookLabels, Counter>,
+    pub timeouts: Family<WebhookLabels, Counter>,
+}
+
+impl WebhookMetrics {
+    fn new() -> WebhookMetrics {
+        WebhookMetrics {
+            durations: Family::new_with_constructor(webhook_histogram),
+            rejections: Family::default(),
+            fail_open: Family::default(),
+            timeouts: Family::default(),
+        }
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "apiserver_admission_webhook_admission_duration_seconds",
+            "Admission webhook latency in seconds, by name, type (admit or validating), operation and whether it rejected",
+            self.durations.clone(),
+        );
+        registry.register(
+            "apiserver_admission_webhook_rejection_count",
+            "Admission webhook rejections, by name, type, operation, error type and code",
+            self.rejections.clone(),
+        );
+        registry.register(
+            "apiserver_admission_webhook_fail_open_count",
+            "Admission webhook calls that failed and were ignored (failurePolicy Ignore)",
+            self.fail_open.clone(),
+        );
+        registry.register(
+            "corral_admission_webhook_timeouts",
+            "Admission webhook calls that timed out",
+            self.timeouts.clone(),
+        );
+    }
+}
+
 /// The server's metrics registry.
 pub struct Metrics {
     registry: Registry,
@@ -46,7 +123,16 @@ pub struct Metrics {
     objects: Gauge<i64, AtomicI64>,
     history: Gauge<i64, AtomicI64>,
     watchers: Gauge<i64, AtomicI64>,
+    webhooks: WebhookMetrics,
+    /// Other components' registries (controllers, scheduler), added after start.
+    extra: parking_lot::Mutex<Vec<Registry>>,
+    /// Samples computed at scrape time (holdings, webhook breakers), already in the text
+    /// format (`# HELP`, `# TYPE`, samples).
+    computed: parking_lot::Mutex<Vec<ComputedMetrics>>,
 }
+
+/// A source of samples computed at scrape time, rendering the text format.
+pub type ComputedMetrics = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +188,8 @@ impl Metrics {
             "Number of currently open watch streams",
             watchers.clone(),
         );
+        let webhooks = WebhookMetrics::new();
+        webhooks.register(&mut registry);
         Metrics {
             registry,
             requests,
@@ -110,7 +198,27 @@ impl Metrics {
             objects,
             history,
             watchers,
+            webhooks,
+            extra: parking_lot::Mutex::new(Vec::new()),
+            computed: parking_lot::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds families registered by another component (`register` fills a registry).
+    pub fn add_registry(&self, register: impl FnOnce(&mut Registry)) {
+        let mut registry = Registry::default();
+        register(&mut registry);
+        self.extra.lock().push(registry);
+    }
+
+    /// Adds samples computed at every scrape.
+    pub fn add_computed(&self, source: ComputedMetrics) {
+        self.computed.lock().push(source);
+    }
+
+    /// The admission webhook families, for the admission chain to record into.
+    pub fn webhooks(&self) -> WebhookMetrics {
+        self.webhooks.clone()
     }
 
     /// Records one finished request.
@@ -138,8 +246,19 @@ impl Metrics {
         self.history
             .set(i64::try_from(stats.history_versions).unwrap_or(i64::MAX));
         self.watchers.set(service.hub().watcher_count());
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let mut encoded = encode_registry(&mut out, &self.registry);
+        for registry in self.extra.lock().iter() {
+            encoded = encoded.and_then(|()| encode_registry(&mut out, registry));
+        }
+        if encoded.is_err() {
+            out.clear();
+        }
+        for source in self.computed.lock().iter() {
+            out.push_str(&source());
+        }
+        if encode_eof(&mut out).is_err() {
             out.clear();
         }
         out

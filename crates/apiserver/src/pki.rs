@@ -220,6 +220,76 @@ impl Pki {
         Ok(pki)
     }
 
+    /// The CA as an issuer (from the stored key).
+    fn issuer(&self) -> Result<Issuer<'static, KeyPair>, PkiError> {
+        let key = KeyPair::from_pem(&self.ca_key_pem)?;
+        Ok(Issuer::new(ca_params()?, key))
+    }
+
+    /// A client certificate for `user`, optionally in `group` (CN and O, as the x509
+    /// authenticator reads them), signed by the cluster CA: `(certificate PEM, key PEM)`.
+    /// One group at most: rcgen keeps one value per attribute type.
+    pub fn issue_client(
+        &self,
+        user: &str,
+        group: Option<&str>,
+    ) -> Result<(String, String), PkiError> {
+        let issuer = self.issuer()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, user);
+        if let Some(group) = group.filter(|g| !g.is_empty()) {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, group);
+        }
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        validity(&mut params);
+        let key = KeyPair::generate()?;
+        let certificate = params.signed_by(&key, &issuer)?;
+        Ok((certificate.pem(), key.serialize_pem()))
+    }
+
+    /// `corral certs rotate`: new serving and admin certificates (and keys) from the
+    /// stored CA, saved in `DIR/pki`. A running server picks the serving one up (it
+    /// watches the file); the CA stays, so existing kubeconfigs keep verifying it.
+    pub fn rotate(dir: &Path, serving_names: &[String]) -> Result<Pki, PkiError> {
+        let current = Self::load_or_create(dir, serving_names)?;
+        let issuer = current.issuer()?;
+        let pki = Self::with_ca(
+            &issuer,
+            current.ca_cert_pem.clone(),
+            current.ca_key_pem.clone(),
+            serving_names,
+        )?;
+        pki.save(&dir.join("pki"))?;
+        tracing::info!(dir = %dir.join("pki").display(), "rotated the serving and admin certificates");
+        Ok(pki)
+    }
+
+    /// Rotates the leaves when one expires within `margin` (at start: renewal before
+    /// expiry). Returns whether it rotated.
+    pub fn renew_if_expiring(
+        dir: &Path,
+        serving_names: &[String],
+        margin: std::time::Duration,
+    ) -> Result<(Pki, bool), PkiError> {
+        let pki = Self::load_or_create(dir, serving_names)?;
+        let deadline = jiff::Timestamp::now().as_second()
+            + i64::try_from(margin.as_secs()).unwrap_or(i64::MAX / 2);
+        let expiring = [&pki.serving_cert_pem, &pki.admin_cert_pem]
+            .iter()
+            .any(|pem| not_after(pem).is_none_or(|end| end <= deadline));
+        if !expiring {
+            return Ok((pki, false));
+        }
+        Ok((Self::rotate(dir, serving_names)?, true))
+    }
+
     fn save(&self, dir: &Path) -> Result<(), PkiError> {
         write_file(&dir.join(CA_CERT), &self.ca_cert_pem, 0o644)?;
         write_file(&dir.join(CA_KEY), &self.ca_key_pem, 0o600)?;
@@ -228,6 +298,29 @@ impl Pki {
         write_file(&dir.join(ADMIN_CERT), &self.admin_cert_pem, 0o644)?;
         write_file(&dir.join(ADMIN_KEY), &self.admin_key_pem, 0o600)
     }
+}
+
+/// Renew certificates expiring within this margin at start.
+pub const RENEW_MARGIN: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// The serving certificate's path under the data directory.
+pub fn serving_cert_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("pki").join(SERVING_CERT)
+}
+
+/// The serving key's path under the data directory.
+pub fn serving_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("pki").join(SERVING_KEY)
+}
+
+/// A PEM certificate's `notAfter` (Unix seconds).
+pub fn not_after(pem: &str) -> Option<i64> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
+    let (_, certificate) = X509Certificate::from_der(der.as_ref()).ok()?;
+    Some(certificate.validity().not_after.timestamp())
 }
 
 /// Writes `contents` to `path` with `mode` (created with it, so keys are never readable by
@@ -282,5 +375,49 @@ mod tests {
         let third = Pki::load_or_create(dir.path(), &serving_names(&[])).unwrap();
         assert_eq!(third.ca_cert_pem, first.ca_cert_pem);
         assert_ne!(third.serving_cert_pem, first.serving_cert_pem);
+    }
+}
+
+#[cfg(test)]
+mod rotation_tests {
+    use super::*;
+    use crate::http::auth::identity_from_certificate;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn user_certificates_carry_the_user_and_group() {
+        let pki = Pki::generate(&serving_names(&[])).unwrap();
+        let (cert, _key) = pki.issue_client("alice", Some("dev")).unwrap();
+        let der = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        let user = identity_from_certificate(der.as_ref()).unwrap();
+        assert_eq!(user.name, "alice");
+        assert_eq!(user.groups, vec!["dev"]);
+    }
+
+    #[test]
+    fn rotation_keeps_the_ca_and_replaces_the_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = serving_names(&[]);
+        let first = Pki::load_or_create(dir.path(), &names).unwrap();
+        let (unchanged, rotated) =
+            Pki::renew_if_expiring(dir.path(), &names, RENEW_MARGIN).unwrap();
+        assert!(!rotated, "ten-year certificates are not renewed");
+        assert_eq!(unchanged.serving_cert_pem, first.serving_cert_pem);
+        let second = Pki::rotate(dir.path(), &names).unwrap();
+        assert_eq!(second.ca_cert_pem, first.ca_cert_pem);
+        assert_ne!(second.serving_cert_pem, first.serving_cert_pem);
+        assert_ne!(second.admin_key_pem, first.admin_key_pem);
+        let reloaded = Pki::load_or_create(dir.path(), &names).unwrap();
+        assert_eq!(reloaded.serving_cert_pem, second.serving_cert_pem);
+        // A margin longer than the validity renews.
+        let (_, renewed) = Pki::renew_if_expiring(
+            dir.path(),
+            &names,
+            std::time::Duration::from_secs(20 * 365 * 24 * 3600),
+        )
+        .unwrap();
+        assert!(renewed);
+        assert!(not_after(&second.serving_cert_pem).unwrap() > jiff::Timestamp::now().as_second());
     }
 }

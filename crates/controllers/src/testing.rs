@@ -118,14 +118,14 @@ impl TestCluster {
                 let Some(current) = self.cache.get(key).cloned() else {
                     return Outcome::Failed(not_found(key));
                 };
-                if let Some(uid) = &preconditions.uid {
-                    if current.meta().uid.as_deref() != Some(uid.as_str()) {
-                        return Outcome::Failed(ApiError::conflict(
-                            &group_resource(key),
-                            &key.name,
-                            "Precondition failed",
-                        ));
-                    }
+                if let Some(uid) = &preconditions.uid
+                    && current.meta().uid.as_deref() != Some(uid.as_str())
+                {
+                    return Outcome::Failed(ApiError::conflict(
+                        &group_resource(key),
+                        &key.name,
+                        "Precondition failed",
+                    ));
                 }
                 if current
                     .meta()
@@ -198,13 +198,13 @@ impl TestCluster {
         let Some(current) = self.cache.get(&key).cloned() else {
             return Outcome::Failed(not_found(&key));
         };
-        if let Some(rv) = object.revision() {
-            if current.revision() != Some(rv) {
-                return Outcome::Failed(ApiError::conflict_modified(
-                    &group_resource(&key),
-                    &key.name,
-                ));
-            }
+        if let Some(rv) = object.revision()
+            && current.revision() != Some(rv)
+        {
+            return Outcome::Failed(ApiError::conflict_modified(
+                &group_resource(&key),
+                &key.name,
+            ));
         }
         let mut value = current.to_value();
         let new = object.to_value();

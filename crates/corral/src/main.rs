@@ -1,5 +1,6 @@
 //! The `corral` binary: a command table. Each subcommand lives in its own module under
-//! `cmd/` and gets its arguments as a clap `Args` struct; `main` only dispatches.
+//! `cmd/` (or in the crate that owns it) and gets its arguments as a clap `Args` struct;
+//! `main` only dispatches.
 
 mod cmd;
 mod logging;
@@ -19,8 +20,12 @@ struct Cli {
 /// The command table.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start the control plane (API server) on a data directory.
+    /// Start the control plane and a local node on a data directory.
     Up(cmd::up::UpArgs),
+    /// Join a running Corral as a node (pods run as processes on this machine).
+    Node(corral_agent::NodeArgs),
+    /// Run a scenario in virtual time (deterministic from a seed) and write a report.
+    Sim(corral_sim::SimArgs),
     /// Print the version of corral and of the Kubernetes API it serves.
     Version,
 }
@@ -29,6 +34,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
+        Command::Node(args) => {
+            logging::init(logging::LogFormat::Text);
+            corral_agent::run_node(args).map_err(anyhow::Error::from)
+        }
+        Command::Sim(args) => {
+            return match corral_sim::cli::run(args) {
+                Ok(status) => status.into(),
+                Err(error) => {
+                    eprintln!("corral sim: {error}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Version => cmd::version::run(),
     };
     match result {

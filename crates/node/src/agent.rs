@@ -182,8 +182,9 @@ impl NodeAgentCore {
         self.admit_or_update(pod.clone(), false, now);
     }
 
-    /// A pod from the file source. It gets a stable uid (hash of namespace, name and node)
-    /// if it has none, and a mirror pod in the API.
+    /// A pod from the file source, as its manifest names it. As upstream's file source
+    /// (`applyDefaults`), it is named `<name>-<node name in lower case>`, gets a stable uid
+    /// (hash of namespace, name and node) if it has none, and a mirror pod in the API.
     pub fn handle_static_pod(&mut self, pod: &Pod, now: Timestamp) {
         let mut pod = pod.clone();
         let namespace = pod
@@ -191,8 +192,13 @@ impl NodeAgentCore {
             .namespace
             .get_or_insert_with(|| "default".to_string())
             .clone();
-        let name = pod.metadata.name.clone().unwrap_or_default();
         let node = self.config.node_name.clone();
+        let name = format!(
+            "{}-{}",
+            pod.metadata.name.as_deref().unwrap_or_default(),
+            node.to_lowercase()
+        );
+        pod.metadata.name = Some(name.clone());
         if pod.metadata.uid.is_none() {
             let hash = fnv1a(format!("{namespace}/{name}@{node}").as_bytes());
             pod.metadata.uid = Some(format!("{hash:016x}"));
@@ -237,6 +243,13 @@ impl NodeAgentCore {
             .map(|(u, _)| u.clone())
             .collect();
         for uid in uids {
+            if self.pods.get(&uid).is_some_and(|e| e.worker.terminal) {
+                // Its containers stopped before the pod left the API (it finished on its
+                // own): nothing is left to stop or report, so forget it now. Keeping it
+                // would leak one entry per finished pod for the agent's lifetime.
+                self.forget_pod(&uid);
+                continue;
+            }
             if let Some(entry) = self.pods.get_mut(&uid) {
                 let mut pod = entry.worker.pod.clone();
                 if pod.metadata.deletion_timestamp.is_none() {
@@ -570,12 +583,11 @@ impl NodeAgentCore {
         let finished = self.pods.iter().find(|(_, e)| {
             e.worker.terminal
                 && !e.dirty
-                && e.worker.termination_reason() == Some(TerminationReason::Deleted)
+                && (e.delete_sent
+                    || e.worker.termination_reason() == Some(TerminationReason::Deleted))
         });
-        let (uid, entry) = finished.map(|(u, e)| (u.clone(), e.clone()))?;
-        self.pods.remove(&uid);
-        self.restart_backoff.forget_prefix(&format!("{uid}_"));
-        self.image_backoff.forget_prefix(&format!("{uid}_"));
+        let uid = finished.map(|(u, _)| u.clone())?;
+        let entry = self.forget_pod(&uid)?;
         if entry.delete_sent {
             return self.poll_api_action(now);
         }
@@ -588,6 +600,16 @@ impl NodeAgentCore {
             propagation: None,
             grace_period_seconds: Some(0),
         })
+    }
+
+    /// Drops everything the agent keeps for a pod: its worker, its backoff records and
+    /// its pull timers.
+    fn forget_pod(&mut self, uid: &Uid) -> Option<PodEntry> {
+        let entry = self.pods.remove(uid)?;
+        self.restart_backoff.forget_prefix(&format!("{uid}_"));
+        self.image_backoff.forget_prefix(&format!("{uid}_"));
+        self.pulls_started.retain(|(pod, _), _| pod != uid);
+        Some(entry)
     }
 
     /// The earliest instant something is due.

@@ -841,6 +841,11 @@ fn a_static_pod_runs_and_gets_a_mirror_pod_owned_by_the_node() {
         })
         .expect("a mirror pod is created");
     let meta = mirror.meta();
+    assert_eq!(
+        meta.name.as_deref(),
+        Some(format!("{}-{}", p.metadata.name.as_deref().unwrap(), h.agent.config().node_name).as_str()),
+        "named <name>-<node> as upstream's file source does"
+    );
     assert!(
         meta.annotations
             .as_ref()
@@ -850,4 +855,43 @@ fn a_static_pod_runs_and_gets_a_mirror_pod_owned_by_the_node() {
     assert_eq!(meta.owner_references.as_ref().unwrap()[0].kind, "Node");
     assert_eq!(phase(&h.last_status()), "Running");
     assert!(h.statuses.last().unwrap().1.uid.is_none());
+}
+
+/// Goal: the agent forgets a pod that finished on its own once the pod leaves the API (the
+/// Job's history limit or the garbage collector deleted it). Method: a `Never` pod exits 0,
+/// its final status is reported, the API removes it; the agent tracks no pod afterwards,
+/// issues no `Delete` of its own, and a second finished-then-removed pod goes the same way
+/// (a leak would grow by one entry per finished pod, in memory and in every poll's walk).
+#[test]
+fn a_pod_that_finished_by_itself_is_forgotten_when_it_leaves_the_api() {
+    let mut h = Harness::new(&[("main", Behaviour::Exit(5, 0))]);
+    for (round, uid) in ["uid-a", "uid-b"].into_iter().enumerate() {
+        let mut p = pod("Never", vec![container("main", "busybox:1")]);
+        p.metadata.uid = Some(uid.to_string());
+        p.metadata.name = Some(format!("finished-{round}"));
+        h.add(&p);
+        h.run_until(60 * (round as u64 + 1));
+        assert_eq!(phase(&h.last_status()), "Succeeded");
+        assert_eq!(h.agent.pod_count(), 1, "the finished pod is tracked while it exists");
+        let key = corral_api::ObjectKey::new(
+            corral_api::ResourceKind::Pod,
+            p.metadata.namespace.as_deref().unwrap_or("default"),
+            p.metadata.name.as_deref().unwrap(),
+        );
+        let deletes_before = h
+            .actions
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Delete { .. }))
+            .count();
+        h.agent.handle_pod_removed(&key, h.now);
+        h.drain();
+        assert_eq!(h.agent.pod_count(), 0, "round {round}: forgotten");
+        assert!(h.agent.next_wakeup().is_none_or(|t| t > h.now));
+        let deletes_after = h
+            .actions
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Delete { .. }))
+            .count();
+        assert_eq!(deletes_before, deletes_after, "no Delete for a pod already gone");
+    }
 }

@@ -12,6 +12,7 @@ const BATCH: &str = "k8s.io.api.batch.v1.";
 const AUTHZ: &str = "k8s.io.api.authorization.v1.";
 const AUTHN: &str = "k8s.io.api.authentication.v1.";
 const POLICY: &str = "k8s.io.api.policy.v1.";
+const RBAC: &str = "k8s.io.api.rbac.v1.";
 
 /// Group versions whose typed clients may send `DeleteOptions`.
 const DELETE_OPTIONS_VERSIONS: &[&str] = &[
@@ -20,6 +21,7 @@ const DELETE_OPTIONS_VERSIONS: &[&str] = &[
     "policy/v1",
     "authorization.k8s.io/v1",
     "authentication.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1",
     "meta.k8s.io/v1",
 ];
 
@@ -48,6 +50,10 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("authentication.k8s.io/v1", "TokenReview", AUTHN),
     ("policy/v1", "Eviction", POLICY),
     ("policy/v1", "PodDisruptionBudget", POLICY),
+    ("rbac.authorization.k8s.io/v1", "Role", RBAC),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", RBAC),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", RBAC),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", RBAC),
 ];
 
 /// The protobuf message that encodes `(api_version, kind)`, if Corral has one.

@@ -60,6 +60,7 @@ pub(crate) fn field_policy(message: &str, field: &str) -> Policy {
         "k8s.io.api.authorization.v1" => AUTHORIZATION_FIELDS,
         "k8s.io.api.authentication.v1" => AUTHENTICATION_FIELDS,
         "k8s.io.api.policy.v1" => POLICY_FIELDS,
+        "k8s.io.api.rbac.v1" => RBAC_FIELDS,
         _ => return Policy::OmitEmpty,
     };
     table
@@ -387,4 +388,19 @@ pub(crate) const POLICY_FIELDS: &[(&str, &str, Policy)] = &[
     ("PodDisruptionBudgetStatus", "desiredHealthy", A),
     ("PodDisruptionBudgetStatus", "disruptionsAllowed", A),
     ("PodDisruptionBudgetStatus", "expectedPods", A),
+];
+
+/// `(message, field, policy)` for `k8s.io.api.rbac.v1`, sorted by (message, field): the
+/// fields of upstream's Go types without `omitempty`.
+pub(crate) const RBAC_FIELDS: &[(&str, &str, Policy)] = &[
+    ("ClusterRole", "rules", A),
+    ("ClusterRoleBinding", "roleRef", A),
+    ("PolicyRule", "verbs", A),
+    ("Role", "rules", A),
+    ("RoleBinding", "roleRef", A),
+    ("RoleRef", "apiGroup", A),
+    ("RoleRef", "kind", A),
+    ("RoleRef", "name", A),
+    ("Subject", "kind", A),
+    ("Subject", "name", A),
 ];

@@ -637,6 +637,7 @@ fn presence_tables_are_sorted_and_name_real_fields() {
             presence::AUTHENTICATION_FIELDS,
         ),
         ("k8s.io.api.policy.v1", presence::POLICY_FIELDS),
+        ("k8s.io.api.rbac.v1", presence::RBAC_FIELDS),
     ];
     for (package, table) in tables {
         for pair in table.windows(2) {
@@ -690,4 +691,78 @@ fn protobuf_content_types_are_recognised_with_any_parameters() {
     assert!(!is_pb("application/json"));
     assert!(!is_pb("application/vnd.kubernetes.protobuf+json"));
     assert!(!is_pb(""));
+}
+
+#[test]
+fn rbac_bodies_of_kubectl_create_role_and_rolebinding_decode() {
+    const RBAC: &str = "k8s.io.api.rbac.v1.";
+    let rule = m(
+        &format!("{RBAC}PolicyRule"),
+        vec![
+            ("verbs", Value::List(vec![s("get"), s("list")])),
+            ("apiGroups", Value::List(vec![s("")])),
+            ("resources", Value::List(vec![s("pods")])),
+        ],
+    );
+    let role = msg(
+        &format!("{RBAC}Role"),
+        vec![
+            ("metadata", object_meta("reader")),
+            ("rules", Value::List(vec![rule])),
+        ],
+    );
+    let decoded = decode(&body("rbac.authorization.k8s.io/v1", "Role", &role)).unwrap();
+    assert_eq!(decoded.object["kind"], json!("Role"));
+    assert_eq!(
+        decoded.object["apiVersion"],
+        json!("rbac.authorization.k8s.io/v1")
+    );
+    assert_eq!(decoded.object["metadata"]["name"], json!("reader"));
+    assert_eq!(
+        decoded.object["rules"],
+        json!([{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}])
+    );
+
+    let binding = msg(
+        &format!("{RBAC}RoleBinding"),
+        vec![
+            ("metadata", object_meta("reader-binding")),
+            (
+                "subjects",
+                Value::List(vec![m(
+                    &format!("{RBAC}Subject"),
+                    vec![
+                        ("kind", s("ServiceAccount")),
+                        ("name", s("bot")),
+                        ("namespace", s("team")),
+                    ],
+                )]),
+            ),
+            (
+                "roleRef",
+                m(
+                    &format!("{RBAC}RoleRef"),
+                    vec![
+                        ("apiGroup", s("rbac.authorization.k8s.io")),
+                        ("kind", s("Role")),
+                        ("name", s("reader")),
+                    ],
+                ),
+            ),
+        ],
+    );
+    let decoded = decode(&body(
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        &binding,
+    ))
+    .unwrap();
+    assert_eq!(
+        decoded.object["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "bot", "namespace": "team"}])
+    );
+    assert_eq!(
+        decoded.object["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"})
+    );
 }

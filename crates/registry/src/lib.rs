@@ -68,7 +68,7 @@ pub fn prepare_update(
             old.kind().kind_name()
         )));
     }
-    if let Some(message) = strict::check_quantities(new) {
+    if let Some(message) = strict::check_quantities_update(new, old) {
         return Err(ApiError::bad_request(message));
     }
     defaults::apply_defaults(new);

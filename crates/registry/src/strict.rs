@@ -495,6 +495,72 @@ const QUANTITY_MAP_KEYS: &[&str] = &[
 ];
 const QUANTITY_KEYS: &[&str] = &["sizeLimit", "divisor"];
 
+/// [`check_quantities`] for an update of the stored `old` (already checked when it was
+/// written): the JSON walk is skipped when nothing that can hold a quantity changed —
+/// the whole object equal, or, for the kinds written most often (pod, Job and CronJob
+/// status, node heartbeats, leases), labels, annotations and the quantity-bearing parts
+/// equal (typed comparisons, no encoding). A pod's changed status is checked typed: its
+/// container statuses' `resources` are the only quantity maps a `PodStatus` has.
+pub fn check_quantities_update(new: &KubeObject, old: &KubeObject) -> Option<String> {
+    if !quantities_may_differ(new, old) {
+        return None;
+    }
+    if let (KubeObject::Pod(n), KubeObject::Pod(o)) = (new, old)
+        && n.spec == o.spec
+        && same_maps(&n.metadata, &o.metadata)
+    {
+        return pod_status_quantities(n.status.as_ref())
+            .map(|bad| format!("{}{bad}", handled_prefix(new.kind())));
+    }
+    check_quantities(new)
+}
+
+fn same_maps(
+    new: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    old: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> bool {
+    new.labels == old.labels && new.annotations == old.annotations
+}
+
+/// Whether `new` may hold a quantity `old` does not (conservative: `true` when unsure).
+fn quantities_may_differ(new: &KubeObject, old: &KubeObject) -> bool {
+    if !same_maps(new.meta(), old.meta()) {
+        return true;
+    }
+    match (new, old) {
+        // Job and CronJob statuses hold no quantities.
+        (KubeObject::Job(n), KubeObject::Job(o)) => n.spec != o.spec,
+        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => n.spec != o.spec,
+        // A lease holds none at all.
+        (KubeObject::Lease(_), KubeObject::Lease(_)) => false,
+        (KubeObject::Node(n), KubeObject::Node(o)) => {
+            n.spec != o.spec
+                || n.status.as_ref().map(|s| (&s.capacity, &s.allocatable))
+                    != o.status.as_ref().map(|s| (&s.capacity, &s.allocatable))
+        }
+        _ => new != old,
+    }
+}
+
+/// The quantity maps of a `PodStatus`: every container status's `resources`.
+fn pod_status_quantities(status: Option<&k8s_openapi::api::core::v1::PodStatus>) -> Option<String> {
+    let status = status?;
+    let lists = [
+        status.container_statuses.as_deref(),
+        status.init_container_statuses.as_deref(),
+        status.ephemeral_container_statuses.as_deref(),
+    ];
+    lists
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|c| c.resources.as_ref())
+        .flat_map(|r| [r.limits.as_ref(), r.requests.as_ref()])
+        .flatten()
+        .flat_map(|map| map.values())
+        .find_map(|q| corral_api::Quantity::parse(&q.0).err().map(|e| e.to_string()))
+}
+
 /// Upstream rejects malformed quantities while decoding (a 400, not a 422). Returns the
 /// full message for the first one found.
 pub fn check_quantities(object: &KubeObject) -> Option<String> {

@@ -37,6 +37,7 @@
 
 pub mod breaker_events;
 pub mod clock;
+pub mod computed;
 pub mod controller;
 pub mod error;
 pub mod execute;
@@ -49,6 +50,7 @@ pub mod signal;
 
 pub use breaker_events::{BreakerEvents, EventSink};
 pub use clock::{SystemClock, TokioClock};
+pub use computed::ClusterComputed;
 pub use controller::{ControllerDriver, DriverOptions, QueueStats};
 pub use error::{InformerError, ShutdownError, UnknownController, UnknownProfile};
 pub use execute::{PlanExecutor, StagesRun};

@@ -37,6 +37,9 @@ pub struct WebhookStats {
     pub timeouts: u64,
     pub failed_open: u64,
     pub rejections: u64,
+    /// Guard 7: calls not made because the webhook's circuit was open (`failurePolicy`
+    /// decided at once); not counted in the fields above.
+    pub circuit_open: u64,
 }
 
 /// A create admitted (or refused) when its call started.
@@ -161,6 +164,15 @@ impl Admission {
                 // Waits (a missing namespace, the default ServiceAccount's lookups) move the
                 // request's clock in both modes, or the flow would wait forever.
                 AdmissionStep::WaitUntil(t) => at = at.max(t),
+                // The simulator leaves validation to the flow (`caller_prepares` is off).
+                AdmissionStep::Prepare => {
+                    return (
+                        at,
+                        Err(ApiError::internal(
+                            "admission asked the simulator to prepare the object",
+                        )),
+                    );
+                }
                 AdmissionStep::Pending(_) => {
                     return (
                         at,
@@ -184,6 +196,10 @@ impl Admission {
 
     fn count(&mut self, flow: &AdmissionFlow, from: usize) {
         for record in &flow.records()[from..] {
+            if record.circuit_open {
+                self.stats.circuit_open += 1;
+                continue;
+            }
             self.stats.calls += 1;
             match &record.outcome {
                 FlowOutcome::FailedOpen { failure } => {

@@ -109,7 +109,23 @@ fn phase(pod: &Pod) -> &str {
 /// The current value of an assertion's metric.
 pub fn measure(assertion: &Assertion, ctx: &Context) -> f64 {
     let scope = Scope::of(assertion.of.as_ref(), ctx.cache);
-    let jobs = || ctx.cache.list(ResourceKind::Job).filter(|j| scope.job(j));
+    // A CronJob's Jobs come from the owner index (checked at every Job event); other
+    // scopes list every Job.
+    let owned: Option<&Uid> = match &scope {
+        Scope::CronJob(_, _, Some(uid)) => Some(uid),
+        _ => None,
+    };
+    let jobs = || -> Box<dyn Iterator<Item = &std::sync::Arc<KubeObject>> + '_> {
+        match owned {
+            Some(uid) => Box::new(
+                ctx.cache
+                    .dependents_of(uid)
+                    .filter(|j| j.kind() == ResourceKind::Job)
+                    .filter(|j| scope.job(j)),
+            ),
+            None => Box::new(ctx.cache.list(ResourceKind::Job).filter(|j| scope.job(j))),
+        }
+    };
     let pods = || {
         ctx.cache
             .list(ResourceKind::Pod)
@@ -188,13 +204,65 @@ pub fn measure(assertion: &Assertion, ctx: &Context) -> f64 {
                     && scope.namespace().is_none_or(|s| s == ns)
             })
             .map(|(_, n)| *n as f64)
-            .sum(),
+            .fold(0.0, |a, b| a + b),
+        Metric::PodsCreatedWhileSuspended => ctx
+            .metrics
+            .pods_created_while_suspended
+            .iter()
+            .filter(|((ns, uid), _)| match &scope {
+                Scope::All => true,
+                Scope::Namespace(n) => n == ns,
+                Scope::CronJob(n, _, owner) => n == ns && owner.as_ref() == Some(uid),
+            })
+            .map(|(_, n)| *n as f64)
+            .fold(0.0, |a, b| a + b),
+        Metric::HeldCpu => {
+            let holdings = corral_controllers::holdings::compute_holdings(
+                ctx.cache,
+                ctx.now,
+                &crate::report::holdings::pod_requests,
+            );
+            holdings
+                .holdings
+                .iter()
+                .filter(|h| match &scope {
+                    Scope::All => true,
+                    Scope::Namespace(ns) => h.metadata.namespace.as_deref() == Some(ns.as_str()),
+                    Scope::CronJob(..) => h
+                        .status
+                        .owner
+                        .uid
+                        .as_ref()
+                        .and_then(|uid| ctx.cache.get_by_uid(&Uid(uid.clone())))
+                        .is_some_and(|job| scope.job(job)),
+                })
+                .flat_map(|h| h.status.held_pods.iter())
+                .map(|p| {
+                    corral_api::Quantity::from_wire(&p.requests.cpu)
+                        .map_or(0, |q| q.milli_value()) as f64
+                })
+                .fold(0.0, |a, b| a + b)
+        }
     }
 }
 
+/// Whether an assertion is re-checked at every Job event (not only at samples): a Job
+/// count of one CronJob, which the owner index makes cheap ("at every instant").
+fn checked_per_event(assertion: &Assertion) -> bool {
+    assertion.when == When::Always
+        && matches!(
+            assertion.metric,
+            Metric::Jobs | Metric::UnfinishedJobs | Metric::JobsWithoutPod
+        )
+        && matches!(&assertion.of, Some(ObjectRef::Object(key)) if key.kind == ResourceKind::CronJob)
+}
+
+/// An unfinished Job without a pod that is not suspended (a suspended Job waits by
+/// choice: guard 4 suspends a CronJob's backlog, and a user may suspend any Job).
 fn waiting_for_pod(job: &KubeObject, cache: &ObjectCache) -> bool {
-    job.as_typed::<Job>()
-        .is_some_and(|j| job_finished(j).is_none())
+    job.as_typed::<Job>().is_some_and(|j| {
+        job_finished(j).is_none() && j.spec.as_ref().and_then(|s| s.suspend) != Some(true)
+    })
         && !cache
             .dependents_of(&job.uid())
             .any(|d| d.kind() == ResourceKind::Pod)
@@ -221,11 +289,27 @@ impl Assertions {
         }
     }
 
+    /// Whether any assertion wants a check at every Job event.
+    pub fn per_event(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| checked_per_event(&r.assertion))
+    }
+
+    /// Re-checks the per-event assertions (after a Job event).
+    pub fn check_event(&mut self, ctx: &Context, now: SimTime) {
+        self.check_where(ctx, now, checked_per_event);
+    }
+
     /// Checks the assertions due now (`end`: the final check, which includes `when: end`).
     pub fn check(&mut self, ctx: &Context, now: SimTime, end: bool) {
+        self.check_where(ctx, now, |a| end || a.when != When::End);
+    }
+
+    fn check_where(&mut self, ctx: &Context, now: SimTime, due: impl Fn(&Assertion) -> bool) {
         for result in &mut self.results {
             let a = &result.assertion;
-            if a.when == When::End && !end {
+            if !due(a) {
                 continue;
             }
             let value = measure(a, ctx);

@@ -51,7 +51,12 @@ impl Simulation {
         self.api.inject(client, op, start, &mut plan);
         if plan.respond_at == self.now && plan.persist_at.is_none_or(|p| p == self.now) {
             let outcome = match plan.persist_at {
-                Some(_) => self.persist(client, op, create.as_mut()),
+                Some(_) => {
+                    self.world.return_objects = matches!(origin, CallOrigin::Worker { .. });
+                    let outcome = self.persist(client, op, create.as_mut());
+                    self.world.return_objects = true;
+                    outcome
+                }
                 None => Outcome::Failed(ApiError::internal("rejected")),
             };
             return Some(match plan.error {
@@ -180,6 +185,7 @@ impl Simulation {
             return;
         };
         if call.persist_at == Some(self.now) && !call.persisted {
+            self.world.return_objects = matches!(call.origin, CallOrigin::Worker { .. });
             let outcome = match (&call.op, call.create.as_mut()) {
                 (_, Some(create)) => {
                     self.writer = call.client;
@@ -191,6 +197,7 @@ impl Simulation {
                 (Some(op), None) => self.persist(call.client, op.as_op(), None),
                 (None, None) => self.persist_worker(call.client, call.origin),
             };
+            self.world.return_objects = true;
             call.persisted = true;
             call.outcome = Some(outcome);
         }

@@ -31,9 +31,12 @@ pub struct SimArgs {
     #[arg(long, default_value = "sim-out")]
     pub out: PathBuf,
     /// Control-plane profile: upstream, upstream-1.14 or corral (default: the scenario's,
-    /// else upstream).
-    #[arg(long, value_parser = parse_profile_arg)]
-    pub profile: Option<Profile>,
+    /// else upstream). Several, comma-separated (`--profile upstream,corral`, or
+    /// `--compare upstream,corral`), run the scenario once per profile with the same seed:
+    /// each run's outputs go to DIR/PROFILE/, and DIR/report.html and DIR/summary.txt show
+    /// them side by side.
+    #[arg(long, alias = "compare", value_parser = parse_profile_arg, value_delimiter = ',')]
+    pub profile: Vec<Profile>,
     /// Write every store mutation as JSON lines to DIR/trace.jsonl.
     #[arg(long)]
     pub trace: bool,
@@ -108,7 +111,40 @@ pub fn run(args: SimArgs) -> Result<ExitStatus, SimError> {
 pub fn run_with_output(args: SimArgs, out: &mut dyn Write) -> Result<ExitStatus, SimError> {
     let scenario = scenario::load(&args.scenario)?;
     std::fs::create_dir_all(&args.out).map_err(io_error(&args.out))?;
-    let trace_path = args.out.join("trace.jsonl");
+    if args.profile.len() > 1 {
+        return run_comparison(args, scenario, out);
+    }
+    let report = run_one(&args, scenario, args.profile.first().copied(), &args.out, out)?;
+    let _ = write!(out, "\n{}", crate::report::table::render(&report));
+    print_outputs(out, &args.out, args.trace);
+    if let Some(error) = &report.trace_error {
+        let _ = writeln!(out, "warning: writing the trace failed: {error}");
+    }
+    Ok(if report.passed() {
+        ExitStatus::Passed
+    } else {
+        ExitStatus::Failed
+    })
+}
+
+fn print_outputs(out: &mut dyn Write, dir: &Path, trace: bool) {
+    let mut files = vec!["metrics.csv", "report.html", "summary.txt"];
+    if trace {
+        files.push("trace.jsonl");
+    }
+    let _ = writeln!(out, "outputs in {}: {}", dir.display(), files.join(", "));
+}
+
+/// One run into `dir`: the settings are printed first, the outputs written at the end.
+fn run_one(
+    args: &SimArgs,
+    scenario: scenario::Scenario,
+    profile: Option<Profile>,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<RunReport, SimError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let trace_path = dir.join("trace.jsonl");
     let trace: Option<Box<dyn Write>> = if args.trace {
         let file = std::fs::File::create(&trace_path).map_err(io_error(&trace_path))?;
         Some(Box::new(std::io::BufWriter::new(file)))
@@ -120,7 +156,7 @@ pub fn run_with_output(args: SimArgs, out: &mut dyn Write) -> Result<ExitStatus,
         SimOptions {
             seed: args.seed,
             until: args.until,
-            profile: args.profile,
+            profile,
             trace,
             progress: !args.no_progress,
         },
@@ -130,22 +166,47 @@ pub fn run_with_output(args: SimArgs, out: &mut dyn Write) -> Result<ExitStatus,
     }
     let _ = out.flush();
     let report = simulation.run();
-    write_outputs(&report, &args.out)?;
-    let _ = write!(out, "\n{}", crate::report::table::render(&report));
-    let mut files = vec!["metrics.csv", "report.html", "summary.txt"];
-    if args.trace {
-        files.push("trace.jsonl");
+    write_outputs(&report, dir)?;
+    Ok(report)
+}
+
+/// `--profile a,b,…`: the scenario once per profile (same seed), each into `DIR/<profile>/`,
+/// then the comparison page and table into `DIR`. Fails when any run failed.
+fn run_comparison(
+    args: SimArgs,
+    scenario: scenario::Scenario,
+    out: &mut dyn Write,
+) -> Result<ExitStatus, SimError> {
+    let mut reports = Vec::new();
+    for profile in &args.profile {
+        let dir = args.out.join(profile.name());
+        let _ = writeln!(out, "== profile {} ==", profile.name());
+        let report = run_one(&args, scenario.clone(), Some(*profile), &dir, out)?;
+        let _ = writeln!(
+            out,
+            "{} in {:.1} s wall: {}",
+            profile.name(),
+            report.stats.wall_seconds,
+            if report.passed() { "passed" } else { "FAILED" }
+        );
+        print_outputs(out, &dir, args.trace);
+        reports.push(report);
     }
+    let table = crate::report::table::render_comparison(&reports);
+    for (name, text) in [
+        ("report.html", crate::report::html::render_comparison(&reports)),
+        ("summary.txt", table.clone()),
+    ] {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).map_err(io_error(&path))?;
+    }
+    let _ = write!(out, "\n{table}");
     let _ = writeln!(
         out,
-        "outputs in {}: {}",
-        args.out.display(),
-        files.join(", ")
+        "comparison in {}: report.html, summary.txt",
+        args.out.display()
     );
-    if let Some(error) = &report.trace_error {
-        let _ = writeln!(out, "warning: writing the trace failed: {error}");
-    }
-    Ok(if report.passed() {
+    Ok(if reports.iter().all(RunReport::passed) {
         ExitStatus::Passed
     } else {
         ExitStatus::Failed

@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use corral_api::{ApiError, KubeObject};
 use corral_core::events::RecordedEvent;
-use corral_core::{Action, ChangeKind, EventRecord, ObjectEvent, OnFailure, Outcome, SyncResult};
+use corral_core::{Action, ChangeKind, EventRecord, ObjectEvent, OnFailure, Outcome};
 use corral_node::RuntimeEvent;
+use corral_registry::admission::breaker::BreakerPhase;
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::admission::CreateAdmission;
@@ -113,6 +114,7 @@ impl Simulation {
             }
             self.handle(event);
             self.settle();
+            self.poll_breakers();
             if end || self.stopped_at.is_some() {
                 break;
             }
@@ -152,7 +154,7 @@ impl Simulation {
             self.start_agent(index);
         }
         for (index, key) in std::mem::take(&mut self.seed_keys) {
-            self.controllers[index].queue.add(key);
+            self.controllers[index].add(&self.world.cache, key);
             self.dirty_controllers.insert(index);
         }
         for (index, action) in self.scenario.timeline.iter().enumerate() {
@@ -208,6 +210,27 @@ impl Simulation {
         }
     }
 
+    /// Guard 7: the breakers' transitions (each step, with virtual `now`): Events through
+    /// the breaker client's recorder and the trip count.
+    fn poll_breakers(&mut self) {
+        let Some(client) = self.breaker_client else {
+            return;
+        };
+        let Some(breakers) = self.settings.admission.webhook_breakers.as_ref() else {
+            return;
+        };
+        let transitions = breakers.lock().poll_transitions(self.now_ts);
+        for transition in transitions {
+            if transition.to == BreakerPhase::Open {
+                self.breaker_trips += 1;
+            }
+            if let Some(record) = transition.event() {
+                self.record_event(client, &record);
+            }
+        }
+        self.settle();
+    }
+
     /// Delivers watch events and runs every component with work, until quiet.
     fn settle(&mut self) {
         loop {
@@ -237,6 +260,11 @@ impl Simulation {
         self.metrics
             .observe(&event, previous.as_deref(), &self.world.cache, self.now);
         self.invariants.observe(&event, &self.world.cache, self.now);
+        if self.per_event_assertions && event.object.kind() == corral_api::ResourceKind::Job {
+            let mut assertions = std::mem::take(&mut self.assertions);
+            assertions.check_event(&self.assertion_context(), self.now);
+            self.assertions = assertions;
+        }
         if self.invariants.fatal().is_some() {
             self.stopped_at.get_or_insert(self.now);
         }
@@ -257,8 +285,10 @@ impl Simulation {
             }
             for enqueue in wanted {
                 match enqueue.after {
-                    None => controller.queue.add(enqueue.key),
-                    Some(delay) => controller.queue.add_after(enqueue.key, self.now_ts, delay),
+                    None => controller.add(&self.world.cache, enqueue.key),
+                    Some(delay) => {
+                        controller.add_after(&self.world.cache, enqueue.key, self.now_ts, delay)
+                    }
                 }
             }
             self.dirty_controllers.insert(index);
@@ -346,10 +376,24 @@ impl Simulation {
                 item.issued = false;
             }
             if item.stage >= item.plan.stages.len() {
-                self.finish_work(index, item);
+                self.finish_work(index, worker, item);
                 return;
             }
             let stage = item.stage;
+            if !item.detached
+                && !item.skipping
+                && item.plan.stages[stage].on_failure == OnFailure::Detach
+                && item.plan.detach_point().is_some()
+            {
+                // Guard 1: the inline part is done; report it, free the worker and the key,
+                // and run the rest in a detached slot.
+                let slot = self.detach(index, item);
+                if slot != worker {
+                    self.advance(index, slot);
+                    return;
+                }
+                continue;
+            }
             let first = item.first_action(stage);
             let client = self.controllers[index].client;
             item.issued = true;
@@ -382,33 +426,63 @@ impl Simulation {
         }
     }
 
-    /// `handle_outcomes`, then the key goes back per the result and is released.
-    fn finish_work(&mut self, index: usize, item: WorkItem) {
-        let outcomes: Vec<Outcome> = item
-            .outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or(Outcome::Skipped))
+    /// Guard 1: reports the inline outcomes, releases the worker and the key, and parks
+    /// the item (at its detach marker) in a detached slot, returned.
+    fn detach(&mut self, index: usize, mut item: WorkItem) -> usize {
+        let inline = item.plan.detached_action_start().unwrap_or(item.outcomes.len());
+        let outcomes: Vec<Outcome> = item.outcomes[..inline]
+            .iter_mut()
+            .map(|o| o.take().unwrap_or(Outcome::Skipped))
             .collect();
         let controller = &mut self.controllers[index];
         let result =
             controller
                 .reconciler
                 .handle_outcomes(&item.key, &item.plan, &outcomes, self.now_ts);
-        match result {
-            SyncResult::Done { requeue_after } => {
-                controller.queue.forget(&item.key);
-                if let Some(delay) = requeue_after {
-                    controller
-                        .queue
-                        .add_after(item.key.clone(), self.now_ts, delay);
-                }
-            }
-            SyncResult::Retry { .. } => controller
-                .queue
-                .add_rate_limited(item.key.clone(), self.now_ts),
-        }
+        controller.apply_result(&self.world.cache, &item.key, result, self.now_ts);
         controller.queue.done(&item.key);
         controller.busy += self.now - item.started;
+        item.detached = true;
+        item.started = self.now;
+        let slot = controller.free_detached_slot();
+        controller.workers[slot] = Some(item);
+        self.dirty_controllers.insert(index);
+        slot
+    }
+
+    /// `handle_outcomes` (or, for a detached item, `handle_detached_outcomes`), then the
+    /// key goes back per the result and (unless detached) is released.
+    fn finish_work(&mut self, index: usize, worker: usize, item: WorkItem) {
+        let from = if item.detached {
+            item.plan.detached_action_start().unwrap_or(0)
+        } else {
+            0
+        };
+        let outcomes: Vec<Outcome> = item
+            .outcomes
+            .into_iter()
+            .skip(from)
+            .map(|o| o.unwrap_or(Outcome::Skipped))
+            .collect();
+        let controller = &mut self.controllers[index];
+        let result = if item.detached {
+            controller.reconciler.handle_detached_outcomes(
+                &item.key,
+                &item.plan,
+                &outcomes,
+                self.now_ts,
+            )
+        } else {
+            controller
+                .reconciler
+                .handle_outcomes(&item.key, &item.plan, &outcomes, self.now_ts)
+        };
+        controller.apply_result(&self.world.cache, &item.key, result, self.now_ts);
+        if !item.detached {
+            controller.queue.done(&item.key);
+            controller.busy += self.now - item.started;
+        }
+        debug_assert!(controller.workers[worker].is_none());
         self.dirty_controllers.insert(index);
     }
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use corral_api::{KubeObject, ResourceKind, Uid};
 use corral_core::{ChangeKind, ObjectCache, ObjectEvent};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::time::{NANOS_PER_SECOND, SimTime};
@@ -83,6 +83,11 @@ pub struct Metrics {
     interval: Sample,
     pub creation_lags: Vec<Observation>,
     pub completion_lags: Vec<Observation>,
+    /// Suspended CronJobs: uid → when the suspension was observed.
+    suspended_at: HashMap<Uid, SimTime>,
+    /// Pods created for a CronJob's Jobs while it was suspended: (namespace, CronJob uid) →
+    /// count (guard 4's acceptance: none for the backlog).
+    pub pods_created_while_suspended: BTreeMap<(String, Uid), u64>,
 }
 
 fn phase(pod: &Pod) -> &str {
@@ -104,6 +109,10 @@ pub fn job_finished(job: &Job) -> Option<&'static str> {
         }
     }
     None
+}
+
+fn suspended(cronjob: &CronJob) -> bool {
+    cronjob.spec.suspend == Some(true)
 }
 
 fn controller_uid(object: &KubeObject) -> Option<Uid> {
@@ -169,6 +178,18 @@ impl Metrics {
                     });
                 }
                 let _ = pod;
+                self.count_suspended_creation(&event.object, cache);
+            }
+            (KubeObject::CronJob(cronjob), ChangeKind::Added | ChangeKind::Modified) => {
+                let uid = event.object.uid();
+                if suspended(cronjob) {
+                    self.suspended_at.entry(uid).or_insert(now);
+                } else {
+                    self.suspended_at.remove(&uid);
+                }
+            }
+            (KubeObject::CronJob(_), ChangeKind::Deleted) => {
+                self.suspended_at.remove(&event.object.uid());
             }
             (KubeObject::Pod(pod), ChangeKind::Modified) => {
                 let was = previous.and_then(|p| p.as_typed::<Pod>()).map(phase);
@@ -181,6 +202,25 @@ impl Metrics {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A pod was created: counts it when its Job's CronJob is suspended.
+    fn count_suspended_creation(&mut self, pod: &KubeObject, cache: &ObjectCache) {
+        if self.suspended_at.is_empty() {
+            return;
+        }
+        let Some(job) = controller_uid(pod).and_then(|uid| cache.get_by_uid(&uid)) else {
+            return;
+        };
+        let Some(cronjob) = controller_uid(job) else {
+            return;
+        };
+        if self.suspended_at.contains_key(&cronjob) {
+            *self
+                .pods_created_while_suspended
+                .entry((pod.namespace().to_string(), cronjob))
+                .or_insert(0) += 1;
         }
     }
 

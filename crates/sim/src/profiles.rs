@@ -10,14 +10,20 @@
 //!   unconditional status writes, the > 500 Jobs pager abort, lost status-write
 //!   bookkeeping), Job sync-error backoff 10 s → 360 s and pod-failure backoff capped at
 //!   360 s.
-//! - `corral`: Corral's own runtime characteristics; for now the upstream settings with
-//!   Corral's defaults (the guards issue adds behaviour here).
+//! - `corral`: the upstream settings with every guard the cores implement turned on
+//!   (`docs/guards.md`): `JobGuards::corral()` (guard 1's fair queue and detached pod
+//!   creates, guard 5's start and creation-failure deadlines), `CronJobGuards::corral()`
+//!   (guards 2, 3, 4 and 8) and guard 7's webhook breakers (`BreakerConfig::corral()`, one
+//!   `SharedBreakers` per simulated world). The driver honours the cores' requests for a
+//!   fair queue and detachable stages under every profile; only `corral` makes them.
 
 use std::time::Duration;
 
-use corral_controllers::cronjob::{CronJobControllerConfig, CronJobProfile, CronJobV1PollerConfig};
-use corral_controllers::job::JobControllerConfig;
-use corral_registry::admission::AdmissionConfig;
+use corral_controllers::cronjob::{
+    CronJobControllerConfig, CronJobGuards, CronJobProfile, CronJobV1PollerConfig,
+};
+use corral_controllers::job::{JobControllerConfig, JobGuards};
+use corral_registry::admission::{AdmissionConfig, BreakerConfig, SharedBreakers};
 
 use crate::scenario::{ControlPlaneOverrides, Dist};
 
@@ -91,6 +97,10 @@ impl Settings {
             job.api_backoff_max = Duration::from_secs(360);
             job.pod_failure_backoff_max = Duration::from_secs(360);
         }
+        if profile == Profile::Corral {
+            job.guards = JobGuards::corral();
+            cronjob_v2.guards = CronJobGuards::corral();
+        }
         if let Some(workers) = overrides.job_workers {
             job.workers = workers;
         }
@@ -125,6 +135,10 @@ impl Settings {
             admission: AdmissionConfig {
                 request_timeout: overrides.request_timeout.unwrap_or(Duration::from_secs(60)),
                 enforce_request_deadline: profile != Profile::Upstream114,
+                // A fresh `SharedBreakers` per `Settings` (one per simulated world): the
+                // `Arc` must never carry state from one run to the next.
+                webhook_breakers: (profile == Profile::Corral)
+                    .then(|| SharedBreakers::new(BreakerConfig::corral())),
                 ..AdmissionConfig::default()
             },
         }
@@ -132,6 +146,53 @@ impl Settings {
 
     /// One line per derived setting, printed before the run.
     pub fn describe(&self) -> Vec<String> {
+        let mut lines = self.describe_base();
+        lines.push(self.describe_guards());
+        lines
+    }
+
+    fn describe_guards(&self) -> String {
+        let job = &self.job.guards;
+        let cronjob = match &self.cronjob {
+            CronJobProfile::V2(c) => c.guards.clone(),
+            CronJobProfile::V1(_) => CronJobGuards::default(),
+        };
+        let mut on = Vec::new();
+        if job.fair_queue {
+            on.push("1 fair queue".to_string());
+        }
+        if job.non_blocking_creates {
+            on.push("1 detached pod creates".to_string());
+        }
+        if cronjob.forbid_by_owner {
+            on.push("2 Forbid by owner".to_string());
+        }
+        if let Some(cap) = cronjob.max_unfinished_jobs {
+            on.push(format!("3 Allow cap {cap}"));
+        }
+        if cronjob.suspend_backlog {
+            on.push("4 suspend backlog".to_string());
+        }
+        if let Some(d) = job.start_deadline {
+            on.push(format!("5 start deadline {d:?}"));
+        }
+        if let Some(d) = job.creation_failure_deadline {
+            on.push(format!("5 creation-failure deadline {d:?}"));
+        }
+        if self.admission.webhook_breakers.is_some() {
+            on.push("7 webhook breakers".to_string());
+        }
+        if cronjob.next_run_annotation {
+            on.push("8 next-run annotation".to_string());
+        }
+        if on.is_empty() {
+            "guards: none (upstream behaviour)".to_string()
+        } else {
+            format!("guards: {}", on.join(", "))
+        }
+    }
+
+    fn describe_base(&self) -> Vec<String> {
         let cronjob = match &self.cronjob {
             CronJobProfile::V2(c) => format!("v2 controller, {} workers", c.workers),
             CronJobProfile::V1(c) => format!(

@@ -97,6 +97,10 @@ pub struct RunReport {
     pub assertions: Vec<AssertionResult>,
     /// Timeline actions and webhook phases, for the report's event timeline.
     pub timeline: Vec<(SimTime, String)>,
+    /// Guard 6: what pods hold on nodes without running, at the end.
+    pub holdings: corral_controllers::holdings::HoldingsReport,
+    /// Guard 7: circuit-breaker transitions to open during the run.
+    pub breaker_trips: u64,
     pub trace_hash: u64,
     pub mutations: u64,
     pub stats: RunStats,
@@ -161,6 +165,12 @@ pub struct Simulation {
     pub(crate) stopped_at: Option<SimTime>,
     pub(crate) progress: bool,
     pub(crate) node_rng: SimRng,
+    /// Guard 7: transitions to open polled from the breakers.
+    pub(crate) breaker_trips: u64,
+    /// Some assertion is re-checked at every Job event.
+    pub(crate) per_event_assertions: bool,
+    /// Guard 7: the client recording the breakers' Events (`system:webhook-breaker`).
+    pub(crate) breaker_client: Option<ClientId>,
 }
 
 impl Simulation {
@@ -224,8 +234,15 @@ impl Simulation {
             stopped_at: None,
             progress: options.progress,
             node_rng: root.fork("nodes"),
+            breaker_trips: 0,
+            per_event_assertions: false,
+            breaker_client: None,
             scenario,
         };
+        sim.per_event_assertions = sim.assertions.per_event();
+        if sim.settings.admission.webhook_breakers.is_some() {
+            sim.breaker_client = Some(sim.api.add_client("webhook-breaker", None));
+        }
         sim.add_standard_controllers();
         sim
     }
@@ -332,7 +349,7 @@ impl Simulation {
         let names: Vec<String> = self
             .controllers
             .iter()
-            .map(|c| format!("{} ({} workers)", c.name, c.workers.len()))
+            .map(|c| format!("{} ({} workers)", c.name, c.worker_count))
             .collect();
         lines.push(format!("controllers: {}", names.join(", ")));
         lines

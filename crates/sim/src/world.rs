@@ -109,6 +109,10 @@ pub struct World {
     rng: SimRng,
     /// Kinds written since the last poll (bit per `ResourceKind` ordinal).
     touched: u64,
+    /// Whether a write returns a copy of the stored object (`Outcome::Done(Some(_))`). Only
+    /// controller workers read it; kubelets and the user do not, and a deep copy of every
+    /// pod on each kubelet status write was a large share of the write path.
+    pub return_objects: bool,
 }
 
 fn kind_index(kind: ResourceKind) -> usize {
@@ -147,6 +151,7 @@ impl World {
             cursors,
             rng,
             touched: 0,
+            return_objects: true,
         }
     }
 
@@ -377,7 +382,9 @@ impl World {
         if outcome.changed {
             self.touch(key.kind);
         }
-        Ok(Some((*outcome.value.value).clone()))
+        Ok(self
+            .return_objects
+            .then(|| (*outcome.value.value).clone()))
     }
 
     fn update(
@@ -486,7 +493,9 @@ impl World {
             })
             .map_err(|e| store_error(key.kind, &e))?;
         self.touch(key.kind);
-        Ok(Some((*outcome.value.value).clone()))
+        Ok(self
+            .return_objects
+            .then(|| (*outcome.value.value).clone()))
     }
 
     /// DELETE with propagation (Foreground and Orphan add their finalizer first) and the
@@ -548,7 +557,9 @@ impl World {
             .delete(key, &options, now, false)
             .map_err(|e| store_error(key.kind, &e))?;
         self.touch(key.kind);
-        Ok(Some((*outcome.value.value).clone()))
+        Ok(self
+            .return_objects
+            .then(|| (*outcome.value.value).clone()))
     }
 
     /// A kubelet status write: every field the kubelet reports replaces the stored one.

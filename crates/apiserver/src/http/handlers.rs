@@ -173,30 +173,11 @@ fn authorize(call: &Call<'_>, verb: Verb) -> Result<(), ApiError> {
         .authorize(&call.user, &attributes)
     {
         Decision::Allow => Ok(()),
-        Decision::Deny { reason } => {
-            let scope = if attributes.namespace.is_empty() {
-                "at the cluster scope".to_string()
-            } else {
-                format!("in the namespace \"{}\"", attributes.namespace)
-            };
-            let message = format!(
-                "User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {scope}{}",
-                call.user.name,
-                attributes.verb,
-                attributes.resource,
-                attributes.group,
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {reason}")
-                }
-            );
-            Err(ApiError::forbidden(
-                &call.resource.group_resource(),
-                &attributes.name,
-                &message,
-            ))
-        }
+        Decision::Deny { reason } => Err(crate::service::rbac::forbidden(
+            &call.user,
+            &attributes,
+            &reason,
+        )),
     }
 }
 
@@ -252,6 +233,9 @@ fn write_response(call: &Call<'_>, result: &WriteResult) -> Result<Response, Api
 }
 
 async fn get(call: &Call<'_>) -> Result<Response, ApiError> {
+    if crate::service::is_computed(call.target.resource) {
+        return get_computed(call);
+    }
     match call.subresource() {
         None | Some("status") => {
             let served = call.state.service().get(&call.target)?;
@@ -274,6 +258,9 @@ async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     if call.subresource().is_some() {
         return Err(ApiError::method_not_allowed());
     }
+    if crate::service::is_computed(call.target.resource) {
+        return list_computed(call);
+    }
     let options = call.query.list_options()?;
     let page = call
         .state
@@ -289,6 +276,44 @@ async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
         "application/json",
         list::body(page),
     ))
+}
+
+/// GET of a computed object (`holdings`, `webhookbreakers`): JSON or a one-row Table.
+fn get_computed(call: &Call<'_>) -> Result<Response, ApiError> {
+    if call.subresource().is_some() {
+        return Err(ApiError::method_not_allowed());
+    }
+    let object = call.state.service().get_computed(&call.target)?;
+    if call.format() == ObjectFormat::Table {
+        let bytes = table::computed_table(
+            call.target.resource,
+            std::slice::from_ref(&object),
+            None,
+            call.include()?,
+            jiff::Timestamp::now(),
+        );
+        return Ok(respond::json(StatusCode::OK, bytes));
+    }
+    Ok(respond::json(
+        StatusCode::OK,
+        serde_json::to_vec(&object).unwrap_or_default(),
+    ))
+}
+
+/// LIST of a computed collection: JSON or a Table.
+fn list_computed(call: &Call<'_>) -> Result<Response, ApiError> {
+    let page = call.state.service().list_computed(&call.target)?;
+    if call.format() == ObjectFormat::Table {
+        let bytes = table::computed_table(
+            page.resource,
+            &page.items,
+            Some(page.revision),
+            call.include()?,
+            jiff::Timestamp::now(),
+        );
+        return Ok(respond::json(StatusCode::OK, bytes));
+    }
+    Ok(respond::json(StatusCode::OK, page.to_json()))
 }
 
 fn watch_collection(call: &Call<'_>) -> Result<Response, ApiError> {
@@ -310,6 +335,13 @@ async fn create(call: &Call<'_>, body: Body) -> Result<Response, ApiError> {
                 .bind(&call.user, &call.target, decoded, dry_run)
                 .await?;
             return Ok(respond::json_value(StatusCode::CREATED, &status));
+        }
+        Some("token") if call.resource.resource == "serviceaccounts" => {
+            let value = body::object(&call.headers, body).await?.value;
+            let answer = service
+                .create_token(&call.user, &call.target, value, dry_run)
+                .await?;
+            return Ok(respond::json_value(StatusCode::CREATED, &answer));
         }
         Some("eviction") => {
             let decoded = body::object(&call.headers, body).await?;

@@ -78,6 +78,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/swagger-2.0.0.pb-v1", get(openapi_v2))
         .route("/openapi/v3", get(openapi_v3_index))
         .route("/openapi/v3/{*path}", get(openapi_v3_document))
+        .route(crate::snapshot::SNAPSHOT_PATH, get(crate::snapshot::serve))
         .fallback(api)
         .layer(middleware::from_fn_with_state(state.clone(), front))
         .with_state(state)

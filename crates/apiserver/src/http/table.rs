@@ -4,7 +4,8 @@
 
 use corral_api::meta_types::Table;
 use corral_api::{ApiError, KubeObject, ResourceInfo, Revision};
-use corral_printers::{IncludeObject, PrintOptions, print_table};
+use corral_printers::{IncludeObject, PrintOptions, print_table, print_value_table};
+use serde_json::Value;
 use jiff::Timestamp;
 
 use crate::service::{ListResult, ServedObject};
@@ -72,5 +73,18 @@ pub fn empty_table(resource: &ResourceInfo, revision: Revision) -> Vec<u8> {
         &options(Timestamp::UNIX_EPOCH, IncludeObject::None),
     );
     table.metadata.resource_version = Some(revision.to_string());
+    encode(&table)
+}
+
+/// A Table of computed objects (`holdings`, `webhookbreakers`).
+pub fn computed_table(
+    resource: &'static ResourceInfo,
+    objects: &[Value],
+    revision: Option<Revision>,
+    include: IncludeObject,
+    now: Timestamp,
+) -> Vec<u8> {
+    let mut table = print_value_table(resource, objects, &options(now, include));
+    table.metadata.resource_version = revision.map(|r| r.to_string());
     encode(&table)
 }

@@ -16,7 +16,8 @@ use hyper_util::service::TowerToHyperService;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -51,17 +52,83 @@ fn pem_error(what: &'static str) -> impl Fn(rustls::pki_types::pem::Error) -> Tl
     }
 }
 
-/// A rustls server configuration with the ring provider and ALPN h2/http1.1.
-pub fn server_config(material: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = CertificateDer::pem_slice_iter(material.certificate_chain_pem.as_bytes())
+/// The serving certificate, replaceable while the server runs: new handshakes use the
+/// latest one, open connections keep theirs (certificate rotation without downtime).
+#[derive(Debug)]
+pub struct ReloadableCert {
+    current: parking_lot::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ReloadableCert {
+    pub fn new(certificate_chain_pem: &str, private_key_pem: &str) -> Result<Self, TlsError> {
+        Ok(ReloadableCert {
+            current: parking_lot::RwLock::new(certified_key(
+                certificate_chain_pem,
+                private_key_pem,
+            )?),
+        })
+    }
+
+    /// Serves `certificate_chain_pem` from the next handshake on.
+    pub fn replace(
+        &self,
+        certificate_chain_pem: &str,
+        private_key_pem: &str,
+    ) -> Result<(), TlsError> {
+        let key = certified_key(certificate_chain_pem, private_key_pem)?;
+        *self.current.write() = key;
+        Ok(())
+    }
+
+    /// The leaf certificate now served (DER).
+    pub fn leaf_der(&self) -> Vec<u8> {
+        self.current
+            .read()
+            .cert
+            .first()
+            .map(|c| c.as_ref().to_vec())
+            .unwrap_or_default()
+    }
+}
+
+impl ResolvesServerCert for ReloadableCert {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.current.read()))
+    }
+}
+
+fn certified_key(chain_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, TlsError> {
+    let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(pem_error("certificate"))?;
-    let key = PrivateKeyDer::from_pem_slice(material.private_key_pem.as_bytes())
-        .map_err(pem_error("private key"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pem_error("private key"))?;
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(key)?;
+    let key = CertifiedKey::new(chain, signing);
+    // A half-rotated pair (new certificate, old key) is refused, not served.
+    key.keys_match()?;
+    Ok(Arc::new(key))
+}
+
+/// A rustls server configuration with the ring provider and ALPN h2/http1.1.
+pub fn server_config(material: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let resolver = Arc::new(ReloadableCert::new(
+        &material.certificate_chain_pem,
+        &material.private_key_pem,
+    )?);
+    server_config_with_resolver(material.client_ca_pem.as_deref(), resolver)
+}
+
+/// Like [`server_config`], serving whatever `resolver` holds at each handshake.
+pub fn server_config_with_resolver(
+    client_ca_pem: Option<&str>,
+    resolver: Arc<ReloadableCert>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?;
-    let builder = match &material.client_ca_pem {
+    let builder = match client_ca_pem {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for certificate in CertificateDer::pem_slice_iter(ca.as_bytes()) {
@@ -75,7 +142,7 @@ pub fn server_config(material: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_single_cert(chain, key)?;
+    let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -5,14 +5,11 @@
 //! validating plugins. What it returns ([`Admitted`]) is what gets stored, plus store
 //! compares and writes to commit atomically with a created object (quota charges).
 //!
-//! [`NamespaceLifecycle`] is the chain until corral-registry's `AdmissionFlow` is plugged
-//! in: creating content in a namespace that does not exist is 404 `namespaces "x" not
+//! [`NamespaceLifecycle`] is the minimal chain (tests, embedded uses); production servers
+//! use [`super::admission_chain::AdmissionChain`], which drives corral-registry's
+//! `AdmissionFlow`. NamespaceLifecycle: creating content in a namespace that does not exist is 404 `namespaces "x" not
 //! found`, in one being terminated 403 `unable to create new content in namespace x
-//! because it is being terminated`, and the immortal namespaces cannot be deleted. To plug
-//! in the flow: implement [`Admission`] by driving `AdmissionFlow::step` (its
-//! `AdmissionState` built from the [`ClusterView`]; webhook calls may block: `admit` runs
-//! on a blocking thread, so `Handle::block_on` is allowed), and map
-//! `AdmissionStep::Admitted` to [`Admitted`] (quota charges → `compares`/`ops`).
+//! because it is being terminated`, and the immortal namespaces cannot be deleted.
 
 use std::sync::Arc;
 
@@ -61,7 +58,26 @@ pub struct Admitted {
     /// admission. Not supported for updates yet (ignored there).
     pub compares: Vec<Compare>,
     pub ops: Vec<TxnOp>,
+    /// Audit annotations (`failed-open.validating.webhook.admission.k8s.io/round_0_index_0`,
+    /// webhooks' own annotations).
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
+
+/// What the caller's store write made of an admitted request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Written, or failed for a reason the caller handles itself: admission is over.
+    Done,
+    /// A compare admission added (a quota charge's revision) failed: charge again from
+    /// fresh quotas and commit again.
+    RetryQuota,
+}
+
+/// The store write of an admitted request (see [`Admission::admit_and_commit`]).
+pub type Commit<'c> = &'c mut dyn FnMut(&Admitted) -> CommitOutcome;
+
+/// Re-admissions of the default [`Admission::admit_and_commit`] after a charge changed.
+const DEFAULT_QUOTA_RETRIES: usize = 3;
 
 /// Read access to the cluster for admission plugins (the latest durable state).
 pub trait ClusterView {
@@ -83,6 +99,39 @@ pub trait Admission: Send + Sync {
         object: Option<KubeObject>,
         prepare: Prepare<'_>,
     ) -> Result<Admitted, ApiError>;
+
+    /// Admits and hands the result to `commit` (the store write); when `commit` reports a
+    /// quota charge conflict, charges again and commits again, within the chain's bound.
+    /// The default re-runs [`Admission::admit`] a few times; chains with quota recompute
+    /// only the charges (upstream retries quota without calling webhooks again).
+    fn admit_and_commit(
+        &self,
+        request: &AdmissionRequest<'_>,
+        view: &dyn ClusterView,
+        object: Option<KubeObject>,
+        prepare: Prepare<'_>,
+        commit: Commit<'_>,
+    ) -> Result<Admitted, ApiError> {
+        let mut last = None;
+        for _ in 0..=DEFAULT_QUOTA_RETRIES {
+            let admitted = self.admit(request, view, object.clone(), prepare)?;
+            match commit(&admitted) {
+                CommitOutcome::Done => return Ok(admitted),
+                CommitOutcome::RetryQuota => last = Some(admitted),
+            }
+        }
+        let name = last
+            .and_then(|a| a.ops.into_iter().next())
+            .and_then(|op| match op {
+                TxnOp::Put(quota) => Some(quota.name().to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Err(ApiError::conflict_modified(
+            &GroupResource::new("", "resourcequotas"),
+            &name,
+        ))
+    }
 }
 
 /// The built-in chain: namespace lifecycle, then the registry step.

@@ -8,7 +8,7 @@ use corral_core::clock::truncate_to_seconds;
 use corral_store::{Compare, JsonBytes, Representation, StoreError, TxnOp, TxnOutcome};
 use serde_json::Value;
 
-use super::admission::{AdmissionRequest, Admitted, Operation};
+use super::admission::{AdmissionRequest, Admitted, Commit, CommitOutcome, Operation};
 use super::decode::{decode_checked, enforce_field_validation};
 use super::types::{
     DecodedBody, ServedBody, ServedObject, Target, UserInfo, WriteOptions, WriteResult,
@@ -106,14 +106,38 @@ impl ApiService {
                 candidate.meta_mut().name = Some(generated_name(&prefix, &self.name_suffix()));
             }
             self.fill_create_fields(&mut candidate);
-            let admitted = self.admit_create(user, target, &object, candidate, options)?;
+            // The store write happens inside admission so a quota charge conflict is
+            // re-charged by the chain (without calling webhooks again).
+            let mut written: Option<Result<corral_store::EncodedObject, CreateFailure>> = None;
+            let mut commit = |admitted: &Admitted| {
+                let Some(candidate) = admitted.object.clone() else {
+                    return CommitOutcome::Done;
+                };
+                match self.store_create(
+                    candidate,
+                    admitted.compares.clone(),
+                    admitted.ops.clone(),
+                    options.dry_run,
+                ) {
+                    Err(CreateFailure::ChargeChanged) => CommitOutcome::RetryQuota,
+                    other => {
+                        written = Some(other);
+                        CommitOutcome::Done
+                    }
+                }
+            };
+            let admitted =
+                self.admit_create(user, target, &object, candidate, options, &mut commit)?;
             let Some(candidate) = admitted.object else {
                 return Err(ApiError::internal(
                     "admission returned no object for a create",
                 ));
             };
             let key = candidate.key();
-            match self.store_create(candidate, admitted.compares, admitted.ops, options.dry_run) {
+            let Some(written) = written else {
+                return Err(ApiError::internal("admission did not commit the create"));
+            };
+            match written {
                 Ok(encoded) => {
                     warnings.extend(admitted.warnings);
                     return Ok(ServedObject::encoded(resource, encoded));
@@ -156,6 +180,7 @@ impl ApiService {
         requested: &KubeObject,
         candidate: KubeObject,
         options: &WriteOptions,
+        commit: Commit<'_>,
     ) -> Result<Admitted, ApiError> {
         let namespace = candidate.namespace().to_string();
         let request = AdmissionRequest {
@@ -170,9 +195,13 @@ impl ApiService {
             field_manager: options.field_manager.as_deref(),
         };
         let mut prepare = |object: &mut KubeObject| strategy::prepare_create(object);
-        self.inner
-            .admission
-            .admit(&request, &self.view(), Some(candidate), &mut prepare)
+        self.inner.admission.admit_and_commit(
+            &request,
+            &self.view(),
+            Some(candidate),
+            &mut prepare,
+            commit,
+        )
     }
 
     /// The store write: a transaction that requires the key to be absent (and whatever

@@ -62,14 +62,20 @@ pub fn decode_body(format: BodyFormat, bytes: &[u8]) -> Result<DecodedBody, ApiE
     }
 }
 
-/// The protobuf seam. kubectl ≥ 1.32 sends typed-client bodies as protobuf (spec §3.3);
-/// corral-protobuf will decode them. To switch, replace the body with:
-/// `corral_protobuf::decode(bytes).map(|(_, _, value)| value).map_err(|e| ApiError::bad_request(e.to_string()))`
+/// A Kubernetes protobuf body (`k8s\0` + `runtime.Unknown`): kubectl ≥ 1.32 sends
+/// typed-client bodies (create generators, `create job --from`, `auth can-i`, typed
+/// deletes) this way (spec §3.3). corral-protobuf turns it into the JSON kubectl would
+/// have sent.
 pub fn decode_protobuf_body(bytes: &[u8]) -> Result<Value, ApiError> {
-    let _ = bytes;
-    Err(unsupported_media_type(
-        "application/vnd.kubernetes.protobuf",
-    ))
+    corral_protobuf::decode(bytes)
+        .map(|decoded| decoded.object)
+        .map_err(|e| match e {
+            corral_protobuf::ProtobufError::UnknownKind { .. } => ApiError::new(
+                StatusReason::UnsupportedMediaType,
+                format!("{e}; send this object as application/json"),
+            ),
+            other => ApiError::bad_request(other.to_string()),
+        })
 }
 
 /// JSON, recording keys that appear twice in one object (Go's strict decoder reports them;

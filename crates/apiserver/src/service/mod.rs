@@ -11,9 +11,11 @@
 //! blocking pool, so concurrent writers reach the store's group commit together.
 
 mod admission;
+pub mod admission_chain;
 mod authz;
 mod bootstrap;
 mod client;
+mod computed;
 mod create;
 mod decode;
 mod delete;
@@ -21,8 +23,10 @@ mod events_view;
 mod logs;
 pub mod namespace_controller;
 mod read;
+pub mod rbac;
 mod strategy;
 mod subresources;
+mod token_request;
 mod types;
 mod update;
 mod view;
@@ -37,11 +41,14 @@ use corral_store::{JsonBytes, ObjectStore, Store, StoreError};
 use parking_lot::Mutex;
 
 pub use admission::{
-    Admission, AdmissionRequest, Admitted, ClusterView, IMMORTAL_NAMESPACES, NamespaceLifecycle,
-    Operation, Prepare, namespace_lifecycle,
+    Admission, AdmissionRequest, Admitted, ClusterView, Commit, CommitOutcome,
+    IMMORTAL_NAMESPACES, NamespaceLifecycle, Operation, Prepare, namespace_lifecycle,
 };
+pub use admission_chain::AdmissionChain;
+pub use rbac::RbacAuthorizer;
 pub use authz::{AllowAll as AllowAllAuthorizer, Attributes, Authorizer, Decision, RuleSet};
 pub use bootstrap::SYSTEM_NAMESPACES;
+pub use computed::{ComputedList, ComputedResources, is_computed};
 pub use client::{ApiClient, DeleteParams, ListParams, TypedList, TypedWatch, TypedWatchEvent};
 pub use decode::{
     ACCEPTED_BODY_TYPES, BodyFormat, decode_body, decode_protobuf_body, unsupported_media_type,
@@ -111,6 +118,12 @@ pub(crate) struct Inner {
     pub(crate) logs: Arc<dyn LogSource>,
     pub(crate) hub: WatchHub,
     pub(crate) config: ServiceConfig,
+    /// The metrics registry `/metrics` renders (shared with the admission chain).
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Signs ServiceAccount tokens (`serviceaccounts/token`); unset: 405.
+    pub(crate) tokens: std::sync::OnceLock<Arc<crate::tokens::ServiceAccountTokens>>,
+    /// Computed collections (`holdings`, `webhookbreakers`), plugged in after build.
+    pub(crate) computed: std::sync::OnceLock<Arc<dyn ComputedResources>>,
 }
 
 /// The request pipeline. Cheap to clone (one `Arc`); `Send + Sync`.
@@ -137,9 +150,26 @@ pub struct ApiServiceBuilder {
     authorizer: Arc<dyn Authorizer>,
     logs: Arc<dyn LogSource>,
     config: ServiceConfig,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    tokens: Option<Arc<crate::tokens::ServiceAccountTokens>>,
 }
 
 impl ApiServiceBuilder {
+    /// The metrics registry (default: a fresh one).
+    pub fn metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The ServiceAccount token signer (enables `serviceaccounts/token`).
+    pub fn service_account_tokens(
+        mut self,
+        tokens: Arc<crate::tokens::ServiceAccountTokens>,
+    ) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -182,6 +212,12 @@ impl ApiServiceBuilder {
                 logs: self.logs,
                 hub,
                 config: self.config,
+                metrics: self.metrics.unwrap_or_default(),
+                tokens: match self.tokens {
+                    Some(tokens) => std::sync::OnceLock::from(tokens),
+                    None => std::sync::OnceLock::new(),
+                },
+                computed: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -197,6 +233,8 @@ impl ApiService {
             authorizer: Arc::new(AllowAllAuthorizer),
             logs: Arc::new(NoNodeLogs),
             config: ServiceConfig::default(),
+            metrics: None,
+            tokens: None,
         }
     }
 
@@ -211,6 +249,16 @@ impl ApiService {
 
     pub fn authorizer(&self) -> &dyn Authorizer {
         self.inner.authorizer.as_ref()
+    }
+
+    /// The metrics registry `/metrics` renders.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The ServiceAccount token signer, if any.
+    pub fn service_account_tokens(&self) -> Option<&Arc<crate::tokens::ServiceAccountTokens>> {
+        self.inner.tokens.get()
     }
 
     pub fn hub(&self) -> &WatchHub {

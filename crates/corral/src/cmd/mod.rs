@@ -2,3 +2,5 @@
 
 pub mod up;
 pub mod version;
+pub mod certs;
+pub mod kubeconfig;

@@ -848,8 +848,40 @@ impl AdmissionFlow {
         Ok(changed)
     }
 
+    /// After [`AdmissionStep::Prepare`]: runs the caller's object preparation (upstream
+    /// `BeforeCreate`/`BeforeUpdate`: strategy, defaults, validation) on the mutated
+    /// object, exactly once, and moves on to validating admission. `prepare` returns the
+    /// strategy's warnings; an error rejects the request.
+    pub fn prepare_with(
+        &mut self,
+        prepare: &mut dyn FnMut(&mut KubeObject) -> Result<Vec<String>, ApiError>,
+    ) {
+        if self.phase != Phase::ObjectValidation {
+            debug_assert!(false, "prepare_with outside object validation");
+            return;
+        }
+        self.phase = Phase::ValidatingBuiltins;
+        let Some(object) = self.object.as_mut() else {
+            return;
+        };
+        match prepare(object) {
+            Ok(warnings) => self.warnings.extend(warnings),
+            Err(error) => {
+                self.reject(error);
+            }
+        }
+    }
+
     /// `BeforeCreate`/`BeforeUpdate`: namespace checks, the strategy and validation.
     fn run_object_validation(&mut self) -> Option<AdmissionStep> {
+        if self.config.caller_prepares {
+            if self.object.is_some() {
+                // Stays in this phase until `prepare_with` is called.
+                return Some(AdmissionStep::Prepare);
+            }
+            self.phase = Phase::ValidatingBuiltins;
+            return None;
+        }
         self.phase = Phase::ValidatingBuiltins;
         let subresource = match self.request.subresource() {
             "" => corral_core::Subresource::Main,

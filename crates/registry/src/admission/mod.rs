@@ -26,6 +26,7 @@
 //!             for call in calls { let r = client.call(&call).await; flow.webhook_result(call.id, r, now()); }
 //!         }
 //!         AdmissionStep::WaitUntil(t) => sleep_until(t),
+//!         AdmissionStep::Prepare => flow.prepare_with(&mut prepare), // caller_prepares only
 //!         AdmissionStep::Pending(_) => unreachable (results not yet delivered),
 //!         AdmissionStep::Admitted(admitted) => {
 //!             // one transaction: the object plus every quota charge with its revision

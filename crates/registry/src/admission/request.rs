@@ -170,6 +170,11 @@ pub struct AdmissionConfig {
     /// validating admission (upstream `BeforeCreate`/`BeforeUpdate`). Turn off only when the
     /// caller validates itself.
     pub run_validation: bool,
+    /// The caller prepares (validates) the object itself, between mutating and validating
+    /// admission: the flow stops with [`super::AdmissionStep::Prepare`] there and the
+    /// caller answers with [`super::AdmissionFlow::prepare_with`]. Takes precedence over
+    /// `run_validation`. The API server sets it; the simulator does not.
+    pub caller_prepares: bool,
     /// Guard 7: the webhook breakers every request of this server (or simulated world)
     /// shares — one [`SharedBreakers`], cloned into each request's config. `None` (the
     /// default) is upstream: every matching webhook is called.
@@ -193,6 +198,7 @@ impl Default for AdmissionConfig {
             ],
             quota_conflict_retries: 10,
             run_validation: true,
+            caller_prepares: false,
             webhook_breakers: None,
         }
     }

@@ -23,6 +23,10 @@ pub enum AdmissionStep {
     WaitUntil(Timestamp),
     /// Results of these calls are still outstanding; `step` was called too early.
     Pending(Vec<CallId>),
+    /// Only with [`super::AdmissionConfig::caller_prepares`]: mutating admission is done;
+    /// run the caller's create/update preparation through
+    /// [`super::AdmissionFlow::prepare_with`], then step again.
+    Prepare,
     /// Store the object. Commit `quota` charges in the same transaction; on a quota
     /// precondition conflict call [`super::AdmissionFlow::retry_quota`] and step again.
     Admitted(Admitted),

@@ -52,7 +52,11 @@ pub fn immutable_opt_int(new: Option<i64>, old: Option<i64>, path: &FieldPath) -
 
 /// `ValidateImmutableField` for any serialisable value, compared semantically (nil and
 /// empty lists and maps are equal, as `apiequality.Semantic.DeepEqual` treats them).
-pub fn immutable_json<T: serde::Serialize>(new: &T, old: &T, path: &FieldPath) -> Vec<FieldError> {
+pub fn immutable_json<T: serde::Serialize + PartialEq>(
+    new: &T,
+    old: &T,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     if semantic_eq(new, old) {
         Vec::new()
     } else {
@@ -62,7 +66,12 @@ pub fn immutable_json<T: serde::Serialize>(new: &T, old: &T, path: &FieldPath) -
 
 /// `apiequality.Semantic.DeepEqual` on the JSON form: nulls, empty lists and empty maps
 /// compare equal to absent fields.
-pub fn semantic_eq<T: serde::Serialize>(a: &T, b: &T) -> bool {
+/// Equal values are equal without encoding (the common case: a status write carries the
+/// stored spec unchanged).
+pub fn semantic_eq<T: serde::Serialize + PartialEq>(a: &T, b: &T) -> bool {
+    if a == b {
+        return true;
+    }
     let (Ok(a), Ok(b)) = (serde_json::to_value(a), serde_json::to_value(b)) else {
         return false;
     };

@@ -77,7 +77,7 @@ pub fn validate_config_map_update(new: &ConfigMap, old: &ConfigMap) -> Vec<Field
 }
 
 /// The `immutable` rule of ConfigMap and Secret updates: it locks the data.
-pub fn validate_immutable_data<T: serde::Serialize>(
+pub fn validate_immutable_data<T: serde::Serialize + PartialEq>(
     new_immutable: Option<bool>,
     old_immutable: Option<bool>,
     fields: &[(&str, &T, &T)],

@@ -11,10 +11,18 @@
 //!    re-adds it after `requeue_after` (zero-delay requeues are served at once), `Retry`
 //!    re-adds it rate-limited; then `done` releases it.
 //!
+//!
+//! Guard 1 (`corral_core::controller`'s driver contract): the queue is the discipline the
+//! controller asks for (FIFO or fair, with the key's fairness class computed against the
+//! cache at each add), and a plan with a detach marker releases its worker and key when the
+//! inline stages are done: `handle_outcomes` gets the inline outcomes, the detachable
+//! stages run in a *detached slot* (same client, same stage semantics), and
+//! `handle_detached_outcomes` gets theirs when the last one answers.
+//!
 //! The driver holds no reconcile logic: it never looks at the objects it moves.
 
 use corral_api::{ObjectKey, ResourceKind};
-use corral_core::{Outcome, Plan, Reconciler, WorkQueue};
+use corral_core::{ControllerQueue, Outcome, Plan, Reconciler};
 
 use crate::api::ClientId;
 use crate::time::SimTime;
@@ -35,6 +43,9 @@ pub struct WorkItem {
     /// The current stage's calls have been issued.
     pub issued: bool,
     pub started: SimTime,
+    /// Guard 1: the inline part was reported and the key released; the detachable stages
+    /// run in a detached slot.
+    pub detached: bool,
 }
 
 impl WorkItem {
@@ -49,6 +60,7 @@ impl WorkItem {
             skipping: false,
             issued: false,
             started,
+            detached: false,
         }
     }
 
@@ -74,8 +86,11 @@ impl WorkItem {
 pub struct ControllerDriver {
     pub name: String,
     pub reconciler: Box<dyn Reconciler>,
-    pub queue: WorkQueue<ObjectKey>,
+    pub queue: ControllerQueue<ObjectKey>,
+    /// Slots `..worker_count` are the workers; the slots after them hold detached plans
+    /// (guard 1), reused when free.
     pub workers: Vec<Option<WorkItem>>,
+    pub worker_count: usize,
     pub client: ClientId,
     /// Bit per `ResourceKind` ordinal: the kinds whose events it wants.
     pub watched: u64,
@@ -97,8 +112,9 @@ impl ControllerDriver {
             .fold(0, |a, b| a | b);
         ControllerDriver {
             name: name.to_string(),
-            queue: WorkQueue::new(config.rate_limiter),
+            queue: ControllerQueue::new(config.rate_limiter, reconciler.queue_discipline()),
             workers: (0..config.workers).map(|_| None).collect(),
+            worker_count: config.workers,
             reconciler,
             client,
             watched,
@@ -113,11 +129,90 @@ impl ControllerDriver {
     }
 
     pub fn idle_worker(&self) -> Option<usize> {
-        self.workers.iter().position(Option::is_none)
+        self.workers[..self.worker_count]
+            .iter()
+            .position(Option::is_none)
     }
 
     pub fn busy_workers(&self) -> usize {
-        self.workers.iter().filter(|w| w.is_some()).count()
+        self.workers[..self.worker_count]
+            .iter()
+            .filter(|w| w.is_some())
+            .count()
+    }
+
+    /// Detached plans still running (guard 1).
+    pub fn detached_plans(&self) -> usize {
+        self.workers[self.worker_count..]
+            .iter()
+            .filter(|w| w.is_some())
+            .count()
+    }
+
+    /// A free detached slot (guard 1), appended when every one is taken.
+    pub fn free_detached_slot(&mut self) -> usize {
+        match self.workers[self.worker_count..]
+            .iter()
+            .position(Option::is_none)
+        {
+            Some(i) => self.worker_count + i,
+            None => {
+                self.workers.push(None);
+                self.workers.len() - 1
+            }
+        }
+    }
+
+    /// Adds `key` now, with its fairness class against `cache` when the queue is fair.
+    pub fn add(&mut self, cache: &corral_core::ObjectCache, key: ObjectKey) {
+        let reconciler = &self.reconciler;
+        self.queue
+            .add(key, |k| reconciler.fairness_class(cache, k));
+    }
+
+    pub fn add_after(
+        &mut self,
+        cache: &corral_core::ObjectCache,
+        key: ObjectKey,
+        now: corral_core::Timestamp,
+        delay: std::time::Duration,
+    ) {
+        let reconciler = &self.reconciler;
+        self.queue
+            .add_after(key, |k| reconciler.fairness_class(cache, k), now, delay);
+    }
+
+    pub fn add_rate_limited(
+        &mut self,
+        cache: &corral_core::ObjectCache,
+        key: ObjectKey,
+        now: corral_core::Timestamp,
+    ) {
+        let reconciler = &self.reconciler;
+        self.queue
+            .add_rate_limited(key, |k| reconciler.fairness_class(cache, k), now);
+    }
+
+    /// Applies a sync's result to the queue (`Done` → forget and maybe add after,
+    /// `Retry` → rate-limited); the caller decides about `done`.
+    pub fn apply_result(
+        &mut self,
+        cache: &corral_core::ObjectCache,
+        key: &ObjectKey,
+        result: corral_core::SyncResult,
+        now: corral_core::Timestamp,
+    ) {
+        match result {
+            corral_core::SyncResult::Done { requeue_after } => {
+                self.queue.forget(key);
+                if let Some(delay) = requeue_after {
+                    self.add_after(cache, key.clone(), now, delay);
+                }
+            }
+            corral_core::SyncResult::Retry { .. } => {
+                self.add_rate_limited(cache, key.clone(), now)
+            }
+        }
     }
 
     /// Upstream's `workqueue_depth`: keys ready and waiting for a worker.

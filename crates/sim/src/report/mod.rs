@@ -3,6 +3,7 @@
 //! HTML report with SVG charts ([`html`], [`svg`]); plus the progress bar.
 
 pub mod csv;
+pub mod holdings;
 pub mod html;
 pub mod svg;
 pub mod table;
@@ -72,7 +73,7 @@ pub(crate) fn build(sim: Simulation) -> RunReport {
         .sum();
     stats.store_pods = sim.world.cache.count(corral_api::ResourceKind::Pod);
     let workers_time = |c: &crate::driver::controller::ControllerDriver| {
-        (sim.now.max(1) as f64) * c.workers.len() as f64
+        (sim.now.max(1) as f64) * c.worker_count as f64
     };
     RunReport {
         scenario: sim.scenario.name.clone(),
@@ -87,6 +88,8 @@ pub(crate) fn build(sim: Simulation) -> RunReport {
         violations: sim.invariants.violations.clone(),
         assertions: sim.assertions.results.clone(),
         timeline,
+        holdings: holdings::compute(&sim.world.cache, sim.now_ts),
+        breaker_trips: sim.breaker_trips,
         trace_hash: sim.trace.hash(),
         mutations: sim.trace.mutations,
         stats,

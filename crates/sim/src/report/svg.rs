@@ -29,7 +29,7 @@ fn hours(s: &Sample) -> f64 {
 }
 
 /// Draws one chart; `series` are (name, points).
-pub fn line_chart(
+pub fn draw_chart(
     id: &str,
     title: &str,
     unit: &str,
@@ -130,8 +130,65 @@ fn series(samples: &[Sample], items: &[(&str, Getter)]) -> Vec<(String, Vec<(f64
         .collect()
 }
 
+/// A chart's data before drawing: id, title, unit, series.
+pub struct ChartData {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub unit: &'static str,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+fn line_chart(
+    id: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    series: &[(String, Vec<(f64, f64)>)],
+    _markers: &[f64],
+) -> ChartData {
+    ChartData {
+        id,
+        title,
+        unit,
+        series: series.to_vec(),
+    }
+}
+
 /// The report's charts.
 pub fn charts(samples: &[Sample], markers: &[f64]) -> Vec<Chart> {
+    chart_data(samples)
+        .into_iter()
+        .map(|c| draw_chart(c.id, c.title, c.unit, &c.series, markers))
+        .collect()
+}
+
+/// Several runs on the same charts (`--profile upstream,corral`): every series of every
+/// run, named `<series> [<run>]`, one chart per question.
+pub fn compare_charts(runs: &[(&str, &[Sample])], markers: &[f64]) -> Vec<Chart> {
+    let mut merged: Vec<ChartData> = Vec::new();
+    for (run, samples) in runs {
+        for chart in chart_data(samples) {
+            let series = chart
+                .series
+                .into_iter()
+                .map(|(name, points)| (format!("{name} [{run}]"), points));
+            match merged.iter_mut().find(|c| c.id == chart.id) {
+                Some(existing) => existing.series.extend(series),
+                None => merged.push(ChartData {
+                    series: series.collect(),
+                    ..chart
+                }),
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|c| draw_chart(c.id, c.title, c.unit, &c.series, markers))
+        .collect()
+}
+
+/// The data of the report's charts.
+pub fn chart_data(samples: &[Sample]) -> Vec<ChartData> {
+    let markers: &[f64] = &[];
     let minutes = |v: f64| v / 60.0;
     let mut out = vec![
         line_chart(

@@ -80,7 +80,7 @@ pub fn render(report: &RunReport) -> String {
     let (a, w) = (&report.api, &report.webhooks);
     let _ = writeln!(
         out,
-        "api: {} calls, {} refused by admission, {} request timeouts ({} persisted anyway), {} injected faults; webhooks: {} calls, {} timeouts, {} failed open, {} rejections",
+        "api: {} calls, {} refused by admission, {} request timeouts ({} persisted anyway), {} injected faults; webhooks: {} calls, {} timeouts, {} failed open, {} rejections, {} skipped with the circuit open ({} trips)",
         a.calls,
         a.admission_rejections,
         a.request_timeouts,
@@ -89,7 +89,9 @@ pub fn render(report: &RunReport) -> String {
         w.calls,
         w.timeouts,
         w.failed_open,
-        w.rejections
+        w.rejections,
+        w.circuit_open,
+        report.breaker_trips
     );
     let mut events: Vec<(&String, &u64)> = t.events.iter().collect();
     events.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
@@ -104,6 +106,7 @@ pub fn render(report: &RunReport) -> String {
         t.events_dropped,
         top.join(", ")
     );
+    out.push_str(&super::holdings::render(&report.holdings));
     let _ = writeln!(
         out,
         "kubelets: {} pods tracked at the end ({} pods in the store)",
@@ -208,4 +211,154 @@ fn hourly(out: &mut String, samples: &[Sample]) {
             format_duration(s.completion_lag_max_s)
         );
     }
+}
+
+/// Several runs of one scenario side by side (`--profile upstream,corral`): one column
+/// per run for the peaks and ends of the main series, the totals, the admission counters,
+/// the holdings and each assertion; then the command reproducing each failed run.
+pub fn render_comparison(reports: &[RunReport]) -> String {
+    let mut out = String::new();
+    let Some(first) = reports.first() else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "corral sim: {} — seed {}, {} simulated, profiles compared: {}",
+        first.scenario,
+        first.seed,
+        format_duration(first.stats.simulated_seconds),
+        reports
+            .iter()
+            .map(|r| r.profile.name())
+            .collect::<Vec<_>>()
+            .join(" vs ")
+    );
+    let width = 22;
+    let mut header = format!("\n{:<44}", "");
+    for r in reports {
+        let _ = write!(header, " {:>width$}", r.profile.name());
+    }
+    let _ = writeln!(out, "{header}");
+    type Row = (&'static str, Box<dyn Fn(&RunReport) -> String>);
+    let peak_end = |get: fn(&Sample) -> f64, time: bool| {
+        move |r: &RunReport| {
+            let p = peak(&r.samples, get);
+            let e = r.samples.last().map_or(0.0, get);
+            if time {
+                format!("{} / {}", format_duration(p), format_duration(e))
+            } else {
+                format!("{p:.0} / {e:.0}")
+            }
+        }
+    };
+    let rows: Vec<Row> = vec![
+        ("jobs (peak / end)", Box::new(peak_end(|x| x.jobs as f64, false))),
+        (
+            "unfinished jobs (peak / end)",
+            Box::new(peak_end(|x| x.unfinished_jobs as f64, false)),
+        ),
+        (
+            "unfinished jobs without a pod (peak / end)",
+            Box::new(peak_end(|x| x.jobs_without_pod as f64, false)),
+        ),
+        (
+            "completed pods present (peak / end)",
+            Box::new(peak_end(|x| x.pods_succeeded as f64, false)),
+        ),
+        (
+            "job queue depth (peak / end)",
+            Box::new(peak_end(|x| x.job_queue_depth as f64, false)),
+        ),
+        (
+            "pod-creation lag max (peak / end)",
+            Box::new(peak_end(|x| x.pod_creation_lag_max_s, true)),
+        ),
+        (
+            "oldest Job waiting for a pod (peak / end)",
+            Box::new(peak_end(|x| x.oldest_waiting_job_s, true)),
+        ),
+        (
+            "completion lag max (peak / end)",
+            Box::new(peak_end(|x| x.completion_lag_max_s, true)),
+        ),
+        (
+            "jobs created / completed / failed",
+            Box::new(|r: &RunReport| {
+                let t = &r.totals;
+                format!("{} / {} / {}", t.jobs_created, t.jobs_completed, t.jobs_failed)
+            }),
+        ),
+        (
+            "pods created",
+            Box::new(|r: &RunReport| r.totals.pods_created.to_string()),
+        ),
+        (
+            "webhook calls / timeouts",
+            Box::new(|r: &RunReport| format!("{} / {}", r.webhooks.calls, r.webhooks.timeouts)),
+        ),
+        (
+            "calls skipped, circuit open / trips",
+            Box::new(|r: &RunReport| format!("{} / {}", r.webhooks.circuit_open, r.breaker_trips)),
+        ),
+        (
+            "held pods / cpu at the end",
+            Box::new(|r: &RunReport| {
+                let pods: usize = r.holdings.namespaces.iter().map(|n| n.pods).sum();
+                let cpu: i64 = r
+                    .holdings
+                    .namespaces
+                    .iter()
+                    .map(|n| n.requests.milli_cpu)
+                    .sum();
+                format!("{pods} / {cpu}m")
+            }),
+        ),
+        (
+            "wall seconds",
+            Box::new(|r: &RunReport| format!("{:.1}", r.stats.wall_seconds)),
+        ),
+    ];
+    for (name, cell) in &rows {
+        let mut line = format!("{name:<44}");
+        for r in reports {
+            let _ = write!(line, " {:>width$}", cell(r));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out);
+    for (i, a) in first.assertions.iter().enumerate() {
+        let label: String = format!("assertion: {}", a.assertion.name)
+            .chars()
+            .take(44)
+            .collect();
+        let mut line = format!("{label:<44}");
+        for r in reports {
+            let cell = r.assertions.get(i).map_or("-".to_string(), |x| {
+                let worst = x.worst.map(|w| format!(" ({w:.1})")).unwrap_or_default();
+                format!("{}{worst}", if x.passed { "PASS" } else { "FAIL" })
+            });
+            let _ = write!(line, " {cell:>width$}");
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let mut line = format!("{:<44}", "invariants");
+    for r in reports {
+        let fatal = r.violations.iter().filter(|v| v.fatal).count();
+        let cell = if fatal == 0 {
+            "held".to_string()
+        } else {
+            format!("{fatal} VIOLATED")
+        };
+        let _ = write!(line, " {cell:>width$}");
+    }
+    let _ = writeln!(out, "{line}");
+    for r in reports.iter().filter(|r| !r.passed()) {
+        let _ = writeln!(
+            out,
+            "FAILED under {} — reproduce with: {}",
+            r.profile.name(),
+            r.repro_command()
+        );
+    }
+    out
 }

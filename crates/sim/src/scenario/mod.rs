@@ -328,6 +328,12 @@ pub enum Metric {
     JobQueueDepth,
     /// Events recorded (after the event filter), optionally of one reason.
     Events,
+    /// Pods created for a CronJob's Jobs while the CronJob was suspended (guard 4: the
+    /// backlog gets none).
+    PodsCreatedWhileSuspended,
+    /// cpu (millicores) requested by pods that hold node resources without running
+    /// (guard 6's holdings).
+    HeldCpu,
 }
 
 impl Metric {
@@ -344,6 +350,8 @@ impl Metric {
         ("completionLag", Metric::CompletionLag),
         ("jobQueueDepth", Metric::JobQueueDepth),
         ("events", Metric::Events),
+        ("podsCreatedWhileSuspended", Metric::PodsCreatedWhileSuspended),
+        ("heldCpu", Metric::HeldCpu),
     ];
 
     pub fn name(self) -> &'static str {

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod determinism;
 mod failing_jobs;
+mod guards;
 mod invariants;
 mod report;
 mod scenario_errors;

@@ -99,7 +99,14 @@ fn the_report_renders_in_headless_chromium() {
             .is_ok_and(|o| o.status.success())
     });
     let Some(chromium) = chromium else {
-        eprintln!("SKIPPED: chromium is not installed (CI installs Debian's `chromium`)");
+        assert!(
+            std::env::var_os("CORRAL_REQUIRE_CHROMIUM").is_none(),
+            "CORRAL_REQUIRE_CHROMIUM is set but neither `chromium` nor `chromium-browser` runs"
+        );
+        eprintln!(
+            "SKIPPED the_report_renders_in_headless_chromium: chromium is not installed \
+             (CI installs Debian's `chromium` and sets CORRAL_REQUIRE_CHROMIUM=1)"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

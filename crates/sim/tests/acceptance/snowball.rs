@@ -10,7 +10,7 @@ use corral_sim::Profile;
 use corral_sim::scenario::ScenarioAction;
 use corral_sim::time::NANOS_PER_SECOND;
 
-fn shortened() -> corral_sim::Scenario {
+pub fn shortened() -> corral_sim::Scenario {
     let mut scenario = load("snowball.yaml");
     for model in &mut scenario.webhooks {
         for phase in &mut model.phases {

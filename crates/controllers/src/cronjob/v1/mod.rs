@@ -27,6 +27,7 @@
 mod pass;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use corral_api::{KubeObject, ObjectKey, ResourceKind};
@@ -35,7 +36,7 @@ use corral_core::{
     SyncResult, Timestamp,
 };
 use jiff::tz::TimeZone;
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::batch::v1::CronJob;
 
 use self::pass::{Awaiting, Pass, Step};
 use super::job_build::{JobBuildOptions, JobNameSuffix};
@@ -111,14 +112,15 @@ impl CronJobV1Poller {
             // "expected type *batchv1.JobList, got type *unstructured.UnstructuredList"
             return None;
         }
-        let mut jobs_by_owner: BTreeMap<String, Vec<Job>> = BTreeMap::new();
-        for job in cache.list_typed::<Job>() {
-            let owner = KubeObject::Job(job.clone());
-            if let Some(reference) = owner.controller_ref().filter(|r| r.kind == "CronJob") {
+        // Shared pointers into the cache, not copies: the pass outlives this call and a
+        // deep copy of every Job of the cluster every 10 s dominated the poller's cost.
+        let mut jobs_by_owner: BTreeMap<String, Vec<Arc<KubeObject>>> = BTreeMap::new();
+        for object in cache.list(ResourceKind::Job) {
+            if let Some(reference) = object.controller_ref().filter(|r| r.kind == "CronJob") {
                 jobs_by_owner
                     .entry(reference.uid.clone())
                     .or_default()
-                    .push(job.clone());
+                    .push(object.clone());
             }
         }
         let cron_jobs: Vec<CronJob> = cache.list_typed::<CronJob>().cloned().collect();

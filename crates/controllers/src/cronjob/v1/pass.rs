@@ -4,6 +4,7 @@
 //! (`cronjob_controller.go`, ≤ 1.20).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use corral_api::{KubeObject, ObjectKey, ResourceKind};
 use corral_core::{
@@ -50,7 +51,7 @@ pub(super) enum Step {
 #[derive(Debug)]
 pub(super) struct Pass {
     pub(super) cron_jobs: Vec<CronJob>,
-    pub(super) jobs_by_owner: BTreeMap<String, Vec<Job>>,
+    pub(super) jobs_by_owner: BTreeMap<String, Vec<Arc<KubeObject>>>,
     pub(super) index: usize,
     pub(super) step: Step,
     /// Upstream's in-memory `sj` for the current CronJob.
@@ -89,7 +90,7 @@ pub(super) enum Awaiting {
 }
 
 impl Pass {
-    fn jobs(&self) -> &[Job] {
+    fn jobs(&self) -> &[Arc<KubeObject>] {
         let uid = self.current.metadata.uid.as_deref().unwrap_or("");
         self.jobs_by_owner.get(uid).map_or(&[], Vec::as_slice)
     }
@@ -133,9 +134,10 @@ impl Pass {
     /// `syncOne`'s bookkeeping (from the pass's list, no live GETs), then its unconditional
     /// status write.
     pub(super) fn sync_status(&mut self, plan: &mut Plan) -> Awaiting {
-        let jobs = self.jobs().to_vec();
+        let shared = self.jobs().to_vec();
+        let jobs: Vec<&Job> = shared.iter().filter_map(|o| o.as_typed::<Job>()).collect();
         let mut status = self.current.status.clone().unwrap_or_default();
-        for job in &jobs {
+        for job in jobs.iter().copied() {
             let uid = job.metadata.uid.as_deref().unwrap_or("");
             let name = job.metadata.name.clone().unwrap_or_default();
             let found = in_active_list(&status, uid);
@@ -312,7 +314,7 @@ impl Pass {
 }
 
 /// The oldest finished Jobs beyond each limit (upstream `removeOldestJobs`).
-fn cleanup_deletions(cron_job: &CronJob, jobs: &[Job]) -> Vec<JobDeletion> {
+fn cleanup_deletions(cron_job: &CronJob, jobs: &[Arc<KubeObject>]) -> Vec<JobDeletion> {
     let mut deletions = Vec::new();
     for (finished, limit) in [
         (
@@ -324,6 +326,7 @@ fn cleanup_deletions(cron_job: &CronJob, jobs: &[Job]) -> Vec<JobDeletion> {
         let Some(limit) = limit else { continue };
         let mut class: Vec<&Job> = jobs
             .iter()
+            .filter_map(|o| o.as_typed::<Job>())
             .filter(|j| finished_condition(j).map(|(f, _)| f) == Some(finished))
             .collect();
         let surplus = class

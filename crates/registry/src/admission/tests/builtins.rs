@@ -317,3 +317,44 @@ fn object_validation_runs_after_mutation() {
         error.message
     );
 }
+
+/// Goal: with `caller_prepares`, the flow stops once between mutating and validating
+/// admission, hands the mutated object to the caller's preparation, keeps its warnings,
+/// and a preparation error rejects the request before validating webhooks run.
+#[test]
+fn a_caller_that_prepares_is_asked_exactly_once_between_mutating_and_validating() {
+    let state = TestState::new();
+    let config = AdmissionConfig {
+        caller_prepares: true,
+        ..AdmissionConfig::default()
+    };
+    let mut flow = AdmissionFlow::new(create(pod("ns", "p"), "r"), &config);
+    let mut prepared = 0;
+    let step = loop {
+        match flow.step(&state, start()) {
+            AdmissionStep::Prepare => flow.prepare_with(&mut |object| {
+                prepared += 1;
+                // Mutating admission already ran: the token volume is there.
+                let KubeObject::Pod(pod) = object else {
+                    panic!("a pod")
+                };
+                assert!(pod.spec.as_ref().unwrap().volumes.is_some());
+                Ok(vec!["prepared".to_string()])
+            }),
+            other => break other,
+        }
+    };
+    assert_eq!(prepared, 1);
+    match step {
+        AdmissionStep::Admitted(admitted) => assert_eq!(admitted.warnings, vec!["prepared"]),
+        other => panic!("expected Admitted, got {other:?}"),
+    }
+
+    let mut flow = AdmissionFlow::new(create(pod("ns", "p"), "r2"), &config);
+    assert_eq!(flow.step(&state, start()), AdmissionStep::Prepare);
+    flow.prepare_with(&mut |_| Err(corral_api::ApiError::bad_request("nope")));
+    match flow.step(&state, start()) {
+        AdmissionStep::Rejected(error) => assert_eq!(error.message, "nope"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
