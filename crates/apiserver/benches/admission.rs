@@ -45,12 +45,23 @@ fn admin() -> UserInfo {
     UserInfo::new("admin", &["system:masters"])
 }
 
-async fn create(service: &ApiService, group: &str, resource: &str, namespace: Option<&str>, body: Value) {
-    let version = if group.is_empty() { "v1" } else { "v1" };
-    let info = find_resource(group, version, resource).expect("resource");
+async fn create(
+    service: &ApiService,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    body: Value,
+) {
+    // Every resource the bench creates is served at v1.
+    let info = find_resource(group, "v1", resource).expect("resource");
     let target = Target::collection(info, namespace);
     service
-        .create(&admin(), &target, DecodedBody::from_value(body), &WriteOptions::internal())
+        .create(
+            &admin(),
+            &target,
+            DecodedBody::from_value(body),
+            &WriteOptions::internal(),
+        )
         .await
         .unwrap_or_else(|e| panic!("create {resource}: {e:?}"));
 }
@@ -87,7 +98,14 @@ fn print(label: &str, sample: &Sample) {
 }
 
 async fn measure(service: &ApiService, prefix: &str, creates: usize) -> Sample {
-    create(service, "", "namespaces", None, json!({"metadata": {"name": prefix}})).await;
+    create(
+        service,
+        "",
+        "namespaces",
+        None,
+        json!({"metadata": {"name": prefix}}),
+    )
+    .await;
     // Warm-up.
     for i in 0..creates / 10 {
         create(service, "", "pods", Some(prefix), pod(&format!("warm-{i}"))).await;
@@ -101,7 +119,11 @@ async fn measure(service: &ApiService, prefix: &str, creates: usize) -> Sample {
     summarize(samples)
 }
 
-fn certificates() -> (String, rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>) {
+fn certificates() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_key = KeyPair::generate().unwrap();
@@ -110,18 +132,24 @@ fn certificates() -> (String, rustls::pki_types::CertificateDer<'static>, rustls
     let leaf_params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    (ca.pem(), leaf.der().clone(), rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()))
+    (
+        ca.pem(),
+        leaf.der().clone(),
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
 }
 
 /// A webhook that allows at once; returns its URL and CA.
 async fn allow_webhook() -> (String, String) {
     let (ca_pem, cert, key) = certificates();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -129,17 +157,21 @@ async fn allow_webhook() -> (String, String) {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                    let bytes = request.into_body().collect().await.unwrap().to_bytes();
-                    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                    let uid = body["request"]["uid"].clone();
-                    let answer = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = service_fn(
+                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                        let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        let uid = body["request"]["uid"].clone();
+                        let answer = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                         "response": {"uid": uid, "allowed": true}});
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                        serde_json::to_vec(&answer).unwrap(),
-                    ))))
-                });
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from(serde_json::to_vec(&answer).unwrap()),
+                        )))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
                     .await;

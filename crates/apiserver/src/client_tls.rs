@@ -24,9 +24,12 @@ pub async fn post_json(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<(u16, Bytes), String> {
-    tokio::time::timeout(REQUEST_TIMEOUT, post_inner(server, ca_pem, client, path, body))
-        .await
-        .map_err(|_| format!("no answer from {server} within {REQUEST_TIMEOUT:?}"))?
+    tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        post_inner(server, ca_pem, client, path, body),
+    )
+    .await
+    .map_err(|_| format!("no answer from {server} within {REQUEST_TIMEOUT:?}"))?
 }
 
 async fn post_inner(

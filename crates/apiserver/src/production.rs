@@ -23,9 +23,7 @@ use corral_store::{JsonBytes, Store};
 use corral_webhook::{ClientSettings, WebhookClient};
 
 use crate::metrics::Metrics;
-use crate::service::{
-    AdmissionChain, ApiService, LogSource, RbacAuthorizer, ServiceConfig,
-};
+use crate::service::{AdmissionChain, ApiService, LogSource, RbacAuthorizer, ServiceConfig};
 use crate::tokens::{ServiceAccountTokens, TokenError};
 
 /// What [`production_service`] needs besides the store.
@@ -89,8 +87,8 @@ pub fn production_service(
     if let Some(clock) = &options.clock {
         chain = chain.with_clock(Arc::clone(clock));
     }
-    let tokens = ServiceAccountTokens::load_or_create(&options.data_dir)?
-        .with_store(Arc::clone(&store));
+    let tokens =
+        ServiceAccountTokens::load_or_create(&options.data_dir)?.with_store(Arc::clone(&store));
     let mut builder = ApiService::builder(Arc::clone(&store))
         .admission(Arc::new(chain))
         .metrics(metrics)

@@ -19,8 +19,8 @@ use crate::http::{HttpShared, HttpState, router};
 use crate::openapi::OpenApiDocuments;
 use crate::ops::HealthState;
 use crate::pki::{Pki, PkiError, RENEW_MARGIN, serving_names};
-use crate::tokens::{AuthenticatorChain, NodeJoinToken, TokenFile};
 use crate::service::{ApiService, UserInfo, namespace_controller};
+use crate::tokens::{AuthenticatorChain, NodeJoinToken, TokenFile};
 
 /// How to run the API server.
 #[derive(Clone, Debug)]
@@ -249,8 +249,7 @@ async fn reload_serving_certificate(
     let key_path = crate::pki::serving_key_path(&data_dir);
     let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut seen = (modified(&cert_path), modified(&key_path));
-    let mut hangup =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         let signalled = async {
             match hangup.as_mut() {

@@ -232,7 +232,12 @@ impl Endpoint {
             .contexts
             .iter()
             .find(|c| c.name == config.current_context)
-            .or_else(|| config.contexts.first().filter(|_| config.contexts.len() == 1))
+            .or_else(|| {
+                config
+                    .contexts
+                    .first()
+                    .filter(|_| config.contexts.len() == 1)
+            })
             .ok_or_else(|| fail(format!("no context {:?}", config.current_context)))?;
         let cluster = config
             .clusters
@@ -351,9 +356,8 @@ pub async fn download(
         message,
     };
     let (address, name) = endpoint.address().map_err(connect_error)?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(
-        endpoint.tls_config().map_err(connect_error)?,
-    ));
+    let tls =
+        tokio_rustls::TlsConnector::from(Arc::new(endpoint.tls_config().map_err(connect_error)?));
     let connect = async {
         let tcp = tokio::net::TcpStream::connect(&address)
             .await
@@ -388,10 +392,18 @@ pub async fn download(
     let status = response.status();
     let mut body = response.into_body();
     if status != StatusCode::OK {
-        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let message = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
         return Err(DownloadError::Refused {
             code: status.as_u16(),

@@ -458,10 +458,8 @@ mod tests {
 
     #[test]
     fn token_files_parse_upstreams_csv() {
-        let file = TokenFile::parse(
-            "t1,alice,1001,\"dev,ops\"\n\n# comment\nt2,bob,1002\n",
-        )
-        .unwrap();
+        let file =
+            TokenFile::parse("t1,alice,1001,\"dev,ops\"\n\n# comment\nt2,bob,1002\n").unwrap();
         let alice = file.authenticate_token("t1").unwrap();
         assert_eq!(alice.name, "alice");
         assert_eq!(alice.uid, "1001");
@@ -527,7 +525,13 @@ mod tests {
             .unwrap();
         assert!(tokens.authenticate_token(&foreign.token).is_none());
         let vault = tokens
-            .issue(&account(), &["vault".into()], DEFAULT_EXPIRATION, None, now())
+            .issue(
+                &account(),
+                &["vault".into()],
+                DEFAULT_EXPIRATION,
+                None,
+                now(),
+            )
             .unwrap();
         assert!(tokens.authenticate_token(&vault.token).is_none());
     }

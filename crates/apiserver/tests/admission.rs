@@ -14,9 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use common::{JSON, Reply, TestClient};
-use corral_apiserver::{
-    ProductionOptions, Server, ServerConfig, ServerHandle, production_service,
-};
+use corral_apiserver::{ProductionOptions, Server, ServerConfig, ServerHandle, production_service};
 use corral_store::{JsonBytes, MemoryBackend, Store, StoreConfig};
 use http::Method;
 use http_body_util::{BodyExt, Full};
@@ -69,7 +67,12 @@ impl Production {
     }
 
     fn anonymous(&self) -> TestClient {
-        TestClient::new(self.handle.local_addr, &self.handle.pki.ca_cert_pem, None, false)
+        TestClient::new(
+            self.handle.local_addr,
+            &self.handle.pki.ca_cert_pem,
+            None,
+            false,
+        )
     }
 
     fn with_certificate(&self, cert: &str, key: &str) -> TestClient {
@@ -104,7 +107,13 @@ fn job(name: &str) -> Value {
             "containers": [{"name": "c", "image": "busybox"}]}}}})
 }
 
-async fn bearer(client: &TestClient, method: Method, path: &str, token: &str, body: &Value) -> Reply {
+async fn bearer(
+    client: &TestClient,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> Reply {
     let authorization = format!("Bearer {token}");
     let body = if body.is_null() {
         Vec::new()
@@ -181,9 +190,12 @@ async fn answer(path: String, body: Value) -> hyper::Response<Full<Bytes>> {
         }
         "/garbage" => hyper::Response::new(Full::new(Bytes::from_static(b"garbage{"))),
         "/patch" => {
-            let patch = json!([{"op": "add", "path": "/metadata/labels", "value": {"patched": "yes"}}]);
-            review(json!({"uid": uid, "allowed": true, "patchType": "JSONPatch",
-                "patch": STANDARD.encode(serde_json::to_vec(&patch).unwrap())}))
+            let patch =
+                json!([{"op": "add", "path": "/metadata/labels", "value": {"patched": "yes"}}]);
+            review(
+                json!({"uid": uid, "allowed": true, "patchType": "JSONPatch",
+                "patch": STANDARD.encode(serde_json::to_vec(&patch).unwrap())}),
+            )
         }
         "/deny" => review(json!({"uid": uid, "allowed": false,
             "status": {"code": 403, "message": "no pods on Fridays"}})),
@@ -216,12 +228,14 @@ async fn start_webhooks() -> Webhooks {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = request.uri().path().to_string();
-                    let bytes = request.into_body().collect().await.unwrap().to_bytes();
-                    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                    Ok::<_, std::convert::Infallible>(answer(path, body).await)
-                });
+                let service = service_fn(
+                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                        let path = request.uri().path().to_string();
+                        let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        Ok::<_, std::convert::Infallible>(answer(path, body).await)
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
                     .await;
@@ -395,10 +409,18 @@ async fn a_mutating_webhooks_patch_is_applied_and_a_denial_is_upstreams_message(
         mutating(
             &server,
             "labeller",
-            vec![hook("labeller.example.com", &hooks.url("/patch"), &hooks.ca_bundle(), "Fail")],
+            vec![hook(
+                "labeller.example.com",
+                &hooks.url("/patch"),
+                &hooks.ca_bundle(),
+                "Fail",
+            )],
         )
         .await;
-        let reply = server.admin().post("/api/v1/namespaces/team/pods", &pod("p1")).await;
+        let reply = server
+            .admin()
+            .post("/api/v1/namespaces/team/pods", &pod("p1"))
+            .await;
         assert_eq!(reply.status.as_u16(), 201, "{}", reply.text());
         assert_eq!(reply.json()["metadata"]["labels"]["patched"], "yes");
         let stored = server.admin().get("/api/v1/namespaces/team/pods/p1").await;
@@ -407,10 +429,18 @@ async fn a_mutating_webhooks_patch_is_applied_and_a_denial_is_upstreams_message(
         validating(
             &server,
             "friday",
-            vec![hook("friday.example.com", &hooks.url("/deny"), &hooks.ca_bundle(), "Ignore")],
+            vec![hook(
+                "friday.example.com",
+                &hooks.url("/deny"),
+                &hooks.ca_bundle(),
+                "Ignore",
+            )],
         )
         .await;
-        let reply = server.admin().post("/api/v1/namespaces/team/pods", &pod("p2")).await;
+        let reply = server
+            .admin()
+            .post("/api/v1/namespaces/team/pods", &pod("p2"))
+            .await;
         let message = reply.expect_status(403);
         assert_eq!(
             message,
@@ -497,12 +527,25 @@ async fn fifty_concurrent_pod_creations_never_exceed_a_quota_of_ten() {
         let created = replies.iter().filter(|r| r.status.as_u16() == 201).count();
         for reply in replies.iter().filter(|r| r.status.as_u16() != 201) {
             let message = reply.expect_status(403);
-            assert!(message.contains("exceeded quota: q, requested: pods=1, used: pods=10, limited: pods=10"), "{message}");
+            assert!(
+                message.contains(
+                    "exceeded quota: q, requested: pods=1, used: pods=10, limited: pods=10"
+                ),
+                "{message}"
+            );
         }
         assert_eq!(created, 10, "exactly the quota is admitted");
-        let pods = server.admin().get("/api/v1/namespaces/team/pods").await.json();
+        let pods = server
+            .admin()
+            .get("/api/v1/namespaces/team/pods")
+            .await
+            .json();
         assert_eq!(pods["items"].as_array().unwrap().len(), 10);
-        let quota = server.admin().get("/api/v1/namespaces/team/resourcequotas/q").await.json();
+        let quota = server
+            .admin()
+            .get("/api/v1/namespaces/team/resourcequotas/q")
+            .await
+            .json();
         assert_eq!(quota["status"]["used"]["pods"], "10");
     })
     .await;
@@ -536,10 +579,20 @@ async fn requests_without_credentials_are_401() {
         let server = Production::start().await;
         let reply = server.anonymous().get("/api/v1/namespaces").await;
         assert_eq!(reply.expect_status(401), "Unauthorized");
-        let reply = bearer(&server.anonymous(), Method::GET, "/api/v1/pods", "wrong", &Value::Null).await;
+        let reply = bearer(
+            &server.anonymous(),
+            Method::GET,
+            "/api/v1/pods",
+            "wrong",
+            &Value::Null,
+        )
+        .await;
         assert_eq!(reply.expect_status(401), "Unauthorized");
         // Health stays public.
-        assert_eq!(server.anonymous().get("/healthz").await.status.as_u16(), 200);
+        assert_eq!(
+            server.anonymous().get("/healthz").await.status.as_u16(),
+            200
+        );
     })
     .await;
 }
@@ -662,8 +715,19 @@ async fn a_service_account_token_from_token_request_authenticates() {
         let groups = info["groups"].to_string();
         assert!(groups.contains("system:serviceaccounts:team"), "{groups}");
         // Authenticated, but RBAC grants the account nothing on pods.
-        let reply = bearer(&client, Method::GET, "/api/v1/namespaces/team/pods", &token, &Value::Null).await;
-        assert!(reply.expect_status(403).contains("User \"system:serviceaccount:team:default\" cannot list"));
+        let reply = bearer(
+            &client,
+            Method::GET,
+            "/api/v1/namespaces/team/pods",
+            &token,
+            &Value::Null,
+        )
+        .await;
+        assert!(
+            reply
+                .expect_status(403)
+                .contains("User \"system:serviceaccount:team:default\" cannot list")
+        );
         // A too-short lifetime is upstream's 422; a missing account is 404.
         let reply = server
             .admin()
@@ -672,19 +736,39 @@ async fn a_service_account_token_from_token_request_authenticates() {
                 &json!({"spec": {"expirationSeconds": 60}}),
             )
             .await;
-        assert!(reply.expect_status(422).contains("may not specify a duration less than 10 minutes"));
+        assert!(
+            reply
+                .expect_status(422)
+                .contains("may not specify a duration less than 10 minutes")
+        );
         let reply = server
             .admin()
-            .post("/api/v1/namespaces/team/serviceaccounts/ghost/token", &json!({}))
+            .post(
+                "/api/v1/namespaces/team/serviceaccounts/ghost/token",
+                &json!({}),
+            )
             .await;
-        assert_eq!(reply.expect_status(404), "serviceaccounts \"ghost\" not found");
+        assert_eq!(
+            reply.expect_status(404),
+            "serviceaccounts \"ghost\" not found"
+        );
         // Deleting the account revokes its tokens.
         let reply = server
             .admin()
-            .delete("/api/v1/namespaces/team/serviceaccounts/default", &json!({}))
+            .delete(
+                "/api/v1/namespaces/team/serviceaccounts/default",
+                &json!({}),
+            )
             .await;
         assert_eq!(reply.status.as_u16(), 200, "{}", reply.text());
-        let reply = bearer(&client, Method::GET, "/api/v1/namespaces/team/pods", &token, &Value::Null).await;
+        let reply = bearer(
+            &client,
+            Method::GET,
+            "/api/v1/namespaces/team/pods",
+            &token,
+            &Value::Null,
+        )
+        .await;
         reply.expect_status(401);
     })
     .await;
@@ -706,9 +790,19 @@ async fn the_node_join_token_authenticates_a_node() {
             &json!({}),
         )
         .await;
-        assert_eq!(whoami.json()["status"]["userInfo"]["username"], "system:node:worker-1");
+        assert_eq!(
+            whoami.json()["status"]["userInfo"]["username"],
+            "system:node:worker-1"
+        );
         // Nodes may not read secrets' neighbours such as roles.
-        let reply = bearer(&client, Method::GET, "/apis/rbac.authorization.k8s.io/v1/clusterroles", &token, &Value::Null).await;
+        let reply = bearer(
+            &client,
+            Method::GET,
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            &token,
+            &Value::Null,
+        )
+        .await;
         reply.expect_status(403);
     })
     .await;
@@ -717,7 +811,8 @@ async fn the_node_join_token_authenticates_a_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_serving_certificate_is_served_without_a_restart() {
     bounded(async {
-        let server = Production::start_with(|c| c.cert_reload_interval = Duration::from_millis(100)).await;
+        let server =
+            Production::start_with(|c| c.cert_reload_interval = Duration::from_millis(100)).await;
         let before = served_certificate(&server).await;
         let rotated = corral_apiserver::pki::Pki::rotate(
             server.dir.path(),
@@ -728,18 +823,31 @@ async fn a_rotated_serving_certificate_is_served_without_a_restart() {
         loop {
             let now = served_certificate(&server).await;
             if now != before {
-                let expected = rustls::pki_types::CertificateDer::pem_slice_iter(rotated.serving_cert_pem.as_bytes())
-                    .next()
-                    .unwrap()
-                    .unwrap();
+                let expected = rustls::pki_types::CertificateDer::pem_slice_iter(
+                    rotated.serving_cert_pem.as_bytes(),
+                )
+                .next()
+                .unwrap()
+                .unwrap();
                 assert_eq!(now, expected.as_ref().to_vec());
                 break;
             }
-            assert!(Instant::now() < deadline, "the new certificate was not picked up");
+            assert!(
+                Instant::now() < deadline,
+                "the new certificate was not picked up"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // The old admin certificate still authenticates (same CA).
-        assert_eq!(server.admin().get("/api/v1/namespaces").await.status.as_u16(), 200);
+        assert_eq!(
+            server
+                .admin()
+                .get("/api/v1/namespaces")
+                .await
+                .status
+                .as_u16(),
+            200
+        );
     })
     .await;
 }
@@ -749,7 +857,9 @@ use rustls::pki_types::pem::PemObject;
 /// The leaf certificate the server presents now.
 async fn served_certificate(server: &Production) -> Vec<u8> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(server.handle.pki.ca_cert_pem.as_bytes()) {
+    for cert in
+        rustls::pki_types::CertificateDer::pem_slice_iter(server.handle.pki.ca_cert_pem.as_bytes())
+    {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -758,10 +868,17 @@ async fn served_certificate(server: &Production) -> Vec<u8> {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(server.handle.local_addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+    let tcp = tokio::net::TcpStream::connect(server.handle.local_addr)
         .await
         .unwrap();
-    tls.get_ref().1.peer_certificates().unwrap()[0].as_ref().to_vec()
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0]
+        .as_ref()
+        .to_vec()
 }

@@ -26,6 +26,15 @@ async fn version_reports_kubernetes_1_32() {
     );
 }
 
+/// OpenAPI-generated clients (the Python `kubernetes` package) ask for `/version/`.
+#[tokio::test]
+async fn version_is_served_with_a_trailing_slash() {
+    let server = TestServer::start().await;
+    let reply = server.client().get("/version/").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["minor"], "32");
+}
+
 #[tokio::test]
 async fn legacy_discovery_lists_versions_groups_and_resources() {
     let server = TestServer::start().await;

@@ -304,3 +304,38 @@ async fn continue_tokens_past_compaction_are_410() {
     );
     assert_eq!(expired.json()["reason"], "Expired");
 }
+
+/// kubectl ≥ 1.32 sends typed-client bodies (`kubectl create job`, `create role`, …) in
+/// protobuf; the body captured from the real kubectl 1.32 creates the Job.
+#[tokio::test]
+async fn protobuf_bodies_from_kubectl_1_32_are_decoded() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let body = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../protobuf/testdata/kubectl-1.32/create_job.pb"),
+    )
+    .expect("captured body");
+    let reply = client
+        .request(
+            Method::POST,
+            &format!("{JOBS}?fieldManager=kubectl-create&fieldValidation=Strict"),
+            &[
+                ("content-type", "application/vnd.kubernetes.protobuf"),
+                (
+                    "accept",
+                    "application/vnd.kubernetes.protobuf, application/json",
+                ),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let created = reply.json();
+    assert_eq!(created["metadata"]["name"], "hello");
+    assert_eq!(
+        created["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+    assert_eq!(job_count(&client).await, 1);
+}

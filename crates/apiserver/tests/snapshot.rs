@@ -47,7 +47,10 @@ async fn admins_get_a_snapshot_of_every_object_at_the_current_revision() {
         };
         let reply = client.get(SNAPSHOT_PATH).await;
         assert_eq!(reply.status.as_u16(), 200, "{}", reply.text());
-        assert_eq!(reply.header("content-type"), "application/vnd.corral.snapshot");
+        assert_eq!(
+            reply.header("content-type"),
+            "application/vnd.corral.snapshot"
+        );
         let (info, objects) = parse(&reply.body);
         assert_eq!(info.revision, revision);
         assert_eq!(info.size_bytes as usize, reply.body.len());
@@ -73,11 +76,7 @@ async fn anonymous_and_non_admin_users_are_refused() {
         .await
         .expect_status(401);
     let open = TestServer::start_with(Default::default(), |c| c.allow_anonymous = true).await;
-    let message = open
-        .anonymous()
-        .get(SNAPSHOT_PATH)
-        .await
-        .expect_status(403);
+    let message = open.anonymous().get(SNAPSHOT_PATH).await.expect_status(403);
     assert!(message.contains("system:anonymous"), "{message}");
 }
 
@@ -129,7 +128,14 @@ async fn download_uses_the_admin_kubeconfig_and_snapshots_stay_consistent_under_
 async fn a_bad_kubeconfig_is_reported_by_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, "apiVersion: v1\nkind: Config\ncurrent-context: nope\n").unwrap();
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\ncurrent-context: nope\n",
+    )
+    .unwrap();
     let error = Endpoint::from_kubeconfig(&path).unwrap_err().to_string();
-    assert!(error.contains("kubeconfig") && error.contains("nope"), "{error}");
+    assert!(
+        error.contains("kubeconfig") && error.contains("nope"),
+        "{error}"
+    );
 }

@@ -15,11 +15,13 @@
 //! `CORRAL_SMOKE_ALLOW_NO_NODE=1`, in which case only the API-surface checks are required.
 
 mod common;
+mod e2e;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Corral, bundled, kubectl, shared_script};
+use common::{Corral, bundled, kubectl};
+use e2e::{log_tail, shared_script, wait_ready_node};
 
 /// The script's checks that need a node running pods (Jobs finishing, logs, scheduling,
 /// garbage collection of pods). Only these may fail with `CORRAL_SMOKE_ALLOW_NO_NODE=1`.
@@ -90,7 +92,7 @@ fn run_script(corral: &Corral, label: &str, kubectl: &std::path::Path, no_node: 
         .env("KUBECTL", kubectl)
         .env("CONF_VERBOSE", "1")
         .env("CONF_CMD_TIMEOUT", "60")
-        .env("TMPDIR", corral.dir.path());
+        .env("TMPDIR", corral.data_dir());
     if no_node {
         command
             .env("CONF_JOB_TIMEOUT", "5")
@@ -122,12 +124,12 @@ fn shared_smoke_script_passes_with_every_kubectl_version() {
     }
     let started = Instant::now();
     let corral = Corral::start(&[]);
-    let has_node = corral.wait_ready_node(Duration::from_secs(60));
+    let has_node = wait_ready_node(&corral, Duration::from_secs(60));
     let allow_no_node = std::env::var("CORRAL_SMOKE_ALLOW_NO_NODE").is_ok_and(|v| v == "1");
     assert!(
         has_node || allow_no_node,
         "`corral up` brought no Ready node within 60 s (set CORRAL_SMOKE_ALLOW_NO_NODE=1 to run the API-surface checks only)\nserver log tail:\n{}",
-        corral.log_tail(40)
+        log_tail(&corral, 40)
     );
     let mut versions = vec![("kubectl (dispatcher, 1.32)".to_string(), dispatcher)];
     for minor in ["27", "33"] {
@@ -148,12 +150,7 @@ fn shared_smoke_script_passes_with_every_kubectl_version() {
     });
     let mut report = String::new();
     for run in &runs {
-        eprintln!(
-            "{}: {} in {:.0?}",
-            run.label,
-            run.summary(),
-            run.elapsed
-        );
+        eprintln!("{}: {} in {:.0?}", run.label, run.summary(), run.elapsed);
         let failures = run.failures();
         let required: Vec<&str> = failures
             .iter()
@@ -185,6 +182,6 @@ fn shared_smoke_script_passes_with_every_kubectl_version() {
     assert!(
         report.is_empty(),
         "kubectl-smoke.sh failed:{report}\n===== server log tail:\n{}",
-        corral.log_tail(60)
+        log_tail(&corral, 60)
     );
 }

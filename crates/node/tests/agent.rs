@@ -843,7 +843,14 @@ fn a_static_pod_runs_and_gets_a_mirror_pod_owned_by_the_node() {
     let meta = mirror.meta();
     assert_eq!(
         meta.name.as_deref(),
-        Some(format!("{}-{}", p.metadata.name.as_deref().unwrap(), h.agent.config().node_name).as_str()),
+        Some(
+            format!(
+                "{}-{}",
+                p.metadata.name.as_deref().unwrap(),
+                h.agent.config().node_name
+            )
+            .as_str()
+        ),
         "named <name>-<node> as upstream's file source does"
     );
     assert!(
@@ -872,7 +879,11 @@ fn a_pod_that_finished_by_itself_is_forgotten_when_it_leaves_the_api() {
         h.add(&p);
         h.run_until(60 * (round as u64 + 1));
         assert_eq!(phase(&h.last_status()), "Succeeded");
-        assert_eq!(h.agent.pod_count(), 1, "the finished pod is tracked while it exists");
+        assert_eq!(
+            h.agent.pod_count(),
+            1,
+            "the finished pod is tracked while it exists"
+        );
         let key = corral_api::ObjectKey::new(
             corral_api::ResourceKind::Pod,
             p.metadata.namespace.as_deref().unwrap_or("default"),
@@ -892,6 +903,9 @@ fn a_pod_that_finished_by_itself_is_forgotten_when_it_leaves_the_api() {
             .iter()
             .filter(|(_, a)| matches!(a, Action::Delete { .. }))
             .count();
-        assert_eq!(deletes_before, deletes_after, "no Delete for a pod already gone");
+        assert_eq!(
+            deletes_before, deletes_after,
+            "no Delete for a pod already gone"
+        );
     }
 }

@@ -558,7 +558,11 @@ fn pod_status_quantities(status: Option<&k8s_openapi::api::core::v1::PodStatus>)
         .flat_map(|r| [r.limits.as_ref(), r.requests.as_ref()])
         .flatten()
         .flat_map(|map| map.values())
-        .find_map(|q| corral_api::Quantity::parse(&q.0).err().map(|e| e.to_string()))
+        .find_map(|q| {
+            corral_api::Quantity::parse(&q.0)
+                .err()
+                .map(|e| e.to_string())
+        })
 }
 
 /// Upstream rejects malformed quantities while decoding (a 400, not a 422). Returns the

@@ -153,17 +153,15 @@ fn write_sample(
 }
 
 impl ComputedResources for ClusterComputed {
-    fn list(
-        &self,
-        resource: &'static ResourceInfo,
-        namespace: Option<&str>,
-    ) -> Option<Vec<Value>> {
+    fn list(&self, resource: &'static ResourceInfo, namespace: Option<&str>) -> Option<Vec<Value>> {
         match resource.resource {
             "holdings" => Some(
                 self.holdings()
                     .items(true)
                     .iter()
-                    .filter(|h| namespace.is_none_or(|n| h.metadata.namespace.as_deref() == Some(n)))
+                    .filter(|h| {
+                        namespace.is_none_or(|n| h.metadata.namespace.as_deref() == Some(n))
+                    })
                     .filter_map(|h| serde_json::to_value(h).ok())
                     .collect(),
             ),

@@ -238,8 +238,8 @@ pub fn measure(assertion: &Assertion, ctx: &Context) -> f64 {
                 })
                 .flat_map(|h| h.status.held_pods.iter())
                 .map(|p| {
-                    corral_api::Quantity::from_wire(&p.requests.cpu)
-                        .map_or(0, |q| q.milli_value()) as f64
+                    corral_api::Quantity::from_wire(&p.requests.cpu).map_or(0, |q| q.milli_value())
+                        as f64
                 })
                 .fold(0.0, |a, b| a + b)
         }
@@ -262,10 +262,9 @@ fn checked_per_event(assertion: &Assertion) -> bool {
 fn waiting_for_pod(job: &KubeObject, cache: &ObjectCache) -> bool {
     job.as_typed::<Job>().is_some_and(|j| {
         job_finished(j).is_none() && j.spec.as_ref().and_then(|s| s.suspend) != Some(true)
-    })
-        && !cache
-            .dependents_of(&job.uid())
-            .any(|d| d.kind() == ResourceKind::Pod)
+    }) && !cache
+        .dependents_of(&job.uid())
+        .any(|d| d.kind() == ResourceKind::Pod)
 }
 
 #[derive(Debug, Default)]
@@ -291,9 +290,7 @@ impl Assertions {
 
     /// Whether any assertion wants a check at every Job event.
     pub fn per_event(&self) -> bool {
-        self.results
-            .iter()
-            .any(|r| checked_per_event(&r.assertion))
+        self.results.iter().any(|r| checked_per_event(&r.assertion))
     }
 
     /// Re-checks the per-event assertions (after a Job event).

@@ -114,7 +114,13 @@ pub fn run_with_output(args: SimArgs, out: &mut dyn Write) -> Result<ExitStatus,
     if args.profile.len() > 1 {
         return run_comparison(args, scenario, out);
     }
-    let report = run_one(&args, scenario, args.profile.first().copied(), &args.out, out)?;
+    let report = run_one(
+        &args,
+        scenario,
+        args.profile.first().copied(),
+        &args.out,
+        out,
+    )?;
     let _ = write!(out, "\n{}", crate::report::table::render(&report));
     print_outputs(out, &args.out, args.trace);
     if let Some(error) = &report.trace_error {
@@ -194,7 +200,10 @@ fn run_comparison(
     }
     let table = crate::report::table::render_comparison(&reports);
     for (name, text) in [
-        ("report.html", crate::report::html::render_comparison(&reports)),
+        (
+            "report.html",
+            crate::report::html::render_comparison(&reports),
+        ),
         ("summary.txt", table.clone()),
     ] {
         let path = args.out.join(name);

@@ -429,7 +429,10 @@ impl Simulation {
     /// Guard 1: reports the inline outcomes, releases the worker and the key, and parks
     /// the item (at its detach marker) in a detached slot, returned.
     fn detach(&mut self, index: usize, mut item: WorkItem) -> usize {
-        let inline = item.plan.detached_action_start().unwrap_or(item.outcomes.len());
+        let inline = item
+            .plan
+            .detached_action_start()
+            .unwrap_or(item.outcomes.len());
         let outcomes: Vec<Outcome> = item.outcomes[..inline]
             .iter_mut()
             .map(|o| o.take().unwrap_or(Outcome::Skipped))

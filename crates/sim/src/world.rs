@@ -382,9 +382,7 @@ impl World {
         if outcome.changed {
             self.touch(key.kind);
         }
-        Ok(self
-            .return_objects
-            .then(|| (*outcome.value.value).clone()))
+        Ok(self.return_objects.then(|| (*outcome.value.value).clone()))
     }
 
     fn update(
@@ -493,9 +491,7 @@ impl World {
             })
             .map_err(|e| store_error(key.kind, &e))?;
         self.touch(key.kind);
-        Ok(self
-            .return_objects
-            .then(|| (*outcome.value.value).clone()))
+        Ok(self.return_objects.then(|| (*outcome.value.value).clone()))
     }
 
     /// DELETE with propagation (Foreground and Orphan add their finalizer first) and the
@@ -557,9 +553,7 @@ impl World {
             .delete(key, &options, now, false)
             .map_err(|e| store_error(key.kind, &e))?;
         self.touch(key.kind);
-        Ok(self
-            .return_objects
-            .then(|| (*outcome.value.value).clone()))
+        Ok(self.return_objects.then(|| (*outcome.value.value).clone()))
     }
 
     /// A kubelet status write: every field the kubelet reports replaces the stored one.

@@ -319,6 +319,21 @@ fn list_computed(call: &Call<'_>) -> Result<Response, ApiError> {
 fn watch_collection(call: &Call<'_>) -> Result<Response, ApiError> {
     let options = call.query.list_options()?;
     let include = call.include()?;
+    if crate::service::is_computed(call.target.resource) {
+        let service = call.state.service();
+        let timeout = options
+            .timeout_seconds
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(service.config().watch_timeout_default);
+        let body = watch::computed_body(
+            service.clone(),
+            call.target.clone(),
+            call.format(),
+            include,
+            timeout,
+        );
+        return Ok(respond::with_body(StatusCode::OK, "application/json", body));
+    }
     let stream = call.state.service().watch(&call.target, &options)?;
     let body = watch::body(stream, call.format(), include);
     Ok(respond::with_body(StatusCode::OK, "application/json", body))

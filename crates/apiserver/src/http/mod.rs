@@ -67,6 +67,9 @@ impl HttpState {
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/version", get(version))
+        // The Python client (and other OpenAPI-generated clients) ask for `/version/`;
+        // upstream serves both.
+        .route("/version/", get(version))
         .route("/metrics", get(metrics))
         .route("/healthz", get(health))
         .route("/livez", get(health))

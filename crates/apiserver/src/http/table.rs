@@ -5,8 +5,8 @@
 use corral_api::meta_types::Table;
 use corral_api::{ApiError, KubeObject, ResourceInfo, Revision};
 use corral_printers::{IncludeObject, PrintOptions, print_table, print_value_table};
-use serde_json::Value;
 use jiff::Timestamp;
+use serde_json::Value;
 
 use crate::service::{ListResult, ServedObject};
 

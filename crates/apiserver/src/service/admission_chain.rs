@@ -41,7 +41,9 @@ use super::admission::{
     Admission, AdmissionRequest, Admitted, ClusterView, Commit, CommitOutcome, Operation, Prepare,
 };
 use super::types::UserInfo;
-use crate::metrics::{WebhookDurationLabels, WebhookLabels, WebhookMetrics, WebhookRejectionLabels};
+use crate::metrics::{
+    WebhookDurationLabels, WebhookLabels, WebhookMetrics, WebhookRejectionLabels,
+};
 
 /// One wait (`WaitUntil`) sleeps at most this long before the flow is stepped again.
 pub const WAIT_STEP_MAX: Duration = Duration::from_millis(250);
@@ -143,9 +145,9 @@ impl AdmissionChain {
     /// Issues `calls` concurrently and reports each result to the flow.
     fn call_webhooks(&self, admission: &mut AdmissionFlow, calls: Vec<WebhookCall>) {
         let started = self.clock.now();
-        let deadline = admission.deadline().map(|d| {
-            tokio::time::Instant::now() + since(d, started).max(Duration::from_millis(1))
-        });
+        let deadline = admission
+            .deadline()
+            .map(|d| tokio::time::Instant::now() + since(d, started).max(Duration::from_millis(1)));
         let client = Arc::clone(&self.client);
         let work = async move {
             let futures = calls
@@ -388,9 +390,9 @@ impl AdmissionState for ViewState<'_> {
         if namespace != self.namespace {
             return None;
         }
-        let accounts = self.service_accounts.get_or_init(|| {
-            self.typed(ResourceKind::ServiceAccount, Some(&self.namespace))
-        });
+        let accounts = self
+            .service_accounts
+            .get_or_init(|| self.typed(ResourceKind::ServiceAccount, Some(&self.namespace)));
         accounts
             .iter()
             .find(|a| a.metadata.name.as_deref() == Some(name))

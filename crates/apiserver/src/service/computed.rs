@@ -18,8 +18,7 @@ pub trait ComputedResources: Send + Sync {
     /// Every object of `resource` (in `namespace`, or everywhere when `None`), as served
     /// JSON with `apiVersion`, `kind` and `metadata`; `None` when this source does not
     /// serve `resource`.
-    fn list(&self, resource: &'static ResourceInfo, namespace: Option<&str>)
-    -> Option<Vec<Value>>;
+    fn list(&self, resource: &'static ResourceInfo, namespace: Option<&str>) -> Option<Vec<Value>>;
 }
 
 /// One page of a computed collection.
@@ -134,15 +133,18 @@ mod tests {
         assert_eq!(list["kind"], "HoldingList");
         assert_eq!(list["apiVersion"], "corral.dev/v1alpha1");
         let one = Target::object(holdings, Some("b"), "job-b");
-        assert_eq!(service.get_computed(&one).unwrap()["metadata"]["name"], "job-b");
+        assert_eq!(
+            service.get_computed(&one).unwrap()["metadata"]["name"],
+            "job-b"
+        );
         let missing = Target::object(holdings, Some("b"), "job-a");
         assert_eq!(service.get_computed(&missing).unwrap_err().code, 404);
     }
 
     #[test]
     fn reviews_are_not_computed_collections() {
-        let review = find_resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
-            .unwrap();
+        let review =
+            find_resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews").unwrap();
         assert!(!is_computed(review));
     }
 }

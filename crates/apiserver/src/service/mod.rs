@@ -22,8 +22,8 @@ mod delete;
 mod events_view;
 mod logs;
 pub mod namespace_controller;
-mod read;
 pub mod rbac;
+mod read;
 mod strategy;
 mod subresources;
 mod token_request;
@@ -41,19 +41,19 @@ use corral_store::{JsonBytes, ObjectStore, Store, StoreError};
 use parking_lot::Mutex;
 
 pub use admission::{
-    Admission, AdmissionRequest, Admitted, ClusterView, Commit, CommitOutcome,
-    IMMORTAL_NAMESPACES, NamespaceLifecycle, Operation, Prepare, namespace_lifecycle,
+    Admission, AdmissionRequest, Admitted, ClusterView, Commit, CommitOutcome, IMMORTAL_NAMESPACES,
+    NamespaceLifecycle, Operation, Prepare, namespace_lifecycle,
 };
 pub use admission_chain::AdmissionChain;
-pub use rbac::RbacAuthorizer;
 pub use authz::{AllowAll as AllowAllAuthorizer, Attributes, Authorizer, Decision, RuleSet};
 pub use bootstrap::SYSTEM_NAMESPACES;
-pub use computed::{ComputedList, ComputedResources, is_computed};
 pub use client::{ApiClient, DeleteParams, ListParams, TypedList, TypedWatch, TypedWatchEvent};
+pub use computed::{ComputedList, ComputedResources, is_computed};
 pub use decode::{
     ACCEPTED_BODY_TYPES, BodyFormat, decode_body, decode_protobuf_body, unsupported_media_type,
 };
 pub use logs::{LogOptions, LogSource, LogStream, NoNodeLogs};
+pub use rbac::RbacAuthorizer;
 pub use subresources::{delete_request_from, success_status};
 pub use types::{
     DecodedBody, DeleteRequest, DeleteResult, FieldValidation, ListOptions, ListResult, Part,

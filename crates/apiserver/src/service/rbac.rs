@@ -60,7 +60,10 @@ impl std::fmt::Debug for RbacAuthorizer {
     }
 }
 
-fn list_typed<T: TypedObject + Clone>(store: &ObjectStore<JsonBytes>, kind: ResourceKind) -> Vec<T> {
+fn list_typed<T: TypedObject + Clone>(
+    store: &ObjectStore<JsonBytes>,
+    kind: ResourceKind,
+) -> Vec<T> {
     let Ok(page) = store.list(&ListRequest::all(kind)) else {
         return Vec::new();
     };
@@ -276,14 +279,19 @@ pub fn node_cluster_role() -> ClusterRole {
         metadata: ObjectMeta {
             name: Some(NODE_ROLE.into()),
             labels: Some(
-                [("kubernetes.io/bootstrapping".to_string(), "rbac-defaults".to_string())]
-                    .into(),
+                [(
+                    "kubernetes.io/bootstrapping".to_string(),
+                    "rbac-defaults".to_string(),
+                )]
+                .into(),
             ),
             ..ObjectMeta::default()
         },
         rules: Some(vec![
             rule(
-                &["get", "list", "watch", "create", "update", "patch", "delete"],
+                &[
+                    "get", "list", "watch", "create", "update", "patch", "delete",
+                ],
                 "",
                 &["nodes"],
             ),
@@ -294,7 +302,9 @@ pub fn node_cluster_role() -> ClusterRole {
             rule(&["create", "update", "patch"], "", &["events"]),
             rule(&["create", "update", "patch"], "events.k8s.io", &["events"]),
             rule(
-                &["get", "list", "watch", "create", "update", "patch", "delete"],
+                &[
+                    "get", "list", "watch", "create", "update", "patch", "delete",
+                ],
                 "coordination.k8s.io",
                 &["leases"],
             ),
@@ -323,8 +333,11 @@ pub fn node_cluster_role_binding() -> ClusterRoleBinding {
         metadata: ObjectMeta {
             name: Some(NODE_ROLE.into()),
             labels: Some(
-                [("kubernetes.io/bootstrapping".to_string(), "rbac-defaults".to_string())]
-                    .into(),
+                [(
+                    "kubernetes.io/bootstrapping".to_string(),
+                    "rbac-defaults".to_string(),
+                )]
+                .into(),
             ),
             ..ObjectMeta::default()
         },

@@ -132,7 +132,9 @@ impl ApiService {
     /// the token. Other kinds are accepted and not bound (Corral stores no Secrets
     /// tokens).
     fn bound_pod(&self, namespace: &str, body: &Value) -> Result<Option<NamedRef>, ApiError> {
-        let Some(reference) = body.pointer("/spec/boundObjectRef").filter(|v| v.is_object())
+        let Some(reference) = body
+            .pointer("/spec/boundObjectRef")
+            .filter(|v| v.is_object())
         else {
             return Ok(None);
         };

@@ -1,6 +1,6 @@
 //! Subcommands, one module each.
 
-pub mod up;
-pub mod version;
 pub mod certs;
 pub mod kubeconfig;
+pub mod up;
+pub mod version;

@@ -126,10 +126,8 @@ async fn fetch(endpoint: &Endpoint, partial: &Path) -> anyhow::Result<()> {
 fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let info = snapshot::restore(&args.file, &args.data_dir).map_err(|e| match e {
         RedbError::Store(_) => refused(&args.file, e),
-        other => anyhow::Error::new(other).context(format!(
-            "cannot restore into {}",
-            args.data_dir.display()
-        )),
+        other => anyhow::Error::new(other)
+            .context(format!("cannot restore into {}", args.data_dir.display())),
     })?;
     println!(
         "Restored {} objects at revision {} into {}; start it with: corral up --data-dir {}",

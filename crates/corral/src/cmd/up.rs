@@ -188,8 +188,8 @@ fn controller_config(
     service: &corral_apiserver::ApiService,
     breakers: &SharedBreakers,
 ) -> anyhow::Result<ControllerManagerConfig> {
-    let mut config = ControllerManagerConfig::for_profile(args.profile)
-        .with_webhook_breakers(breakers.clone());
+    let mut config =
+        ControllerManagerConfig::for_profile(args.profile).with_webhook_breakers(breakers.clone());
     config.clock = Arc::new(ServiceClock(service.clone()));
     config.job_time_scale = args.job_backoff_scale;
     let mut node_lifecycle = true;

@@ -51,7 +51,8 @@ impl Corral {
             Ok(path) => path,
             Err(_) => {
                 let _ = child.kill();
-                let log = std::fs::read_to_string(dir.path().join("corral.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(dir.path().join("corral.log")).unwrap_or_default();
                 panic!("corral did not print the kubeconfig path; its log:\n{log}");
             }
         };

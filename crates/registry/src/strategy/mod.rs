@@ -132,20 +132,22 @@ pub fn prepare_for_finalize(new: &mut KubeObject, old: &KubeObject) {
 /// and an update without `resourceVersion` is unconditional (it takes the stored one).
 fn keep_system_metadata(new: &mut KubeObject, old: &KubeObject) {
     let namespaced = new.kind().namespaced();
-    let old_meta = old.meta().clone();
+    let old_meta = old.meta();
     let meta = new.meta_mut();
     if !namespaced {
         meta.namespace = None;
     }
     meta.generation = old_meta.generation;
     if meta.uid.as_deref().unwrap_or("").is_empty() {
-        meta.uid = old_meta.uid;
+        meta.uid.clone_from(&old_meta.uid);
     }
     if old_meta.creation_timestamp.is_some() {
-        meta.creation_timestamp = old_meta.creation_timestamp;
+        meta.creation_timestamp
+            .clone_from(&old_meta.creation_timestamp);
     }
     if old_meta.deletion_timestamp.is_some() {
-        meta.deletion_timestamp = old_meta.deletion_timestamp;
+        meta.deletion_timestamp
+            .clone_from(&old_meta.deletion_timestamp);
     }
     if old_meta.deletion_grace_period_seconds.is_some()
         && meta.deletion_grace_period_seconds.is_none()
@@ -153,33 +155,41 @@ fn keep_system_metadata(new: &mut KubeObject, old: &KubeObject) {
         meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds;
     }
     if meta.resource_version.as_deref().unwrap_or("").is_empty() {
-        meta.resource_version = old_meta.resource_version;
+        meta.resource_version.clone_from(&old_meta.resource_version);
+    }
+}
+
+/// `target = source` without a copy when they are equal already (the common case: a
+/// status write carries the stored spec, an update the stored status).
+fn keep<T: Clone + PartialEq>(target: &mut T, source: &T) {
+    if target != source {
+        target.clone_from(source);
     }
 }
 
 /// Main-resource writes keep the stored status (and a namespace's finalizers).
 fn keep_status(new: &mut KubeObject, old: &KubeObject) {
     match (new, old) {
-        (KubeObject::Job(n), KubeObject::Job(o)) => n.status.clone_from(&o.status),
-        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => n.status.clone_from(&o.status),
-        (KubeObject::Pod(n), KubeObject::Pod(o)) => n.status.clone_from(&o.status),
-        (KubeObject::Node(n), KubeObject::Node(o)) => n.status.clone_from(&o.status),
+        (KubeObject::Job(n), KubeObject::Job(o)) => keep(&mut n.status, &o.status),
+        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => keep(&mut n.status, &o.status),
+        (KubeObject::Pod(n), KubeObject::Pod(o)) => keep(&mut n.status, &o.status),
+        (KubeObject::Node(n), KubeObject::Node(o)) => keep(&mut n.status, &o.status),
         (KubeObject::Namespace(n), KubeObject::Namespace(o)) => {
-            n.status.clone_from(&o.status);
+            keep(&mut n.status, &o.status);
             let finalizers = o.spec.as_ref().and_then(|s| s.finalizers.clone());
             n.spec.get_or_insert_with(NamespaceSpec::default).finalizers = finalizers;
         }
         (KubeObject::PersistentVolumeClaim(n), KubeObject::PersistentVolumeClaim(o)) => {
-            n.status.clone_from(&o.status)
+            keep(&mut n.status, &o.status)
         }
         (KubeObject::PersistentVolume(n), KubeObject::PersistentVolume(o)) => {
-            n.status.clone_from(&o.status)
+            keep(&mut n.status, &o.status)
         }
         (KubeObject::ResourceQuota(n), KubeObject::ResourceQuota(o)) => {
-            n.status.clone_from(&o.status)
+            keep(&mut n.status, &o.status)
         }
         (KubeObject::PodDisruptionBudget(n), KubeObject::PodDisruptionBudget(o)) => {
-            n.status.clone_from(&o.status)
+            keep(&mut n.status, &o.status)
         }
         _ => {}
     }
@@ -189,10 +199,10 @@ fn keep_status(new: &mut KubeObject, old: &KubeObject) {
 /// cannot set a deletion time (`podStatusStrategy`).
 fn keep_spec(new: &mut KubeObject, old: &KubeObject) {
     match (new, old) {
-        (KubeObject::Job(n), KubeObject::Job(o)) => n.spec.clone_from(&o.spec),
-        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => n.spec.clone_from(&o.spec),
+        (KubeObject::Job(n), KubeObject::Job(o)) => keep(&mut n.spec, &o.spec),
+        (KubeObject::CronJob(n), KubeObject::CronJob(o)) => keep(&mut n.spec, &o.spec),
         (KubeObject::Pod(n), KubeObject::Pod(o)) => {
-            n.spec.clone_from(&o.spec);
+            keep(&mut n.spec, &o.spec);
             n.metadata
                 .owner_references
                 .clone_from(&o.metadata.owner_references);
@@ -200,17 +210,17 @@ fn keep_spec(new: &mut KubeObject, old: &KubeObject) {
                 .deletion_timestamp
                 .clone_from(&o.metadata.deletion_timestamp);
         }
-        (KubeObject::Node(n), KubeObject::Node(o)) => n.spec.clone_from(&o.spec),
-        (KubeObject::Namespace(n), KubeObject::Namespace(o)) => n.spec.clone_from(&o.spec),
+        (KubeObject::Node(n), KubeObject::Node(o)) => keep(&mut n.spec, &o.spec),
+        (KubeObject::Namespace(n), KubeObject::Namespace(o)) => keep(&mut n.spec, &o.spec),
         (KubeObject::PersistentVolumeClaim(n), KubeObject::PersistentVolumeClaim(o)) => {
-            n.spec.clone_from(&o.spec)
+            keep(&mut n.spec, &o.spec)
         }
         (KubeObject::PersistentVolume(n), KubeObject::PersistentVolume(o)) => {
-            n.spec.clone_from(&o.spec)
+            keep(&mut n.spec, &o.spec)
         }
-        (KubeObject::ResourceQuota(n), KubeObject::ResourceQuota(o)) => n.spec.clone_from(&o.spec),
+        (KubeObject::ResourceQuota(n), KubeObject::ResourceQuota(o)) => keep(&mut n.spec, &o.spec),
         (KubeObject::PodDisruptionBudget(n), KubeObject::PodDisruptionBudget(o)) => {
-            n.spec.clone_from(&o.spec)
+            keep(&mut n.spec, &o.spec)
         }
         _ => {}
     }

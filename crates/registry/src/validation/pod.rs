@@ -12,8 +12,12 @@ use crate::validation::pod_spec::{PodOptions, validate_pod_annotations, validate
 /// `updatablePodSpecFields`, joined as upstream prints them.
 const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
-fn spec_of(pod: &Pod) -> PodSpec {
-    pod.spec.clone().unwrap_or_default()
+/// The pod's spec, borrowed (an empty one only when it has none).
+fn spec_of(pod: &Pod) -> std::borrow::Cow<'_, PodSpec> {
+    match &pod.spec {
+        Some(spec) => std::borrow::Cow::Borrowed(spec),
+        None => std::borrow::Cow::Owned(PodSpec::default()),
+    }
 }
 
 /// `validatePodMetadataAndSpec`.
@@ -294,6 +298,9 @@ fn only_deleted_gates(new: &PodSpec, old: &PodSpec, path: &FieldPath) -> Vec<Fie
 /// Compares the specs after undoing the changes that are allowed; anything left is the
 /// "pod updates may not change fields other than …" error, with a short diff.
 fn munged_spec_equal(new: &PodSpec, old: &PodSpec, spec_path: &FieldPath) -> Vec<FieldError> {
+    if new == old {
+        return Vec::new();
+    }
     let mut munged = new.clone();
     for (container, original) in munged.containers.iter_mut().zip(&old.containers) {
         container.image.clone_from(&original.image);

@@ -166,8 +166,7 @@ impl ControllerDriver {
     /// Adds `key` now, with its fairness class against `cache` when the queue is fair.
     pub fn add(&mut self, cache: &corral_core::ObjectCache, key: ObjectKey) {
         let reconciler = &self.reconciler;
-        self.queue
-            .add(key, |k| reconciler.fairness_class(cache, k));
+        self.queue.add(key, |k| reconciler.fairness_class(cache, k));
     }
 
     pub fn add_after(
@@ -209,9 +208,7 @@ impl ControllerDriver {
                     self.add_after(cache, key.clone(), now, delay);
                 }
             }
-            corral_core::SyncResult::Retry { .. } => {
-                self.add_rate_limited(cache, key.clone(), now)
-            }
+            corral_core::SyncResult::Retry { .. } => self.add_rate_limited(cache, key.clone(), now),
         }
     }
 

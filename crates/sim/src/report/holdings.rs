@@ -44,7 +44,9 @@ pub fn render(report: &HoldingsReport) -> String {
             .status
             .held_pods
             .iter()
-            .map(|p| corral_api::Quantity::from_wire(&p.requests.cpu).map_or(0, |q| q.milli_value()))
+            .map(|p| {
+                corral_api::Quantity::from_wire(&p.requests.cpu).map_or(0, |q| q.milli_value())
+            })
             .sum();
         let memory: i64 = h
             .status
@@ -56,7 +58,12 @@ pub fn render(report: &HoldingsReport) -> String {
             .status
             .held_pods
             .iter()
-            .map(|p| format!("{} {} on {} since {}", p.state, p.name, p.node_name, p.since.0))
+            .map(|p| {
+                format!(
+                    "{} {} on {} since {}",
+                    p.state, p.name, p.node_name, p.since.0
+                )
+            })
             .collect();
         let _ = writeln!(
             out,

@@ -100,7 +100,10 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
     for chart in comparison_charts(reports) {
         figure(&mut out, &chart);
     }
-    let _ = writeln!(out, "<h2>Event timeline</h2><table><tr><th>time</th><th>what</th></tr>");
+    let _ = writeln!(
+        out,
+        "<h2>Event timeline</h2><table><tr><th>time</th><th>what</th></tr>"
+    );
     if let Some(first) = reports.first() {
         for (t, label) in &first.timeline {
             let _ = writeln!(

@@ -252,7 +252,10 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
         }
     };
     let rows: Vec<Row> = vec![
-        ("jobs (peak / end)", Box::new(peak_end(|x| x.jobs as f64, false))),
+        (
+            "jobs (peak / end)",
+            Box::new(peak_end(|x| x.jobs as f64, false)),
+        ),
         (
             "unfinished jobs (peak / end)",
             Box::new(peak_end(|x| x.unfinished_jobs as f64, false)),
@@ -285,7 +288,10 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
             "jobs created / completed / failed",
             Box::new(|r: &RunReport| {
                 let t = &r.totals;
-                format!("{} / {} / {}", t.jobs_created, t.jobs_completed, t.jobs_failed)
+                format!(
+                    "{} / {} / {}",
+                    t.jobs_created, t.jobs_completed, t.jobs_failed
+                )
             }),
         ),
         (

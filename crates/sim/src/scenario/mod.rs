@@ -350,7 +350,10 @@ impl Metric {
         ("completionLag", Metric::CompletionLag),
         ("jobQueueDepth", Metric::JobQueueDepth),
         ("events", Metric::Events),
-        ("podsCreatedWhileSuspended", Metric::PodsCreatedWhileSuspended),
+        (
+            "podsCreatedWhileSuspended",
+            Metric::PodsCreatedWhileSuspended,
+        ),
         ("heldCpu", Metric::HeldCpu),
     ];
 

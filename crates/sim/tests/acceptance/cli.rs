@@ -73,9 +73,18 @@ fn several_profiles_run_side_by_side_in_one_invocation() {
     let mut printed = Vec::new();
     corral_sim::cli::run_with_output(cli.args, &mut printed).unwrap();
     let printed = String::from_utf8(printed).unwrap();
-    assert!(printed.contains("profiles compared: upstream vs corral"), "{printed}");
-    assert!(printed.contains("guards: none"), "upstream lists no guard: {printed}");
-    assert!(printed.contains("guards: 1 fair queue"), "corral lists its guards: {printed}");
+    assert!(
+        printed.contains("profiles compared: upstream vs corral"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("guards: none"),
+        "upstream lists no guard: {printed}"
+    );
+    assert!(
+        printed.contains("guards: 1 fair queue"),
+        "corral lists its guards: {printed}"
+    );
     for profile in ["upstream", "corral"] {
         for file in ["metrics.csv", "report.html", "summary.txt"] {
             assert!(out.join(profile).join(file).exists(), "{profile}/{file}");
@@ -87,7 +96,10 @@ fn several_profiles_run_side_by_side_in_one_invocation() {
         .find(|l| l.contains("upstream") && l.contains("corral") && !l.contains(':'))
         .unwrap_or_else(|| panic!("a header with both columns: {summary}"));
     assert!(header.find("upstream") < header.find("corral"), "{header}");
-    assert!(summary.contains("unfinished jobs (peak / end)"), "{summary}");
+    assert!(
+        summary.contains("unfinished jobs (peak / end)"),
+        "{summary}"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     for series in ["unfinished jobs [upstream]", "unfinished jobs [corral]"] {
         assert!(html.contains(series), "the comparison charts name {series}");
