@@ -1,4 +1,5 @@
-//! Goal: the Rust `kube` client (list, watch, apply-style patches) works against Corral,
+//! Goal: the Rust `kube` client (list, watch, merge and strategic patches; server-side
+//! apply is refused with a clean 415) works against Corral,
 //! as rust-deps.md promises for kube@5 with rustls/ring.
 //! Method: a real server; kube's `Config` built from the generated kubeconfig; typed
 //! `Api<Job>` calls and `runtime::watcher` (list-then-watch with resourceVersion).
@@ -51,6 +52,22 @@ async fn kube_lists_creates_patches_and_deletes() {
     )
     .await
     .expect("strategic patch");
+    // kube's `Patch::Apply` is server-side apply (application/apply-patch+yaml), which
+    // Corral does not implement: a clean 415, as upstream answers for a resource without
+    // apply support (and `kubectl apply --server-side` reports "not available").
+    let apply = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "kube", "labels": {"ssa": "yes"}}
+    });
+    let refused = jobs
+        .patch("kube", &PatchParams::apply("corral-test"), &Patch::Apply(&apply))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, kube::Error::Api(ref s) if s.code == 415 && s.reason == "UnsupportedMediaType"),
+        "{refused:?}"
+    );
     let missing = jobs.get("nope").await.unwrap_err();
     assert!(
         matches!(missing, kube::Error::Api(ref s) if s.code == 404),

@@ -19,7 +19,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Corral, kubectl};
+use common::{Corral, bundled, kubectl};
 use e2e::{fails, log_tail, poll, wait_ready_node, write};
 
 const NS: &str = "surface";
@@ -128,6 +128,7 @@ fn kubectl_surface_beyond_the_smoke_script() {
     edit_and_replace(&corral);
     explain(&corral);
     generators_sent_as_protobuf(&corral);
+    generators_with_kubectl_1_27_and_1_33(&corral);
     auth_and_tokens(&corral);
     deletion_cascades(&corral);
     eprintln!("kubectl surface test took {:.0?}", started.elapsed());
@@ -633,6 +634,87 @@ fn generators_sent_as_protobuf(corral: &Corral) {
         assert!(out.contains(expected), "{args:?}: {out}");
     }
     wait_complete(corral, "imperative");
+}
+
+/// 1.33 sends the generators' bodies in protobuf as 1.32 does; 1.27 sends JSON.
+fn generators_with_kubectl_1_27_and_1_33(corral: &Corral) {
+    for minor in ["27", "33"] {
+        let Some(binary) = bundled(minor) else {
+            eprintln!("note: kubectl.1.{minor} is not bundled; its generator checks are skipped");
+            continue;
+        };
+        let cron = format!("cron{minor}");
+        let checks: [(Vec<String>, String); 6] = [
+            (
+                vec![
+                    "create".into(),
+                    "cronjob".into(),
+                    cron.clone(),
+                    "--image=busybox:1.36".into(),
+                    "--schedule=0 1 * * *".into(),
+                    "--".into(),
+                    "true".into(),
+                ],
+                format!("cronjob.batch/{cron} created"),
+            ),
+            (
+                vec![
+                    "create".into(),
+                    "job".into(),
+                    format!("from{minor}"),
+                    format!("--from=cronjob/{cron}"),
+                ],
+                format!("job.batch/from{minor} created"),
+            ),
+            (
+                vec![
+                    "create".into(),
+                    "role".into(),
+                    format!("role{minor}"),
+                    "--verb=get".into(),
+                    "--resource=pods".into(),
+                ],
+                format!("role.rbac.authorization.k8s.io/role{minor} created"),
+            ),
+            (
+                vec![
+                    "auth".into(),
+                    "can-i".into(),
+                    "create".into(),
+                    "cronjobs".into(),
+                ],
+                "yes".into(),
+            ),
+            (
+                vec![
+                    "delete".into(),
+                    "job".into(),
+                    format!("from{minor}"),
+                    "--cascade=foreground".into(),
+                    "--timeout=60s".into(),
+                ],
+                format!("job.batch \"from{minor}\" deleted"),
+            ),
+            (
+                vec!["delete".into(), "cronjob".into(), cron.clone()],
+                format!("cronjob.batch \"{cron}\" deleted"),
+            ),
+        ];
+        for (args, expected) in checks {
+            let mut full: Vec<&str> = args.iter().map(String::as_str).collect();
+            full.extend(["-n", NS]);
+            let (ok, out, err) = corral.run_with(&binary, &full);
+            assert!(
+                ok && out.contains(&expected),
+                "kubectl 1.{minor} {args:?}: expected {expected:?}\n{out}{err}"
+            );
+        }
+        let (ok, out, err) = corral.run_with(&binary, &["create", "token", "default", "-n", NS]);
+        assert!(
+            ok && out.trim().split('.').count() == 3,
+            "kubectl 1.{minor} create token: {out}{err}"
+        );
+    }
 }
 
 fn auth_and_tokens(corral: &Corral) {

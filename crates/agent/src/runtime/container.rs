@@ -432,16 +432,16 @@ fn acquire_targets(
         let created = match (mode, exists) {
             (_, true) => false,
             (MountMode::Namespace, false) => {
-                let parents = create_parents(target)
+                // The mount point is made on the host's filesystem, which every agent on
+                // the machine shares (`corral up` and `corral node` processes, tests run
+                // in parallel): another agent may be creating or using the same path
+                // (`/var/run/secrets/kubernetes.io/serviceaccount` is in every pod), so
+                // creation tolerates races and the mount point is left in place (never
+                // removed: removing it could pull it from under another agent's
+                // container between its creation and its bind mount).
+                create_mount_point(target, mount.source.is_dir())
                     .map_err(|e| format!("create mount point {}: {e}", target.display()))?;
-                table.parents.extend(parents);
-                let result = if mount.source.is_dir() {
-                    fs::create_dir(target)
-                } else {
-                    fs::File::create(target).map(|_| ())
-                };
-                result.map_err(|e| format!("create mount point {}: {e}", target.display()))?;
-                true
+                false
             }
             (MountMode::Symlink, false) => {
                 let linked = create_parents(target).and_then(|parents| {
@@ -461,6 +461,34 @@ fn acquire_targets(
         acquired.push(target.clone());
     }
     Ok(acquired)
+}
+
+/// Makes `target` exist as a directory (or an empty file), with its parents; a path made
+/// by someone else at the same time is fine.
+fn create_mount_point(target: &Path, directory: bool) -> std::io::Result<()> {
+    let mut attempt = 0;
+    loop {
+        let parent = target.parent().map(fs::create_dir_all).unwrap_or(Ok(()));
+        let made = parent.and_then(|()| {
+            if directory {
+                fs::create_dir(target)
+            } else {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(target)
+                    .map(|_| ())
+            }
+        });
+        match made {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            // A parent vanished between its creation and ours (another agent cleaning
+            // up an older version's mount points): try again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 5 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Creates the missing parents of `path`, returning them (outermost first).

@@ -354,3 +354,135 @@ pub fn node_cluster_role_binding() -> ClusterRoleBinding {
         }]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corral_store::{MemoryBackend, Store, StoreConfig};
+    use serde_json::Value;
+
+    fn service() -> (ApiService, RbacAuthorizer) {
+        let store = Arc::new(
+            Store::<JsonBytes>::open(Box::new(MemoryBackend), StoreConfig::default()).unwrap(),
+        );
+        let service = ApiService::new(Arc::clone(&store));
+        service.ensure_bootstrap_rbac().unwrap();
+        (service, RbacAuthorizer::new(store))
+    }
+
+    fn create(
+        service: &ApiService,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        body: Value,
+    ) {
+        let info = corral_api::resource::find_resource(group, "v1", resource).unwrap();
+        service
+            .create_blocking(
+                &UserInfo::system("test"),
+                &Target::collection(info, namespace),
+                super::super::DecodedBody::from_value(body),
+                &WriteOptions::internal(),
+            )
+            .unwrap();
+    }
+
+    fn list_pods(namespace: &str) -> Attributes {
+        Attributes {
+            verb: "list".into(),
+            version: "v1".into(),
+            resource: "pods".into(),
+            namespace: namespace.into(),
+            ..Attributes::default()
+        }
+    }
+
+    /// Goal: the cached policy follows RBAC writes at once, and bootstrap is idempotent.
+    #[test]
+    fn a_new_binding_is_honoured_by_the_next_request_and_a_deleted_one_is_not() {
+        let (service, authorizer) = service();
+        let bob = UserInfo::new("bob", &["system:authenticated"]);
+        assert!(matches!(
+            authorizer.authorize(&bob, &list_pods("team")),
+            Decision::Deny { .. }
+        ));
+        create(
+            &service,
+            "",
+            "namespaces",
+            None,
+            serde_json::json!({"metadata": {"name": "team"}}),
+        );
+        create(
+            &service,
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            Some("team"),
+            serde_json::json!({"metadata": {"name": "bob-view"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}),
+        );
+        assert_eq!(
+            authorizer.authorize(&bob, &list_pods("team")),
+            Decision::Allow
+        );
+        assert!(matches!(
+            authorizer.authorize(&bob, &list_pods("other")),
+            Decision::Deny { .. }
+        ));
+        let rules = authorizer.rules(&bob, "team");
+        assert!(rules.resource_rules.iter().any(|r| {
+            r["resources"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "pods"))
+        }));
+        // Writes of other kinds do not reload; a binding's deletion does.
+        create(
+            &service,
+            "",
+            "configmaps",
+            Some("team"),
+            serde_json::json!({"metadata": {"name": "c"}}),
+        );
+        assert_eq!(
+            authorizer.authorize(&bob, &list_pods("team")),
+            Decision::Allow
+        );
+        let key = corral_api::ObjectKey::new(ResourceKind::RoleBinding, "team", "bob-view");
+        service
+            .objects()
+            .delete(&key, &Default::default(), service.now(), false)
+            .unwrap();
+        assert!(matches!(
+            authorizer.authorize(&bob, &list_pods("team")),
+            Decision::Deny { .. }
+        ));
+        // Bootstrapping again creates nothing.
+        let revision = service.store().current_revision();
+        service.ensure_bootstrap_rbac().unwrap();
+        assert_eq!(service.store().current_revision(), revision);
+    }
+
+    #[test]
+    fn masters_and_nodes_are_authorized_by_the_bootstrap_policy() {
+        let (_service, authorizer) = service();
+        let admin = UserInfo::new("admin", &["system:masters"]);
+        assert_eq!(
+            authorizer.authorize(&admin, &list_pods("any")),
+            Decision::Allow
+        );
+        let node = UserInfo::new("system:node:n1", &[NODES_GROUP, "system:authenticated"]);
+        assert_eq!(authorizer.authorize(&node, &list_pods("")), Decision::Allow);
+        let secrets = Attributes {
+            verb: "delete".into(),
+            resource: "secrets".into(),
+            namespace: "team".into(),
+            ..Attributes::default()
+        };
+        assert!(matches!(
+            authorizer.authorize(&node, &secrets),
+            Decision::Deny { .. }
+        ));
+    }
+}
