@@ -49,6 +49,14 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// The 1-minute load average (other processes sharing the cores skew every figure).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 struct Args(Vec<String>);
 
 impl Args {
@@ -532,6 +540,7 @@ fn main() {
         .find(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
         .cloned()
         .unwrap_or_else(|| "creates".into());
+    println!("load average at start: {}", load_average());
     runtime.block_on(async {
         match mode.as_str() {
             "creates" => creates(&args).await,
@@ -547,4 +556,5 @@ fn main() {
             other => eprintln!("unknown mode {other}"),
         }
     });
+    println!("load average at end: {}", load_average());
 }

@@ -61,7 +61,11 @@ async fn kube_lists_creates_patches_and_deletes() {
         "metadata": {"name": "kube", "labels": {"ssa": "yes"}}
     });
     let refused = jobs
-        .patch("kube", &PatchParams::apply("corral-test"), &Patch::Apply(&apply))
+        .patch(
+            "kube",
+            &PatchParams::apply("corral-test"),
+            &Patch::Apply(&apply),
+        )
         .await
         .unwrap_err();
     assert!(

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 
 /// Corral: a Kubernetes-compatible batch control plane in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "corral", version, about)]
+#[command(
+    name = "corral",
+    version,
+    about = "Corral: a Kubernetes-compatible batch control plane in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +30,13 @@ enum Command {
     Node(corral_agent::NodeArgs),
     /// Run a scenario in virtual time (deterministic from a seed) and write a report.
     Sim(corral_sim::SimArgs),
+    /// Save, restore or inspect a point-in-time snapshot of the store.
+    Snapshot(cmd::snapshot::SnapshotArgs),
+    /// Write a kubeconfig for a user restricted to one namespace (client certificate from
+    /// the cluster CA and a RoleBinding).
+    Kubeconfig(cmd::kubeconfig::KubeconfigArgs),
+    /// Rotate the API server's certificates.
+    Certs(cmd::certs::CertsArgs),
     /// Print the version of corral and of the Kubernetes API it serves.
     Version,
 }
@@ -47,6 +58,9 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Snapshot(args) => cmd::snapshot::run(args),
+        Command::Kubeconfig(args) => cmd::kubeconfig::run(args),
+        Command::Certs(args) => cmd::certs::run(args),
         Command::Version => cmd::version::run(),
     };
     match result {

@@ -628,8 +628,8 @@ fn generators_sent_as_protobuf(corral: &Corral) {
             "rolebinding.rbac.authorization.k8s.io/bot-reads-pods created",
         ),
     ] {
-        let mut full = args.clone();
-        full.extend(["-n", NS]);
+        let mut full = vec!["-n", NS];
+        full.extend(args.iter().copied());
         let out = corral.ok(&full);
         assert!(out.contains(expected), "{args:?}: {out}");
     }
@@ -701,8 +701,9 @@ fn generators_with_kubectl_1_27_and_1_33(corral: &Corral) {
             ),
         ];
         for (args, expected) in checks {
-            let mut full: Vec<&str> = args.iter().map(String::as_str).collect();
-            full.extend(["-n", NS]);
+            // `-n` first: after `--` it would become part of the container's command.
+            let mut full = vec!["-n", NS];
+            full.extend(args.iter().map(String::as_str));
             let (ok, out, err) = corral.run_with(&binary, &full);
             assert!(
                 ok && out.contains(&expected),

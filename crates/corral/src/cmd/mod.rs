@@ -2,5 +2,6 @@
 
 pub mod certs;
 pub mod kubeconfig;
+pub mod snapshot;
 pub mod up;
 pub mod version;

@@ -234,7 +234,7 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
             .join(" vs ")
     );
     let width = 22;
-    let mut header = format!("\n{:<44}", "");
+    let mut header = format!("\n{:<60}", "");
     for r in reports {
         let _ = write!(header, " {:>width$}", r.profile.name());
     }
@@ -325,7 +325,7 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
         ),
     ];
     for (name, cell) in &rows {
-        let mut line = format!("{name:<44}");
+        let mut line = format!("{name:<60}");
         for r in reports {
             let _ = write!(line, " {:>width$}", cell(r));
         }
@@ -335,9 +335,9 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
     for (i, a) in first.assertions.iter().enumerate() {
         let label: String = format!("assertion: {}", a.assertion.name)
             .chars()
-            .take(44)
+            .take(60)
             .collect();
-        let mut line = format!("{label:<44}");
+        let mut line = format!("{label:<60}");
         for r in reports {
             let cell = r.assertions.get(i).map_or("-".to_string(), |x| {
                 let worst = x.worst.map(|w| format!(" ({w:.1})")).unwrap_or_default();
@@ -347,7 +347,7 @@ pub fn render_comparison(reports: &[RunReport]) -> String {
         }
         let _ = writeln!(out, "{line}");
     }
-    let mut line = format!("{:<44}", "invariants");
+    let mut line = format!("{:<60}", "invariants");
     for r in reports {
         let fatal = r.violations.iter().filter(|v| v.fatal).count();
         let cell = if fatal == 0 {
