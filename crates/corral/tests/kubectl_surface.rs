@@ -9,7 +9,8 @@
 //! Method: one `corral up --port 0 --data-dir <tmp>` (one server, one local node agent),
 //! the machine's kubectl; the checks run in order in one test because they share the
 //! server's single node. Every wait is bounded (kubectl `--timeout`, or polling with a
-//! deadline). Skips (with a message) when kubectl is not installed.
+//! deadline). Skips (with a message) when kubectl is not installed, unless
+//! `CORRAL_REQUIRE_KUBECTL` is set.
 
 mod common;
 mod e2e;
@@ -103,8 +104,7 @@ fn pods_of(corral: &Corral, job: &str) -> Vec<String> {
 
 #[test]
 fn kubectl_surface_beyond_the_smoke_script() {
-    if kubectl().is_none() {
-        eprintln!("skipping: kubectl is not installed");
+    if !common::have_kubectl() {
         return;
     }
     let started = std::time::Instant::now();

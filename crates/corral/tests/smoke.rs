@@ -114,10 +114,10 @@ fn run_script(corral: &Corral, label: &str, kubectl: &std::path::Path, no_node: 
 
 #[test]
 fn shared_smoke_script_passes_with_every_kubectl_version() {
-    let Some(dispatcher) = kubectl() else {
-        eprintln!("skipping: kubectl is not installed");
+    if !common::have_kubectl() {
         return;
-    };
+    }
+    let dispatcher = kubectl().expect("kubectl");
     if shared_script().is_none() {
         eprintln!("skipping: ../shared/conformance/kubectl-smoke.sh not found");
         return;
