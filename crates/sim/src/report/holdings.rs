@@ -36,8 +36,8 @@ pub fn render(report: &HoldingsReport) -> String {
     }
     let _ = writeln!(
         out,
-        "holdings (pods holding node resources without running):\n{:<16} {:<28} {:>5} {:>8} {:>9}  {}",
-        "namespace", "owner", "pods", "cpu", "memory", "state (pod, node, since)"
+        "holdings (pods holding node resources without running):\n{:<16} {:<28} {:>5} {:>8} {:>9}  state (pod, node, since)",
+        "namespace", "owner", "pods", "cpu", "memory"
     );
     for h in &report.holdings {
         let cpu: i64 = h

@@ -66,7 +66,7 @@ fn the_guards_hold_the_snowball_that_upstream_lets_grow() {
     assert!(corral.breaker_trips >= 1, "{:?}", corral.webhooks);
     assert!(corral.webhooks.circuit_open > 100, "{:?}", corral.webhooks);
     assert_eq!(upstream.breaker_trips, 0);
-    assert_eq!(
+    assert!(
         corral
             .totals
             .events
@@ -74,7 +74,6 @@ fn the_guards_hold_the_snowball_that_upstream_lets_grow() {
             .copied()
             .unwrap_or(0)
             >= 1,
-        true,
         "the breaker's Warning is recorded: {:?}",
         corral.totals.events
     );
@@ -98,7 +97,7 @@ fn job_count_assertions_of_a_cronjob_are_checked_at_every_job_event() {
     let at = pile.failed_at.expect("the pile passes two unfinished Jobs");
     let sample = 60 * corral_sim::time::NANOS_PER_SECOND;
     assert!(
-        at % sample != 0,
+        !at.is_multiple_of(sample),
         "failed between samples (at {at} ns): checked per event"
     );
     assert_eq!(pile.worst, Some(pile.worst.unwrap().round()));
