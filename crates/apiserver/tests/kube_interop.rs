@@ -1,5 +1,5 @@
-//! Goal: the Rust `kube` client (list, watch, merge and strategic patches; server-side
-//! apply is refused with a clean 415) works against Corral,
+//! Goal: the Rust `kube` client (list, watch, merge and strategic patches, server-side
+//! apply without field ownership) works against Corral,
 //! as rust-deps.md promises for kube@5 with rustls/ring.
 //! Method: a real server; kube's `Config` built from the generated kubeconfig; typed
 //! `Api<Job>` calls and `runtime::watcher` (list-then-watch with resourceVersion).
@@ -52,25 +52,66 @@ async fn kube_lists_creates_patches_and_deletes() {
     )
     .await
     .expect("strategic patch");
-    // kube's `Patch::Apply` is server-side apply (application/apply-patch+yaml), which
-    // Corral does not implement: a clean 415, as upstream answers for a resource without
-    // apply support (and `kubectl apply --server-side` reports "not available").
+    // kube's `Patch::Apply` is server-side apply (application/apply-patch+yaml): Corral
+    // merges the applied configuration onto the object (or creates it), without field
+    // ownership (docs in `ApiService::apply_blocking`).
     let apply = serde_json::json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "kube", "labels": {"ssa": "yes"}}
     });
-    let refused = jobs
+    let applied = jobs
         .patch(
             "kube",
             &PatchParams::apply("corral-test"),
             &Patch::Apply(&apply),
         )
         .await
+        .expect("server-side apply onto an existing Job");
+    let labels = applied.metadata.labels.unwrap();
+    assert_eq!(labels["ssa"], "yes");
+    assert_eq!(
+        labels["via"], "kube",
+        "fields not in the applied configuration stay"
+    );
+    let configs: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "applied"},
+        "data": {"k": "v1"}
+    });
+    let created = configs
+        .patch(
+            "applied",
+            &PatchParams::apply("corral-test"),
+            &Patch::Apply(&config),
+        )
+        .await
+        .expect("server-side apply creates a missing object");
+    assert_eq!(created.data.unwrap()["k"], "v1");
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "applied"},
+        "data": {"k": "v2"}
+    });
+    let updated = configs
+        .patch(
+            "applied",
+            &PatchParams::apply("corral-test"),
+            &Patch::Apply(&config),
+        )
+        .await
+        .expect("a second apply updates it");
+    assert_eq!(updated.data.unwrap()["k"], "v2");
+    let no_manager = configs
+        .patch("applied", &PatchParams::default(), &Patch::Apply(&config))
+        .await
         .unwrap_err();
     assert!(
-        matches!(refused, kube::Error::Api(ref s) if s.code == 415 && s.reason == "UnsupportedMediaType"),
-        "{refused:?}"
+        matches!(no_manager, kube::Error::Api(ref s) if s.code == 422),
+        "apply without a fieldManager is invalid: {no_manager:?}"
     );
     let missing = jobs.get("nope").await.unwrap_err();
     assert!(

@@ -93,6 +93,9 @@ impl ApiService {
         options: &WriteOptions,
     ) -> Result<WriteResult, ApiError> {
         let kind = writable_kind(target, part, "patch")?;
+        if patch_type == PatchType::Apply {
+            return self.apply_blocking(user, target, part, kind, patch, options);
+        }
         let resource = target.resource;
         let schema = strategy::patch_schema(kind);
         let mut patch_warnings = Vec::new();
@@ -117,6 +120,64 @@ impl ApiService {
             self.write_existing(user, target, part, options, &mut warnings, &mut mutate)?;
         patch_warnings.extend(warnings);
         Ok(write_result(target, outcome, patch_warnings))
+    }
+
+    /// Server-side apply (`application/apply-patch+yaml`), without field ownership: the
+    /// applied configuration (YAML or JSON, a whole object) is created when the object
+    /// does not exist, and otherwise merged onto it with strategic-merge semantics (its
+    /// fields win; list items merge by their keys). What this subset does not do:
+    /// `metadata.managedFields` are not tracked, so fields dropped from a later applied
+    /// configuration stay, and no conflict with another manager is reported (every apply
+    /// behaves as `force=true`). `fieldManager` is required, as upstream.
+    fn apply_blocking(
+        &self,
+        user: &UserInfo,
+        target: &Target,
+        part: Part,
+        kind: ResourceKind,
+        patch: &[u8],
+        options: &WriteOptions,
+    ) -> Result<WriteResult, ApiError> {
+        if options.field_manager.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::new(
+                StatusReason::Invalid,
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        }
+        let applied = super::decode::decode_body(super::decode::BodyFormat::Yaml, patch)?.value;
+        if !applied.is_object() {
+            return Err(ApiError::bad_request(
+                "the applied configuration must be an object",
+            ));
+        }
+        let applied_bytes = serde_json::to_vec(&applied).unwrap_or_default();
+        match self.patch_blocking(
+            user,
+            target,
+            part,
+            PatchType::StrategicMerge,
+            &applied_bytes,
+            options,
+        ) {
+            Err(e) if e.is_not_found() && part == Part::Main => {
+                let (mut object, problems) = decode_checked(
+                    kind,
+                    DecodedBody::from_value(applied),
+                    options.field_validation,
+                )?;
+                let mut warnings =
+                    enforce_field_validation(kind, options.field_validation, problems)?;
+                check_identity(&mut object, target)?;
+                let created = self.create_object(user, target, object, options, &mut warnings)?;
+                Ok(WriteResult {
+                    object: created,
+                    created: true,
+                    changed: true,
+                    warnings,
+                })
+            }
+            other => other,
+        }
     }
 
     /// The read-modify-write shared by update and patch: `produce` builds the new object
