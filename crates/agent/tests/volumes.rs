@@ -75,7 +75,10 @@ async fn volumes_appear_at_their_mount_paths() {
             matches!(phase(p), "Succeeded" | "Failed")
         })
         .await;
-    let out = cluster.logs("vols", LogOptions::default()).await.unwrap();
+    let out = match cluster.logs("vols", LogOptions::default()).await {
+        Ok(out) => out,
+        Err(e) => panic!("no logs ({e:?}); the container: {:?}", terminated(&pod)),
+    };
     assert_eq!(phase(&pod), "Succeeded", "{out} {:?}", terminated(&pod));
     assert_eq!(
         out,

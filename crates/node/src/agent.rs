@@ -182,8 +182,8 @@ impl NodeAgentCore {
         self.admit_or_update(pod.clone(), false, now);
     }
 
-    /// A pod from the file source, as its manifest names it. As upstream's file source
-    /// (`applyDefaults`), it is named `<name>-<node name in lower case>`, gets a stable uid
+    /// A pod from the file source (named by the source: upstream's file source calls it
+    /// `<name>-<node name in lower case>`, see [`static_pod_name`]). It gets a stable uid
     /// (hash of namespace, name and node) if it has none, and a mirror pod in the API.
     pub fn handle_static_pod(&mut self, pod: &Pod, now: Timestamp) {
         let mut pod = pod.clone();
@@ -192,13 +192,8 @@ impl NodeAgentCore {
             .namespace
             .get_or_insert_with(|| "default".to_string())
             .clone();
+        let name = pod.metadata.name.clone().unwrap_or_default();
         let node = self.config.node_name.clone();
-        let name = format!(
-            "{}-{}",
-            pod.metadata.name.as_deref().unwrap_or_default(),
-            node.to_lowercase()
-        );
-        pod.metadata.name = Some(name.clone());
         if pod.metadata.uid.is_none() {
             let hash = fnv1a(format!("{namespace}/{name}@{node}").as_bytes());
             pod.metadata.uid = Some(format!("{hash:016x}"));
@@ -645,6 +640,12 @@ fn node_owner(config: &NodeConfig) -> OwnerReference {
         controller: Some(true),
         block_owner_deletion: None,
     }
+}
+
+/// The name upstream's file source gives the static pod of manifest `name` on `node`
+/// (`generatePodName`: `<name>-<node in lower case>`).
+pub fn static_pod_name(name: &str, node: &str) -> String {
+    format!("{name}-{}", node.to_lowercase())
 }
 
 /// The API copy of a static pod.

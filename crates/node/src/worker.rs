@@ -26,6 +26,43 @@ use crate::runtime::{
 
 /// The pod worker's sync-error requeue (upstream 10 s, here without jitter).
 pub const SYNC_ERROR_REQUEUE: Duration = Duration::from_secs(10);
+/// How soon a pod waiting for a volume's ConfigMap or Secret is looked at again.
+pub const VOLUME_RETRY: Duration = Duration::from_secs(1);
+
+/// The first volume of `pod` whose required ConfigMap or Secret `sources` lacks, with
+/// upstream's message.
+fn missing_volume_source(
+    pod: &k8s_openapi::api::core::v1::Pod,
+    sources: &crate::env::ConfigSources,
+) -> Option<(String, String)> {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let volumes = pod.spec.as_ref()?.volumes.as_ref()?;
+    for volume in volumes {
+        if let Some(source) = &volume.config_map
+            && source.optional != Some(true)
+            && !sources
+                .config_maps
+                .contains_key(&(namespace.to_string(), source.name.clone()))
+        {
+            return Some((
+                volume.name.clone(),
+                format!("configmap \"{}\" not found", source.name),
+            ));
+        }
+        if let Some(source) = &volume.secret
+            && source.optional != Some(true)
+        {
+            let name = source.secret_name.clone().unwrap_or_default();
+            if !sources
+                .secrets
+                .contains_key(&(namespace.to_string(), name.clone()))
+            {
+                return Some((volume.name.clone(), format!("secret \"{name}\" not found")));
+            }
+        }
+    }
+    None
+}
 /// `terminationGracePeriodSeconds` default.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
@@ -499,6 +536,21 @@ impl PodWorker {
             return;
         }
         let name = self.containers[index].name().to_string();
+        // Volumes are set up before any container starts: a ConfigMap or Secret a volume
+        // requires that the node has not seen (yet) keeps the pod in ContainerCreating
+        // with FailedMount events, retried, as upstream's volume manager does.
+        if let Some((volume, message)) = missing_volume_source(&self.pod, ctx.sources) {
+            self.event(
+                ctx,
+                None,
+                EventType::Warning,
+                "FailedMount",
+                format!("MountVolume.SetUp failed for volume \"{volume}\" : {message}"),
+            );
+            self.containers[index].waiting = Some(("ContainerCreating".to_string(), String::new()));
+            self.retry_at = Some(clock::add(now, VOLUME_RETRY));
+            return;
+        }
         let context = EnvContext {
             host_ip: ctx.host_ip,
             pod_ip: &self.pod_ip,

@@ -841,18 +841,6 @@ fn a_static_pod_runs_and_gets_a_mirror_pod_owned_by_the_node() {
         })
         .expect("a mirror pod is created");
     let meta = mirror.meta();
-    assert_eq!(
-        meta.name.as_deref(),
-        Some(
-            format!(
-                "{}-{}",
-                p.metadata.name.as_deref().unwrap(),
-                h.agent.config().node_name
-            )
-            .as_str()
-        ),
-        "named <name>-<node> as upstream's file source does"
-    );
     assert!(
         meta.annotations
             .as_ref()

@@ -283,8 +283,12 @@ impl Driver {
     }
 
     fn handle_static_pods(&mut self, pods: Vec<Pod>, now: Timestamp) {
+        let node = self.core.config().node_name.clone();
         let mut current = BTreeMap::new();
-        for pod in pods {
+        for mut pod in pods {
+            // The file source names the pod as upstream's does: `<name>-<node>`.
+            let name = pod.metadata.name.as_deref().unwrap_or_default();
+            pod.metadata.name = Some(corral_node::agent::static_pod_name(name, &node));
             current.insert(pod_key(&pod), pod);
         }
         let removed: Vec<(ObjectKey, Pod)> = self
