@@ -65,11 +65,6 @@ pub struct NodeArgs {
     pub no_mount_namespaces: bool,
 }
 
-fn quantity(text: &str, flag: &str) -> Result<corral_api::Quantity, AgentError> {
-    corral_api::Quantity::parse(text)
-        .map_err(|e| AgentError::Config(format!("--{flag} {text:?}: {e}")))
-}
-
 impl NodeArgs {
     /// The agent configuration these flags describe.
     pub fn agent_config(&self) -> Result<AgentConfig, AgentError> {
@@ -85,22 +80,8 @@ impl NodeArgs {
             .unwrap_or_else(|| PathBuf::from(format!("corral-node-{name}")));
         let mut config = AgentConfig::new(&name, data_dir);
         config.node_ip = self.node_ip.to_string();
-        config.capacity = CapacityOverrides {
-            milli_cpu: self
-                .cpu
-                .as_deref()
-                .map(|c| quantity(c, "cpu"))
-                .transpose()?
-                .map(|q| q.milli_value()),
-            memory: self
-                .memory
-                .as_deref()
-                .map(|m| quantity(m, "memory"))
-                .transpose()?
-                .map(|q| q.value()),
-            pods: self.pods,
-            ephemeral_storage: None,
-        };
+        config.capacity =
+            CapacityOverrides::from_flags(self.cpu.as_deref(), self.memory.as_deref(), self.pods)?;
         let mut labels = BTreeMap::new();
         for label in &self.labels {
             let (k, v) = label.split_once('=').ok_or_else(|| {

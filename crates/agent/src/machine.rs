@@ -41,6 +41,33 @@ pub struct CapacityOverrides {
     pub ephemeral_storage: Option<i64>,
 }
 
+impl CapacityOverrides {
+    /// The overrides of the `--cpu`, `--memory` and `--pods` flags (Kubernetes quantities);
+    /// a flag that does not parse is a configuration error naming it.
+    pub fn from_flags(
+        cpu: Option<&str>,
+        memory: Option<&str>,
+        pods: Option<i64>,
+    ) -> Result<CapacityOverrides, crate::error::AgentError> {
+        let quantity = |text: &str, flag: &str| {
+            corral_api::Quantity::parse(text)
+                .map_err(|e| crate::error::AgentError::Config(format!("--{flag} {text:?}: {e}")))
+        };
+        Ok(CapacityOverrides {
+            milli_cpu: cpu
+                .map(|c| quantity(c, "cpu"))
+                .transpose()?
+                .map(|q| q.milli_value()),
+            memory: memory
+                .map(|m| quantity(m, "memory"))
+                .transpose()?
+                .map(|q| q.value()),
+            pods,
+            ephemeral_storage: None,
+        })
+    }
+}
+
 impl Capacity {
     /// Reads the machine: logical cpus, `/proc/meminfo` `MemTotal`, `statvfs` of
     /// `data_dir`.

@@ -34,6 +34,48 @@ pub enum StatusReason {
 }
 
 impl StatusReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [StatusReason; 18] = [
+        StatusReason::BadRequest,
+        StatusReason::Unauthorized,
+        StatusReason::Forbidden,
+        StatusReason::NotFound,
+        StatusReason::AlreadyExists,
+        StatusReason::Conflict,
+        StatusReason::Gone,
+        StatusReason::Expired,
+        StatusReason::Invalid,
+        StatusReason::MethodNotAllowed,
+        StatusReason::NotAcceptable,
+        StatusReason::RequestEntityTooLarge,
+        StatusReason::UnsupportedMediaType,
+        StatusReason::TooManyRequests,
+        StatusReason::InternalError,
+        StatusReason::ServerTimeout,
+        StatusReason::Timeout,
+        StatusReason::ServiceUnavailable,
+    ];
+
+    /// The reason a `Status` names (`None` for a reason Corral does not know).
+    pub fn parse(text: &str) -> Option<StatusReason> {
+        StatusReason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// The reason of a `Status` that names none, from its HTTP code (upstream
+    /// `reasonForCode`); other 5xx codes are `InternalError`, other codes `BadRequest`.
+    pub fn for_code(code: u16) -> StatusReason {
+        match code {
+            409 => StatusReason::Conflict,
+            410 => StatusReason::Gone,
+            504 => StatusReason::Timeout,
+            c if c >= 500 && c != 503 => StatusReason::InternalError,
+            c => StatusReason::ALL
+                .into_iter()
+                .find(|r| r.default_code() == c)
+                .unwrap_or(StatusReason::BadRequest),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StatusReason::BadRequest => "BadRequest",
@@ -396,5 +438,29 @@ mod tests {
         let causes = &e.details.as_ref().unwrap().causes;
         assert_eq!(causes[0].reason, "FieldValueNotSupported");
         assert_eq!(causes[1].field, "spec.parallelism");
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::StatusReason;
+
+    #[test]
+    fn reasons_parse_back_and_codes_map_to_reasons() {
+        for reason in StatusReason::ALL {
+            assert_eq!(StatusReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(StatusReason::parse("Bogus"), None);
+        assert_eq!(StatusReason::for_code(404), StatusReason::NotFound);
+        assert_eq!(StatusReason::for_code(409), StatusReason::Conflict);
+        assert_eq!(StatusReason::for_code(410), StatusReason::Gone);
+        assert_eq!(StatusReason::for_code(422), StatusReason::Invalid);
+        assert_eq!(
+            StatusReason::for_code(503),
+            StatusReason::ServiceUnavailable
+        );
+        assert_eq!(StatusReason::for_code(504), StatusReason::Timeout);
+        assert_eq!(StatusReason::for_code(502), StatusReason::InternalError);
+        assert_eq!(StatusReason::for_code(418), StatusReason::BadRequest);
     }
 }

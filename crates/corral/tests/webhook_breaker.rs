@@ -16,6 +16,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use common::{Corral, have_kubectl};
 
 const SERVER: &str = r#"
@@ -115,30 +116,8 @@ fn slow_webhook(dir: &std::path::Path) -> SlowWebhook {
     SlowWebhook {
         child,
         port,
-        ca_bundle: base64_encode(&std::fs::read(&cert).unwrap()),
+        ca_bundle: base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cert).unwrap()),
     }
-}
-
-/// Standard base64 (no dependency for one use).
-fn base64_encode(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn configuration(webhook: &SlowWebhook) -> String {

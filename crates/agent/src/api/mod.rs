@@ -167,35 +167,9 @@ impl NodeApi for InProcessApi {
     }
 }
 
-/// The `reason` of a `Status`.
+/// The `reason` of a `Status` (from its code when it names none Corral knows).
 pub fn parse_reason(text: &str, code: u16) -> StatusReason {
-    const ALL: &[StatusReason] = &[
-        StatusReason::BadRequest,
-        StatusReason::Unauthorized,
-        StatusReason::Forbidden,
-        StatusReason::NotFound,
-        StatusReason::AlreadyExists,
-        StatusReason::Conflict,
-        StatusReason::Gone,
-        StatusReason::Expired,
-        StatusReason::Invalid,
-        StatusReason::MethodNotAllowed,
-        StatusReason::NotAcceptable,
-        StatusReason::RequestEntityTooLarge,
-        StatusReason::UnsupportedMediaType,
-        StatusReason::TooManyRequests,
-        StatusReason::InternalError,
-        StatusReason::ServerTimeout,
-        StatusReason::Timeout,
-        StatusReason::ServiceUnavailable,
-    ];
-    if let Some(reason) = ALL.iter().find(|r| r.as_str() == text) {
-        return *reason;
-    }
-    ALL.iter()
-        .find(|r| r.default_code() == code)
-        .copied()
-        .unwrap_or(StatusReason::InternalError)
+    StatusReason::parse(text).unwrap_or_else(|| StatusReason::for_code(code))
 }
 
 /// An `ApiError` from a `Status` body (or any body, for non-Status errors).

@@ -26,51 +26,10 @@ use crate::error::AgentError;
 
 type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// Percent-decoding of one query component (`+` is a space).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The query's parameters.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
         .collect()
 }
 
@@ -152,7 +111,7 @@ fn handle(files: &NodeLogFiles, token: &str, request: &Request<Incoming>) -> Res
     let stream = files
         .open_id(
             &pod_uid,
-            &percent_decode(container),
+            &percent_encoding::percent_decode_str(container).decode_utf8_lossy(),
             &container_id,
             &options,
         )
@@ -223,6 +182,9 @@ mod tests {
         assert!(options.follow);
         assert_eq!(options.tail_lines, Some(5));
         assert_eq!(options.since_time.as_deref(), Some("2026-01-01T00:00:00Z"));
-        assert_eq!(percent_decode("a%2Fb+c"), "a/b c");
+        assert_eq!(
+            query_pairs(Some("c=a%2Fb+c")),
+            [("c".to_string(), "a/b c".to_string())]
+        );
     }
 }

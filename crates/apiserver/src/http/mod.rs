@@ -175,14 +175,7 @@ async fn health(State(state): State<HttpState>, request: Request) -> Response {
         return respond::error(&ApiError::unknown_path());
     };
     let query = Query::parse(request.uri().query());
-    let excluded: Vec<String> = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|p| p.strip_prefix("exclude="))
-        .map(query::percent_decode)
-        .collect();
+    let excluded: Vec<String> = query.all("exclude").map(str::to_string).collect();
     let answer = crate::ops::evaluate(
         endpoint,
         check,

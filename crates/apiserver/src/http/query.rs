@@ -12,51 +12,22 @@ pub struct Query {
     pairs: Vec<(String, String)>,
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; invalid
-/// escapes are kept literally (as Go's `url.ParseQuery` is lenient about nothing, but a
-/// stricter answer buys nothing here).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 impl Query {
+    /// `application/x-www-form-urlencoded` pairs (`+` is a space, `%XX` a byte; invalid
+    /// escapes are kept literally), in order.
     pub fn parse(query: Option<&str>) -> Query {
-        let pairs = query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| match pair.split_once('=') {
-                Some((k, v)) => (percent_decode(k), percent_decode(v)),
-                None => (percent_decode(pair), String::new()),
-            })
+        let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
             .collect();
         Query { pairs }
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all<'q>(&'q self, key: &'q str) -> impl Iterator<Item = &'q str> + 'q {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first value of `key`.
@@ -240,9 +211,11 @@ mod tests {
 
     #[test]
     fn percent_decoding_is_total() {
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%41"), "A");
-        assert_eq!(percent_decode("%"), "%");
+        let query = Query::parse(Some("a=a%2&b=%zz&c=%41&d=%&e=x+y&e=z"));
+        assert_eq!(query.get("a"), Some("a%2"));
+        assert_eq!(query.get("b"), Some("%zz"));
+        assert_eq!(query.get("c"), Some("A"));
+        assert_eq!(query.get("d"), Some("%"));
+        assert_eq!(query.all("e").collect::<Vec<_>>(), ["x y", "z"]);
     }
 }

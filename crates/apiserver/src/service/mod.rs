@@ -269,6 +269,11 @@ impl ApiService {
         &self.inner.config
     }
 
+    /// The clock every write is stamped with (controllers share it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.clock)
+    }
+
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }

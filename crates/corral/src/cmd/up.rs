@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use corral_agent::machine::CapacityOverrides;
 use corral_agent::{AgentConfig, NodeAgent, RoutingLogSource};
 use corral_apiserver::service::LogSource;
 use corral_apiserver::{ProductionOptions, Server, ServerConfig, production_service};
@@ -158,25 +159,13 @@ fn node_name(args: &UpArgs) -> String {
         .unwrap_or_else(|| "corral-node".to_string())
 }
 
-fn quantity(text: &str, flag: &str) -> anyhow::Result<corral_api::Quantity> {
-    corral_api::Quantity::parse(text).map_err(|e| anyhow::anyhow!("--{flag} {text:?}: {e}"))
-}
-
 fn agent_config(args: &UpArgs, name: &str, data_dir: &Path) -> anyhow::Result<AgentConfig> {
     let mut config = AgentConfig::new(name, data_dir.join("node"));
-    config.capacity.milli_cpu = args
-        .node_cpu
-        .as_deref()
-        .map(|c| quantity(c, "node-cpu"))
-        .transpose()?
-        .map(|q| q.milli_value());
-    config.capacity.memory = args
-        .node_memory
-        .as_deref()
-        .map(|m| quantity(m, "node-memory"))
-        .transpose()?
-        .map(|q| q.value());
-    config.capacity.pods = args.node_pods;
+    config.capacity = CapacityOverrides::from_flags(
+        args.node_cpu.as_deref(),
+        args.node_memory.as_deref(),
+        args.node_pods,
+    )?;
     config.image_catalog = args.image_catalog.clone();
     config.isolation.cgroups = !args.no_cgroups;
     config.isolation.mount_namespaces = !args.no_mount_namespaces;
@@ -190,7 +179,8 @@ fn controller_config(
 ) -> anyhow::Result<ControllerManagerConfig> {
     let mut config =
         ControllerManagerConfig::for_profile(args.profile).with_webhook_breakers(breakers.clone());
-    config.clock = Arc::new(ServiceClock(service.clone()));
+    // The API service's clock, so controllers and the API agree on `now`.
+    config.clock = service.clock();
     config.job_time_scale = args.job_backoff_scale;
     let mut node_lifecycle = true;
     for name in &args.disable_controllers {
@@ -210,15 +200,6 @@ fn controller_config(
         });
     }
     Ok(config)
-}
-
-/// The API service's clock, so controllers and the API agree on `now`.
-struct ServiceClock(corral_apiserver::ApiService);
-
-impl corral_core::Clock for ServiceClock {
-    fn now(&self) -> corral_core::Timestamp {
-        self.0.now()
-    }
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {

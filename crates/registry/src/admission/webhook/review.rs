@@ -284,53 +284,6 @@ pub fn verify(
     Ok(out)
 }
 
-fn reason_for_code(code: u16) -> StatusReason {
-    match code {
-        400 => StatusReason::BadRequest,
-        401 => StatusReason::Unauthorized,
-        403 => StatusReason::Forbidden,
-        404 => StatusReason::NotFound,
-        405 => StatusReason::MethodNotAllowed,
-        406 => StatusReason::NotAcceptable,
-        409 => StatusReason::Conflict,
-        410 => StatusReason::Gone,
-        413 => StatusReason::RequestEntityTooLarge,
-        415 => StatusReason::UnsupportedMediaType,
-        422 => StatusReason::Invalid,
-        429 => StatusReason::TooManyRequests,
-        503 => StatusReason::ServiceUnavailable,
-        504 => StatusReason::Timeout,
-        c if c >= 500 => StatusReason::InternalError,
-        _ => StatusReason::BadRequest,
-    }
-}
-
-fn parse_reason(text: &str) -> Option<StatusReason> {
-    use StatusReason::*;
-    [
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        AlreadyExists,
-        Conflict,
-        Gone,
-        Expired,
-        Invalid,
-        MethodNotAllowed,
-        NotAcceptable,
-        RequestEntityTooLarge,
-        UnsupportedMediaType,
-        TooManyRequests,
-        InternalError,
-        ServerTimeout,
-        Timeout,
-        ServiceUnavailable,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == text)
-}
-
 /// Upstream `ToStatusErr`: the webhook's status with `admission webhook "<name>" denied
 /// the request: <message>`; codes below 400 become 400. A status without a reason gets
 /// the reason of its code (upstream leaves it empty; Corral's errors always carry one).
@@ -359,7 +312,7 @@ pub fn to_status_err(webhook: &str, status: Option<&Value>) -> ApiError {
     } else {
         format!("{denied_by} without explanation")
     };
-    let reason = parse_reason(&reason_text).unwrap_or_else(|| reason_for_code(code));
+    let reason = StatusReason::parse(&reason_text).unwrap_or_else(|| StatusReason::for_code(code));
     let details = status.get("details").and_then(Value::as_object).map(|d| {
         let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         ErrorDetails {
